@@ -1,0 +1,216 @@
+"""The rubric compiled once into matchers: one Aho-Corasick automaton for every forbidden phrase and
+stage cue, compiled regexes, a jieba tokenizer for word boundaries, and keys for script similarity."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+import ahocorasick
+from rapidfuzz import fuzz
+
+from callqa.model import Role, Utterance
+from callqa.normalize import filler_pattern, normalize_phrase
+from callqa.rubric import ForbiddenRule, RecommendedScript, Rubric
+
+# Placeholders and numbers are the same to a model sentence: 工号××××, 工号1234, 十七点 -> #
+_NUMBER = re.compile(r"[0-9零〇一二三四五六七八九十两百千万]+|[×xX*＊]{2,}")
+_NOT_WORD = re.compile(r"[^\w#]+")
+_SHORT_PHRASE = 2  # phrases this short need word boundaries under `word_boundary: auto`
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """Where a forbidden rule matched an utterance, in normalised text."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptMatch:
+    similarity: float  # 0..1, the best over the script's model sentences
+    sentence: str  # the model sentence it came closest to
+    missing: tuple[str, ...]  # must_include words the utterance lacks
+
+    def counts(self, script: RecommendedScript) -> bool:
+        return self.similarity >= script.threshold and not self.missing
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    rule: ForbiddenRule
+    regexes: tuple[re.Pattern[str], ...]
+    exceptions: tuple[str, ...]
+    exception_regexes: tuple[re.Pattern[str], ...]
+
+
+def script_key(text: str) -> str:
+    """What similarity compares: normalised text without punctuation, numbers folded to #."""
+    return _NOT_WORD.sub("", _NUMBER.sub("#", text))
+
+
+class CompiledRubric:
+    """A rubric ready to match: built once per run, then applied to every utterance of every call."""
+
+    def __init__(self, rubric: Rubric, path: str):
+        self.rubric = rubric
+        self.path = path
+        self.fillers = filler_pattern(rubric.fillers)
+        self.speaker_patterns: list[tuple[Role, re.Pattern[str]]] = [
+            (role, re.compile(pattern, re.IGNORECASE))
+            for role, patterns in (("agent", rubric.speakers.agent), ("customer", rubric.speakers.customer))
+            for pattern in patterns
+        ]
+        self.rules = [
+            _CompiledRule(
+                rule,
+                tuple(re.compile(r) for r in rule.regexes),
+                tuple(normalize_phrase(e) for e in rule.exceptions),
+                tuple(re.compile(r) for r in rule.exception_regexes),
+            )
+            for rule in rubric.forbidden
+            if rule.enabled
+        ]
+        self.scripts = [s for s in rubric.recommended if s.enabled]
+        self._script_keys = [tuple(script_key(normalize_phrase(x)) for x in s.sentences) for s in self.scripts]
+        self._script_required = [tuple(normalize_phrase(w) for w in s.must_include) for s in self.scripts]
+
+        # One automaton for forbidden phrases and stage cues: value = list of (kind, payload).
+        automaton = ahocorasick.Automaton()
+        entries: dict[str, list[tuple]] = {}
+        for rule_index, compiled in enumerate(self.rules):
+            for phrase in compiled.rule.phrases:
+                norm = normalize_phrase(phrase)
+                if norm:
+                    entries.setdefault(norm, []).append(("rule", rule_index, self._needs_boundary(compiled.rule, norm)))
+        for stage in rubric.stages:
+            for role in ("agent", "customer", "any"):
+                for cue in getattr(stage.cues, role):
+                    norm = normalize_phrase(cue)
+                    if norm:
+                        entries.setdefault(norm, []).append(("cue", stage.name, role))
+        for key, values in entries.items():
+            automaton.add_word(key, (len(key), tuple(values)))
+        automaton.make_automaton()
+        self._automaton = automaton if entries else None
+
+    @staticmethod
+    def _needs_boundary(rule: ForbiddenRule, phrase: str) -> bool:
+        if rule.word_boundary == "auto":
+            return len(phrase) <= _SHORT_PHRASE
+        return rule.word_boundary == "always"
+
+    @cached_property
+    def _tokenizer(self):
+        """A private jieba tokenizer that keeps the rubric's `words` whole. Loaded only when needed:
+        its dictionary costs about half a second."""
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        tokenizer = jieba.Tokenizer()
+        tokenizer.initialize()
+        for word in self.rubric.words:
+            tokenizer.suggest_freq(normalize_phrase(word), tune=True)
+        return tokenizer
+
+    def word_boundaries(self, text: str) -> set[int]:
+        bounds = {0}
+        for _, _, end in self._tokenizer.tokenize(text, HMM=False):
+            bounds.add(end)
+        return bounds
+
+    # --- roles ---------------------------------------------------------------------------------
+
+    def role_of(self, speaker_norm: str) -> Role:
+        for role, pattern in self.speaker_patterns:
+            if pattern.match(speaker_norm):
+                return role
+        return "unknown"
+
+    # --- phrase hits ---------------------------------------------------------------------------
+
+    def _phrase_hits(self, text: str):
+        if self._automaton is None:
+            return
+        for end_index, (length, values) in self._automaton.iter(text):
+            yield end_index + 1 - length, end_index + 1, values
+
+    def cue_hits(self, utterance: Utterance) -> list[tuple[str, str, str]]:
+        """(stage, cue role, cue text) for every stage cue in the utterance that fits its speaker."""
+        hits = []
+        for start, end, values in self._phrase_hits(utterance.norm):
+            for kind, stage, role in values:
+                if kind == "cue" and role in ("any", utterance.role):
+                    hits.append((stage, role, utterance.norm[start:end]))
+        return hits
+
+    def forbidden_hits(self, utterance: Utterance, stage: str) -> dict[int, list[Hit]]:
+        """Hits per rule index, for rules whose role and stage scope cover this utterance.
+        Overlapping hits of one rule keep the longest; near-misses (exceptions) are dropped."""
+        text = utterance.norm
+        candidates: dict[int, list[tuple[int, int, bool]]] = {}
+        for start, end, values in self._phrase_hits(text):
+            for kind, rule_index, needs_boundary in values:
+                if kind == "rule":
+                    candidates.setdefault(rule_index, []).append((start, end, needs_boundary))
+        for rule_index, compiled in enumerate(self.rules):
+            for regex in compiled.regexes:
+                for match in regex.finditer(text):
+                    if match.end() > match.start():
+                        candidates.setdefault(rule_index, []).append((match.start(), match.end(), False))
+        hits: dict[int, list[Hit]] = {}
+        boundaries: set[int] | None = None
+        for rule_index, spans in candidates.items():
+            compiled = self.rules[rule_index]
+            if utterance.role not in compiled.rule.roles or stage not in compiled.rule.stages:
+                continue
+            kept: list[Hit] = []
+            for start, end, needs_boundary in sorted(spans, key=lambda s: (s[0], -(s[1] - s[0]))):
+                if kept and start < kept[-1].end:
+                    continue  # inside a longer hit of the same rule
+                if self._is_exception(compiled, text, start, end):
+                    continue
+                if needs_boundary:
+                    if boundaries is None:
+                        boundaries = self.word_boundaries(text)
+                    if start not in boundaries or end not in boundaries:
+                        continue
+                kept.append(Hit(start, end, text[start:end]))
+            if kept:
+                hits[rule_index] = kept
+        return hits
+
+    @staticmethod
+    def _is_exception(compiled: _CompiledRule, text: str, start: int, end: int) -> bool:
+        for phrase in compiled.exceptions:
+            at = text.find(phrase)
+            while at != -1:
+                if at < end and at + len(phrase) > start:
+                    return True
+                at = text.find(phrase, at + 1)
+        for regex in compiled.exception_regexes:
+            for match in regex.finditer(text):
+                if match.start() < end and match.end() > start:
+                    return True
+        return False
+
+    # --- recommended scripts -------------------------------------------------------------------
+
+    def script_match(self, script_index: int, utterance: Utterance) -> ScriptMatch:
+        """How close an utterance comes to a script. A longer utterance may contain the script
+        anywhere (partial ratio); a shorter one must not leave much of it out (plain ratio)."""
+        key = script_key(utterance.norm)
+        best, best_sentence = 0.0, ""
+        for sentence_key, sentence in zip(self._script_keys[script_index], self.scripts[script_index].sentences):
+            if not key or not sentence_key:
+                continue
+            scorer = fuzz.partial_ratio if len(key) > len(sentence_key) else fuzz.ratio
+            similarity = scorer(sentence_key, key) / 100
+            if similarity > best:
+                best, best_sentence = similarity, sentence
+        missing = tuple(w for w in self._script_required[script_index] if w not in utterance.norm)
+        return ScriptMatch(best, best_sentence or self.scripts[script_index].sentences[0], missing)

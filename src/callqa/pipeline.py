@@ -1,0 +1,23 @@
+"""The one pipeline: read -> normalise -> segment -> match -> score. Rendering is the caller's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from callqa.matcher import CompiledRubric
+from callqa.model import Report
+from callqa.reader import read_transcript
+from callqa.rubric import load_rubric
+from callqa.scoring import score
+from callqa.segment import segment
+
+
+def compile_rubric(path: str | Path | None = None) -> CompiledRubric:
+    """Load and compile a rubric (the built-in default when `path` is None)."""
+    rubric, source = load_rubric(path)
+    return CompiledRubric(rubric, source)
+
+
+def score_file(path: str | Path, compiled: CompiledRubric) -> Report:
+    transcript = read_transcript(path, compiled)  # reading normalises each utterance
+    return score(transcript, segment(transcript, compiled), compiled)

@@ -1,0 +1,145 @@
+"""The terminal report: rich colour on a terminal, plain text when piped or under NO_COLOR.
+
+One renderer serves both: in plain mode styles are dropped, tables lose their borders and matched
+words are marked 【like this】 instead of highlighted. Transcript text is always printed as Text, never
+as markup, so brackets in what a customer said survive.
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from callqa.model import STAGES, Finding, Report
+
+STAGE_COLOURS = dict(zip(STAGES, ("cyan", "blue", "magenta", "yellow", "green")))
+ROLE_NAMES = {"agent": "客服", "customer": "客户", "unknown": "未知"}
+
+
+def _points(value: float) -> str:
+    return f"{value:+g}" if value else "0"
+
+
+class TerminalRenderer:
+    def __init__(self, console: Console, *, plain: bool):
+        self.console = console
+        self.plain = plain
+
+    def style(self, style: str) -> str:
+        return "" if self.plain else style
+
+    def render(self, report: Report) -> None:
+        self.console.print(Group(self._header(report), self._stage_strip(report), self._stage_table(report),
+                                 self._findings(report)))
+        self.console.print()
+
+    def _header(self, report: Report) -> Text:
+        verdict = "合格" if report.passed else "不合格(一票否决)" if report.fatal else "不合格"
+        verdict_style = self.style("bold green" if report.passed else "bold red")
+        text = Text()
+        text.append("质检报告 ", style=self.style("bold"))
+        text.append(report.transcript.path)
+        text.append(f"\n评分规则 {report.rubric_name} v{report.rubric_version}    ")
+        text.append("得分 ")
+        text.append(f"{report.score:g}/{report.max_score:g}", style=verdict_style)
+        text.append(f"    等级 {report.grade}    结果 ")
+        text.append(verdict, style=verdict_style)
+        for warning in report.transcript.warnings:
+            text.append(f"\n注意: {warning}", style=self.style("yellow"))
+        return text
+
+    def _stage_strip(self, report: Report) -> Text:
+        """One block per utterance coloured by stage, then each stage's line range."""
+        utterances = report.transcript.utterances
+        how = "按标记行划分" if report.segmentation.given else "自动划分"
+        text = Text(f"\n阶段({how}) ")
+        if not self.plain:
+            for stage in report.segmentation.stages:
+                text.append("█", style=STAGE_COLOURS[stage])
+            text.append("\n")
+        parts = []
+        for stage in report.stages:
+            if stage.first is None:
+                parts.append(Text(f"{stage.name} 无", style=self.style("dim")))
+            else:
+                lines = f"{utterances[stage.first].line}-{utterances[stage.last].line}"
+                parts.append(Text(f"{stage.name} 第{lines}行", style=self.style(STAGE_COLOURS[stage.name])))
+        text.append(Text("  |  ").join(parts))
+        return text
+
+    def _stage_table(self, report: Report) -> Table:
+        table = Table(box=None if self.plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                      header_style=self.style("bold"), title=None)
+        table.add_column("阶段")
+        table.add_column("得分", justify="right")
+        table.add_column("满分", justify="right")
+        table.add_column("扣分", justify="right")
+        table.add_column("发现", justify="right")
+        for stage in report.stages:
+            in_stage = [f for f in report.findings if f.stage == stage.name]
+            lost = sum(f.points for f in in_stage if f.points < 0)
+            issues = sum(1 for f in in_stage if f.kind == "forbidden" or f.points == 0)
+            score_style = self.style("green" if stage.score >= stage.max_score else "red" if stage.score < stage.max_score / 2 else "yellow")
+            table.add_row(Text(stage.name, style=self.style(STAGE_COLOURS[stage.name])),
+                          Text(f"{stage.score:g}", style=score_style), f"{stage.max_score:g}",
+                          _points(lost), str(issues))
+        return table
+
+    def _quote(self, report: Report, finding: Finding) -> Text:
+        utterance = report.transcript.utterances[finding.utterance]
+        text = Text(f"{utterance.speaker or ROLE_NAMES[utterance.role]}:", style=self.style("dim"))
+        cursor = 0
+        for start, end in sorted(finding.spans):
+            if start < cursor:
+                continue
+            text.append(utterance.text[cursor:start])
+            if self.plain:
+                text.append(f"【{utterance.text[start:end]}】")
+            else:
+                text.append(utterance.text[start:end], style="bold white on red")
+            cursor = end
+        text.append(utterance.text[cursor:])
+        return text
+
+    def _finding(self, report: Report, finding: Finding) -> Text:
+        where = f"第{finding.line}行" if finding.line is not None else "全程"
+        if finding.kind == "forbidden":
+            mark, mark_style = ("✘", "bold red")
+            title = f"{finding.category} {finding.rule} {_points(finding.points)}分"
+            if finding.points != finding.nominal:
+                title += f"(规则 {_points(finding.nominal)},已封顶)"
+        elif finding.points > 0:
+            mark, mark_style = ("✔", "green")
+            title = f"推荐话术 {finding.rule} {_points(finding.points)}分"
+        else:
+            mark, mark_style = ("○", "yellow")
+            title = f"推荐话术 {finding.rule} 未得 {finding.nominal:g} 分"
+        text = Text()
+        text.append(f"{mark} ", style=self.style(mark_style))
+        text.append(f"{where} [{finding.stage}] ", style=self.style(STAGE_COLOURS.get(finding.stage, "")))
+        text.append(title, style=self.style("bold"))
+        text.append(f"\n    {finding.message}")
+        if finding.kind == "forbidden" and finding.utterance is not None:
+            text.append("\n    ")
+            text.append(self._quote(report, finding))
+        if finding.suggestion:
+            text.append("\n    建议: ", style=self.style("cyan"))
+            text.append(finding.suggestion)
+        return text
+
+    def _findings(self, report: Report) -> Group:
+        if not report.findings:
+            return Group(Text("没有发现。"))
+        order = {"forbidden": 0, "recommended": 1}
+        ordered = sorted(report.findings, key=lambda f: (order.get(f.kind, 2), f.points > 0,
+                                                          f.line if f.line is not None else 1 << 30))
+        return Group(Text("发现", style=self.style("bold underline")), *(self._finding(report, f) for f in ordered))
+
+
+def make_console(*, plain: bool, stderr: bool = False) -> Console:
+    if plain:
+        return Console(stderr=stderr, no_color=True, highlight=False, emoji=False, markup=False,
+                       soft_wrap=True, width=200, force_terminal=False)
+    return Console(stderr=stderr, highlight=False, emoji=False, markup=False)

@@ -1,0 +1,293 @@
+"""The rubric: what a call is scored against, as validated data.
+
+A rubric is YAML (see rubrics/default.yaml for a commented example). It is validated by the pydantic
+models below; every error names the file, the line and the field, e.g.
+`rubrics/x.yaml:14: forbidden[2].deduct: must be a number`.
+
+`extends: PATH` (relative to the rubric, or `default` for the built-in rubric) starts from another
+rubric: top-level values are replaced, `stages` are updated by name and `forbidden` / `recommended`
+rules by id (fields given replace the parent's; `enabled: false` switches a rule off; new ids are added).
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from callqa.errors import RubricError
+from callqa.model import STAGES
+from callqa.yamlsource import YamlDocument, load_yaml
+
+StageName = Literal["问候", "切入", "转化", "协议", "结束"]
+RoleName = Literal["agent", "customer", "unknown"]
+Severity = Literal["info", "warning", "error", "fatal"]
+RuleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$", min_length=1)]
+NonEmptyText = Annotated[str, Field(min_length=1)]
+
+
+def _compile_all(patterns: list[str]) -> list[str]:
+    for i, pattern in enumerate(patterns):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"item {i}: invalid regex {pattern!r}: {exc}") from None
+    return patterns
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StageCues(_Model):
+    """Phrases that suggest an utterance belongs to a stage, by who says them."""
+
+    agent: list[NonEmptyText] = []
+    customer: list[NonEmptyText] = []
+    any: list[NonEmptyText] = []
+
+
+class StageDef(_Model):
+    name: StageName
+    points: float = Field(ge=0)
+    #: Where in the call (0 = start, 1 = end) the stage usually lies; a prior for segmentation.
+    position: tuple[float, float] = (0.0, 1.0)
+    cues: StageCues = StageCues()
+    description: str = ""
+
+
+class ForbiddenRule(_Model):
+    id: RuleId
+    category: NonEmptyText
+    phrases: list[NonEmptyText] = []
+    regexes: list[NonEmptyText] = []
+    #: A hit overlapped by one of these (in the same utterance) is a near-miss, not a violation.
+    exceptions: list[NonEmptyText] = []
+    exception_regexes: list[NonEmptyText] = []
+    roles: list[RoleName] = ["agent"]
+    stages: list[StageName] = list(STAGES)
+    deduct: float = Field(ge=0)
+    #: The most this rule can deduct in one call, however often it is hit.
+    max_deduct: float | None = Field(default=None, ge=0)
+    severity: Severity = "error"
+    #: auto: phrases of one or two characters must start and end on jieba word boundaries.
+    word_boundary: Literal["auto", "always", "never"] = "auto"
+    message: NonEmptyText
+    suggestion: str | None = None
+    enabled: bool = True
+
+    _check_regexes = field_validator("regexes", "exception_regexes")(_compile_all)
+
+    @model_validator(mode="after")
+    def _has_patterns(self) -> ForbiddenRule:
+        if not self.phrases and not self.regexes:
+            raise ValueError("a forbidden rule needs phrases or regexes")
+        return self
+
+
+class RecommendedScript(_Model):
+    id: RuleId
+    stage: StageName
+    #: Model sentences; an utterance similar enough to any of them counts (paraphrases included).
+    sentences: list[NonEmptyText] = Field(min_length=1)
+    #: Words the utterance must contain as well, e.g. 工号 for the greeting.
+    must_include: list[NonEmptyText] = []
+    threshold: float = Field(default=0.8, gt=0, le=1)
+    points: float = Field(ge=0)
+    #: A bonus script earns points when said but costs nothing when not (the stage maximum still caps).
+    bonus: bool = False
+    roles: list[RoleName] = ["agent"]
+    message: str = ""
+    enabled: bool = True
+
+
+class Grade(_Model):
+    name: NonEmptyText
+    min: float = Field(ge=0)
+
+
+class Speakers(_Model):
+    """Regexes (matched at the start of the Simplified speaker label) that give each role."""
+
+    agent: list[NonEmptyText] = [r"客服", r"坐席", r"座席", r"工号", r"话务员", r"接线员", r"服务代表", r"agent", r"csr"]
+    customer: list[NonEmptyText] = [r"客户", r"用户", r"顾客", r"来电", r"消费者", r"customer", r"caller", r"user"]
+
+    _check_regexes = field_validator("agent", "customer")(_compile_all)
+
+
+DEFAULT_GRADES = [Grade(name="优秀", min=90), Grade(name="良好", min=80), Grade(name="合格", min=60), Grade(name="不合格", min=0)]
+
+
+class Rubric(_Model):
+    name: NonEmptyText
+    version: str
+    description: str = ""
+    extends: str | None = None
+    pass_mark: float = Field(default=60, ge=0)
+    grades: list[Grade] = DEFAULT_GRADES
+    stages: list[StageDef]
+    forbidden: list[ForbiddenRule] = []
+    recommended: list[RecommendedScript] = []
+    speakers: Speakers = Speakers()
+    #: Filler words dropped from transcript text before matching (ASR output is full of them).
+    fillers: list[NonEmptyText] = ["嗯", "呃", "唔"]
+    #: Words the tokenizer keeps whole, so a short phrase never matches inside them (可能 in 不可能).
+    words: list[NonEmptyText] = []
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value
+
+    @property
+    def max_score(self) -> float:
+        return sum(stage.points for stage in self.stages)
+
+    def stage(self, name: str) -> StageDef:
+        return next(s for s in self.stages if s.name == name)
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+_MESSAGES = {
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list of two numbers",
+    "model_type": "must be a mapping",
+    "dict_type": "must be a mapping",
+    "missing": "is required",
+    "extra_forbidden": "unknown field",
+    "literal_error": None,  # pydantic's own text lists the allowed values
+}
+
+
+def _format_loc(loc: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "rubric"
+
+
+def _error_message(error: dict) -> str:
+    message = _MESSAGES.get(error["type"])
+    if message is None:
+        message = error["msg"]
+        for prefix in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(prefix)
+        message = message[:1].lower() + message[1:]
+    return message
+
+
+def default_rubric_path() -> Path:
+    """The built-in rubric: inside the installed package, or rubrics/ of a source checkout."""
+    packaged = resources.files("callqa") / "rubrics" / "default.yaml"
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "rubrics" / "default.yaml"
+
+
+_LIST_KEYS = {"stages": "name", "forbidden": "id", "recommended": "id"}
+
+
+def _merge(parent: dict, child: dict) -> tuple[dict, dict[str, list[int | None]]]:
+    """Overlay `child` on `parent`; also return, per list, which child item each merged item came from."""
+    merged = dict(parent)
+    origins: dict[str, list[int | None]] = {}
+    for key, value in child.items():
+        id_key = _LIST_KEYS.get(key)
+        if id_key is None or not isinstance(value, list):
+            merged[key] = value
+            continue
+        items = [dict(item) for item in parent.get(key, [])]
+        origin: list[int | None] = [None] * len(items)
+        position = {item[id_key]: i for i, item in enumerate(items)}
+        for child_index, item in enumerate(value):
+            if isinstance(item, dict) and item.get(id_key) in position:
+                i = position[item[id_key]]
+                items[i] = {**items[i], **item}
+                origin[i] = child_index
+            else:
+                items.append(item)
+                origin.append(child_index)
+        merged[key] = items
+        origins[key] = origin
+    return merged, origins
+
+
+def _raise_validation(doc: YamlDocument, exc: ValidationError, origins: dict[str, list[int | None]]) -> None:
+    error = exc.errors()[0]
+    loc = tuple(error["loc"])
+    # Map an index into a merged list back to the child file's own list.
+    if len(loc) >= 2 and loc[0] in origins and isinstance(loc[1], int):
+        child_index = origins[loc[0]][loc[1]] if loc[1] < len(origins[loc[0]]) else None
+        if child_index is None:
+            raise RubricError(doc.path, f"{_format_loc(loc)}: {_error_message(error)} (in the extended rubric)",
+                              line=doc.line_of(("extends",)))
+        loc = (loc[0], child_index, *loc[2:])
+    raise RubricError(doc.path, f"{_format_loc(loc)}: {_error_message(error)}", line=doc.line_of(loc))
+
+
+def _semantic_errors(rubric: Rubric) -> list[tuple[tuple[str | int, ...], str]]:
+    """Checks that span several fields; each with the location it is about."""
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    names = [s.name for s in rubric.stages]
+    if names != list(STAGES):
+        errors.append((("stages",), f"must list the five stages in order: {' '.join(STAGES)} (got {' '.join(names)})"))
+        return errors
+    for key in ("forbidden", "recommended"):
+        seen: set[str] = set()
+        for i, rule in enumerate(getattr(rubric, key)):
+            if rule.id in seen:
+                errors.append(((key, i, "id"), f"duplicate rule id '{rule.id}'"))
+            seen.add(rule.id)
+    for stage in rubric.stages:
+        script_points = sum(s.points for s in rubric.recommended if s.enabled and not s.bonus and s.stage == stage.name)
+        if script_points > stage.points:
+            errors.append((("stages", names.index(stage.name), "points"),
+                           f"{stage.name} is worth {stage.points:g} but its recommended scripts add up to {script_points:g}"))
+    for i, stage in enumerate(rubric.stages):
+        lo, hi = stage.position
+        if not 0 <= lo <= hi <= 1:
+            errors.append((("stages", i, "position"), "must be [start, end] with 0 <= start <= end <= 1"))
+    for i, grade in enumerate(rubric.grades):
+        if i and grade.min >= rubric.grades[i - 1].min:
+            errors.append((("grades", i, "min"), "grades must be listed from the highest min down"))
+    if rubric.pass_mark > rubric.max_score:
+        errors.append((("pass_mark",), f"is above the maximum score {rubric.max_score:g}"))
+    return errors
+
+
+def load_rubric(path: str | Path | None = None, *, _chain: tuple[Path, ...] = ()) -> tuple[Rubric, str]:
+    """Load, merge (`extends`) and validate a rubric; return it with the path it came from."""
+    path = default_rubric_path() if path is None or str(path) == "default" else Path(path)
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise RubricError(doc.path, "a rubric must be a YAML mapping (name, version, stages, …)", line=1)
+    data: dict = doc.data
+    origins: dict[str, list[int | None]] = {}
+    extends = data.get("extends")
+    if extends is not None:
+        if not isinstance(extends, str):
+            raise RubricError(doc.path, "extends: must be a path or 'default'", line=doc.line_of(("extends",)))
+        parent_path = default_rubric_path() if extends == "default" else (path.parent / extends)
+        resolved = parent_path.resolve()
+        if resolved in _chain or resolved == path.resolve():
+            raise RubricError(doc.path, f"extends: cycle through {parent_path}", line=doc.line_of(("extends",)))
+        parent, _ = load_rubric(parent_path, _chain=(*_chain, path.resolve()))
+        data, origins = _merge(parent.model_dump(exclude={"extends"}), data)
+    try:
+        rubric = Rubric.model_validate(data)
+    except ValidationError as exc:
+        _raise_validation(doc, exc, origins)
+    for loc, message in _semantic_errors(rubric):
+        raise RubricError(doc.path, f"{_format_loc(loc)}: {message}", line=doc.line_of(loc))
+    return rubric, doc.path

@@ -1,0 +1,118 @@
+"""Turn a segmented call and its rule hits into scores and findings.
+
+Stage score = base + points of recommended scripts said - deductions of forbidden hits, kept between 0
+and the stage maximum; base = stage maximum - the stage's (non-bonus) script points. A rule deducts at
+most `max_deduct` per call. Caps are applied hit by hit, in call order, and each finding records the
+points it actually moved, so a report's stage score is always its base plus its findings' points. A
+fatal hit sets the total to 0.
+"""
+
+from __future__ import annotations
+
+from callqa.matcher import CompiledRubric, ScriptMatch
+from callqa.model import STAGES, Finding, Report, Segmentation, StageScore, Transcript, Utterance
+
+
+def stage_base(compiled: CompiledRubric, stage: str) -> float:
+    rubric = compiled.rubric
+    scripts = sum(s.points for s in compiled.scripts if s.stage == stage and not s.bonus)
+    return rubric.stage(stage).points - scripts
+
+
+def _forbidden_findings(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> list[Finding]:
+    findings = []
+    for utterance, stage in zip(transcript.utterances, segmentation.stages):
+        for rule_index, hits in compiled.forbidden_hits(utterance, stage).items():
+            rule = compiled.rules[rule_index].rule
+            findings.append(Finding(
+                rule=rule.id, kind="forbidden", category=rule.category, severity=rule.severity,
+                utterance=utterance.index, line=utterance.line, stage=stage, role=utterance.role,
+                matched=utterance.text[slice(*utterance.original_span(hits[0].start, hits[0].end))],
+                points=-rule.deduct, nominal=-rule.deduct, message=rule.message, suggestion=rule.suggestion,
+                spans=[utterance.original_span(h.start, h.end) for h in hits],
+            ))
+    return findings
+
+
+def _script_findings(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> list[Finding]:
+    findings = []
+    for script_index, script in enumerate(compiled.scripts):
+        candidates = [u for u, stage in zip(transcript.utterances, segmentation.stages)
+                      if stage == script.stage and u.role in script.roles]
+        best: tuple[ScriptMatch, Utterance] | None = None
+        for utterance in candidates:
+            match = compiled.script_match(script_index, utterance)
+            if best is None or (match.counts(script), match.similarity) > (best[0].counts(script), best[0].similarity):
+                best = (match, utterance)
+        said = best is not None and best[0].counts(script)
+        match, utterance = best if best is not None else (None, None)
+        if said:
+            message = f"使用推荐话术:{script.message or script.id}"
+        elif script.bonus:
+            continue  # a bonus script not said costs nothing and is not worth a line
+        elif utterance is None:
+            message = f"未使用推荐话术:{script.message or script.id}(本阶段没有相应的发言)"
+        else:
+            gap = f",缺少“{'、'.join(match.missing)}”" if match.missing else ""
+            message = f"未使用推荐话术:{script.message or script.id}(最接近的一句相似度 {match.similarity:.0%}{gap})"
+        findings.append(Finding(
+            rule=script.id, kind="recommended", category="推荐话术", severity="info" if said else "warning",
+            utterance=utterance.index if utterance else None, line=utterance.line if utterance else None,
+            stage=script.stage, role=utterance.role if utterance else None,
+            matched=utterance.text if said else "", points=script.points if said else 0.0, nominal=script.points,
+            message=message, suggestion=None if said else match.sentence if match else script.sentences[0],
+            similarity=round(match.similarity, 3) if match else None,
+        ))
+    return findings
+
+
+def _apply_caps(findings: list[Finding], compiled: CompiledRubric) -> dict[str, float]:
+    """Cut each finding's points to what the caps leave; return the resulting stage scores."""
+    rubric = compiled.rubric
+    totals = {stage.name: stage_base(compiled, stage.name) for stage in rubric.stages}
+    # Gains first, so a deduction is measured against the points the stage actually earned.
+    for finding in sorted(findings, key=lambda f: (f.points < 0, f.utterance if f.utterance is not None else -1)):
+        if finding.points > 0:
+            room = rubric.stage(finding.stage).points - totals[finding.stage]
+            finding.points = min(finding.points, room)
+        elif finding.points < 0:
+            finding.points = max(finding.points, -totals[finding.stage])
+        totals[finding.stage] += finding.points
+    return totals
+
+
+def _apply_rule_caps(findings: list[Finding], compiled: CompiledRubric) -> None:
+    caps = {c.rule.id: c.rule.max_deduct for c in compiled.rules if c.rule.max_deduct is not None}
+    taken: dict[str, float] = {}
+    for finding in findings:
+        if finding.kind == "forbidden" and finding.rule in caps:
+            room = caps[finding.rule] - taken.get(finding.rule, 0.0)
+            finding.points = max(finding.points, -room)
+            taken[finding.rule] = taken.get(finding.rule, 0.0) - finding.points
+
+
+def _stage_ranges(segmentation: Segmentation) -> dict[str, tuple[int | None, int | None]]:
+    ranges: dict[str, tuple[int | None, int | None]] = {s: (None, None) for s in STAGES}
+    for index, stage in enumerate(segmentation.stages):
+        first, _ = ranges[stage]
+        ranges[stage] = (index if first is None else first, index)
+    return ranges
+
+
+def score(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> Report:
+    rubric = compiled.rubric
+    findings = _forbidden_findings(transcript, segmentation, compiled) + _script_findings(transcript, segmentation, compiled)
+    findings.sort(key=lambda f: (f.utterance if f.utterance is not None else len(transcript.utterances), f.rule))
+    _apply_rule_caps(findings, compiled)
+    totals = _apply_caps(findings, compiled)
+    ranges = _stage_ranges(segmentation)
+    stages = [StageScore(s.name, *ranges[s.name], score=round(totals[s.name], 2), max_score=s.points)
+              for s in rubric.stages]
+    fatal = any(f.severity == "fatal" for f in findings)
+    total = 0.0 if fatal else round(sum(totals.values()), 2)
+    grade = next((g.name for g in rubric.grades if total >= g.min), rubric.grades[-1].name if rubric.grades else "")
+    return Report(
+        transcript=transcript, rubric_name=rubric.name, rubric_version=rubric.version, rubric_path=compiled.path,
+        segmentation=segmentation, stages=stages, findings=findings, score=total, max_score=rubric.max_score,
+        passed=not fatal and total >= rubric.pass_mark, grade=grade, fatal=fatal,
+    )

@@ -1,0 +1,93 @@
+"""YAML loading that remembers where every value came from, so errors can name the line.
+
+The document is composed once into a node tree (which keeps marks), checked for duplicate keys
+(PyYAML would silently keep the last one) and then constructed into plain data for pydantic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from callqa.errors import RubricError
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDocument:
+    path: str
+    data: object
+    root: yaml.Node | None
+
+    def line_of(self, loc: Sequence[str | int]) -> int | None:
+        """1-based line of the deepest node that `loc` (a pydantic error location) reaches."""
+        node = self.root
+        if node is None:
+            return None
+        line = node.start_mark.line + 1
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                        line = key.start_mark.line + 1
+                        node = value
+                        break
+                else:
+                    return line
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                node = node.value[part]
+                line = node.start_mark.line + 1
+            else:
+                return line
+        return line
+
+
+def _check_duplicate_keys(path: str, node: yaml.Node) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    raise RubricError(
+                        path,
+                        f"duplicate key '{key.value}' (first on line {seen[key.value]})",
+                        line=key.start_mark.line + 1,
+                    )
+                seen[key.value] = key.start_mark.line + 1
+            _check_duplicate_keys(path, value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_duplicate_keys(path, item)
+
+
+def load_yaml(path: Path) -> YamlDocument:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise RubricError(path, "no such file") from None
+    except IsADirectoryError:
+        raise RubricError(path, "is a directory, not a rubric file") from None
+    except PermissionError:
+        raise RubricError(path, "permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise RubricError(path, f"not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise RubricError(path, exc.strerror or "cannot be read") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return YamlDocument(str(path), None, None)
+        _check_duplicate_keys(str(path), root)
+        data = loader.construct_document(root)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise RubricError(path, f"invalid YAML: {exc.problem or exc.context}", line=line) from None
+    except yaml.YAMLError as exc:
+        raise RubricError(path, f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    return YamlDocument(str(path), data, root)
