@@ -78,6 +78,7 @@ class CompiledRubric:
         self.scripts = [s for s in rubric.recommended if s.enabled]
         self._script_keys = [tuple(script_key(normalize_phrase(x)) for x in s.sentences) for s in self.scripts]
         self._script_required = [tuple(normalize_phrase(w) for w in s.must_include) for s in self.scripts]
+        self._script_regexes = [tuple(re.compile(r) for r in s.regexes) for s in self.scripts]
 
         # One automaton for forbidden phrases and stage cues: value = list of (kind, payload).
         automaton = ahocorasick.Automaton()
@@ -140,13 +141,18 @@ class CompiledRubric:
             yield end_index + 1 - length, end_index + 1, values
 
     def cue_hits(self, utterance: Utterance) -> list[tuple[str, str, str]]:
-        """(stage, cue role, cue text) for every stage cue in the utterance that fits its speaker."""
-        hits = []
+        """(stage, cue role, cue text) for every stage cue in the utterance that fits its speaker.
+        A cue inside a longer cue counts only as the longer one: 可以帮您 in 有什么可以帮您 is a greeting."""
+        found = []
         for start, end, values in self._phrase_hits(utterance.norm):
             for kind, stage, role in values:
                 if kind == "cue" and role in ("any", utterance.role):
-                    hits.append((stage, role, utterance.norm[start:end]))
-        return hits
+                    found.append((start, end, stage, role))
+        return [
+            (stage, role, utterance.norm[start:end])
+            for start, end, stage, role in found
+            if not any(s <= start and end <= e and e - s > end - start for s, e, _, _ in found)
+        ]
 
     def forbidden_hits(self, utterance: Utterance, stage: str) -> dict[int, list[Hit]]:
         """Hits per rule index, for rules whose role and stage scope cover this utterance.
@@ -212,5 +218,10 @@ class CompiledRubric:
             similarity = scorer(sentence_key, key) / 100
             if similarity > best:
                 best, best_sentence = similarity, sentence
+        for regex in self._script_regexes[script_index]:
+            found = regex.search(utterance.norm)
+            if found:
+                best, best_sentence = 1.0, found.group()
+                break
         missing = tuple(w for w in self._script_required[script_index] if w not in utterance.norm)
         return ScriptMatch(best, best_sentence or self.scripts[script_index].sentences[0], missing)

@@ -93,15 +93,22 @@ class RecommendedScript(_Model):
     stage: StageName
     #: Model sentences; an utterance similar enough to any of them counts (paraphrases included).
     sentences: list[NonEmptyText] = Field(min_length=1)
+    #: Regexes (on normalised text) that count as saying the script outright, e.g. a concrete time.
+    regexes: list[NonEmptyText] = []
     #: Words the utterance must contain as well, e.g. 工号 for the greeting.
     must_include: list[NonEmptyText] = []
     threshold: float = Field(default=0.8, gt=0, le=1)
     points: float = Field(ge=0)
     #: A bonus script earns points when said but costs nothing when not (the stage maximum still caps).
     bonus: bool = False
+    #: Expected only when the call has its stage: a call that rightly skips the stage (a simple
+    #: enquiry has no 转化) is given the points instead of losing them.
+    only_if_stage_present: bool = False
     roles: list[RoleName] = ["agent"]
     message: str = ""
     enabled: bool = True
+
+    _check_regexes = field_validator("regexes")(_compile_all)
 
 
 class Grade(_Model):

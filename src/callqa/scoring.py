@@ -46,6 +46,14 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
                 best = (match, utterance)
         said = best is not None and best[0].counts(script)
         match, utterance = best if best is not None else (None, None)
+        if utterance is None and script.only_if_stage_present:
+            if not script.bonus:
+                findings.append(Finding(
+                    rule=script.id, kind="recommended", category="推荐话术", severity="info", utterance=None,
+                    line=None, stage=script.stage, role=None, matched="", points=script.points,
+                    nominal=script.points, message=f"本通话没有{script.stage}阶段,{script.message or script.id}不适用,计满分",
+                ))
+            continue
         if said:
             message = f"使用推荐话术:{script.message or script.id}"
         elif script.bonus:
@@ -76,7 +84,7 @@ def _apply_caps(findings: list[Finding], compiled: CompiledRubric) -> dict[str, 
             room = rubric.stage(finding.stage).points - totals[finding.stage]
             finding.points = min(finding.points, room)
         elif finding.points < 0:
-            finding.points = max(finding.points, -totals[finding.stage])
+            finding.points = max(finding.points, -totals[finding.stage]) + 0.0  # never -0.0
         totals[finding.stage] += finding.points
     return totals
 
@@ -87,7 +95,7 @@ def _apply_rule_caps(findings: list[Finding], compiled: CompiledRubric) -> None:
     for finding in findings:
         if finding.kind == "forbidden" and finding.rule in caps:
             room = caps[finding.rule] - taken.get(finding.rule, 0.0)
-            finding.points = max(finding.points, -room)
+            finding.points = max(finding.points, -room) + 0.0
             taken[finding.rule] = taken.get(finding.rule, 0.0) - finding.points
 
 

@@ -15,7 +15,7 @@ CUE_WEIGHT = 1.5  # per distinct cue phrase the utterance contains
 MAX_CUES = 2  # cues counted per utterance and stage: one long turn should not outvote the call
 OUTSIDE_PENALTY = 10.0  # per unit of relative position outside the stage's usual range
 BOUNDARY_COST = 1.0  # moving to the next stage
-SKIP_COST = 2.5  # each stage jumped over
+SKIP_COST = 1.5  # each stage jumped over
 _IMPOSSIBLE = float("-inf")
 
 

@@ -1,0 +1,149 @@
+"""The command line as users and CI pipelines meet it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from callqa import __version__
+from callqa.cli import app
+from callqa.model import STAGES
+
+from conftest import ROOT, SAMPLES
+
+GOOD = ROOT / "transcripts" / "01_broadband_good.txt"
+BAD = ROOT / "transcripts" / "03_refund_bad.txt"
+
+
+def run(*args: str, env: dict | None = None):
+    return CliRunner().invoke(app, [str(a) for a in args], env=env)
+
+
+def test_version_and_help():
+    assert run("--version").stdout.strip() == f"callqa {__version__}"
+    result = run("score", "--help")
+    assert result.exit_code == 0
+    assert "--rubric" in result.stdout and "--format" in result.stdout and "Exit codes" in result.stdout
+
+
+def test_text_report_names_file_score_stages_findings_and_suggestions():
+    result = run("score", BAD, "--format", "text")
+    assert result.exit_code == 1  # the bad call fails the pass mark
+    out = result.stdout
+    assert "质检报告" in out and str(BAD) in out and "不合格" in out
+    assert all(stage in out for stage in STAGES)
+    assert "【不归我们管】" in out  # the offending words, marked in plain text
+    assert "建议:" in out and "forbidden.shift_blame" in out
+    assert "\x1b[" not in out  # no colour codes when not on a terminal
+    assert result.stderr == ""
+
+
+def test_good_call_passes_with_exit_0():
+    result = run("score", GOOD)
+    assert result.exit_code == 0, result.stderr
+    assert "合格" in result.stdout
+
+
+def test_json_is_exactly_one_object_with_the_contract(tmp_path):
+    result = run("score", BAD, "--rubric", ROOT / "rubrics" / "default.yaml", "--format", "json")
+    report = json.loads(result.stdout)  # fails on anything but one JSON document
+    assert report["schema"] == "callqa.report/1"
+    assert report["transcript"] == {"path": str(BAD), "format": "text"}
+    assert report["rubric"]["name"] == "default" and report["rubric"]["version"] == "1"
+    assert {"score", "max_score", "passed", "grade", "fatal"} <= report.keys()
+    assert report["passed"] is False
+    utterance = report["utterances"][0]
+    assert set(utterance) >= {"index", "line", "speaker", "role", "start", "end", "text", "stage"}
+    assert all(u["stage"] in STAGES for u in report["utterances"])
+    assert [s["name"] for s in report["stages"]] == list(STAGES)
+    blame = next(f for f in report["findings"] if f["rule"] == "forbidden.shift_blame")
+    assert blame["kind"] == "forbidden" and blame["category"] == "推诿"
+    assert report["utterances"][blame["utterance"]]["line"] == blame["line"]
+    assert blame["matched"] in report["utterances"][blame["utterance"]]["text"]
+    assert blame["points"] < 0 and blame["suggestion"]
+    for stage in report["stages"]:
+        if stage["first"] is None:
+            assert stage["last"] is None
+
+
+def test_jsonl_prints_one_object_per_file():
+    result = run("score", *SAMPLES, "--format", "jsonl")
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(SAMPLES)
+    assert [json.loads(line)["transcript"]["path"] for line in lines] == [str(p) for p in SAMPLES]
+    assert result.exit_code == 1  # some samples fail the pass mark
+
+
+def test_json_with_several_files_is_a_usage_error():
+    result = run("score", GOOD, BAD, "--format", "json")
+    assert result.exit_code == 2
+    assert "jsonl" in result.stderr and result.stdout == ""
+
+
+def test_a_bad_file_is_one_error_line_and_the_others_are_still_scored(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    result = run("score", GOOD, empty, tmp_path / "missing.txt", "--format", "jsonl")
+    assert result.exit_code == 2
+    assert [json.loads(line)["transcript"]["path"] for line in result.stdout.splitlines()] == [str(GOOD)]
+    assert result.stderr.splitlines() == [
+        f"callqa: error: {empty}: no utterances found (expected lines like 客服:您好…)",
+        f"callqa: error: {tmp_path / 'missing.txt'}: no such file",
+    ]
+
+
+def test_bad_rubric_is_one_line_with_file_and_line(tmp_path):
+    rubric = tmp_path / "x.yaml"
+    rubric.write_text("extends: default\nforbidden:\n  - id: forbidden.hedging\n    deduct: many\n", encoding="utf-8")
+    result = run("score", GOOD, "--rubric", rubric)
+    assert result.exit_code == 2
+    assert result.stderr == f"callqa: error: {rubric}:4: forbidden[0].deduct: must be a number\n"
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_transcript_text_with_brackets_is_printed_verbatim(tmp_path):
+    call = tmp_path / "call.txt"
+    call.write_text("客服:您好,工号1234为您服务\n客户:[VIP] 我的[bold]会员[/bold]怎么回事\n客服:这个不归我们管[red]\n", encoding="utf-8")
+    result = run("score", call, "--format", "text")
+    assert "这个【不归我们管】[red]" in result.stdout
+
+
+def test_rich_format_colours_and_highlights():
+    result = run("score", BAD, "--format", "rich", env={"COLUMNS": "120", "FORCE_COLOR": "1"})
+    assert "质检报告" in result.stdout
+    assert "█" in result.stdout  # the stage strip
+
+
+def test_auto_format_is_plain_under_no_color():
+    result = run("score", BAD, env={"NO_COLOR": "1"})
+    assert "【不归我们管】" in result.stdout and "\x1b[" not in result.stdout
+
+
+def test_rubric_is_compiled_once_per_run(monkeypatch):
+    from callqa import cli
+
+    calls = []
+    original = cli.compile_rubric
+    monkeypatch.setattr(cli, "compile_rubric", lambda path: calls.append(path) or original(path))
+    assert run("score", *SAMPLES[:3], "--format", "jsonl").exit_code in (0, 1)
+    assert len(calls) == 1
+
+
+def test_module_entry_point_works_from_any_directory(tmp_path):
+    """`python -m callqa` with the built-in rubric, run where there is no rubrics/ folder."""
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    result = subprocess.run([sys.executable, "-m", "callqa", "score", str(GOOD), "--format", "json"],
+                            cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["passed"] is True
+    assert result.stderr == ""  # jieba's loading chatter stays quiet
+
+
+@pytest.mark.parametrize("args", [["score"], ["score", GOOD, "--format", "xml"], ["nonsense"]])
+def test_usage_errors_exit_2(args):
+    assert run(*args).exit_code == 2

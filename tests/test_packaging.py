@@ -1,0 +1,37 @@
+"""The wheel carries the default rubric, and the README's commands are the ones CI runs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from conftest import ROOT
+
+
+def test_wheel_ships_the_default_rubric(tmp_path):
+    pytest.importorskip("hatchling", reason="hatchling (a dev extra) builds the wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path), "-q"], check=True, capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("callqa-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        shipped = archive.read("callqa/rubrics/default.yaml")
+    assert {"callqa/cli.py", "callqa/rubric.py"} <= names
+    assert shipped == (ROOT / "rubrics" / "default.yaml").read_bytes()
+    assert any(n.endswith("entry_points.txt") for n in names)
+
+
+def test_ci_runs_the_readme_commands():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_block = re.search(r"```(?:sh|bash)?\n(.*?)```", readme, re.S).group(1)
+    commands = [line for line in first_block.splitlines() if line.strip() and not line.startswith("#")]
+    assert any("callqa score transcripts/" in c for c in commands)
+    assert any("pytest" in c for c in commands)
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    for command in commands:
+        install_and_test = command.replace("python3.11 -m venv .venv && . .venv/bin/activate && ", "")
+        assert install_and_test in ci, command

@@ -1,0 +1,97 @@
+"""Reading text transcripts: labels, timestamps, roles, encodings, normalisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from callqa.errors import InputError
+from callqa.reader import read_transcript
+
+
+def read(write, default_rubric, text, name="call.txt"):
+    return read_transcript(write(name, text), default_rubric)
+
+
+@pytest.mark.parametrize("line, start, end", [
+    ("[00:05] 客服:您好", 5.0, None),
+    ("[01:02:03] 客服:您好", 3723.0, None),
+    ("00:07 客服:您好", 7.0, None),
+    ("0:01~0:04 客服:您好", 1.0, 4.0),
+    ("[0:01~0:04] 客服:您好", 1.0, 4.0),
+    ("客服:您好", None, None),
+])
+def test_timestamps_are_parsed_and_removed_from_the_text(write, default_rubric, line, start, end):
+    (utterance,) = read(write, default_rubric, line + "\n").utterances
+    assert (utterance.start, utterance.end) == (start, end)
+    assert utterance.text == "您好"
+    assert utterance.speaker == "客服"
+
+
+@pytest.mark.parametrize("label, role", [
+    ("客服", "agent"), ("客服人员", "agent"), ("坐席", "agent"), ("工号1234", "agent"), ("客服小王", "agent"),
+    ("客服人員", "agent"), ("Agent", "agent"),
+    ("客户", "customer"), ("用户", "customer"), ("顾客", "customer"), ("来电人", "customer"), ("客戶", "customer"),
+    ("張三", "unknown"),
+])
+def test_speaker_labels_map_to_roles(write, default_rubric, label, role):
+    (utterance,) = read(write, default_rubric, f"{label}:你好\n").utterances
+    assert utterance.role == role
+    assert utterance.speaker == label
+
+
+def test_full_and_half_width_colons(write, default_rubric):
+    utterances = read(write, default_rubric, "客服:您好\n客户：喂\n").utterances
+    assert [(u.role, u.text) for u in utterances] == [("agent", "您好"), ("customer", "喂")]
+
+
+def test_bom_crlf_and_blank_lines_keep_true_line_numbers(write, default_rubric):
+    data = "\ufeff客服:您好\r\n\r\n\r\n客户:喂\r\n".encode()
+    utterances = read(write, default_rubric, data).utterances
+    assert [(u.line, u.speaker, u.text) for u in utterances] == [(1, "客服", "您好"), (4, "客户", "喂")]
+
+
+def test_gb18030_file_is_read(write, default_rubric):
+    utterances = read(write, default_rubric, "客服:您好,请问有什么可以帮您\n".encode("gb18030")).utterances
+    assert utterances[0].text == "您好,请问有什么可以帮您"
+
+
+def test_matching_text_is_normalised_but_the_original_is_kept(write, default_rubric):
+    (utterance,) = read(write, default_rubric, "客服人員:您好，工號１２３４為您服務 嗯 ABC\n").utterances
+    assert utterance.text == "您好，工號１２３４為您服務 嗯 ABC"
+    assert utterance.norm == "您好,工号1234为您服务abc"  # Simplified, half width, no spaces or fillers
+    start = utterance.norm.index("工号")
+    assert utterance.text[slice(*utterance.original_span(start, start + 6))] == "工號１２３４"
+
+
+def test_an_unlabelled_line_continues_the_previous_speaker(write, default_rubric):
+    utterances = read(write, default_rubric, "客服:您好\n请问有什么可以帮您\n").utterances
+    assert [(u.line, u.role) for u in utterances] == [(1, "agent"), (2, "agent")]
+
+
+def test_comment_lines_are_skipped_and_stage_markers_recorded(write, default_rubric):
+    text = "# 一通测试电话\n## 问候\n客服:您好\n## 轉化\n客服:理解您\n"
+    utterances = read(write, default_rubric, text).utterances
+    assert [(u.text, u.given_stage) for u in utterances] == [("您好", "问候"), ("理解您", "转化")]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "no utterances found"),
+    ("\n\n   \n", "no utterances found"),
+    ("## 协议\n客服:好的\n## 切入\n客户:嗯\n", "stages never go back"),
+    ("## 寒暄\n客服:您好\n", "unknown stage marker"),
+])
+def test_unusable_text_is_an_input_error_naming_the_file(write, default_rubric, text, message):
+    with pytest.raises(InputError) as caught:
+        read(write, default_rubric, text)
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(str(write("call.txt", text)))
+
+
+def test_binary_missing_and_directory_inputs_are_input_errors(write, default_rubric, tmp_path):
+    cases = [write("bin.txt", b"\x00\x01\x02\xff" * 10), tmp_path / "missing.txt", tmp_path]
+    messages = []
+    for path in cases:
+        with pytest.raises(InputError) as caught:
+            read_transcript(path, default_rubric)
+        messages.append(caught.value.message)
+    assert messages == ["binary file, not a transcript", "no such file", "is a directory, not a transcript file"]

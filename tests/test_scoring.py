@@ -1,0 +1,115 @@
+"""Scoring arithmetic: bases, gains, deductions, caps, fatal rules, pass mark and grade."""
+
+from __future__ import annotations
+
+import pytest
+
+from callqa.pipeline import compile_rubric, score_file
+from callqa.scoring import stage_base
+
+from conftest import SAMPLES
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
+def test_every_point_is_explained_by_a_finding(path, default_rubric):
+    """Stage score = base + the points of its findings, within [0, max]; total = sum of stages."""
+    report = score_file(path, default_rubric)
+    for stage in report.stages:
+        explained = stage_base(default_rubric, stage.name) + sum(f.points for f in report.findings if f.stage == stage.name)
+        assert stage.score == pytest.approx(explained)
+        assert 0 <= stage.score <= stage.max_score
+    expected_total = 0 if report.fatal else sum(s.score for s in report.stages)
+    assert report.score == pytest.approx(expected_total)
+    for finding in report.findings:
+        assert finding.rule and finding.message
+        if finding.kind == "forbidden":
+            assert finding.line is not None and finding.matched and finding.suggestion
+
+
+RUBRIC = """\
+name: arithmetic
+version: 1
+pass_mark: 70
+grades: [{name: A, min: 90}, {name: B, min: 70}, {name: C, min: 0}]
+stages:
+  - {name: 问候, points: 10, position: [0, 0.3], cues: {agent: [您好]}}
+  - {name: 切入, points: 30, position: [0.2, 0.6], cues: {customer: [怎么回事]}}
+  - {name: 转化, points: 20, position: [0.3, 0.8]}
+  - {name: 协议, points: 20, position: [0.4, 0.9]}
+  - {name: 结束, points: 20, position: [0.7, 1], cues: {agent: [再见]}}
+forbidden:
+  - {id: blame, category: 推诿, phrases: [不归我们管], deduct: 12, message: m, suggestion: s}
+  - {id: hedge, category: 含糊, phrases: [大概], deduct: 4, max_deduct: 6, message: m, suggestion: s}
+  - {id: insult, category: 辱骂, phrases: [神经病], deduct: 0, severity: fatal, message: m}
+recommended:
+  - {id: hello, stage: 问候, sentences: [您好工号1234为您服务], points: 6}
+  - {id: bye, stage: 结束, sentences: [感谢来电再见], points: 5}
+  - {id: sorry, stage: 问候, sentences: [让您久等了], points: 3, bonus: true}
+"""
+CALL = "## 问候\n客服:您好工号1234为您服务\n## 切入\n客户:怎么回事\n客服:{cut_in}\n## 结束\n客服:{closing}\n"
+
+
+@pytest.fixture
+def tiny(rubric_file):
+    return compile_rubric(rubric_file(RUBRIC))
+
+
+def score_call(write, compiled, cut_in="好的我看一下", closing="感谢来电再见"):
+    return score_file(write("call.txt", CALL.format(cut_in=cut_in, closing=closing)), compiled)
+
+
+def stage_scores(report):
+    return {s.name: s.score for s in report.stages}
+
+
+def test_clean_call_scores_full_base_plus_scripts(write, tiny):
+    report = score_call(write, tiny)
+    # 问候 base 10-6 + hello 6; 切入, 转化, 协议 full (no scripts); 结束 base 20-5 + bye 5.
+    assert stage_scores(report) == {"问候": 10, "切入": 30, "转化": 20, "协议": 20, "结束": 20}
+    assert (report.score, report.grade, report.passed) == (100, "A", True)
+
+
+def test_deductions_and_missed_scripts(write, tiny):
+    report = score_call(write, tiny, cut_in="这个不归我们管", closing="好的")
+    assert stage_scores(report)["切入"] == 30 - 12
+    assert stage_scores(report)["结束"] == 20 - 5  # bye not said: its points are not earned
+    missed = next(f for f in report.findings if f.rule == "bye")
+    assert (missed.points, missed.nominal, missed.suggestion) == (0, 5, "感谢来电再见")
+    assert report.score == 100 - 12 - 5
+    assert (report.grade, report.passed) == ("B", True)
+
+
+def test_rule_cap_limits_repeated_hits(write, tiny):
+    text = "## 切入\n" + "客服:大概明天吧\n" * 3
+    report = score_file(write("call.txt", text), tiny)
+    hedges = [f.points for f in report.findings if f.rule == "hedge"]
+    assert hedges == [-4, -2, 0]  # max_deduct 6
+
+
+def test_stage_never_goes_below_zero_and_the_finding_shows_the_cut(write, tiny):
+    text = "## 问候\n客服:不归我们管\n客服:你好,不归我们管\n"
+    report = score_file(write("call.txt", text), tiny)
+    assert stage_scores(report)["问候"] == 0
+    assert [(f.points, f.nominal) for f in report.findings if f.rule == "blame"] == [(-4, -12), (0, -12)]
+
+
+def test_bonus_adds_but_never_above_the_stage_maximum(write, tiny):
+    text = "## 问候\n客服:您好工号1234为您服务\n客服:让您久等了\n"
+    report = score_file(write("call.txt", text), tiny)
+    assert stage_scores(report)["问候"] == 10
+    sorry = next(f for f in report.findings if f.rule == "sorry")
+    assert sorry.points == 0 and sorry.nominal == 3
+
+
+def test_fatal_rule_zeroes_the_call(write, tiny):
+    report = score_call(write, tiny, cut_in="你是不是神经病")
+    assert (report.score, report.fatal, report.passed, report.grade) == (0, True, False, "C")
+
+
+def test_pass_mark_and_grade_bands(write, tiny):
+    above = score_call(write, tiny, cut_in="不归我们管,大概吧", closing="嗯")
+    assert above.score == 100 - 12 - 4 - 5  # blame, hedge, bye not said
+    assert (above.passed, above.grade) == (True, "B")
+    below = score_call(write, tiny, cut_in="不归我们管,大概吧", closing="不归我们管")
+    assert below.score == 100 - 12 - 4 - 5 - 12
+    assert (below.passed, below.grade) == (False, "C")
