@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Console, Group
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from callqa.model import STAGES, Finding, Report
 
+STRIP_WIDTH = 60
 STAGE_COLOURS = dict(zip(STAGES, ("cyan", "blue", "magenta", "yellow", "green")))
 ROLE_NAMES = {"agent": "客服", "customer": "客户", "unknown": "未知"}
 
@@ -31,7 +33,11 @@ class TerminalRenderer:
         return "" if self.plain else style
 
     def render(self, report: Report) -> None:
-        self.console.print(Group(self._header(report), self._stage_strip(report), self._stage_table(report),
+        header = self._header(report)
+        if not self.plain:
+            header = Panel(header, box=box.ROUNDED, expand=False,
+                           border_style="green" if report.passed else "red")
+        self.console.print(Group(header, self._stage_strip(report), Text(), self._stage_table(report), Text(),
                                  self._findings(report)))
         self.console.print()
 
@@ -54,17 +60,20 @@ class TerminalRenderer:
         """One block per utterance coloured by stage, then each stage's line range."""
         utterances = report.transcript.utterances
         how = "按标记行划分" if report.segmentation.given else "自动划分"
-        text = Text(f"\n阶段({how}) ")
+        text = Text(f"阶段({how}) ")
         if not self.plain:
-            for stage in report.segmentation.stages:
-                text.append("█", style=STAGE_COLOURS[stage])
+            stages = report.segmentation.stages
+            width = min(len(stages), STRIP_WIDTH)  # a long call is drawn to scale
+            for cell in range(width):
+                text.append("█", style=STAGE_COLOURS[stages[cell * len(stages) // width]])
             text.append("\n")
         parts = []
         for stage in report.stages:
             if stage.first is None:
                 parts.append(Text(f"{stage.name} 无", style=self.style("dim")))
             else:
-                lines = f"{utterances[stage.first].line}-{utterances[stage.last].line}"
+                first, last = utterances[stage.first].line, utterances[stage.last].line
+                lines = f"{first}-{last}" if last != first else f"{first}"
                 parts.append(Text(f"{stage.name} 第{lines}行", style=self.style(STAGE_COLOURS[stage.name])))
         text.append(Text("  |  ").join(parts))
         return text
@@ -104,26 +113,31 @@ class TerminalRenderer:
         return text
 
     def _finding(self, report: Report, finding: Finding) -> Text:
-        where = f"第{finding.line}行" if finding.line is not None else "全程"
+        missed = finding.kind == "recommended" and finding.points <= 0 and finding.nominal > 0
+        where = f"第{finding.line}行 " if finding.line is not None and not missed else ""
         if finding.kind == "forbidden":
             mark, mark_style = ("✘", "bold red")
             title = f"{finding.category} {finding.rule} {_points(finding.points)}分"
             if finding.points != finding.nominal:
                 title += f"(规则 {_points(finding.nominal)},已封顶)"
-        elif finding.points > 0:
-            mark, mark_style = ("✔", "green")
-            title = f"推荐话术 {finding.rule} {_points(finding.points)}分"
-        else:
+        elif missed:
             mark, mark_style = ("○", "yellow")
             title = f"推荐话术 {finding.rule} 未得 {finding.nominal:g} 分"
+        else:
+            mark, mark_style = ("✔", "green")
+            title = f"推荐话术 {finding.rule} {_points(finding.points)}分"
         text = Text()
         text.append(f"{mark} ", style=self.style(mark_style))
-        text.append(f"{where} [{finding.stage}] ", style=self.style(STAGE_COLOURS.get(finding.stage, "")))
+        text.append(f"{where}[{finding.stage}] ", style=self.style(STAGE_COLOURS.get(finding.stage, "")))
         text.append(title, style=self.style("bold"))
         text.append(f"\n    {finding.message}")
         if finding.kind == "forbidden" and finding.utterance is not None:
             text.append("\n    ")
             text.append(self._quote(report, finding))
+        elif missed and finding.utterance is not None:
+            closest = report.transcript.utterances[finding.utterance]
+            text.append(f"\n    最接近的一句(第{closest.line}行,相似度 {finding.similarity:.0%}):", style=self.style("dim"))
+            text.append(closest.text)
         if finding.suggestion:
             text.append("\n    建议: ", style=self.style("cyan"))
             text.append(finding.suggestion)
@@ -136,6 +150,7 @@ class TerminalRenderer:
         ordered = sorted(report.findings, key=lambda f: (order.get(f.kind, 2), f.points > 0,
                                                           f.line if f.line is not None else 1 << 30))
         return Group(Text("发现", style=self.style("bold underline")), *(self._finding(report, f) for f in ordered))
+
 
 
 def make_console(*, plain: bool, stderr: bool = False) -> Console:

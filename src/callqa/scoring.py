@@ -58,11 +58,9 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
             message = f"使用推荐话术:{script.message or script.id}"
         elif script.bonus:
             continue  # a bonus script not said costs nothing and is not worth a line
-        elif utterance is None:
-            message = f"未使用推荐话术:{script.message or script.id}(本阶段没有相应的发言)"
         else:
-            gap = f",缺少“{'、'.join(match.missing)}”" if match.missing else ""
-            message = f"未使用推荐话术:{script.message or script.id}(最接近的一句相似度 {match.similarity:.0%}{gap})"
+            gap = f"(缺少“{'、'.join(match.missing)}”)" if match is not None and match.missing else ""
+            message = f"未使用推荐话术:{script.message or script.id}{gap}"
         findings.append(Finding(
             rule=script.id, kind="recommended", category="推荐话术", severity="info" if said else "warning",
             utterance=utterance.index if utterance else None, line=utterance.line if utterance else None,
