@@ -147,3 +147,21 @@ def test_module_entry_point_works_from_any_directory(tmp_path):
 @pytest.mark.parametrize("args", [["score"], ["score", GOOD, "--format", "xml"], ["nonsense"]])
 def test_usage_errors_exit_2(args):
     assert run(*args).exit_code == 2
+
+
+def test_an_internal_error_in_one_file_does_not_lose_the_others(monkeypatch, tmp_path):
+    from callqa import cli
+
+    original = cli.score_file
+
+    def flaky(path, compiled):
+        if path == BAD:
+            raise RuntimeError("boom")
+        return original(path, compiled)
+
+    monkeypatch.setattr(cli, "score_file", flaky)
+    result = run("score", BAD, GOOD, "--format", "jsonl")
+    assert result.exit_code == 2
+    assert len(result.stdout.splitlines()) == 1
+    assert result.stderr.startswith(f"callqa: error: {BAD}: internal error: RuntimeError: boom")
+    assert "Traceback" not in result.stderr

@@ -18,7 +18,7 @@ from callqa import __version__
 from callqa.errors import CallqaError
 from callqa.pipeline import compile_rubric, score_file
 from callqa.render import TerminalRenderer, make_console
-from callqa.report_json import report_to_dict, to_json
+from callqa.report_json import to_json
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -105,17 +105,23 @@ def score(
             error(str(exc))
             errors += 1
             continue
+        except Exception as exc:  # a bug must not lose the other files' reports, nor print a traceback
+            error(f"{path}: internal error: {type(exc).__name__}: {exc} (please report this with the file)")
+            errors += 1
+            continue
         failed += not report.passed
         if fmt is OutputFormat.json:
             print(to_json(report))
         elif fmt is OutputFormat.jsonl:
-            import json
-
-            print(json.dumps(report_to_dict(report), ensure_ascii=False), flush=True)
+            print(to_json(report, indent=None), flush=True)
         else:
             renderer.render(report)
     raise typer.Exit(EXIT_ERROR if errors else EXIT_FAILED if failed else EXIT_OK)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        print("callqa: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import ahocorasick
 from rapidfuzz import fuzz
@@ -48,6 +48,7 @@ class _CompiledRule:
     exception_regexes: tuple[re.Pattern[str], ...]
 
 
+@lru_cache(maxsize=8192)
 def script_key(text: str) -> str:
     """What similarity compares: normalised text without punctuation, numbers folded to #."""
     return _NOT_WORD.sub("", _NUMBER.sub("#", text))

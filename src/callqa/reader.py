@@ -69,6 +69,7 @@ def parse_text(text: str, path: str, compiled: CompiledRubric) -> Transcript:
     utterances: list[Utterance] = []
     given_stage: str | None = None
     speaker, role = "", "unknown"
+    roles: dict[str, str] = {}  # a call has few distinct labels: map each once
     for line_number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip().lstrip("\ufeff")
         if not line:
@@ -94,7 +95,9 @@ def parse_text(text: str, path: str, compiled: CompiledRubric) -> Transcript:
         labelled = _LABELLED.match(line)
         if labelled:
             speaker = labelled["speaker"]
-            role = compiled.role_of(normalize(speaker).text)
+            if speaker not in roles:
+                roles[speaker] = compiled.role_of(normalize(speaker).text)
+            role = roles[speaker]
             line = labelled["text"]
         if not line.strip():
             continue
