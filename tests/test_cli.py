@@ -53,7 +53,7 @@ def test_json_is_exactly_one_object_with_the_contract(tmp_path):
     result = run("score", BAD, "--rubric", ROOT / "rubrics" / "default.yaml", "--format", "json")
     report = json.loads(result.stdout)  # fails on anything but one JSON document
     assert report["schema"] == "callqa.report/1"
-    assert report["transcript"] == {"path": str(BAD), "format": "text"}
+    assert (report["transcript"]["path"], report["transcript"]["format"]) == (str(BAD), "text")
     assert report["rubric"]["name"] == "default" and report["rubric"]["version"] == "1"
     assert {"score", "max_score", "passed", "grade", "fatal"} <= report.keys()
     assert report["passed"] is False
@@ -92,7 +92,7 @@ def test_a_bad_file_is_one_error_line_and_the_others_are_still_scored(tmp_path):
     assert result.exit_code == 2
     assert [json.loads(line)["transcript"]["path"] for line in result.stdout.splitlines()] == [str(GOOD)]
     assert result.stderr.splitlines() == [
-        f"callqa: error: {empty}: no utterances found (expected lines like 客服:您好…)",
+        f"callqa: error: {empty}: no utterances found (expected lines like 客服:您好…, or a supported ASR format)",
         f"callqa: error: {tmp_path / 'missing.txt'}: no such file",
     ]
 
@@ -154,10 +154,10 @@ def test_an_internal_error_in_one_file_does_not_lose_the_others(monkeypatch, tmp
 
     original = cli.score_file
 
-    def flaky(path, compiled):
+    def flaky(path, compiled, options):
         if path == BAD:
             raise RuntimeError("boom")
-        return original(path, compiled)
+        return original(path, compiled, options)
 
     monkeypatch.setattr(cli, "score_file", flaky)
     result = run("score", BAD, GOOD, "--format", "jsonl")

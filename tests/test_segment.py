@@ -6,7 +6,7 @@ import pytest
 
 from callqa.model import STAGES
 from callqa.pipeline import score_file
-from callqa.reader import read_transcript
+from callqa.readers import read_transcript
 from callqa.segment import segment
 
 from conftest import SAMPLES

@@ -17,6 +17,7 @@ import typer
 from callqa import __version__
 from callqa.errors import CallqaError
 from callqa.pipeline import compile_rubric, score_file
+from callqa.readers import FORMATS, ReadOptions
 from callqa.render import TerminalRenderer, make_console
 from callqa.report_json import to_json
 
@@ -30,6 +31,9 @@ app = typer.Typer(
     # Locals would print transcript text (personal data) if a bug ever raised.
     pretty_exceptions_show_locals=False,
 )
+
+
+InputFormat = Enum("InputFormat", {name: name for name in FORMATS}, type=str)
 
 
 class OutputFormat(str, Enum):
@@ -76,11 +80,27 @@ def score(
         "--format", "-f",
         help="auto: rich on a terminal, plain text when piped or NO_COLOR is set; json: one object "
              "(one file); jsonl: one object per line.")] = OutputFormat.auto,
+    input_format: Annotated[InputFormat, typer.Option(
+        "--input-format", "-i", help="Transcript format; auto detects it from the extension and content.",
+    )] = InputFormat.auto,
+    encoding: Annotated[Optional[str], typer.Option(
+        help="Text encoding of the transcripts (default: detected; UTF-8, UTF-16, GB18030 …).",
+        show_default=False)] = None,
+    agent_channel: Annotated[Optional[int], typer.Option(
+        help="The ASR channel that is the agent (e.g. 0), instead of inferring it.", show_default=False)] = None,
+    agent_speaker: Annotated[Optional[str], typer.Option(
+        help="The speaker label or id that is the agent (e.g. spk1, A), instead of inferring it.",
+        show_default=False)] = None,
 ) -> None:
     """Score call transcripts and print a report per call.
 
     Exit codes: 0 every call passed, 1 a call failed the pass mark, 2 usage or input error.
     """
+    if agent_channel is not None and agent_speaker is not None:
+        error("give --agent-channel or --agent-speaker, not both")
+        raise typer.Exit(EXIT_ERROR)
+    agent = str(agent_channel) if agent_channel is not None else agent_speaker
+    options = ReadOptions(input_format=input_format.value, encoding=encoding, agent_speaker=agent)
     if output_format is OutputFormat.json and len(paths) > 1:
         error("--format json prints one report; use --format jsonl for several files")
         raise typer.Exit(EXIT_ERROR)
@@ -100,7 +120,7 @@ def score(
     errors = failed = 0
     for path in paths:
         try:
-            report = score_file(path, compiled)
+            report = score_file(path, compiled, options)
         except CallqaError as exc:
             error(str(exc))
             errors += 1

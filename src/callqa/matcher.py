@@ -142,16 +142,20 @@ class CompiledRubric:
             yield end_index + 1 - length, end_index + 1, values
 
     def cue_hits(self, utterance: Utterance) -> list[tuple[str, str, str]]:
-        """(stage, cue role, cue text) for every stage cue in the utterance that fits its speaker.
+        """(stage, cue role, cue text) for every stage cue in the utterance that fits its speaker."""
+        return self.cue_hits_in(utterance.norm, utterance.role)
+
+    def cue_hits_in(self, norm: str, role: str | None) -> list[tuple[str, str, str]]:
+        """Stage cues in normalised text, for a speaker role (None: cues of every role).
         A cue inside a longer cue counts only as the longer one: 可以帮您 in 有什么可以帮您 is a greeting."""
         found = []
-        for start, end, values in self._phrase_hits(utterance.norm):
-            for kind, stage, role in values:
-                if kind == "cue" and role in ("any", utterance.role):
-                    found.append((start, end, stage, role))
+        for start, end, values in self._phrase_hits(norm):
+            for kind, stage, cue_role in values:
+                if kind == "cue" and (role is None or cue_role in ("any", role)):
+                    found.append((start, end, stage, cue_role))
         return [
-            (stage, role, utterance.norm[start:end])
-            for start, end, stage, role in found
+            (stage, cue_role, norm[start:end])
+            for start, end, stage, cue_role in found
             if not any(s <= start and end <= e and e - s > end - start for s, e, _, _ in found)
         ]
 

@@ -33,11 +33,22 @@ class Utterance:
 
 
 @dataclass(frozen=True, slots=True)
+class RoleInfo:
+    """How roles were decided: labels (客服/客户), inferred from content, forced by the user, or none."""
+
+    method: str = "labels"
+    agent: str | None = None
+    confidence: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Transcript:
     path: str
     format: str
     utterances: tuple[Utterance, ...]
     warnings: tuple[str, ...] = ()
+    roles: RoleInfo = RoleInfo()
+    encoding: str | None = None
 
 
 @dataclass(slots=True)

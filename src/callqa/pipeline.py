@@ -6,7 +6,7 @@ from pathlib import Path
 
 from callqa.matcher import CompiledRubric
 from callqa.model import Report
-from callqa.reader import read_transcript
+from callqa.readers import ReadOptions, read_transcript
 from callqa.rubric import load_rubric
 from callqa.scoring import score
 from callqa.segment import segment
@@ -18,6 +18,6 @@ def compile_rubric(path: str | Path | None = None) -> CompiledRubric:
     return CompiledRubric(rubric, source)
 
 
-def score_file(path: str | Path, compiled: CompiledRubric) -> Report:
-    transcript = read_transcript(path, compiled)  # reading normalises each utterance
+def score_file(path: str | Path, compiled: CompiledRubric, options: ReadOptions = ReadOptions()) -> Report:
+    transcript = read_transcript(path, compiled, options)  # reading normalises each utterance
     return score(transcript, segment(transcript, compiled), compiled)

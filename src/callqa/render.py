@@ -52,6 +52,12 @@ class TerminalRenderer:
         text.append(f"{report.score:g}/{report.max_score:g}", style=verdict_style)
         text.append(f"    等级 {report.grade}    结果 ")
         text.append(verdict, style=verdict_style)
+        roles = report.transcript.roles
+        if roles.method == "inferred":
+            text.append(f"\n角色: 根据内容推断「{roles.agent}」为客服(置信度 {roles.confidence:.0%})",
+                        style=self.style("yellow"))
+        elif roles.method == "forced":
+            text.append(f"\n角色: 按指定「{roles.agent}」为客服")
         for warning in report.transcript.warnings:
             text.append(f"\n注意: {warning}", style=self.style("yellow"))
         return text

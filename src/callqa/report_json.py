@@ -13,7 +13,11 @@ def report_to_dict(report: Report) -> dict:
     transcript = report.transcript
     return {
         "schema": SCHEMA,
-        "transcript": {"path": transcript.path, "format": transcript.format},
+        "transcript": {
+            "path": transcript.path, "format": transcript.format, "encoding": transcript.encoding,
+            "roles": {"method": transcript.roles.method, "agent": transcript.roles.agent,
+                      "confidence": transcript.roles.confidence},
+        },
         "rubric": {"name": report.rubric_name, "version": report.rubric_version, "path": report.rubric_path},
         "score": report.score,
         "max_score": report.max_score,

@@ -1,0 +1,53 @@
+"""What every reader produces: raw turns, before roles and normalisation are applied."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from callqa.errors import InputError
+
+MAX_UTTERANCE_CHARS = 20_000  # a 1-hour monologue is ~15,000 characters
+
+
+@dataclass(slots=True)
+class RawTurn:
+    line: int  # 1-based line in the source where the turn's text is
+    speaker: str | None  # label, channel or speaker id as written; None when the format has none
+    text: str
+    start: float | None = None  # seconds
+    end: float | None = None
+    given_stage: str | None = None
+
+
+@dataclass(slots=True)
+class Parsed:
+    format: str
+    turns: list[RawTurn]
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_turn_length(path: str, turn: RawTurn) -> None:
+    if len(turn.text) > MAX_UTTERANCE_CHARS:
+        raise InputError(path, f"an utterance of {len(turn.text):,} characters", line=turn.line,
+                         hint=f"at most {MAX_UTTERANCE_CHARS:,}; is this a transcript?")
+
+
+def parse_time(value: object, *, milliseconds: bool = False) -> float | None:
+    """Seconds from a number (seconds, or ms when stated) or a clock string 01:02, 0:01:02.5, 00:00:01,000."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a time cannot be true/false")
+    if isinstance(value, int | float):
+        seconds = float(value) / 1000 if milliseconds else float(value)
+    else:
+        text = str(value).strip().replace(",", ".")
+        if ":" in text:
+            seconds = 0.0
+            for part in text.split(":"):
+                seconds = seconds * 60 + float(part)
+        else:
+            seconds = float(text) / 1000 if milliseconds else float(text)
+    if seconds != seconds or seconds < 0 or seconds > 1e7:  # NaN, negative or absurd
+        raise ValueError(f"not a time: {value!r}")
+    return seconds
