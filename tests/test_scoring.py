@@ -113,3 +113,13 @@ def test_pass_mark_and_grade_bands(write, tiny):
     below = score_call(write, tiny, cut_in="不归我们管,大概吧", closing="不归我们管")
     assert below.score == 100 - 12 - 4 - 5 - 12
     assert (below.passed, below.grade) == (False, "C")
+
+
+def test_only_if_stage_present_scripts_depend_on_the_stage_not_on_who_spoke(rubric_file, write):
+    compiled = compile_rubric(rubric_file(RUBRIC.replace("points: 5}", "points: 5, only_if_stage_present: true}")))
+    absent = score_file(write("a.txt", "## 问候\n客服:您好工号1234为您服务\n"), compiled)
+    bye = next(f for f in absent.findings if f.rule == "bye")
+    assert (bye.points, bye.utterance) == (5, None)  # no 结束 at all: given
+    customer_only = score_file(write("b.txt", "## 问候\n客服:您好工号1234为您服务\n## 结束\n客户:再见\n"), compiled)
+    bye = next(f for f in customer_only.findings if f.rule == "bye")
+    assert bye.points == 0  # 结束 happened, and the agent did not say it

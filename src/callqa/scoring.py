@@ -46,7 +46,7 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
                 best = (match, utterance)
         said = best is not None and best[0].counts(script)
         match, utterance = best if best is not None else (None, None)
-        if utterance is None and script.only_if_stage_present:
+        if script.only_if_stage_present and script.stage not in segmentation.stages:
             if not script.bonus:
                 findings.append(Finding(
                     rule=script.id, kind="recommended", category="推荐话术", severity="info", utterance=None,
