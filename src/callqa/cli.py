@@ -6,6 +6,7 @@ Exit codes: 0 every scored call passed; 1 a call failed the pass mark (or lint f
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from enum import Enum
@@ -17,7 +18,12 @@ import typer
 from callqa import __version__
 from callqa.errors import CallqaError
 from callqa.pipeline import compile_rubric, score_file
+from callqa.diagnostics import CheckResult
+from callqa.formatters import FORMATTERS
+from callqa.lint import Linter
 from callqa.readers import FORMATS, ReadOptions
+from callqa.rubric import rubric_json_schema
+from callqa.rubric_tools import check_rubrics, run_rubric_examples
 from callqa.render import TerminalRenderer, make_console
 from callqa.report_json import to_json
 
@@ -137,6 +143,94 @@ def score(
         else:
             renderer.render(report)
     raise typer.Exit(EXIT_ERROR if errors else EXIT_FAILED if failed else EXIT_OK)
+
+
+class DiagnosticFormat(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+    junit = "junit"
+    sarif = "sarif"
+
+
+class FailOn(str, Enum):
+    info = "info"
+    warning = "warning"
+    error = "error"
+    fatal = "fatal"
+
+
+DiagnosticFormatOption = Annotated[DiagnosticFormat, typer.Option(
+    "--format", "-f", help="text: path:line:col: severity rule message (suggestion); json; github (workflow "
+                           "annotations); junit (XML); sarif (2.1.0).")]
+FailOnOption = Annotated[FailOn, typer.Option(help="Exit 1 when a finding is at least this severe.")]
+
+
+def _emit(result: CheckResult, fmt: DiagnosticFormat, fail_on: FailOn, tool: str) -> None:
+    if fmt is not DiagnosticFormat.github:  # github prints errors as annotations itself
+        for message in result.errors:
+            error(message)
+    sys.stdout.write(FORMATTERS[fmt.value](result, fail_on.value, tool))
+    raise typer.Exit(result.exit_code(fail_on.value))
+
+
+@app.command()
+def lint(
+    paths: Annotated[list[Path], typer.Argument(help="Script libraries (YAML, Markdown, text), model dialogues, "
+                                                     "or folders of them.", show_default=False)],
+    rubric: RubricOption = None,
+    output_format: DiagnosticFormatOption = DiagnosticFormat.text,
+    fail_on: FailOnOption = FailOn.error,
+    min_score: Annotated[Optional[float], typer.Option(
+        help="Lowest score a model dialogue may get (default: the rubric's pass mark).", show_default=False)] = None,
+    no_suppress: Annotated[bool, typer.Option("--no-suppress", help="Ignore `callqa: disable=` comments.")] = False,
+) -> None:
+    """Check script libraries for forbidden expressions and model dialogues for their score.
+
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error.
+    """
+    try:
+        compiled = compile_rubric(rubric)
+    except CallqaError as exc:
+        error(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+    result = Linter(compiled, min_score=min_score, suppress=not no_suppress).lint_paths(paths)
+    _emit(result, output_format, fail_on, "lint")
+
+
+rubric_app = typer.Typer(help="Check, test and describe rubrics.", no_args_is_help=True)
+app.add_typer(rubric_app, name="rubric")
+RubricPaths = Annotated[list[Path], typer.Argument(help="Rubric YAML files ('default' for the built-in one).",
+                                                   show_default=False)]
+
+
+@rubric_app.command("check")
+def rubric_check(rubrics: RubricPaths, output_format: DiagnosticFormatOption = DiagnosticFormat.text,
+                 fail_on: FailOnOption = FailOn.error) -> None:
+    """Validate rubrics: schema (file:line), regexes, duplicate ids and phrases, one-character phrases,
+    scripts that trigger a forbidden rule, extends cycles.
+
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error.
+    """
+    _emit(check_rubrics(rubrics), output_format, fail_on, "rubric check")
+
+
+@rubric_app.command("test")
+def rubric_test(rubrics: RubricPaths, output_format: DiagnosticFormatOption = DiagnosticFormat.text) -> None:
+    """Run every rule's examples (hit: must match, miss: must not) and report the ones that fail.
+
+    Exit codes: 0 all examples pass, 1 an example failed, 2 usage error.
+    """
+    result, ran = run_rubric_examples(rubrics)
+    failed = len([d for d in result.diagnostics if d.rule == "rubric.example"])
+    print(f"callqa rubric test: {ran} examples, {ran - failed} passed, {failed} failed", file=sys.stderr)
+    _emit(result, output_format, FailOn.error, "rubric test")
+
+
+@rubric_app.command("schema")
+def rubric_schema() -> None:
+    """Print the JSON Schema of the rubric format (for editors: yaml-language-server)."""
+    print(json.dumps(rubric_json_schema(), ensure_ascii=False, indent=2))
 
 
 def main() -> None:

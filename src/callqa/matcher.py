@@ -48,6 +48,17 @@ class _CompiledRule:
     exception_regexes: tuple[re.Pattern[str], ...]
 
 
+@lru_cache(maxsize=1)
+def _base_tokenizer():
+    """jieba's dictionary, loaded once per process: the load costs about half a second."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
 @lru_cache(maxsize=8192)
 def script_key(text: str) -> str:
     """What similarity compares: normalised text without punctuation, numbers folded to #."""
@@ -108,13 +119,14 @@ class CompiledRubric:
 
     @cached_property
     def _tokenizer(self):
-        """A private jieba tokenizer that keeps the rubric's `words` whole. Loaded only when needed:
-        its dictionary costs about half a second."""
+        """A private jieba tokenizer that keeps the rubric's `words` whole, built only when a short
+        phrase needs a word boundary."""
         import jieba
 
-        jieba.setLogLevel(logging.WARNING)
+        base = _base_tokenizer()
         tokenizer = jieba.Tokenizer()
-        tokenizer.initialize()
+        # Share the loaded dictionary (a copy: tuning must not leak between rubrics).
+        tokenizer.FREQ, tokenizer.total, tokenizer.initialized = dict(base.FREQ), base.total, True
         for word in self.rubric.words:
             tokenizer.suggest_freq(normalize_phrase(word), tune=True)
         return tokenizer

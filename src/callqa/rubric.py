@@ -50,6 +50,13 @@ class StageCues(_Model):
     any: list[NonEmptyText] = []
 
 
+class RuleExamples(_Model):
+    """Sentences an agent might say that the rule must (hit) and must not (miss) match; run by `callqa rubric test`."""
+
+    hit: list[NonEmptyText] = []
+    miss: list[NonEmptyText] = []
+
+
 class StageDef(_Model):
     name: StageName
     points: float = Field(ge=0)
@@ -78,6 +85,7 @@ class ForbiddenRule(_Model):
     message: NonEmptyText
     suggestion: str | None = None
     enabled: bool = True
+    examples: RuleExamples = RuleExamples()
 
     _check_regexes = field_validator("regexes", "exception_regexes")(_compile_all)
 
@@ -107,6 +115,7 @@ class RecommendedScript(_Model):
     roles: list[RoleName] = ["agent"]
     message: str = ""
     enabled: bool = True
+    examples: RuleExamples = RuleExamples()
 
     _check_regexes = field_validator("regexes")(_compile_all)
 
@@ -230,17 +239,20 @@ def _merge(parent: dict, child: dict) -> tuple[dict, dict[str, list[int | None]]
     return merged, origins
 
 
-def _raise_validation(doc: YamlDocument, exc: ValidationError, origins: dict[str, list[int | None]]) -> None:
-    error = exc.errors()[0]
-    loc = tuple(error["loc"])
-    # Map an index into a merged list back to the child file's own list.
-    if len(loc) >= 2 and loc[0] in origins and isinstance(loc[1], int):
-        child_index = origins[loc[0]][loc[1]] if loc[1] < len(origins[loc[0]]) else None
-        if child_index is None:
-            raise RubricError(doc.path, f"{_format_loc(loc)}: {_error_message(error)} (in the extended rubric)",
-                              line=doc.line_of(("extends",)))
-        loc = (loc[0], child_index, *loc[2:])
-    raise RubricError(doc.path, f"{_format_loc(loc)}: {_error_message(error)}", line=doc.line_of(loc))
+def _validation_problems(doc: YamlDocument, exc: ValidationError, origins: dict[str, list[int | None]]) -> list[RubricError]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        # Map an index into a merged list back to the child file's own list.
+        if len(loc) >= 2 and loc[0] in origins and isinstance(loc[1], int):
+            child_index = origins[loc[0]][loc[1]] if loc[1] < len(origins[loc[0]]) else None
+            if child_index is None:
+                problems.append(RubricError(doc.path, f"{_format_loc(loc)}: {_error_message(error)} (in the extended rubric)",
+                                            line=doc.line_of(("extends",))))
+                continue
+            loc = (loc[0], child_index, *loc[2:])
+        problems.append(RubricError(doc.path, f"{_format_loc(loc)}: {_error_message(error)}", line=doc.line_of(loc)))
+    return problems
 
 
 def _semantic_errors(rubric: Rubric) -> list[tuple[tuple[str | int, ...], str]]:
@@ -273,28 +285,53 @@ def _semantic_errors(rubric: Rubric) -> list[tuple[tuple[str | int, ...], str]]:
     return errors
 
 
-def load_rubric(path: str | Path | None = None, *, _chain: tuple[Path, ...] = ()) -> tuple[Rubric, str]:
-    """Load, merge (`extends`) and validate a rubric; return it with the path it came from."""
+def rubric_problems(path: str | Path | None = None, *, _chain: tuple[Path, ...] = ()) -> tuple[Rubric | None, str, list[RubricError]]:
+    """Load, merge (`extends`) and validate a rubric, collecting every problem instead of stopping at
+    the first. Returns the rubric (None when there are problems), the path it came from and the problems."""
     path = default_rubric_path() if path is None or str(path) == "default" else Path(path)
-    doc = load_yaml(path)
+    try:
+        doc = load_yaml(path)
+    except RubricError as exc:
+        return None, str(path), [exc]
     if not isinstance(doc.data, dict):
-        raise RubricError(doc.path, "a rubric must be a YAML mapping (name, version, stages, …)", line=1)
+        return None, doc.path, [RubricError(doc.path, "a rubric must be a YAML mapping (name, version, stages, …)", line=1)]
     data: dict = doc.data
     origins: dict[str, list[int | None]] = {}
     extends = data.get("extends")
     if extends is not None:
         if not isinstance(extends, str):
-            raise RubricError(doc.path, "extends: must be a path or 'default'", line=doc.line_of(("extends",)))
+            return None, doc.path, [RubricError(doc.path, "extends: must be a path or 'default'", line=doc.line_of(("extends",)))]
         parent_path = default_rubric_path() if extends == "default" else (path.parent / extends)
         resolved = parent_path.resolve()
         if resolved in _chain or resolved == path.resolve():
-            raise RubricError(doc.path, f"extends: cycle through {parent_path}", line=doc.line_of(("extends",)))
-        parent, _ = load_rubric(parent_path, _chain=(*_chain, path.resolve()))
+            return None, doc.path, [RubricError(doc.path, f"extends: cycle through {parent_path}", line=doc.line_of(("extends",)))]
+        parent, _, problems = rubric_problems(parent_path, _chain=(*_chain, path.resolve()))
+        if parent is None:
+            return None, doc.path, problems
         data, origins = _merge(parent.model_dump(exclude={"extends"}), data)
     try:
         rubric = Rubric.model_validate(data)
     except ValidationError as exc:
-        _raise_validation(doc, exc, origins)
-    for loc, message in _semantic_errors(rubric):
-        raise RubricError(doc.path, f"{_format_loc(loc)}: {message}", line=doc.line_of(loc))
-    return rubric, doc.path
+        return None, doc.path, _validation_problems(doc, exc, origins)
+    problems = [RubricError(doc.path, f"{_format_loc(loc)}: {message}", line=doc.line_of(loc))
+                for loc, message in _semantic_errors(rubric)]
+    return (None if problems else rubric), doc.path, problems
+
+
+def load_rubric(path: str | Path | None = None) -> tuple[Rubric, str]:
+    """Load a rubric (the built-in default when `path` is None); raise its first problem, if any."""
+    rubric, source, problems = rubric_problems(path)
+    if problems:
+        raise problems[0]
+    return rubric, source
+
+
+def rubric_json_schema() -> dict:
+    """JSON Schema of the rubric format. A rubric that `extends` another needs none of the top-level
+    fields, so they are required only when `extends` is absent."""
+    schema = Rubric.model_json_schema()
+    required = schema.pop("required", [])
+    schema["if"] = {"not": {"required": ["extends"]}}
+    schema["then"] = {"required": required}
+    schema["title"] = "callqa rubric"
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

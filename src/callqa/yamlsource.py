@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from callqa.errors import RubricError
+from callqa.errors import CallqaError, RubricError
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,50 +44,56 @@ class YamlDocument:
         return line
 
 
-def _check_duplicate_keys(path: str, node: yaml.Node) -> None:
+def _check_duplicate_keys(path: str, node: yaml.Node, error: type[CallqaError] = RubricError) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
                 if key.value in seen:
-                    raise RubricError(
+                    raise error(
                         path,
                         f"duplicate key '{key.value}' (first on line {seen[key.value]})",
                         line=key.start_mark.line + 1,
                     )
                 seen[key.value] = key.start_mark.line + 1
-            _check_duplicate_keys(path, value)
+            _check_duplicate_keys(path, value, error)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            _check_duplicate_keys(path, item)
+            _check_duplicate_keys(path, item, error)
 
 
-def load_yaml(path: Path) -> YamlDocument:
+def load_yaml(path: Path, error: type[CallqaError] = RubricError) -> YamlDocument:
+    """Read and compose a YAML file; every problem is raised as `error` naming the file and line."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise RubricError(path, "no such file") from None
+        raise error(path, "no such file") from None
     except IsADirectoryError:
-        raise RubricError(path, "is a directory, not a rubric file") from None
+        raise error(path, "is a directory, not a YAML file") from None
     except PermissionError:
-        raise RubricError(path, "permission denied") from None
+        raise error(path, "permission denied") from None
     except UnicodeDecodeError as exc:
-        raise RubricError(path, f"not UTF-8 text (byte {exc.start})") from None
+        raise error(path, f"not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
-        raise RubricError(path, exc.strerror or "cannot be read") from None
+        raise error(path, exc.strerror or "cannot be read") from None
+    return parse_yaml(text, str(path), error)
+
+
+def parse_yaml(text: str, path: str, error: type[CallqaError] = RubricError) -> YamlDocument:
+    """Compose YAML text already read; problems are raised as `error` naming `path` and the line."""
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
         if root is None:
-            return YamlDocument(str(path), None, None)
-        _check_duplicate_keys(str(path), root)
+            return YamlDocument(path, None, None)
+        _check_duplicate_keys(path, root, error)
         data = loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise RubricError(path, f"invalid YAML: {exc.problem or exc.context}", line=line) from None
+        raise error(path, f"invalid YAML: {exc.problem or exc.context}", line=line) from None
     except yaml.YAMLError as exc:
-        raise RubricError(path, f"invalid YAML: {exc}") from None
+        raise error(path, f"invalid YAML: {exc}") from None
     finally:
         loader.dispose()
-    return YamlDocument(str(path), data, root)
+    return YamlDocument(path, data, root)

@@ -1,0 +1,42 @@
+"""Findings of the CI commands (lint, rubric check, rubric test): one place in one file, like flake8."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SEVERITIES = ("info", "warning", "error", "fatal")
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    path: str
+    line: int
+    col: int
+    severity: str  # info | warning | error | fatal
+    rule: str
+    message: str
+    suggestion: str | None = None
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.path, self.line, self.col, self.rule, self.message)
+
+    def at_least(self, severity: str) -> bool:
+        return SEVERITIES.index(self.severity) >= SEVERITIES.index(severity)
+
+
+@dataclass(slots=True)
+class CheckResult:
+    """What a CI command found: diagnostics, files it could not read, and what it looked at."""
+
+    diagnostics: list[Diagnostic]
+    errors: list[str]  # one line each, "path:line: what is wrong"
+    checked: list[str]  # every file (or rubric) looked at, clean or not
+
+    def sorted(self) -> list[Diagnostic]:
+        return sorted(self.diagnostics, key=lambda d: d.sort_key)
+
+    def exit_code(self, fail_on: str) -> int:
+        if self.errors:
+            return 2
+        return 1 if any(d.at_least(fail_on) for d in self.diagnostics) else 0

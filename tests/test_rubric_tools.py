@@ -1,0 +1,135 @@
+"""callqa rubric check / test / schema: rubrics as code."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import yaml
+from typer.testing import CliRunner
+
+from callqa.cli import app
+
+from conftest import ROOT
+
+DEFAULT = ROOT / "rubrics" / "default.yaml"
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def diagnostics(result) -> list[tuple[int, str]]:
+    return [(d["line"], d["rule"]) for d in json.loads(result.stdout)["diagnostics"]]
+
+
+def test_default_rubric_checks_clean_and_all_its_examples_pass():
+    check = run("rubric", "check", DEFAULT)
+    assert (check.exit_code, check.stdout) == (0, "")
+    test = run("rubric", "test", "default")
+    assert test.exit_code == 0, test.stdout
+    ran = int(test.stderr.split(": ")[1].split(" examples")[0])
+    assert test.stderr.strip() == f"callqa rubric test: {ran} examples, {ran} passed, 0 failed"
+
+
+def test_every_default_rule_has_hit_and_miss_examples_including_the_near_misses():
+    rubric = yaml.safe_load(DEFAULT.read_text(encoding="utf-8"))
+    for rule in rubric["forbidden"] + rubric["recommended"]:
+        assert rule["examples"]["hit"] and rule["examples"]["miss"], rule["id"]
+    misses = {m for r in rubric["forbidden"] for m in r["examples"]["miss"]}
+    assert {"我们不可能让您白跑一趟", "应该的", "系统显示可能是网络波动"} <= misses
+
+
+CHILD = """\
+extends: default
+name: team
+forbidden:
+  - id: forbidden.hedging
+    phrases: [可能, 应该, 好]
+  - id: team.sorry
+    category: 推诿
+    phrases: [不归我们管]
+    deduct: 5
+    message: m
+recommended:
+  - id: team.goodbye
+    stage: 结束
+    sentences: [再见, 好的,再见]
+    points: 2
+"""
+
+
+def test_check_finds_duplicates_short_phrases_conflicts_and_missing_examples(tmp_path):
+    rubric = tmp_path / "team.yaml"
+    rubric.write_text(CHILD, encoding="utf-8")
+    result = run("rubric", "check", rubric, "--format", "json")
+    found = diagnostics(result)
+    assert (5, "rubric.short-phrase") in found  # 好
+    assert (8, "rubric.duplicate-phrase") in found  # 不归我们管 is in forbidden.shift_blame too
+    assert (14, "rubric.short-sentence") in found  # [再见, 好的,再见] split by the ASCII comma
+    assert (14, "rubric.conflict") in found  # 好的 triggers the new one-character phrase 好
+    assert (6, "rubric.no-examples") in found
+    assert result.exit_code == 1  # the conflict is an error
+
+
+def test_check_reports_schema_errors_with_lines_and_keeps_going(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("extends: default\nforbidden:\n  - id: forbidden.cold\n    regexes: ['(']\n"
+                   "  - id: forbidden.hedging\n    stages: [寒暄]\n", encoding="utf-8")
+    loop_a, loop_b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    loop_a.write_text("extends: b.yaml\n", encoding="utf-8")
+    loop_b.write_text("extends: a.yaml\n", encoding="utf-8")
+    result = run("rubric", "check", bad, loop_b, DEFAULT)
+    lines = result.stdout.splitlines()
+    bad_lines = [l for l in lines if l.startswith(str(bad))]
+    assert bad_lines[0].startswith(f"{bad}:4:1: error rubric.schema forbidden[0].regexes: item 0: invalid regex '('")
+    assert bad_lines[1].startswith(f"{bad}:6:1: error rubric.schema forbidden[1].stages[0]: input should be")
+    assert any(l.startswith(f"{loop_a}:1:1: error rubric.schema extends: cycle") or
+               l.startswith(f"{loop_b}:1:1: error rubric.schema extends: cycle") for l in lines)
+    assert result.exit_code == 1
+
+
+def test_failing_examples_name_the_rule_and_what_matched(tmp_path):
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text("extends: default\nforbidden:\n  - id: forbidden.hedging\n    examples:\n"
+                      "      hit: [这个绝对没问题]\n      miss: [可能明天到]\nrecommended:\n"
+                      "  - id: recommended.greeting\n    examples: {hit: [您好]}\n", encoding="utf-8")
+    result = run("rubric", "test", rubric)
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [
+        f"{rubric}:5:1: error rubric.example forbidden.hedging: hit example「这个绝对没问题」is not matched",
+        f"{rubric}:6:1: error rubric.example forbidden.hedging: miss example「可能明天到」is matched on「可能」",
+    ]
+    assert lines[2].startswith(f"{rubric}:9:1: error rubric.example recommended.greeting: hit example「您好」"
+                               "is not recognised: similarity ")
+    assert lines[2].endswith("(threshold 75%), missing 工号, closest to「您好,工号1234为您服务,请问有什么可以帮您?」")
+    assert len(lines) == 3
+    assert "3 failed" in result.stderr
+
+
+def test_a_rubric_without_examples_tests_nothing_and_fails(tmp_path):
+    rubric = tmp_path / "bare.yaml"
+    rubric.write_text(DEFAULT.read_text(encoding="utf-8").replace("    examples:", "    old_examples:"), encoding="utf-8")
+    rubric.write_text("\n".join(l for l in rubric.read_text(encoding="utf-8").splitlines()
+                                if not l.startswith(("    old_examples:", "      hit:", "      miss:"))), encoding="utf-8")
+    result = run("rubric", "test", rubric)
+    assert result.exit_code == 1
+    assert "rubric.no-examples no rule has examples: nothing was tested" in result.stdout
+
+
+def test_schema_command_matches_the_shipped_schema_file_and_validates_the_rubrics():
+    printed = json.loads(run("rubric", "schema").stdout)
+    shipped = json.loads((ROOT / "rubrics" / "schema.json").read_text(encoding="utf-8"))
+    assert printed == shipped, "rubrics/schema.json is stale: run `callqa rubric schema > rubrics/schema.json`"
+    for path in (ROOT / "rubrics").glob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith("# yaml-language-server: $schema=schema.json\n"), path
+        jsonschema.validate(yaml.safe_load(text), shipped)
+    jsonschema.validate({"extends": "default", "pass_mark": 70}, shipped)  # an overlay needs no name or stages
+    try:
+        jsonschema.validate({"name": "x", "version": "1", "stages": [], "pass_mark": "high"}, shipped)
+    except jsonschema.ValidationError as exc:
+        assert "'high' is not of type 'number'" in exc.message
+    else:
+        raise AssertionError("a string pass_mark validated")
