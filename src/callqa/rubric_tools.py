@@ -10,6 +10,7 @@ stage, must (hit) or must not (miss) trigger the rule — like `semgrep --test`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from callqa.diagnostics import CheckResult, Diagnostic
@@ -63,15 +64,19 @@ def _load(path: Path, result: CheckResult) -> tuple[Rubric, str, _Lines] | None:
         return None
 
 
-def check_rubrics(paths: list[Path]) -> CheckResult:
-    result = CheckResult([], [], [])
+def _compiled(paths: list[Path], result: CheckResult) -> Iterator[tuple[Rubric, str, _Lines, CompiledRubric]]:
+    """Each rubric that loads, compiled; load problems go into `result`."""
     for path in paths:
         loaded = _load(path, result)
-        if loaded is None:
-            continue
-        rubric, source, lines = loaded
-        compiled = CompiledRubric(rubric, source)
-        add = result.diagnostics.append
+        if loaded is not None:
+            rubric, source, lines = loaded
+            yield rubric, source, lines, CompiledRubric(rubric, source)
+
+
+def check_rubrics(paths: list[Path]) -> CheckResult:
+    result = CheckResult([], [], [])
+    add = result.diagnostics.append
+    for rubric, source, lines, compiled in _compiled(paths, result):
 
         owners: dict[str, str] = {}
         for rule in rubric.forbidden:
@@ -112,12 +117,7 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
     """Run every rule's examples; return the failures and how many examples ran."""
     result = CheckResult([], [], [])
     ran = 0
-    for path in paths:
-        loaded = _load(path, result)
-        if loaded is None:
-            continue
-        rubric, source, lines = loaded
-        compiled = CompiledRubric(rubric, source)
+    for rubric, source, lines, compiled in _compiled(paths, result):
         rules = [c.rule for c in compiled.rules] + compiled.scripts
         if not any(r.examples.hit or r.examples.miss for r in rules):
             result.diagnostics.append(Diagnostic(source, 1, 1, "error", "rubric.no-examples",
