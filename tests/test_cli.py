@@ -71,11 +71,11 @@ def test_json_is_exactly_one_object_with_the_contract(tmp_path):
             assert stage["last"] is None
 
 
-def test_jsonl_prints_one_object_per_file():
+def test_jsonl_prints_one_object_per_file_as_calls_finish():
     result = run("score", *SAMPLES, "--format", "jsonl")
     lines = result.stdout.splitlines()
     assert len(lines) == len(SAMPLES)
-    assert [json.loads(line)["transcript"]["path"] for line in lines] == [str(p) for p in SAMPLES]
+    assert sorted(json.loads(line)["transcript"]["path"] for line in lines) == sorted(str(p) for p in SAMPLES)
     assert result.exit_code == 1  # some samples fail the pass mark
 
 
@@ -88,9 +88,11 @@ def test_json_with_several_files_is_a_usage_error():
 def test_a_bad_file_is_one_error_line_and_the_others_are_still_scored(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("")
-    result = run("score", GOOD, empty, tmp_path / "missing.txt", "--format", "jsonl")
+    result = run("score", GOOD, empty, tmp_path / "missing.txt", "--format", "jsonl", "--jobs", "1")
     assert result.exit_code == 2
-    assert [json.loads(line)["transcript"]["path"] for line in result.stdout.splitlines()] == [str(GOOD)]
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["transcript"]["path"] for r in records if r["schema"] == "callqa.report/1"] == [str(GOOD)]
+    assert [r["path"] for r in records if r["schema"] == "callqa.error/1"] == [str(empty), str(tmp_path / "missing.txt")]
     assert result.stderr.splitlines() == [
         f"callqa: error: {empty}: no utterances found (expected lines like 客服:您好…, or a supported ASR format)",
         f"callqa: error: {tmp_path / 'missing.txt'}: no such file",
@@ -150,18 +152,18 @@ def test_usage_errors_exit_2(args):
 
 
 def test_an_internal_error_in_one_file_does_not_lose_the_others(monkeypatch, tmp_path):
-    from callqa import cli
+    from callqa import batch
 
-    original = cli.score_file
+    original = batch.score_file
 
     def flaky(path, compiled, options):
-        if path == BAD:
+        if path == str(BAD):
             raise RuntimeError("boom")
         return original(path, compiled, options)
 
-    monkeypatch.setattr(cli, "score_file", flaky)
-    result = run("score", BAD, GOOD, "--format", "jsonl")
+    monkeypatch.setattr(batch, "score_file", flaky)
+    result = run("score", BAD, GOOD, "--format", "jsonl", "--jobs", "1")
     assert result.exit_code == 2
-    assert len(result.stdout.splitlines()) == 1
+    assert [json.loads(line)["schema"] for line in result.stdout.splitlines()] == ["callqa.error/1", "callqa.report/1"]
     assert result.stderr.startswith(f"callqa: error: {BAD}: internal error: RuntimeError: boom")
     assert "Traceback" not in result.stderr

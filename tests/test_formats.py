@@ -166,10 +166,14 @@ def test_cli_batch_with_every_kind_of_bad_file_scores_the_good_ones(tmp_path):
         path.write_bytes(content[0] if isinstance(content, tuple) else content)
         bad.append(str(path))
     good = [str(FORMATS_DIR / n) for n in ("aliyun.json", "call.srt")]
-    result = CliRunner().invoke(app, ["score", good[0], *bad, str(tmp_path), good[1], "--format", "jsonl"])
+    (tmp_path / "empty_folder").mkdir()
+    result = CliRunner().invoke(app, ["score", good[0], *bad, str(tmp_path / "empty_folder"), good[1],
+                                      "--format", "jsonl"])
     assert result.exit_code == 2
-    assert [json.loads(line)["transcript"]["path"] for line in result.stdout.splitlines()] == good
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(r["transcript"]["path"] for r in records if r["schema"] == "callqa.report/1") == good
+    assert len([r for r in records if r["schema"] == "callqa.error/1"]) == len(bad)
     errors = result.stderr.splitlines()
-    assert len(errors) == len(bad) + 1  # + the directory
+    assert len(errors) == len(bad) + 1  # + the folder with no transcripts
     assert all(line.startswith("callqa: error: ") for line in errors)
     assert "Traceback" not in result.stderr

@@ -6,6 +6,7 @@ Exit codes: 0 every scored call passed; 1 a call failed the pass mark (or lint f
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import sys
@@ -14,18 +15,24 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from callqa import __version__
 from callqa.errors import CallqaError
 from callqa.pipeline import compile_rubric, score_file
+from callqa.batch import BatchSummary, Outcome, find_transcripts, group_of, score_many, summarize_call
+from callqa.batch_outputs import CALL_COLUMNS, CsvStream, OutputFolder, call_row, json_line
 from callqa.diagnostics import CheckResult
+from callqa.html_report import render_html
 from callqa.formatters import FORMATTERS
 from callqa.lint import Linter
 from callqa.readers import FORMATS, ReadOptions
 from callqa.rubric import rubric_json_schema
 from callqa.rubric_tools import check_rubrics, run_rubric_examples
-from callqa.render import TerminalRenderer, make_console
-from callqa.report_json import to_json
+from callqa.render import TerminalRenderer, make_console, render_summary
+from callqa.report_json import report_to_dict, to_json
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -48,6 +55,7 @@ class OutputFormat(str, Enum):
     text = "text"
     json = "json"
     jsonl = "jsonl"
+    csv = "csv"
 
 
 def error(message: str) -> None:
@@ -78,14 +86,30 @@ RubricOption = Annotated[
 ]
 
 
+class GroupBy(str, Enum):
+    auto = "auto"
+    header = "header"
+    folder = "folder"
+    none = "none"
+
+
+class SpeedColumn(ProgressColumn):
+    """Calls per second."""
+
+    def render(self, task) -> Text:
+        return Text(f"{task.speed:.0f} 通/秒" if task.speed else "", style="cyan")
+
+
 @app.command()
 def score(
-    paths: Annotated[list[Path], typer.Argument(help="Transcript files to score.", show_default=False)],
+    paths: Annotated[list[str], typer.Argument(
+        help="Transcript files, folders (searched recursively) or globs such as 'calls/**/*.json'.",
+        show_default=False)],
     rubric: RubricOption = None,
     output_format: Annotated[OutputFormat, typer.Option(
         "--format", "-f",
         help="auto: rich on a terminal, plain text when piped or NO_COLOR is set; json: one object "
-             "(one file); jsonl: one object per line.")] = OutputFormat.auto,
+             "(one file); jsonl: one object per call, streamed; csv: one row per call.")] = OutputFormat.auto,
     input_format: Annotated[InputFormat, typer.Option(
         "--input-format", "-i", help="Transcript format; auto detects it from the extension and content.",
     )] = InputFormat.auto,
@@ -97,52 +121,117 @@ def score(
     agent_speaker: Annotated[Optional[str], typer.Option(
         help="The speaker label or id that is the agent (e.g. spk1, A), instead of inferring it.",
         show_default=False)] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores).",
+                                      show_default=False)] = os.cpu_count() or 1,
+    pattern: Annotated[Optional[str], typer.Option(
+        help="In folders, score only files matching this glob, e.g. '*.json' (default: every transcript "
+             "extension).", show_default=False)] = None,
+    group_by: Annotated[GroupBy, typer.Option(
+        help="auto: the `# agent: NAME` header, else the parent folder; header; folder; none.")] = GroupBy.auto,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Write summary.md, summary.csv, summary.json, calls.csv, calls.jsonl, feedback/<group>.md and "
+             "report.html to this folder.", show_default=False)] = None,
 ) -> None:
-    """Score call transcripts and print a report per call.
+    """Score call transcripts: one call gives its report; several give a ranked summary.
 
-    Exit codes: 0 every call passed, 1 a call failed the pass mark, 2 usage or input error.
+    Exit codes: 0 every call passed, 1 a call failed the pass mark, 2 a file could not be read or a
+    usage error, 130 interrupted (what was finished is still written).
     """
     if agent_channel is not None and agent_speaker is not None:
         error("give --agent-channel or --agent-speaker, not both")
         raise typer.Exit(EXIT_ERROR)
     agent = str(agent_channel) if agent_channel is not None else agent_speaker
     options = ReadOptions(input_format=input_format.value, encoding=encoding, agent_speaker=agent)
-    if output_format is OutputFormat.json and len(paths) > 1:
-        error("--format json prints one report; use --format jsonl for several files")
-        raise typer.Exit(EXIT_ERROR)
     try:
         compiled = compile_rubric(rubric)
     except CallqaError as exc:
         error(str(exc))
         raise typer.Exit(EXIT_ERROR) from None
-
+    files, missing = find_transcripts(paths, pattern)
+    batch = len(files) > 1 or any(Path(p).is_dir() or glob.has_magic(p) for p in paths) or out is not None
+    if output_format is OutputFormat.json and batch:
+        error("--format json prints one report; use --format jsonl for several files")
+        raise typer.Exit(EXIT_ERROR)
+    for message in missing:
+        error(message)
     fmt = output_format
     if fmt is OutputFormat.auto:
         fmt = OutputFormat.rich if sys.stdout.isatty() and not os.environ.get("NO_COLOR") else OutputFormat.text
-    renderer = None
-    if fmt in (OutputFormat.rich, OutputFormat.text):
-        renderer = TerminalRenderer(make_console(plain=fmt is OutputFormat.text), plain=fmt is OutputFormat.text)
+    plain = fmt is not OutputFormat.rich
+    if not batch:
+        raise typer.Exit(_score_one(files, compiled, options, fmt, plain))
+    if not files:
+        raise typer.Exit(EXIT_ERROR)
+    status = _score_batch(files, compiled, options, fmt, plain, jobs, group_by.value, out)
+    raise typer.Exit(EXIT_ERROR if missing and status != 130 else status)
 
-    errors = failed = 0
-    for path in paths:
-        try:
-            report = score_file(path, compiled, options)
-        except CallqaError as exc:
-            error(str(exc))
-            errors += 1
-            continue
-        except Exception as exc:  # a bug must not lose the other files' reports, nor print a traceback
-            error(f"{path}: internal error: {type(exc).__name__}: {exc} (please report this with the file)")
-            errors += 1
-            continue
-        failed += not report.passed
-        if fmt is OutputFormat.json:
-            print(to_json(report))
-        elif fmt is OutputFormat.jsonl:
-            print(to_json(report, indent=None), flush=True)
-        else:
-            renderer.render(report)
-    raise typer.Exit(EXIT_ERROR if errors else EXIT_FAILED if failed else EXIT_OK)
+
+def _score_one(files: list[Path], compiled, options: ReadOptions, fmt: OutputFormat, plain: bool) -> int:
+    if not files:
+        return EXIT_ERROR
+    try:
+        report = score_file(files[0], compiled, options)
+    except CallqaError as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    except Exception as exc:  # a bug must not print a traceback with transcript text in it
+        error(f"{files[0]}: internal error: {type(exc).__name__}: {exc} (please report this with the file)")
+        return EXIT_ERROR
+    if fmt is OutputFormat.json:
+        print(to_json(report))
+    elif fmt is OutputFormat.jsonl:
+        print(to_json(report, indent=None))
+    elif fmt is OutputFormat.csv:
+        document = report_to_dict(report)
+        call = summarize_call(document, group_of(document, files[0], "auto"))
+        CsvStream(sys.stdout, CALL_COLUMNS).write(call_row(call, Outcome(str(files[0]), report=document)))
+    else:
+        TerminalRenderer(make_console(plain=plain), plain=plain).render(report)
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def _score_batch(files: list[Path], compiled, options: ReadOptions, fmt: OutputFormat, plain: bool, jobs: int,
+                 group_by: str, out: Optional[Path]) -> int:
+    summary = BatchSummary(group_by)
+    folder = OutputFolder(out) if out is not None else None
+    stdout = make_console(plain=plain)
+    stderr = Console(stderr=True, highlight=False, markup=False)
+    csv_stream = CsvStream(sys.stdout, CALL_COLUMNS) if fmt is OutputFormat.csv else None
+    progress = Progress(TextColumn("评分"), BarColumn(), MofNCompleteColumn(), SpeedColumn(), TimeRemainingColumn(),
+                        console=stderr, transient=True, disable=not stderr.is_terminal)
+    results = score_many(files, compiled, options, min(jobs, len(files)))
+    interrupted = False
+    try:
+        with progress:
+            task = progress.add_task("score", total=len(files))
+            for outcome in results:
+                call = summary.add(outcome)
+                if outcome.error is not None:
+                    progress.console.print(f"callqa: error: {outcome.error}", markup=False, highlight=False,
+                                           soft_wrap=True)
+                if fmt is OutputFormat.jsonl:
+                    print(json_line(outcome), flush=True)
+                elif csv_stream is not None:
+                    csv_stream.write(call_row(call, outcome))
+                if folder is not None:
+                    folder.add(outcome, call)
+                progress.advance(task)
+    except KeyboardInterrupt:
+        interrupted = True
+        results.close()  # stops the workers now
+        print(f"callqa: interrupted after {summary.calls + len(summary.errors)} of {len(files)} calls; "
+              "writing what was finished", file=sys.stderr)
+    rubric_name = f"{compiled.rubric.name} v{compiled.rubric.version}"
+    if fmt in (OutputFormat.rich, OutputFormat.text):
+        render_summary(summary, stdout, plain=plain, rubric=rubric_name)
+    if folder is not None:
+        written = folder.finish(summary, render_html(summary, rubric_name))
+        print(f"callqa: wrote {len(written)} files to {out}", file=sys.stderr)
+    if interrupted:
+        return 130
+    if summary.errors:
+        return EXIT_ERROR
+    return EXIT_FAILED if summary.passed < summary.calls else EXIT_OK
 
 
 class DiagnosticFormat(str, Enum):

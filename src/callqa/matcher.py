@@ -106,6 +106,7 @@ class CompiledRubric:
                     norm = normalize_phrase(cue)
                     if norm:
                         entries.setdefault(norm, []).append(("cue", stage.name, role))
+        self._needs_tokenizer = any(v[0] == "rule" and v[2] for values in entries.values() for v in values)
         for key, values in entries.items():
             automaton.add_word(key, (len(key), tuple(values)))
         automaton.make_automaton()
@@ -130,6 +131,11 @@ class CompiledRubric:
         for word in self.rubric.words:
             tokenizer.suggest_freq(normalize_phrase(word), tune=True)
         return tokenizer
+
+    def warm_up(self) -> None:
+        """Load what is otherwise loaded on first use (jieba's dictionary), e.g. before forking workers."""
+        if self._needs_tokenizer:
+            self._tokenizer  # noqa: B018 - the cached property does the loading
 
     def word_boundaries(self, text: str) -> set[int]:
         bounds = {0}

@@ -49,6 +49,7 @@ class Transcript:
     warnings: tuple[str, ...] = ()
     roles: RoleInfo = RoleInfo()
     encoding: str | None = None
+    agent_name: str | None = None  # from a `# agent: 张三` header
 
 
 @dataclass(slots=True)

@@ -164,3 +164,51 @@ def make_console(*, plain: bool, stderr: bool = False) -> Console:
         return Console(stderr=stderr, no_color=True, highlight=False, emoji=False, markup=False,
                        soft_wrap=True, width=200, force_terminal=False)
     return Console(stderr=stderr, highlight=False, emoji=False, markup=False)
+
+
+def render_summary(summary, console: Console, *, plain: bool, rubric: str) -> None:
+    """The batch summary: groups ranked, the ten weakest calls, the ten most frequent findings, a histogram."""
+    from callqa.batch_outputs import histogram_text  # the one histogram, shared with summary.md
+
+    style = (lambda s: "") if plain else (lambda s: s)
+    calls = summary.calls
+    rate = f"{summary.passed / calls:.0%}" if calls else "—"
+    head = Text()
+    head.append("批量质检汇总", style=style("bold"))
+    head.append(f"  评分规则 {rubric}\n共 {calls} 通,合格 {summary.passed} 通({rate}),分组 {len(summary.groups)} 个")
+    if summary.errors:
+        head.append(f",无法读取 {len(summary.errors)} 个文件", style=style("bold red"))
+    console.print(head)
+
+    def table(*columns: str) -> Table:
+        t = Table(box=None if plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  header_style=style("bold"))
+        for c in columns:
+            t.add_column(c, justify="right" if c in ("通话", "平均分", "中位数", "合格率", "得分", "通话数", *STAGES) else "left")
+        return t
+
+    groups = table("#", "分组", "通话", "平均分", "中位数", "合格率", *STAGES, "最弱阶段", "常见问题")
+    for rank, g in enumerate(summary.ranked_groups(), start=1):
+        rate_style = style("green" if g.pass_rate >= 0.8 else "red" if g.pass_rate < 0.5 else "yellow")
+        groups.add_row(str(rank), Text(g.name), str(g.calls), f"{g.mean:.1f}", f"{g.median:.1f}",
+                       Text(f"{g.pass_rate:.0%}", style=rate_style), *(f"{g.stage_mean(s):.1f}" for s in STAGES),
+                       g.weakest_stage, "、".join(r for r, _ in g.rules.most_common(3)))
+    console.print(Text("\n分组排名", style=style("bold underline")), groups)
+
+    weakest = table("文件", "分组", "得分", "等级", "主要问题")
+    for report, group in summary.weakest(10):
+        forbidden = [f for f in report["findings"] if f["kind"] == "forbidden"]
+        main = min(forbidden, key=lambda f: (f["severity"] != "fatal", f["nominal_points"]), default=None)
+        weakest.add_row(Text(report["transcript"]["path"]), Text(group), f"{report['score']:g}", report["grade"],
+                        Text(f"{main['category']}「{main['matched']}」" if main else ""))
+    console.print(Text("\n最低分的 10 通", style=style("bold underline")), weakest)
+
+    frequent = table("规则", "类别", "通话数")
+    for rule, count in summary.frequent_rules(10):
+        frequent.add_row(rule, summary.rule_names.get(rule, ""), str(count))
+    console.print(Text("\n最常见的 10 个问题", style=style("bold underline")), frequent)
+
+    console.print(Text("\n分数分布", style=style("bold underline")))
+    console.print(Text(histogram_text(summary).rstrip("\n"), style=style("cyan")))
+    for _, message in summary.errors:
+        console.print(Text(f"无法读取: {message}", style=style("red")))

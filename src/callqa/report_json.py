@@ -15,6 +15,7 @@ def report_to_dict(report: Report) -> dict:
         "schema": SCHEMA,
         "transcript": {
             "path": transcript.path, "format": transcript.format, "encoding": transcript.encoding,
+            "agent_name": transcript.agent_name,
             "roles": {"method": transcript.roles.method, "agent": transcript.roles.agent,
                       "confidence": transcript.roles.confidence},
         },

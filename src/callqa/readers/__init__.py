@@ -95,4 +95,5 @@ def read_transcript(path: str | Path, compiled: CompiledRubric, options: ReadOpt
     return Transcript(
         path=str(path), format=parsed.format, utterances=tuple(utterances), warnings=tuple(warnings),
         roles=RoleInfo(assignment.method, assignment.agent, assignment.confidence), encoding=encoding,
+        agent_name=parsed.agent_name,
     )

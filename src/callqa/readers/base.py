@@ -24,6 +24,7 @@ class Parsed:
     format: str
     turns: list[RawTurn]
     warnings: list[str] = field(default_factory=list)
+    agent_name: str | None = None  # from a `# agent: 张三` header line
 
 
 def check_turn_length(path: str, turn: RawTurn) -> None:

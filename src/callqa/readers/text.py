@@ -3,7 +3,8 @@
 One utterance per line, `ROLE:TEXT` (half- or full-width colon), optionally led by a timestamp
 `[mm:ss]`, `[hh:mm:ss]`, `mm:ss` or a range `0:01~0:04`. Blank lines are skipped. A line with no
 speaker label continues the previous speaker's turn. Lines starting with `#` are comments, except
-stage markers: `## 切入` puts every following utterance in that stage until the next marker. Two turns
+stage markers (`## 切入` puts every following utterance in that stage until the next marker) and the
+agent header (`# agent: 张三`, also `# 坐席:` / `# 学员:`), which names whose call it is. Two turns
 run together on one line (`…谢谢你啊客服:不客气`) are split where a known speaker label starts.
 """
 
@@ -27,6 +28,8 @@ _LABEL_CHARS = r"[^:：\s,，。.!！?？、;；\"“”'()（）\[\]]"
 _LABELLED = re.compile(rf"^(?P<speaker>{_LABEL_CHARS}{{1,16}})\s*[:：]\s*(?P<text>.*)$")
 _INNER_LABEL = re.compile(rf"(?P<label>{_LABEL_CHARS}{{2,8}})[:：]")
 _MARKER = re.compile(r"^\s*##\s*(?P<stage>\S+)\s*$")
+# `# agent: 张三` names the agent or trainee the call belongs to (for batch grouping).
+_AGENT_HEADER = re.compile(r"^#\s*(?:agent|trainee|坐席|客服|学员|员工)\s*[:：]\s*(?P<name>\S.*?)\s*$", re.IGNORECASE)
 
 
 def _split_run_together(text: str, is_label: Callable[[str], bool]) -> list[tuple[str | None, str]]:
@@ -55,11 +58,15 @@ def parse_text(text: str, path: str, is_label: Callable[[str], bool]) -> Parsed:
     warnings: list[str] = []
     given_stage: str | None = None
     speaker: str | None = None
+    agent_name: str | None = None
     for line_number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip().lstrip("\ufeff")
         if not line:
             continue
         if line.startswith("#"):
+            header = _AGENT_HEADER.match(line)
+            if header and agent_name is None:
+                agent_name = header["name"]
             marker = _MARKER.match(line)
             if marker:
                 stage = to_simplified(marker["stage"])
@@ -93,4 +100,4 @@ def parse_text(text: str, path: str, is_label: Callable[[str], bool]) -> Parsed:
                 start = end = None  # the times belong to the line's first turn
     if turns and all(turn.speaker is None for turn in turns):
         raise InputError(path, "no line looks like an utterance", hint="expected ROLE:TEXT lines such as 客服:您好")
-    return Parsed(format="text", turns=turns, warnings=warnings)
+    return Parsed(format="text", turns=turns, warnings=warnings, agent_name=agent_name)

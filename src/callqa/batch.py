@@ -1,0 +1,251 @@
+"""Score many calls: find the files, score them in worker processes, and fold the results into a
+summary whose memory does not grow with the batch (per-call reports are streamed, not kept).
+
+Each call belongs to a group (an agent or trainee): the transcript's `# agent: 张三` header, else the
+name of its folder (`--group-by auto`); `header` or `folder` use only that; `none` puts all in one group.
+"""
+
+from __future__ import annotations
+
+import glob
+import heapq
+import os
+import signal
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from callqa.errors import CallqaError
+from callqa.matcher import CompiledRubric
+from callqa.model import STAGES
+from callqa.pipeline import compile_rubric, score_file
+from callqa.readers import ReadOptions
+from callqa.report_json import report_to_dict
+
+TRANSCRIPT_SUFFIXES = (".txt", ".json", ".jsonl", ".ndjson", ".srt", ".vtt", ".csv", ".tsv")
+ALL_GROUP = "全部"
+KEEP_WEAKEST = 200  # calls kept whole for the HTML report and the terminal's ten weakest
+
+
+def find_transcripts(inputs: Iterable[str | Path], pattern: str | None = None) -> tuple[list[Path], list[str]]:
+    """Files named, files matched by a glob, and transcripts under folders (recursively, hidden ones
+    skipped, filtered by `pattern` such as '*.json'). Returns (paths, errors for inputs that match nothing)."""
+    found: list[Path] = []
+    errors: list[str] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            before = len(found)
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.startswith("."):
+                        continue
+                    if (Path(name).match(pattern) if pattern else name.lower().endswith(TRANSCRIPT_SUFFIXES)):
+                        found.append(Path(folder) / name)
+            if len(found) == before:
+                errors.append(f"{path}: no transcripts found in this folder"
+                              + (f" matching '{pattern}'" if pattern else ""))
+        elif path.exists() or not glob.has_magic(str(item)):
+            found.append(path)  # a missing file is reported when it is read, like any unreadable one
+        else:
+            matches = sorted(glob.glob(str(item), recursive=True))
+            if not matches:
+                errors.append(f"{item}: no file matches")
+            found.extend(Path(m) for m in matches if Path(m).is_file())
+    unique = list({str(p.resolve()): p for p in reversed(found)}.values())[::-1]  # each file once, first place kept
+    return unique, errors
+
+
+def group_of(report: dict, path: Path, group_by: str) -> str:
+    if group_by == "none":
+        return ALL_GROUP
+    header = report["transcript"].get("agent_name")
+    if group_by in ("auto", "header") and header:
+        return header
+    if group_by == "header":
+        return "(无 agent 标记)"
+    return path.parent.name or ALL_GROUP
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    path: str
+    report: dict | None = None  # the callqa.report/1 document
+    error: str | None = None
+
+
+# --- workers -------------------------------------------------------------------------------------
+
+_worker: tuple | None = None  # (compiled rubric, read options) of this process
+
+
+def _init_worker(rubric_path: str, options: ReadOptions) -> None:
+    global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if _worker is None:  # spawned, not forked: compile here
+        _worker = (compile_rubric(rubric_path), options)
+
+
+def _score(path: str) -> Outcome:
+    compiled, options = _worker
+    try:
+        return Outcome(path, report=report_to_dict(score_file(path, compiled, options)))
+    except CallqaError as exc:
+        return Outcome(path, error=str(exc))
+    except Exception as exc:  # a bug must not lose the rest of the batch
+        return Outcome(path, error=f"{path}: internal error: {type(exc).__name__}: {exc} (please report this)")
+
+
+def score_many(paths: list[Path], compiled: CompiledRubric, options: ReadOptions, jobs: int) -> Iterator[Outcome]:
+    """Outcomes in the order calls finish. One job scores in this process; more use a process pool.
+    Forked workers inherit the compiled rubric (and jieba's dictionary, loaded first) instead of
+    building their own. Closing the iterator (Ctrl-C) stops the workers at once."""
+    global _worker
+    names = [str(p) for p in paths]
+    _worker = (compiled, options)
+    if jobs <= 1 or len(names) < 2:
+        yield from map(_score, names)
+        return
+    compiled.warm_up()
+    pool = get_context("fork" if hasattr(os, "fork") else "spawn").Pool(jobs, _init_worker, (compiled.path, options))
+    try:
+        yield from pool.imap_unordered(_score, names, chunksize=max(1, min(32, len(names) // (jobs * 8))))
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+# --- summary -------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class GroupStats:
+    name: str
+    scores: list[float] = field(default_factory=list)  # a float per call: 20,000 calls are 160 KB
+    passed: int = 0
+    stage_totals: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    stage_max: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    rules: Counter = field(default_factory=Counter)
+
+    @property
+    def calls(self) -> int:
+        return len(self.scores)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.scores) if self.scores else 0.0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.scores) if self.scores else 0.0
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.calls if self.calls else 0.0
+
+    def stage_mean(self, stage: str) -> float:
+        return self.stage_totals[stage] / self.calls if self.calls else 0.0
+
+    @property
+    def weakest_stage(self) -> str:
+        """The stage with the lowest share of its points."""
+        return min(STAGES, key=lambda s: self.stage_totals[s] / self.stage_max[s] if self.stage_max[s] else 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class CallSummary:
+    path: str
+    group: str
+    score: float
+    max_score: float
+    grade: str
+    passed: bool
+    fatal: bool
+    stage_scores: dict[str, float]
+    forbidden: int  # findings that cost points
+    missed: int  # recommended scripts not said
+
+
+def summarize_call(report: dict, group: str) -> CallSummary:
+    findings = report["findings"]
+    return CallSummary(
+        path=report["transcript"]["path"], group=group, score=report["score"], max_score=report["max_score"],
+        grade=report["grade"], passed=report["passed"], fatal=report["fatal"],
+        stage_scores={s["name"]: s["score"] for s in report["stages"]},
+        forbidden=sum(1 for f in findings if f["kind"] == "forbidden"),
+        missed=sum(1 for f in findings if f["kind"] == "recommended" and f["points"] <= 0 < f["nominal_points"]),
+    )
+
+
+def lost_points(report: dict) -> list[dict]:
+    """The findings a trainee needs to see: every forbidden hit and every script not said."""
+    return [f for f in report["findings"]
+            if f["kind"] == "forbidden" or (f["kind"] == "recommended" and f["points"] <= 0 < f["nominal_points"])]
+
+
+class BatchSummary:
+    """Everything the summary outputs need, folded call by call."""
+
+    HISTOGRAM_BINS = 10
+
+    def __init__(self, group_by: str = "auto"):
+        self.group_by = group_by
+        self.groups: dict[str, GroupStats] = {}
+        self.rules: Counter = Counter()  # rule id -> calls it was found in
+        self.rule_names: dict[str, str] = {}
+        self.histogram = [0] * self.HISTOGRAM_BINS
+        self.errors: list[tuple[str, str]] = []
+        self.max_score = 100.0
+        self._weakest: list[tuple[float, int, dict, str]] = []  # a bounded heap of whole reports
+        self._seen = 0
+
+    @property
+    def calls(self) -> int:
+        return sum(g.calls for g in self.groups.values())
+
+    @property
+    def passed(self) -> int:
+        return sum(g.passed for g in self.groups.values())
+
+    def add(self, outcome: Outcome) -> CallSummary | None:
+        if outcome.report is None:
+            self.errors.append((outcome.path, outcome.error or "unknown error"))
+            return None
+        report = outcome.report
+        group = group_of(report, Path(outcome.path), self.group_by)
+        call = summarize_call(report, group)
+        stats = self.groups.setdefault(group, GroupStats(group))
+        stats.scores.append(call.score)
+        stats.passed += call.passed
+        for stage in report["stages"]:
+            stats.stage_totals[stage["name"]] += stage["score"]
+            stats.stage_max[stage["name"]] += stage["max_score"]
+        hit = {f["rule"] for f in lost_points(report)}
+        stats.rules.update(hit)
+        self.rules.update(hit)
+        for finding in report["findings"]:
+            self.rule_names.setdefault(finding["rule"], finding["category"])
+        self.max_score = call.max_score or self.max_score
+        bin_index = min(int(call.score / call.max_score * self.HISTOGRAM_BINS), self.HISTOGRAM_BINS - 1) if call.max_score else 0
+        self.histogram[bin_index] += 1
+        self._seen += 1
+        entry = (-call.score, self._seen, report, group)  # max-heap on score: keep the lowest
+        if len(self._weakest) < KEEP_WEAKEST:
+            heapq.heappush(self._weakest, entry)
+        elif entry > self._weakest[0]:
+            heapq.heapreplace(self._weakest, entry)
+        return call
+
+    def ranked_groups(self) -> list[GroupStats]:
+        return sorted(self.groups.values(), key=lambda g: (-g.mean, g.name))
+
+    def weakest(self, n: int = KEEP_WEAKEST) -> list[tuple[dict, str]]:
+        """The n lowest-scoring calls (report, group), lowest first."""
+        return [(report, group) for _, _, report, group in sorted(self._weakest, key=lambda e: (-e[0], e[1]))[:n]]
+
+    def frequent_rules(self, n: int = 10) -> list[tuple[str, int]]:
+        return sorted(self.rules.items(), key=lambda item: (-item[1], item[0]))[:n]
