@@ -113,8 +113,8 @@ class OutputFolder:
 
     def _feedback_part(self, report: dict, call: CallSummary) -> None:
         part = self._parts.setdefault(call.group, self.work / "feedback" / f"{len(self._parts)}.part")
-        verdict = "合格" if call.passed else "不合格"
-        lines = [f"\n### {call.path}\n\n得分 {call.score:g}/{call.max_score:g},{call.grade},{verdict}\n"]
+        verdict = "通过" if call.passed else "未通过"
+        lines = [f"\n### {call.path}\n\n得分 {call.score:g}/{call.max_score:g},等级 {call.grade},{verdict}\n"]
         lost = lost_points(report)
         if lost:
             lines.append("\n| 行 | 阶段 | 问题 | 原话 | 建议说法 | 分数 |\n|---|---|---|---|---|---|\n")
@@ -125,6 +125,7 @@ class OutputFolder:
                     said = said.replace(f["matched"], f"**{f['matched']}**", 1) if f["matched"] else said
                     points = f"{f['points']:g}"
                 else:
+                    said = f"(最接近的一句){said}" if f["utterance"] is not None else said
                     points = f"未得 {f['nominal_points']:g}"
                 line = f["line"] if f["line"] is not None else "—"
                 lines.append(f"| {line} | {f['stage']} | {_md_cell(f['message'])} | {_md_cell(said)} "

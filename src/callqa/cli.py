@@ -225,7 +225,7 @@ def _score_batch(files: list[Path], compiled, options: ReadOptions, fmt: OutputF
     if fmt in (OutputFormat.rich, OutputFormat.text):
         render_summary(summary, stdout, plain=plain, rubric=rubric_name)
     if folder is not None:
-        written = folder.finish(summary, render_html(summary, rubric_name))
+        written = folder.finish(summary, render_html(summary, rubric_name, compiled.rubric.pass_mark))
         print(f"callqa: wrote {len(written)} files to {out}", file=sys.stderr)
     if interrupted:
         return 130

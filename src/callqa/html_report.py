@@ -22,7 +22,7 @@ section{background:#fff;border:1px solid var(--line);border-radius:10px;padding:
 h2{font-size:16px;margin:0 0 12px}.cards{display:flex;gap:14px;flex-wrap:wrap;margin-bottom:20px}
 .card{flex:1;min-width:150px;background:#fff;border:1px solid var(--line);border-radius:10px;padding:14px 18px}
 .card b{display:block;font-size:24px}.card span{color:var(--muted);font-size:12px}
-table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);
+.scroll{overflow-x:auto}table{width:100%;border-collapse:collapse}th,td.nowrap{white-space:nowrap}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);
 vertical-align:top}th{font-size:12px;color:var(--muted);font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .bar{display:inline-block;height:8px;border-radius:4px;background:var(--ok);vertical-align:middle;margin-right:6px}
 .bad{color:var(--bad)}.ok{color:var(--ok)}.legend span{display:inline-block;margin-right:14px;font-size:12px}
@@ -44,10 +44,11 @@ document.getElementById('group-filter').addEventListener('change', function (eve
   });
   document.getElementById('shown').textContent = shown;
 });
+document.body.dataset.ready = 'yes';
 """
 
 
-def _histogram_svg(summary: BatchSummary) -> str:
+def _histogram_svg(summary: BatchSummary, pass_mark: float) -> str:
     width, height, pad = 640, 200, 28
     counts = summary.histogram
     peak = max(counts) or 1
@@ -58,7 +59,7 @@ def _histogram_svg(summary: BatchSummary) -> str:
     for i, count in enumerate(counts):
         h = (height - pad) * count / peak
         x = pad + i * bar
-        colour = "#dc2626" if (i + 1) * step <= 60 else "#059669"
+        colour = "#dc2626" if (i + 1) * step <= pass_mark else "#059669"  # bins wholly below the pass mark
         parts.append(f'<rect x="{x + 3:.1f}" y="{height - h:.1f}" width="{bar - 6:.1f}" height="{h:.1f}" fill="{colour}" rx="3">'
                      f'<title>{i * step:g}–{(i + 1) * step:g}: {count}</title></rect>')
         parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - h - 4:.1f}" font-size="11" text-anchor="middle">{count}</text>')
@@ -102,7 +103,7 @@ def _call(report: dict, group: str) -> str:
             f'<th>说话人</th><th>内容</th></tr>{rows}</table></details></div>')
 
 
-def render_html(summary: BatchSummary, rubric: str) -> str:
+def render_html(summary: BatchSummary, rubric: str, pass_mark: float) -> str:
     calls = summary.calls
     rate = f"{summary.passed / calls:.0%}" if calls else "—"
     scores = [s for g in summary.groups.values() for s in g.scores]
@@ -110,11 +111,11 @@ def render_html(summary: BatchSummary, rubric: str) -> str:
     cards = "".join(f'<div class="card"><b>{value}</b><span>{label}</span></div>' for value, label in (
         (calls, "通话"), (rate, "合格率"), (mean, "平均分"), (len(summary.groups), "分组"), (len(summary.errors), "无法读取")))
     group_rows = "".join(
-        f'<tr><td class="num">{rank}</td><td>{escape(g.name)}</td><td class="num">{g.calls}</td>'
+        f'<tr><td class="num">{rank}</td><td class="nowrap">{escape(g.name)}</td><td class="num">{g.calls}</td>'
         f'<td class="num">{g.mean:.1f}</td><td class="num">{g.median:.1f}</td>'
-        f'<td><span class="bar" style="width:{g.pass_rate * 80:.0f}px"></span>{g.pass_rate:.0%}</td>'
+        f'<td class="nowrap"><span class="bar" style="width:{g.pass_rate * 80:.0f}px"></span>{g.pass_rate:.0%}</td>'
         + "".join(f'<td class="num">{g.stage_mean(s):.1f}</td>' for s in STAGES)
-        + f'<td>{g.weakest_stage}</td><td>{escape("、".join(r for r, _ in g.rules.most_common(3)))}</td></tr>'
+        + f'<td class="nowrap">{g.weakest_stage}</td><td>{escape("、".join(r for r, _ in g.rules.most_common(3)))}</td></tr>'
         for rank, g in enumerate(summary.ranked_groups(), start=1))
     rule_rows = "".join(f'<tr><td>{escape(rule)}</td><td>{escape(summary.rule_names.get(rule, ""))}</td>'
                         f'<td class="num">{count}</td></tr>' for rule, count in summary.frequent_rules(10))
@@ -131,9 +132,9 @@ def render_html(summary: BatchSummary, rubric: str) -> str:
 <header><h1>callqa 批量质检报告</h1><p>评分规则 {escape(rubric)} · callqa {__version__}</p></header>
 <main>
 <div class="cards" id="summary">{cards}</div>
-<section><h2>分数分布</h2>{_histogram_svg(summary)}</section>
-<section><h2>分组排名</h2><table id="groups"><tr><th>#</th><th>分组</th><th>通话</th><th>平均分</th><th>中位数</th>
-<th>合格率</th>{"".join(f"<th>{s}</th>" for s in STAGES)}<th>最弱阶段</th><th>常见问题</th></tr>{group_rows}</table></section>
+<section><h2>分数分布</h2>{_histogram_svg(summary, pass_mark)}</section>
+<section><h2>分组排名</h2><div class="scroll"><table id="groups"><tr><th>#</th><th>分组</th><th>通话</th><th>平均分</th><th>中位数</th>
+<th>合格率</th>{"".join(f"<th>{s}</th>" for s in STAGES)}<th>最弱阶段</th><th>常见问题</th></tr>{group_rows}</table></div></section>
 <section><h2>最常见的问题</h2><table><tr><th>规则</th><th>类别</th><th>通话数</th></tr>{rule_rows}</table></section>
 <section><h2>最低分的通话</h2><p class="legend">{legend}</p>
 <p>显示 <b id="shown">{len(weakest)}</b> 通(共 {calls} 通中分数最低的 {len(weakest)} 通) ·
