@@ -149,20 +149,21 @@ def test_interrupted_run_still_writes_what_was_finished(trainees, tmp_path, monk
 
     original, seen = batch._score, []
 
-    def interrupt_on_fourth(path):
+    def ctrl_c_during_fourth(path):
         seen.append(path)
         if len(seen) == 4:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C while the 4th call is scored
         return original(path)
 
-    monkeypatch.setattr(batch, "_score", interrupt_on_fourth)
+    monkeypatch.setattr(batch, "_score", ctrl_c_during_fourth)
     out = tmp_path / "out"
     result = run("score", trainees, "--out", out, "--jobs", "1", "--format", "jsonl")
     assert result.exit_code == 130
-    assert "interrupted after 3 of 12 calls" in result.stderr
-    assert len((out / "calls.jsonl").read_text(encoding="utf-8").splitlines()) == 3
+    assert "interrupted after 4 of 12 calls" in result.stderr  # the call under way is finished, no more
+    assert len((out / "calls.jsonl").read_text(encoding="utf-8").splitlines()) == 4
+    assert len(result.stdout.splitlines()) == 4
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    assert summary["calls"] + len(summary["errors"]) == 3
+    assert summary["calls"] + len(summary["errors"]) == 4
 
 
 def _make_batch(folder: Path, copies: int) -> None:

@@ -167,3 +167,17 @@ def test_an_internal_error_in_one_file_does_not_lose_the_others(monkeypatch, tmp
     assert [json.loads(line)["schema"] for line in result.stdout.splitlines()] == ["callqa.error/1", "callqa.report/1"]
     assert result.stderr.startswith(f"callqa: error: {BAD}: internal error: RuntimeError: boom")
     assert "Traceback" not in result.stderr
+
+
+def test_a_bug_is_one_line_and_exit_3_never_a_traceback(monkeypatch, capsys):
+    from callqa import cli
+
+    def broken(path):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(cli, "compile_rubric", broken)
+    monkeypatch.setattr(sys, "argv", ["callqa", "score", str(GOOD)])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 3
+    assert capsys.readouterr().err == "callqa: error: internal error: RuntimeError: unexpected (please report this)\n"

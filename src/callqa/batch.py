@@ -7,14 +7,18 @@ name of its folder (`--group-by auto`); `header` or `folder` use only that; `non
 
 from __future__ import annotations
 
+import gc
 import glob
 import heapq
 import os
 import signal
 import statistics
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing import TimeoutError as MultiprocessingTimeout
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -90,6 +94,10 @@ def _init_worker(rubric_path: str, options: ReadOptions) -> None:
         _worker = (compile_rubric(rubric_path), options)
 
 
+def _score_chunk(paths: list[str]) -> list[Outcome]:
+    return [_score(path) for path in paths]
+
+
 def _score(path: str) -> Outcome:
     compiled, options = _worker
     try:
@@ -100,20 +108,50 @@ def _score(path: str) -> Outcome:
         return Outcome(path, error=f"{path}: internal error: {type(exc).__name__}: {exc} (please report this)")
 
 
-def score_many(paths: list[Path], compiled: CompiledRubric, options: ReadOptions, jobs: int) -> Iterator[Outcome]:
+@contextmanager
+def interrupt_flag() -> Iterator[threading.Event]:
+    """While active, Ctrl-C sets the returned event instead of raising KeyboardInterrupt, so a batch
+    stops between calls and never half-way through writing one call's results."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def score_many(paths: list[Path], compiled: CompiledRubric, options: ReadOptions, jobs: int,
+               stop: threading.Event | None = None) -> Iterator[Outcome]:
     """Outcomes in the order calls finish. One job scores in this process; more use a process pool.
     Forked workers inherit the compiled rubric (and jieba's dictionary, loaded first) instead of
-    building their own. Closing the iterator (Ctrl-C) stops the workers at once."""
+    building their own. When `stop` is set the iteration ends and the workers are stopped at once."""
     global _worker
+    stop = stop or threading.Event()
     names = [str(p) for p in paths]
     _worker = (compiled, options)
     if jobs <= 1 or len(names) < 2:
-        yield from map(_score, names)
+        for name in names:
+            if stop.is_set():
+                return
+            yield _score(name)
         return
     compiled.warm_up()
+    gc.freeze()  # keep the collector from writing to (and so un-sharing) the pages workers inherit
     pool = get_context("fork" if hasattr(os, "fork") else "spawn").Pool(jobs, _init_worker, (compiled.path, options))
     try:
-        yield from pool.imap_unordered(_score, names, chunksize=max(1, min(32, len(names) // (jobs * 8))))
+        size = max(1, min(32, len(names) // (jobs * 8)))  # big enough to amortise the hand-over, small enough to balance
+        results = pool.imap_unordered(_score_chunk, [names[i:i + size] for i in range(0, len(names), size)])
+        while not stop.is_set():
+            try:
+                chunk = results.next(timeout=0.1)  # wake up now and then to notice `stop`
+            except MultiprocessingTimeout:
+                continue
+            except StopIteration:
+                break
+            yield from chunk
         pool.close()
     finally:
         pool.terminate()

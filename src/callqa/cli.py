@@ -22,7 +22,8 @@ from rich.text import Text
 from callqa import __version__
 from callqa.errors import CallqaError
 from callqa.pipeline import compile_rubric, score_file
-from callqa.batch import BatchSummary, Outcome, find_transcripts, group_of, score_many, summarize_call
+from callqa.batch import (BatchSummary, Outcome, find_transcripts, group_of, interrupt_flag, score_many,
+                          summarize_call)
 from callqa.batch_outputs import CALL_COLUMNS, CsvStream, OutputFolder, call_row, json_line
 from callqa.diagnostics import CheckResult
 from callqa.html_report import render_html
@@ -34,7 +35,7 @@ from callqa.rubric_tools import check_rubrics, run_rubric_examples
 from callqa.render import TerminalRenderer, make_console, render_summary
 from callqa.report_json import report_to_dict, to_json
 
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 
 app = typer.Typer(
     name="callqa",
@@ -199,26 +200,22 @@ def _score_batch(files: list[Path], compiled, options: ReadOptions, fmt: OutputF
     csv_stream = CsvStream(sys.stdout, CALL_COLUMNS) if fmt is OutputFormat.csv else None
     progress = Progress(TextColumn("评分"), BarColumn(), MofNCompleteColumn(), SpeedColumn(), TimeRemainingColumn(),
                         console=stderr, transient=True, disable=not stderr.is_terminal)
-    results = score_many(files, compiled, options, min(jobs, len(files)))
-    interrupted = False
-    try:
-        with progress:
-            task = progress.add_task("score", total=len(files))
-            for outcome in results:
-                call = summary.add(outcome)
-                if outcome.error is not None:
-                    progress.console.print(f"callqa: error: {outcome.error}", markup=False, highlight=False,
-                                           soft_wrap=True)
-                if fmt is OutputFormat.jsonl:
-                    print(json_line(outcome), flush=True)
-                elif csv_stream is not None:
-                    csv_stream.write(call_row(call, outcome))
-                if folder is not None:
-                    folder.add(outcome, call)
-                progress.advance(task)
-    except KeyboardInterrupt:
-        interrupted = True
-        results.close()  # stops the workers now
+    with interrupt_flag() as stop, progress:
+        task = progress.add_task("score", total=len(files))
+        for outcome in score_many(files, compiled, options, min(jobs, len(files)), stop):
+            call = summary.add(outcome)
+            if outcome.error is not None:
+                progress.console.print(f"callqa: error: {outcome.error}", markup=False, highlight=False,
+                                       soft_wrap=True)
+            if fmt is OutputFormat.jsonl:
+                print(json_line(outcome), flush=True)
+            elif csv_stream is not None:
+                csv_stream.write(call_row(call, outcome))
+            if folder is not None:
+                folder.add(outcome, call)
+            progress.advance(task)
+        interrupted = stop.is_set()
+    if interrupted:
         print(f"callqa: interrupted after {summary.calls + len(summary.errors)} of {len(files)} calls; "
               "writing what was finished", file=sys.stderr)
     rubric_name = f"{compiled.rubric.name} v{compiled.rubric.version}"
@@ -324,7 +321,10 @@ def rubric_schema() -> None:
 
 def main() -> None:
     try:
-        app()
+        app(standalone_mode=True)
     except KeyboardInterrupt:
         print("callqa: interrupted", file=sys.stderr)
         sys.exit(130)
+    except Exception as exc:  # a bug: one line, never a traceback full of transcript text
+        error(f"internal error: {type(exc).__name__}: {exc} (please report this)")
+        sys.exit(EXIT_INTERNAL)

@@ -48,14 +48,17 @@ class _CompiledRule:
     exception_regexes: tuple[re.Pattern[str], ...]
 
 
-@lru_cache(maxsize=1)
-def _base_tokenizer():
-    """jieba's dictionary, loaded once per process: the load costs about half a second."""
+@lru_cache(maxsize=4)
+def _tokenizer_for(words: tuple[str, ...]):
+    """A jieba tokenizer tuned to keep `words` whole. Its dictionary costs about half a second and
+    70 MB, so a process builds one per distinct word list (in practice: one)."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
     tokenizer.initialize()
+    for word in words:
+        tokenizer.suggest_freq(word, tune=True)
     return tokenizer
 
 
@@ -120,17 +123,9 @@ class CompiledRubric:
 
     @cached_property
     def _tokenizer(self):
-        """A private jieba tokenizer that keeps the rubric's `words` whole, built only when a short
-        phrase needs a word boundary."""
-        import jieba
-
-        base = _base_tokenizer()
-        tokenizer = jieba.Tokenizer()
-        # Share the loaded dictionary (a copy: tuning must not leak between rubrics).
-        tokenizer.FREQ, tokenizer.total, tokenizer.initialized = dict(base.FREQ), base.total, True
-        for word in self.rubric.words:
-            tokenizer.suggest_freq(normalize_phrase(word), tune=True)
-        return tokenizer
+        """A jieba tokenizer that keeps the rubric's `words` whole, built only when a short phrase
+        needs a word boundary, and shared by rubrics with the same words."""
+        return _tokenizer_for(tuple(normalize_phrase(w) for w in self.rubric.words))
 
     def warm_up(self) -> None:
         """Load what is otherwise loaded on first use (jieba's dictionary), e.g. before forking workers."""

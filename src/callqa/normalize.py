@@ -34,29 +34,42 @@ def to_simplified(text: str) -> str:
     return _T2S.convert(text)
 
 
-def normalize(text: str, fillers: re.Pattern[str] | None = None) -> Normalized:
-    """Fold width and case, drop white space, convert to Simplified and drop filler words."""
+_SPACE = re.compile(r"\s+")
+
+
+def _fold(text: str) -> tuple[str, list[int]]:
+    """NFKC + lower case without white space, with the offset of each kept character."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    if len(folded) == len(text):  # the usual case: each character folds to one character
+        if not _SPACE.search(folded):
+            return folded, list(range(len(text)))
+        index = [i for i, c in enumerate(folded) if not c.isspace()]
+        return "".join(folded[i] for i in index), index
     chars: list[str] = []
     index: list[int] = []
     for offset, char in enumerate(text):
-        for folded in _fold_char(char):
-            chars.append(folded)
+        for piece in _fold_char(char):
+            chars.append(piece)
             index.append(offset)
-    folded_text = "".join(chars)
+    return "".join(chars), index
+
+
+def normalize(text: str, fillers: re.Pattern[str] | None = None) -> Normalized:
+    """Fold width and case, drop white space, convert to Simplified and drop filler words."""
+    folded_text, index = _fold(text)
     simplified = _T2S.convert(folded_text)
     if len(simplified) != len(folded_text):
         # OpenCC changed the length (rare): convert char by char so the offsets stay exact.
-        simplified_chars = [_T2S.convert(c) for c in chars]
+        simplified_chars = [_T2S.convert(c) for c in folded_text]
         index = [i for c, i in zip(simplified_chars, index) for _ in c]
         simplified = "".join(simplified_chars)
-    if fillers is not None:
+    if fillers is not None and fillers.search(simplified):
         keep = [True] * len(simplified)
         for match in fillers.finditer(simplified):
             for i in range(match.start(), match.end()):
                 keep[i] = False
-        if not all(keep):
-            simplified = "".join(c for c, k in zip(simplified, keep) if k)
-            index = [i for i, k in zip(index, keep) if k]
+        simplified = "".join(c for c, k in zip(simplified, keep) if k)
+        index = [i for i, k in zip(index, keep) if k]
     return Normalized(simplified, tuple(index))
 
 

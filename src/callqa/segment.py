@@ -49,21 +49,28 @@ def _transition(from_stage: int, to_stage: int) -> float:
     return -BOUNDARY_COST - SKIP_COST * (to_stage - from_stage - 1)
 
 
+_N = len(STAGES)
+#: For each stage, the stages it can be reached from (itself and every earlier one) with their cost.
+_INCOMING = [[(p, _transition(p, s)) for p in range(s + 1)] for s in range(_N)]
+
+
 def decode(scores: list[list[float]]) -> list[int]:
     """Best monotone stage sequence (Viterbi). A call may start after 问候 and end before 结束,
     each skipped stage costing SKIP_COST (half at the end: customers do hang up early)."""
-    n_stages = len(STAGES)
-    best = [scores[0][s] - SKIP_COST * s for s in range(n_stages)]
+    best = [scores[0][s] - SKIP_COST * s for s in range(_N)]
     back: list[list[int]] = []
     for row in scores[1:]:
         step, pointers = [], []
-        for s in range(n_stages):
-            prev = max(range(s + 1), key=lambda p: best[p] + _transition(p, s))
-            step.append(best[prev] + _transition(prev, s) + row[s])
+        for s in range(_N):
+            prev, value = 0, _IMPOSSIBLE
+            for p, cost in _INCOMING[s]:
+                if best[p] + cost > value:
+                    prev, value = p, best[p] + cost
+            step.append(value + row[s])
             pointers.append(prev)
-        best, back = step, [*back, pointers]
-    final = [best[s] - SKIP_COST / 2 * (n_stages - 1 - s) for s in range(n_stages)]
-    state = max(range(n_stages), key=lambda s: final[s])
+        best = step
+        back.append(pointers)
+    state = max(range(_N), key=lambda s: best[s] - SKIP_COST / 2 * (_N - 1 - s))
     path = [state]
     for pointers in reversed(back):
         state = pointers[state]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from callqa.errors import InputError
@@ -17,7 +18,6 @@ from callqa.normalize import to_simplified
 MAX_FILE_BYTES = 10 * 1024 * 1024  # a long call is ~100 KB of text; 10 MB is not one call
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _PIECES = re.compile(r"([:：,，。!！?？;；\s]+)")
 _BROKEN = re.compile(r"[\ufffd\ue000-\uf8ff]")  # replacement and private-use characters
 
@@ -78,32 +78,25 @@ def decode(data: bytes, path: str, encoding: str | None = None) -> tuple[str, st
     return str(best), best.encoding
 
 
-def _common(char: str) -> bool:
-    """In GB2312 level 1: the 3,755 most frequent characters. Mojibake is mostly outside it."""
-    try:
-        encoded = char.encode("gb2312")
-    except UnicodeEncodeError:
-        return False
-    return len(encoded) == 2 and 0xB0 <= encoded[0] <= 0xD7
-
-
-def _odd(char: str) -> bool:
-    """A rare CJK character, an enclosed CJK sign (㈡) or a broken one: the stuff of mojibake."""
-    if _CJK.match(char):
-        return not _common(char)
-    return 0x3200 <= ord(char) <= 0x32FF or bool(_BROKEN.match(char))
+@lru_cache(maxsize=1)
+def _odd_table() -> dict[int, str]:
+    """A str.translate table that turns every "odd" character into a NUL: CJK outside GB2312 level 1
+    (the 3,755 most frequent characters), enclosed CJK signs (㈡), replacement and private-use
+    characters — the stuff of mojibake. Built once from the GB2312 table; translating runs in C."""
+    common = {ord(bytes([hi, lo]).decode("gb2312", errors="ignore") or "\0")
+              for hi in range(0xB0, 0xD8) for lo in range(0xA1, 0xFF)}
+    odd = [c for c in range(0x3400, 0xA000) if c not in common]
+    odd += [*range(0x3200, 0x3300), 0xFFFD, *range(0xE000, 0xF900)]
+    return dict.fromkeys(odd, "\0")
 
 
 def mojibake_warning(line: str, line_number: int) -> str | None:
     """A warning for a line that looks like text decoded with the wrong codec (客服人员 -> 瀹㈡湇浜哄憳)."""
-    if not _CJK.search(line):
-        return None
-    rare_run = longest = 0
-    for char in to_simplified(line):
-        rare_run = rare_run + 1 if _odd(char) else 0
-        longest = max(longest, rare_run)
-    if not _BROKEN.search(line) and longest < 3:
-        return None
+    table = _odd_table()
+    if "\0" not in line.translate(table):
+        return None  # the common case: plain Simplified text
+    if not _BROKEN.search(line) and "\0\0\0" not in to_simplified(line).translate(table):
+        return None  # Traditional text is odd only until it is simplified
     repaired = "".join(_repair(piece) for piece in _PIECES.split(line.strip()))
     hint = f",可能应为「{repaired}」" if repaired != line.strip() else ""
     return f"第{line_number}行疑似乱码(编码错误){hint}"
