@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from callqa.batch import KEEP_WEAKEST, BatchSummary, Outcome, find_transcripts
+from callqa.batch import KEEP_WEAKEST, BatchSummary, Outcome, find_transcripts, summarize
 from callqa.cli import app
 
 from conftest import ROOT, SAMPLES
@@ -197,13 +198,17 @@ def test_ctrl_c_stops_workers_promptly_and_keeps_finished_work(tmp_path):
 
 
 def test_summary_memory_is_bounded():
-    summary = BatchSummary()
     report = json.loads(subprocess.run([sys.executable, "-m", "callqa", "score", str(SAMPLES[2]), "-f", "json"],
                                        capture_output=True, text=True).stdout)
+    call, _ = summarize(report, SAMPLES[2], "auto")
+    summary = BatchSummary()
     for i in range(KEEP_WEAKEST * 3):
-        summary.add(Outcome(f"call{i}.txt", report={**report, "score": float(i % 100)}))
-    assert len(summary._weakest) == KEEP_WEAKEST
-    assert [r["score"] for r, _ in summary.weakest(3)] == [0.0, 0.0, 0.0]
+        scored = dataclasses.replace(call, path=f"call{i}.txt", score=float(i % 100))
+        summary.add(Outcome(scored.path, call=scored, json=json.dumps(report)))
+    assert summary.calls == KEEP_WEAKEST * 3
+    assert len(summary._weakest) == KEEP_WEAKEST  # whole reports are kept for the weakest calls only
+    assert [(c.path, c.score) for c, _ in summary.weakest(3)] == [("call0.txt", 0.0), ("call100.txt", 0.0),
+                                                                  ("call200.txt", 0.0)]
 
 
 def test_jobs_2_gives_the_same_results_as_jobs_1(trainees):

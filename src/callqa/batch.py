@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import glob
 import heapq
+import json
 import os
 import signal
 import statistics
@@ -76,22 +77,78 @@ def group_of(report: dict, path: Path, group_by: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class CallSummary:
+    """What the batch summary needs of one call: small enough to send between processes cheaply."""
+
     path: str
-    report: dict | None = None  # the callqa.report/1 document
+    group: str
+    score: float
+    max_score: float
+    grade: str
+    passed: bool
+    fatal: bool
+    stage_scores: dict[str, float]
+    stage_max: dict[str, float]
+    forbidden: int  # forbidden findings
+    missed: int  # recommended scripts not said
+    rules: dict[str, str]  # rule id -> category, for every rule that cost points
+    main_problem: str  # the worst forbidden hit, e.g. 推诿「不归我们管」
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One scored (or unreadable) call, as a worker hands it back."""
+
+    path: str
+    call: CallSummary | None = None
+    json: str | None = None  # the callqa.report/1 document, when an output needs it
+    lost: tuple[dict, ...] = ()  # lost points with the words said, for feedback sheets
     error: str | None = None
+
+
+def lost_points(report: dict) -> list[dict]:
+    """The findings a trainee needs to see: every forbidden hit and every script not said."""
+    return [f for f in report["findings"]
+            if f["kind"] == "forbidden" or (f["kind"] == "recommended" and f["points"] <= 0 < f["nominal_points"])]
+
+
+def summarize(report: dict, path: Path, group_by: str) -> tuple[CallSummary, tuple[dict, ...]]:
+    """The call's summary and its lost points, each with the utterance text it refers to."""
+    utterances = report["utterances"]
+    lost = tuple({**f, "said": utterances[f["utterance"]]["text"] if f["utterance"] is not None else None}
+                 for f in lost_points(report))
+    forbidden = [f for f in lost if f["kind"] == "forbidden"]
+    worst = min(forbidden, key=lambda f: (f["severity"] != "fatal", f["nominal_points"]), default=None)
+    call = CallSummary(
+        path=report["transcript"]["path"], group=group_of(report, path, group_by), score=report["score"],
+        max_score=report["max_score"], grade=report["grade"], passed=report["passed"], fatal=report["fatal"],
+        stage_scores={s["name"]: s["score"] for s in report["stages"]},
+        stage_max={s["name"]: s["max_score"] for s in report["stages"]},
+        forbidden=len(forbidden), missed=len(lost) - len(forbidden),
+        rules={f["rule"]: f["category"] for f in lost},
+        main_problem=f"{worst['category']}「{worst['matched']}」" if worst else "",
+    )
+    return call, lost
 
 
 # --- workers -------------------------------------------------------------------------------------
 
-_worker: tuple | None = None  # (compiled rubric, read options) of this process
+@dataclass(frozen=True, slots=True)
+class _Job:
+    compiled: CompiledRubric
+    options: ReadOptions
+    group_by: str
+    details: bool
 
 
-def _init_worker(rubric_path: str, options: ReadOptions) -> None:
-    global _worker
+_job: _Job | None = None  # this process's share of the batch
+
+
+def _init_worker(rubric_path: str, options: ReadOptions, group_by: str, details: bool) -> None:
+    global _job
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    if _worker is None:  # spawned, not forked: compile here
-        _worker = (compile_rubric(rubric_path), options)
+    if _job is None:  # spawned, not forked: compile here
+        _job = _Job(compile_rubric(rubric_path), options, group_by, details)
 
 
 def _score_chunk(paths: list[str]) -> list[Outcome]:
@@ -99,13 +156,17 @@ def _score_chunk(paths: list[str]) -> list[Outcome]:
 
 
 def _score(path: str) -> Outcome:
-    compiled, options = _worker
+    job = _job
     try:
-        return Outcome(path, report=report_to_dict(score_file(path, compiled, options)))
+        report = report_to_dict(score_file(path, job.compiled, job.options))
     except CallqaError as exc:
         return Outcome(path, error=str(exc))
     except Exception as exc:  # a bug must not lose the rest of the batch
         return Outcome(path, error=f"{path}: internal error: {type(exc).__name__}: {exc} (please report this)")
+    call, lost = summarize(report, Path(path), job.group_by)
+    if not job.details:
+        return Outcome(path, call=call)  # the summary is all the parent needs: keep the hand-over small
+    return Outcome(path, call=call, json=json.dumps(report, ensure_ascii=False), lost=lost)
 
 
 @contextmanager
@@ -123,15 +184,18 @@ def interrupt_flag() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
-def score_many(paths: list[Path], compiled: CompiledRubric, options: ReadOptions, jobs: int,
+def score_many(paths: list[Path], compiled: CompiledRubric, options: ReadOptions, jobs: int, *,
+               group_by: str = "auto", details: bool = False,
                stop: threading.Event | None = None) -> Iterator[Outcome]:
     """Outcomes in the order calls finish. One job scores in this process; more use a process pool.
     Forked workers inherit the compiled rubric (and jieba's dictionary, loaded first) instead of
-    building their own. When `stop` is set the iteration ends and the workers are stopped at once."""
-    global _worker
+    building their own, and send back only what the outputs need (`details`: the whole report as JSON
+    and the lost points, for jsonl and --out).
+    When `stop` is set the iteration ends and the workers are stopped at once."""
+    global _job
     stop = stop or threading.Event()
     names = [str(p) for p in paths]
-    _worker = (compiled, options)
+    _job = _Job(compiled, options, group_by, details)
     if jobs <= 1 or len(names) < 2:
         for name in names:
             if stop.is_set():
@@ -140,7 +204,8 @@ def score_many(paths: list[Path], compiled: CompiledRubric, options: ReadOptions
         return
     compiled.warm_up()
     gc.freeze()  # keep the collector from writing to (and so un-sharing) the pages workers inherit
-    pool = get_context("fork" if hasattr(os, "fork") else "spawn").Pool(jobs, _init_worker, (compiled.path, options))
+    context = get_context("fork" if hasattr(os, "fork") else "spawn")
+    pool = context.Pool(jobs, _init_worker, (compiled.path, options, group_by, details))
     try:
         size = max(1, min(32, len(names) // (jobs * 8)))  # big enough to amortise the hand-over, small enough to balance
         results = pool.imap_unordered(_score_chunk, [names[i:i + size] for i in range(0, len(names), size)])
@@ -194,51 +259,19 @@ class GroupStats:
         return min(STAGES, key=lambda s: self.stage_totals[s] / self.stage_max[s] if self.stage_max[s] else 1.0)
 
 
-@dataclass(frozen=True, slots=True)
-class CallSummary:
-    path: str
-    group: str
-    score: float
-    max_score: float
-    grade: str
-    passed: bool
-    fatal: bool
-    stage_scores: dict[str, float]
-    forbidden: int  # findings that cost points
-    missed: int  # recommended scripts not said
-
-
-def summarize_call(report: dict, group: str) -> CallSummary:
-    findings = report["findings"]
-    return CallSummary(
-        path=report["transcript"]["path"], group=group, score=report["score"], max_score=report["max_score"],
-        grade=report["grade"], passed=report["passed"], fatal=report["fatal"],
-        stage_scores={s["name"]: s["score"] for s in report["stages"]},
-        forbidden=sum(1 for f in findings if f["kind"] == "forbidden"),
-        missed=sum(1 for f in findings if f["kind"] == "recommended" and f["points"] <= 0 < f["nominal_points"]),
-    )
-
-
-def lost_points(report: dict) -> list[dict]:
-    """The findings a trainee needs to see: every forbidden hit and every script not said."""
-    return [f for f in report["findings"]
-            if f["kind"] == "forbidden" or (f["kind"] == "recommended" and f["points"] <= 0 < f["nominal_points"])]
-
-
 class BatchSummary:
     """Everything the summary outputs need, folded call by call."""
 
     HISTOGRAM_BINS = 10
 
-    def __init__(self, group_by: str = "auto"):
-        self.group_by = group_by
+    def __init__(self) -> None:
         self.groups: dict[str, GroupStats] = {}
-        self.rules: Counter = Counter()  # rule id -> calls it was found in
-        self.rule_names: dict[str, str] = {}
+        self.rules: Counter = Counter()  # rule id -> calls it cost points in
+        self.rule_names: dict[str, str] = {}  # rule id -> category
         self.histogram = [0] * self.HISTOGRAM_BINS
         self.errors: list[tuple[str, str]] = []
         self.max_score = 100.0
-        self._weakest: list[tuple[float, int, dict, str]] = []  # a bounded heap of whole reports
+        self._weakest: list[tuple[float, int, CallSummary, str | None]] = []  # a bounded heap
         self._seen = 0
 
     @property
@@ -249,41 +282,37 @@ class BatchSummary:
     def passed(self) -> int:
         return sum(g.passed for g in self.groups.values())
 
-    def add(self, outcome: Outcome) -> CallSummary | None:
-        if outcome.report is None:
+    def add(self, outcome: Outcome) -> None:
+        call = outcome.call
+        if call is None:
             self.errors.append((outcome.path, outcome.error or "unknown error"))
-            return None
-        report = outcome.report
-        group = group_of(report, Path(outcome.path), self.group_by)
-        call = summarize_call(report, group)
-        stats = self.groups.setdefault(group, GroupStats(group))
+            return
+        stats = self.groups.setdefault(call.group, GroupStats(call.group))
         stats.scores.append(call.score)
         stats.passed += call.passed
-        for stage in report["stages"]:
-            stats.stage_totals[stage["name"]] += stage["score"]
-            stats.stage_max[stage["name"]] += stage["max_score"]
-        hit = {f["rule"] for f in lost_points(report)}
-        stats.rules.update(hit)
-        self.rules.update(hit)
-        for finding in report["findings"]:
-            self.rule_names.setdefault(finding["rule"], finding["category"])
+        for stage in STAGES:
+            stats.stage_totals[stage] += call.stage_scores.get(stage, 0.0)
+            stats.stage_max[stage] += call.stage_max.get(stage, 0.0)
+        stats.rules.update(call.rules.keys())
+        self.rules.update(call.rules.keys())
+        self.rule_names.update(call.rules)
         self.max_score = call.max_score or self.max_score
-        bin_index = min(int(call.score / call.max_score * self.HISTOGRAM_BINS), self.HISTOGRAM_BINS - 1) if call.max_score else 0
-        self.histogram[bin_index] += 1
+        share = call.score / call.max_score if call.max_score else 0.0
+        self.histogram[min(int(share * self.HISTOGRAM_BINS), self.HISTOGRAM_BINS - 1)] += 1
         self._seen += 1
-        entry = (-call.score, self._seen, report, group)  # max-heap on score: keep the lowest
+        entry = (-call.score, -self._seen, call, outcome.json)  # on a tie the earlier call stays
         if len(self._weakest) < KEEP_WEAKEST:
             heapq.heappush(self._weakest, entry)
         elif entry > self._weakest[0]:
             heapq.heapreplace(self._weakest, entry)
-        return call
 
     def ranked_groups(self) -> list[GroupStats]:
         return sorted(self.groups.values(), key=lambda g: (-g.mean, g.name))
 
-    def weakest(self, n: int = KEEP_WEAKEST) -> list[tuple[dict, str]]:
-        """The n lowest-scoring calls (report, group), lowest first."""
-        return [(report, group) for _, _, report, group in sorted(self._weakest, key=lambda e: (-e[0], e[1]))[:n]]
+    def weakest(self, n: int = KEEP_WEAKEST) -> list[tuple[CallSummary, dict | None]]:
+        """The n lowest-scoring calls, lowest first, with their whole report where it was kept."""
+        ordered = sorted(self._weakest, key=lambda e: (-e[0], -e[1]))[:n]
+        return [(call, json.loads(text) if text is not None else None) for _, _, call, text in ordered]
 
     def frequent_rules(self, n: int = 10) -> list[tuple[str, int]]:
         return sorted(self.rules.items(), key=lambda item: (-item[1], item[0]))[:n]

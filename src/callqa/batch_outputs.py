@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import IO
 
-from callqa.batch import BatchSummary, CallSummary, Outcome, lost_points
+from callqa.batch import BatchSummary, CallSummary, Outcome
 from callqa.model import STAGES
 
 CALL_COLUMNS = ["path", "group", "score", "max_score", "grade", "passed", "fatal", *STAGES,
@@ -34,7 +34,8 @@ def safe_cell(value: object) -> object:
     return value
 
 
-def call_row(call: CallSummary | None, outcome: Outcome) -> list[object]:
+def call_row(outcome: Outcome) -> list[object]:
+    call = outcome.call
     if call is None:
         return [outcome.path, "", "", "", "", "", "", *[""] * len(STAGES), "", "", outcome.error]
     return [call.path, call.group, call.score, call.max_score, call.grade, call.passed, call.fatal,
@@ -59,7 +60,8 @@ def error_record(outcome: Outcome) -> dict:
 
 
 def json_line(outcome: Outcome) -> str:
-    return json.dumps(outcome.report if outcome.report is not None else error_record(outcome), ensure_ascii=False)
+    """The report (sent as JSON text by the worker), or an error record for a file that could not be read."""
+    return outcome.json if outcome.json is not None else json.dumps(error_record(outcome), ensure_ascii=False)
 
 
 def _atomic_text(path: Path, text: str) -> None:
@@ -105,27 +107,25 @@ class OutputFolder:
         self._csv = CsvStream(self._csv_handle, CALL_COLUMNS)
         self._parts: dict[str, Path] = {}
 
-    def add(self, outcome: Outcome, call: CallSummary | None) -> None:
+    def add(self, outcome: Outcome) -> None:
         self._jsonl.write(json_line(outcome) + "\n")
-        self._csv.write(call_row(call, outcome))
-        if call is not None:
-            self._feedback_part(outcome.report, call)
+        self._csv.write(call_row(outcome))
+        if outcome.call is not None:
+            self._feedback_part(outcome.call, outcome.lost)
 
-    def _feedback_part(self, report: dict, call: CallSummary) -> None:
+    def _feedback_part(self, call: CallSummary, lost: tuple[dict, ...]) -> None:
         part = self._parts.setdefault(call.group, self.work / "feedback" / f"{len(self._parts)}.part")
         verdict = "通过" if call.passed else "未通过"
         lines = [f"\n### {call.path}\n\n得分 {call.score:g}/{call.max_score:g},等级 {call.grade},{verdict}\n"]
-        lost = lost_points(report)
         if lost:
             lines.append("\n| 行 | 阶段 | 问题 | 原话 | 建议说法 | 分数 |\n|---|---|---|---|---|---|\n")
-            utterances = report["utterances"]
             for f in lost:
-                said = utterances[f["utterance"]]["text"] if f["utterance"] is not None else "(未说)"
+                said = f["said"] if f["said"] is not None else "(未说)"
                 if f["kind"] == "forbidden":
                     said = said.replace(f["matched"], f"**{f['matched']}**", 1) if f["matched"] else said
                     points = f"{f['points']:g}"
                 else:
-                    said = f"(最接近的一句){said}" if f["utterance"] is not None else said
+                    said = f"(最接近的一句){said}" if f["said"] is not None else said
                     points = f"未得 {f['nominal_points']:g}"
                 line = f["line"] if f["line"] is not None else "—"
                 lines.append(f"| {line} | {f['stage']} | {_md_cell(f['message'])} | {_md_cell(said)} "
@@ -188,8 +188,8 @@ def summary_markdown(summary: BatchSummary) -> str:
         lines.append(f"| {rank} | {_md_cell(name)} | {n} | {mean} | {median} | {pass_rate:.0%} | "
                      + " | ".join(str(m) for m in stage_means) + f" | {weakest} | {_md_cell(top)} |\n")
     lines.append("\n## 最低分的 10 通\n\n| 文件 | 分组 | 得分 | 等级 |\n|---|---|---|---|\n")
-    for report, group in summary.weakest(10):
-        lines.append(f"| {_md_cell(report['transcript']['path'])} | {_md_cell(group)} | {report['score']:g} | {report['grade']} |\n")
+    for call, _ in summary.weakest(10):
+        lines.append(f"| {_md_cell(call.path)} | {_md_cell(call.group)} | {call.score:g} | {call.grade} |\n")
     lines.append("\n## 最常见的 10 个问题\n\n| 规则 | 类别 | 通话数 |\n|---|---|---|\n")
     for rule, count in summary.frequent_rules(10):
         lines.append(f"| {rule} | {summary.rule_names.get(rule, '')} | {count} |\n")
@@ -221,8 +221,8 @@ def summary_json(summary: BatchSummary) -> str:
         "groups": [dict(zip(GROUP_COLUMNS, row)) for row in group_rows(summary)],
         "frequent_rules": [{"rule": r, "category": summary.rule_names.get(r, ""), "calls": n}
                            for r, n in summary.frequent_rules(10)],
-        "weakest": [{"path": r["transcript"]["path"], "group": g, "score": r["score"], "grade": r["grade"]}
-                    for r, g in summary.weakest(10)],
+        "weakest": [{"path": c.path, "group": c.group, "score": c.score, "grade": c.grade}
+                    for c, _ in summary.weakest(10)],
         "histogram": {"bin_width": summary.max_score / summary.HISTOGRAM_BINS, "counts": summary.histogram},
         "errors": [{"path": p, "error": e} for p, e in summary.errors],
     }, ensure_ascii=False, indent=2) + "\n"

@@ -22,8 +22,7 @@ from rich.text import Text
 from callqa import __version__
 from callqa.errors import CallqaError
 from callqa.pipeline import compile_rubric, score_file
-from callqa.batch import (BatchSummary, Outcome, find_transcripts, group_of, interrupt_flag, score_many,
-                          summarize_call)
+from callqa.batch import BatchSummary, Outcome, find_transcripts, interrupt_flag, score_many, summarize
 from callqa.batch_outputs import CALL_COLUMNS, CsvStream, OutputFolder, call_row, json_line
 from callqa.diagnostics import CheckResult
 from callqa.html_report import render_html
@@ -183,9 +182,8 @@ def _score_one(files: list[Path], compiled, options: ReadOptions, fmt: OutputFor
     elif fmt is OutputFormat.jsonl:
         print(to_json(report, indent=None))
     elif fmt is OutputFormat.csv:
-        document = report_to_dict(report)
-        call = summarize_call(document, group_of(document, files[0], "auto"))
-        CsvStream(sys.stdout, CALL_COLUMNS).write(call_row(call, Outcome(str(files[0]), report=document)))
+        call, _ = summarize(report_to_dict(report), files[0], "auto")
+        CsvStream(sys.stdout, CALL_COLUMNS).write(call_row(Outcome(str(files[0]), call=call)))
     else:
         TerminalRenderer(make_console(plain=plain), plain=plain).render(report)
     return EXIT_OK if report.passed else EXIT_FAILED
@@ -193,7 +191,7 @@ def _score_one(files: list[Path], compiled, options: ReadOptions, fmt: OutputFor
 
 def _score_batch(files: list[Path], compiled, options: ReadOptions, fmt: OutputFormat, plain: bool, jobs: int,
                  group_by: str, out: Optional[Path]) -> int:
-    summary = BatchSummary(group_by)
+    summary = BatchSummary()
     folder = OutputFolder(out) if out is not None else None
     stdout = make_console(plain=plain)
     stderr = Console(stderr=True, highlight=False, markup=False)
@@ -202,17 +200,19 @@ def _score_batch(files: list[Path], compiled, options: ReadOptions, fmt: OutputF
                         console=stderr, transient=True, disable=not stderr.is_terminal)
     with interrupt_flag() as stop, progress:
         task = progress.add_task("score", total=len(files))
-        for outcome in score_many(files, compiled, options, min(jobs, len(files)), stop):
-            call = summary.add(outcome)
+        details = fmt is OutputFormat.jsonl or folder is not None
+        for outcome in score_many(files, compiled, options, min(jobs, len(files)), group_by=group_by,
+                                  details=details, stop=stop):
+            summary.add(outcome)
             if outcome.error is not None:
                 progress.console.print(f"callqa: error: {outcome.error}", markup=False, highlight=False,
                                        soft_wrap=True)
             if fmt is OutputFormat.jsonl:
                 print(json_line(outcome), flush=True)
             elif csv_stream is not None:
-                csv_stream.write(call_row(call, outcome))
+                csv_stream.write(call_row(outcome))
             if folder is not None:
-                folder.add(outcome, call)
+                folder.add(outcome)
             progress.advance(task)
         interrupted = stop.is_set()
     if interrupted:

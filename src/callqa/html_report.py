@@ -7,7 +7,7 @@ from __future__ import annotations
 from html import escape
 
 from callqa import __version__
-from callqa.batch import BatchSummary, lost_points
+from callqa.batch import BatchSummary, CallSummary, lost_points
 from callqa.model import STAGES
 
 COLOURS = dict(zip(STAGES, ("#0ea5e9", "#6366f1", "#d946ef", "#f59e0b", "#10b981")))
@@ -77,7 +77,8 @@ def _highlighted(text: str, marks: list[str]) -> str:
     return escape(text)
 
 
-def _call(report: dict, group: str) -> str:
+def _call(call: CallSummary, report: dict) -> str:
+    group = call.group
     utterances = report["utterances"]
     timeline = "".join(f'<div style="background:{COLOURS[u["stage"]]}" title="第{u["line"]}行 {u["stage"]}"></div>'
                        for u in utterances)
@@ -119,8 +120,8 @@ def render_html(summary: BatchSummary, rubric: str, pass_mark: float) -> str:
         for rank, g in enumerate(summary.ranked_groups(), start=1))
     rule_rows = "".join(f'<tr><td>{escape(rule)}</td><td>{escape(summary.rule_names.get(rule, ""))}</td>'
                         f'<td class="num">{count}</td></tr>' for rule, count in summary.frequent_rules(10))
-    weakest = summary.weakest()
-    options = "".join(f'<option value="{escape(g)}">{escape(g)}</option>' for g in sorted({g for _, g in weakest}))
+    weakest = [(call, report) for call, report in summary.weakest() if report is not None]
+    options = "".join(f'<option value="{escape(g)}">{escape(g)}</option>' for g in sorted({c.group for c, _ in weakest}))
     legend = "".join(f'<span><i style="background:{c}"></i>{s}</span>' for s, c in COLOURS.items())
     errors = ""
     if summary.errors:
@@ -139,7 +140,7 @@ def render_html(summary: BatchSummary, rubric: str, pass_mark: float) -> str:
 <section><h2>最低分的通话</h2><p class="legend">{legend}</p>
 <p>显示 <b id="shown">{len(weakest)}</b> 通(共 {calls} 通中分数最低的 {len(weakest)} 通) ·
 分组 <select id="group-filter"><option value="">全部</option>{options}</select></p>
-{"".join(_call(r, g) for r, g in weakest)}</section>
+{"".join(_call(c, r) for c, r in weakest)}</section>
 {errors}
 </main><script>{_SCRIPT}</script></body></html>
 """

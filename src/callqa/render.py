@@ -196,11 +196,8 @@ def render_summary(summary, console: Console, *, plain: bool, rubric: str) -> No
     console.print(Text("\n分组排名", style=style("bold underline")), groups)
 
     weakest = table("文件", "分组", "得分", "等级", "主要问题")
-    for report, group in summary.weakest(10):
-        forbidden = [f for f in report["findings"] if f["kind"] == "forbidden"]
-        main = min(forbidden, key=lambda f: (f["severity"] != "fatal", f["nominal_points"]), default=None)
-        weakest.add_row(Text(report["transcript"]["path"]), Text(group), f"{report['score']:g}", report["grade"],
-                        Text(f"{main['category']}「{main['matched']}」" if main else ""))
+    for call, _ in summary.weakest(10):
+        weakest.add_row(Text(call.path), Text(call.group), f"{call.score:g}", call.grade, Text(call.main_problem))
     console.print(Text("\n最低分的 10 通", style=style("bold underline")), weakest)
 
     frequent = table("规则", "类别", "通话数")

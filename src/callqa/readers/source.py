@@ -18,6 +18,7 @@ from callqa.normalize import to_simplified
 MAX_FILE_BYTES = 10 * 1024 * 1024  # a long call is ~100 KB of text; 10 MB is not one call
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_CONTROL_BYTES = bytes([*range(0, 9), *range(14, 32)])  # not tab, newline, vertical tab, form feed, CR
 _PIECES = re.compile(r"([:：,，。!！?？;；\s]+)")
 _BROKEN = re.compile(r"[\ufffd\ue000-\uf8ff]")  # replacement and private-use characters
 
@@ -44,7 +45,7 @@ def _looks_binary(data: bytes) -> bool:
     sample = data[:8192]
     if not sample:
         return False
-    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return b"\x00" in sample or controls / len(sample) > 0.05
 
 
