@@ -31,7 +31,9 @@ from callqa.lint import Linter
 from callqa.readers import FORMATS, ReadOptions
 from callqa.rubric import rubric_json_schema
 from callqa.rubric_tools import check_rubrics, run_rubric_examples
-from callqa.render import TerminalRenderer, make_console, render_summary
+from callqa.readers import read_transcript
+from callqa.render import TerminalRenderer, make_console, print_segmentation, render_summary
+from callqa.stage_eval import evaluate, format_evaluation, without_markers
 from callqa.report_json import report_to_dict, to_json
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
@@ -317,6 +319,66 @@ def rubric_test(rubrics: RubricPaths, output_format: DiagnosticFormatOption = Di
 def rubric_schema() -> None:
     """Print the JSON Schema of the rubric format (for editors: yaml-language-server)."""
     print(json.dumps(rubric_json_schema(), ensure_ascii=False, indent=2))
+
+
+@app.command()
+def segment(
+    path: Annotated[Path, typer.Argument(help="A transcript file.", show_default=False)],
+    rubric: RubricOption = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Show the cues and scores behind each line's stage "
+                                                            "and each boundary.")] = False,
+    ignore_markers: Annotated[bool, typer.Option("--ignore-markers", help="Infer the split even where ## stage "
+                                                                         "markers give it.")] = False,
+    input_format: Annotated[InputFormat, typer.Option("--input-format", "-i")] = InputFormat.auto,
+) -> None:
+    """Print the transcript with the stage of every line (问候 切入 转化 协议 结束).
+
+    Exit codes: 0 done, 2 usage or input error.
+    """
+    try:
+        compiled = compile_rubric(rubric)
+        transcript = read_transcript(path, compiled, ReadOptions(input_format=input_format.value))
+    except CallqaError as exc:
+        error(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+    if ignore_markers:
+        transcript = without_markers(transcript)
+    plain = not sys.stdout.isatty() or bool(os.environ.get("NO_COLOR"))
+    print_segmentation(transcript, compiled, make_console(plain=plain), plain=plain, explain=explain)
+
+
+@app.command("eval-stages")
+def eval_stages(
+    paths: Annotated[list[Path], typer.Argument(help="Labelled transcripts (with ## stage markers) or folders "
+                                                     "of them.", show_default=False)],
+    rubric: RubricOption = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    min_accuracy: Annotated[Optional[float], typer.Option(
+        help="Exit 1 when utterance accuracy is below this (0-1), e.g. in CI.", show_default=False)] = None,
+) -> None:
+    """Compare automatic segmentation with the stage markers written in labelled calls.
+
+    Prints utterance accuracy, boundary accuracy (exact and within one utterance) and a confusion table.
+    Exit codes: 0 done, 1 accuracy below --min-accuracy, 2 usage or input error.
+    """
+    if output_format not in ("text", "json"):
+        error("--format must be text or json")
+        raise typer.Exit(EXIT_ERROR)
+    files, missing = find_transcripts(paths, "*.txt")
+    for message in missing:
+        error(message)
+    try:
+        result = evaluate(files, compile_rubric(rubric))
+    except CallqaError as exc:
+        error(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+    if output_format == "json":
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_evaluation(result))
+    if missing or not files:
+        raise typer.Exit(EXIT_ERROR)
+    raise typer.Exit(EXIT_FAILED if min_accuracy is not None and result.accuracy < min_accuracy else EXIT_OK)
 
 
 def main() -> None:

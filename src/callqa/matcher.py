@@ -109,6 +109,12 @@ class CompiledRubric:
                     norm = normalize_phrase(cue)
                     if norm:
                         entries.setdefault(norm, []).append(("cue", stage.name, role))
+        self._cue_regexes: list[tuple[str, str, re.Pattern[str]]] = [
+            (stage.name, role, re.compile(pattern))
+            for stage in rubric.stages
+            for role, patterns in (("agent", stage.cues.agent_regexes), ("customer", stage.cues.customer_regexes))
+            for pattern in patterns
+        ]
         self._needs_tokenizer = any(v[0] == "rule" and v[2] for values in entries.values() for v in values)
         for key, values in entries.items():
             automaton.add_word(key, (len(key), tuple(values)))
@@ -166,11 +172,17 @@ class CompiledRubric:
             for kind, stage, cue_role in values:
                 if kind == "cue" and (role is None or cue_role in ("any", role)):
                     found.append((start, end, stage, cue_role))
-        return [
+        hits = [
             (stage, cue_role, norm[start:end])
             for start, end, stage, cue_role in found
             if not any(s <= start and end <= e and e - s > end - start for s, e, _, _ in found)
         ]
+        for stage, cue_role, pattern in self._cue_regexes:
+            if role is None or cue_role == role:
+                match = pattern.search(norm)
+                if match:
+                    hits.append((stage, cue_role, match.group()))
+        return hits
 
     def forbidden_hits(self, utterance: Utterance, stage: str) -> dict[int, list[Hit]]:
         """Hits per rule index, for rules whose role and stage scope cover this utterance.

@@ -209,3 +209,37 @@ def render_summary(summary, console: Console, *, plain: bool, rubric: str) -> No
     console.print(Text(histogram_text(summary).rstrip("\n"), style=style("cyan")))
     for _, message in summary.errors:
         console.print(Text(f"无法读取: {message}", style=style("red")))
+
+
+def print_segmentation(transcript, compiled, console: Console, *, plain: bool, explain: bool) -> None:
+    """The transcript line by line with its stage; with `explain`, the cues and scores behind each
+    line and, at each boundary, why the new stage won."""
+    from callqa.segment import segment, stage_evidence  # the renderer stays import-light
+
+    segmentation = segment(transcript, compiled)
+    evidence = stage_evidence(transcript, compiled) if explain else None
+    style = (lambda s: "") if plain else (lambda s: s)
+    how = "按标记行划分(given)" if segmentation.given else "自动划分(inferred)"
+    console.print(Text(f"{transcript.path}  {len(transcript.utterances)} 句  阶段{how}", style=style("bold")))
+    previous = None
+    for i, (utterance, stage) in enumerate(zip(transcript.utterances, segmentation.stages)):
+        if stage != previous:
+            console.print(Text(f"── {stage} ──", style=style(f"bold {STAGE_COLOURS[stage]}")))
+            if explain and previous is not None:
+                ev = evidence[i]
+                before, after = STAGES.index(previous), STAGES.index(stage)
+                cues = "、".join(ev.cues.get(stage, ())) or "无"
+                console.print(Text(f"   边界: 第{utterance.line}行进入{stage};线索 {cues};"
+                                   f"得分 {stage} {ev.scores[after]:+.1f} 对 {previous} {ev.scores[before]:+.1f}",
+                                   style=style("dim")))
+            previous = stage
+        line = Text(f"{utterance.line:>4}  ")
+        line.append(stage, style=style(STAGE_COLOURS[stage]))
+        line.append(f"  {utterance.speaker or ROLE_NAMES[utterance.role]}: ", style=style("dim"))
+        line.append(utterance.text)
+        console.print(line)
+        if explain:
+            ev = evidence[i]
+            found = "; ".join(f"{s}: {'、'.join(c)}" for s, c in ev.cues.items()) or "无线索"
+            scores = " ".join(f"{s}{v:+.1f}" if v != float("-inf") else f"{s}×" for s, v in zip(STAGES, ev.scores))
+            console.print(Text(f"        位置 {ev.position:.0%} | {found} | {scores}", style=style("dim")))

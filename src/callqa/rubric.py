@@ -43,11 +43,15 @@ class _Model(BaseModel):
 
 
 class StageCues(_Model):
-    """Phrases that suggest an utterance belongs to a stage, by who says them."""
+    """Phrases (and regexes, on normalised text) that suggest an utterance belongs to a stage, by who says them."""
 
     agent: list[NonEmptyText] = []
     customer: list[NonEmptyText] = []
     any: list[NonEmptyText] = []
+    agent_regexes: list[NonEmptyText] = []
+    customer_regexes: list[NonEmptyText] = []
+
+    _check_regexes = field_validator("agent_regexes", "customer_regexes")(_compile_all)
 
 
 class RuleExamples(_Model):
@@ -129,7 +133,9 @@ class Speakers(_Model):
     """Regexes (matched at the start of the Simplified speaker label) that give each role."""
 
     agent: list[NonEmptyText] = [r"客服", r"坐席", r"座席", r"工号", r"话务员", r"接线员", r"服务代表", r"agent", r"csr"]
-    customer: list[NonEmptyText] = [r"客户", r"用户", r"顾客", r"来电", r"消费者", r"customer", r"caller", r"user"]
+    customer: list[NonEmptyText] = [r"客户", r"用户", r"顾客", r"来电", r"消费者", r"旅客", r"乘客", r"买家", r"会员",
+                                    r"业主", r"住户", r"家长", r"市民", r"读者", r"车主", r"持卡人", r"参保人",
+                                    r"患者", r"客人", r"customer", r"caller", r"user"]
 
     _check_regexes = field_validator("agent", "customer")(_compile_all)
 

@@ -8,37 +8,74 @@ transcript (`## 转化`) fix the stage of the utterances they cover.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from callqa.matcher import CompiledRubric
 from callqa.model import STAGES, Segmentation, Transcript
 
 CUE_WEIGHT = 1.5  # per distinct cue phrase the utterance contains
+#: 问候 holds greetings and short replies (你好, 我姓刘): once its greeting cues are taken out, a turn
+#: with more than this many characters left is about the matter itself, however early it comes.
+GREETING_REST_CHARS = {"agent": 12, "customer": 6, "unknown": 6}
+NOT_A_GREETING = 3.0
+#: A stage with no cue anywhere in the call is probably not in it (a simple enquiry has no 转化, a
+#: customer who hangs up no 结束): its scores drop by this much.
+NO_EVIDENCE = 3.0
 MAX_CUES = 2  # cues counted per utterance and stage: one long turn should not outvote the call
 OUTSIDE_PENALTY = 10.0  # per unit of relative position outside the stage's usual range
 BOUNDARY_COST = 1.0  # moving to the next stage
 SKIP_COST = 1.5  # each stage jumped over
 _IMPOSSIBLE = float("-inf")
+_NOT_CONTENT = re.compile(r"[\W\d_]+")  # punctuation, digits: not what a turn is about
 
 
-def stage_scores(transcript: Transcript, compiled: CompiledRubric) -> list[list[float]]:
-    """Score of each stage for each utterance (higher = more likely)."""
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why an utterance scored as it did for each stage: the explanation `callqa segment --explain` prints."""
+
+    position: float  # 0..1 through the call
+    cues: dict[str, tuple[str, ...]]  # stage -> cue phrases found
+    scores: tuple[float, ...]  # one per stage, in STAGES order
+
+
+def stage_evidence(transcript: Transcript, compiled: CompiledRubric) -> list[Evidence]:
+    """Score of each stage for each utterance (higher = more likely), with the cues behind it."""
     rubric = compiled.rubric
     count = len(transcript.utterances)
-    scores = []
+    all_cues: list[dict[str, list[str]]] = []
     for utterance in transcript.utterances:
-        position = (utterance.index + 0.5) / count
-        row = []
-        cues: dict[str, set[str]] = {}
+        cues: dict[str, list[str]] = {}
         for stage, _, cue in compiled.cue_hits(utterance):
-            cues.setdefault(stage, set()).add(cue)
+            if cue not in cues.setdefault(stage, []):
+                cues[stage].append(cue)
+        all_cues.append(cues)
+    present = {stage for cues in all_cues for stage in cues}
+    evidence = []
+    for utterance, cues in zip(transcript.utterances, all_cues):
+        position = (utterance.index + 0.5) / count
+        rest = utterance.norm
+        for cue in cues.get("问候", ()):
+            rest = rest.replace(cue, "")
+        rest_chars = len(_NOT_CONTENT.sub("", rest))
+        row = []
         for stage in rubric.stages:
             lo, hi = stage.position
             outside = lo - position if position < lo else position - hi if position > hi else 0.0
             score = -OUTSIDE_PENALTY * outside + CUE_WEIGHT * min(len(cues.get(stage.name, ())), MAX_CUES)
+            if stage.name == "问候" and rest_chars > GREETING_REST_CHARS[utterance.role]:
+                score -= NOT_A_GREETING
+            if stage.name not in present:
+                score -= NO_EVIDENCE
             if utterance.given_stage is not None and utterance.given_stage != stage.name:
                 score = _IMPOSSIBLE
             row.append(score)
-        scores.append(row)
-    return scores
+        evidence.append(Evidence(position, {s: tuple(c) for s, c in cues.items()}, tuple(row)))
+    return evidence
+
+
+def stage_scores(transcript: Transcript, compiled: CompiledRubric) -> list[list[float]]:
+    return [list(e.scores) for e in stage_evidence(transcript, compiled)]
 
 
 def _transition(from_stage: int, to_stage: int) -> float:

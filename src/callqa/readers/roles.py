@@ -52,7 +52,12 @@ def assign_roles(turns: list[RawTurn], compiled: CompiledRubric, agent_speaker: 
         return RoleAssignment(roles, "forced", agent=agent_speaker, confidence=1.0)
 
     mapped = {s: compiled.role_of(normalize(s).text) for s in speakers}
-    if any(role != "unknown" for role in mapped.values()):
+    known = {role for role in mapped.values() if role != "unknown"}
+    if known:
+        if len(speakers) == 2 and len(known) == 1:
+            # Two speakers and one label says who it is (话务员 / 纳税人): the other is the other side.
+            other = "customer" if known == {"agent"} else "agent"
+            mapped = {s: other if role == "unknown" else role for s, role in mapped.items()}
         return RoleAssignment([mapped[t.speaker] if t.speaker else "unknown" for t in turns], "labels")
 
     if len(speakers) < 2:
