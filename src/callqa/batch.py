@@ -90,6 +90,7 @@ class CallSummary:
     stage_scores: dict[str, float]
     stage_max: dict[str, float]
     forbidden: int  # forbidden findings
+    checks: int  # findings of the rubric's checks (keyword, response, timing, repetition)
     missed: int  # recommended scripts not said
     rules: dict[str, str]  # rule id -> category, for every rule that cost points
     main_problem: str  # the worst forbidden hit, e.g. 推诿「不归我们管」
@@ -107,9 +108,9 @@ class Outcome:
 
 
 def lost_points(report: dict) -> list[dict]:
-    """The findings a trainee needs to see: every forbidden hit and every script not said."""
+    """The findings a trainee needs to see: every point deducted and every script not said."""
     return [f for f in report["findings"]
-            if f["kind"] == "forbidden" or (f["kind"] == "recommended" and f["points"] <= 0 < f["nominal_points"])]
+            if f["kind"] == "forbidden" or f["points"] < 0 or (f["kind"] == "recommended" and f["points"] <= 0 < f["nominal_points"])]
 
 
 def summarize(report: dict, path: Path, group_by: str) -> tuple[CallSummary, tuple[dict, ...]]:
@@ -124,7 +125,8 @@ def summarize(report: dict, path: Path, group_by: str) -> tuple[CallSummary, tup
         max_score=report["max_score"], grade=report["grade"], passed=report["passed"], fatal=report["fatal"],
         stage_scores={s["name"]: s["score"] for s in report["stages"]},
         stage_max={s["name"]: s["max_score"] for s in report["stages"]},
-        forbidden=len(forbidden), missed=len(lost) - len(forbidden),
+        forbidden=len(forbidden), checks=sum(1 for f in lost if f["kind"] not in ("forbidden", "recommended")),
+        missed=sum(1 for f in lost if f["kind"] == "recommended"),
         rules={f["rule"]: f["category"] for f in lost},
         main_problem=f"{worst['category']}「{worst['matched']}」" if worst else "",
     )

@@ -21,7 +21,7 @@ from callqa.batch import BatchSummary, CallSummary, Outcome
 from callqa.model import STAGES
 
 CALL_COLUMNS = ["path", "group", "score", "max_score", "grade", "passed", "fatal", *STAGES,
-                "forbidden_findings", "missed_scripts", "error"]
+                "forbidden_findings", "check_findings", "missed_scripts", "error"]
 GROUP_COLUMNS = ["rank", "group", "calls", "mean", "median", "pass_rate", *(f"{s}_mean" for s in STAGES),
                  "weakest_stage", "top_rules"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -37,9 +37,9 @@ def safe_cell(value: object) -> object:
 def call_row(outcome: Outcome) -> list[object]:
     call = outcome.call
     if call is None:
-        return [outcome.path, "", "", "", "", "", "", *[""] * len(STAGES), "", "", outcome.error]
+        return [outcome.path, "", "", "", "", "", "", *[""] * len(STAGES), "", "", "", outcome.error]
     return [call.path, call.group, call.score, call.max_score, call.grade, call.passed, call.fatal,
-            *(call.stage_scores.get(s, "") for s in STAGES), call.forbidden, call.missed, ""]
+            *(call.stage_scores.get(s, "") for s in STAGES), call.forbidden, call.checks, call.missed, ""]
 
 
 class CsvStream:
@@ -121,12 +121,12 @@ class OutputFolder:
             lines.append("\n| 行 | 阶段 | 问题 | 原话 | 建议说法 | 分数 |\n|---|---|---|---|---|---|\n")
             for f in lost:
                 said = f["said"] if f["said"] is not None else "(未说)"
-                if f["kind"] == "forbidden":
+                if f["kind"] != "recommended":
                     said = said.replace(f["matched"], f"**{f['matched']}**", 1) if f["matched"] else said
                     points = f"{f['points']:g}"
                 else:
                     said = f"(最接近的一句){said}" if f["said"] is not None else said
-                    points = f"未得 {f['nominal_points']:g}"
+                    points = f"{f['points']:g}" if f["points"] < 0 else f"未得 {f['nominal_points']:g}"
                 line = f["line"] if f["line"] is not None else "—"
                 lines.append(f"| {line} | {f['stage']} | {_md_cell(f['message'])} | {_md_cell(said)} "
                              f"| {_md_cell(f['suggestion'])} | {points} |\n")

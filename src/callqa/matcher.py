@@ -91,6 +91,9 @@ class CompiledRubric:
             if rule.enabled
         ]
         self.scripts = [s for s in rubric.recommended if s.enabled]
+        from callqa.checks import compile_check  # checks build on this module's matchers
+
+        self.checks = [compile_check(c) for c in rubric.checks if c.enabled]
         self._script_keys = [tuple(script_key(normalize_phrase(x)) for x in s.sentences) for s in self.scripts]
         self._script_required = [tuple(normalize_phrase(w) for w in s.must_include) for s in self.scripts]
         self._script_regexes = [tuple(re.compile(r) for r in s.regexes) for s in self.scripts]
@@ -132,6 +135,14 @@ class CompiledRubric:
         """A jieba tokenizer that keeps the rubric's `words` whole, built only when a short phrase
         needs a word boundary, and shared by rubrics with the same words."""
         return _tokenizer_for(tuple(normalize_phrase(w) for w in self.rubric.words))
+
+    def missing_words(self, sentence: str, norm: str) -> list[str]:
+        """Content words of a model sentence (two characters or more) that an utterance lacks."""
+        words = []
+        for word, _, _ in self._tokenizer.tokenize(script_key(normalize_phrase(sentence)), HMM=False):
+            if len(word) >= 2 and "#" not in word and word not in norm and word not in words:
+                words.append(word)
+        return words
 
     def warm_up(self) -> None:
         """Load what is otherwise loaded on first use (jieba's dictionary), e.g. before forking workers."""

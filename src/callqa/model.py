@@ -55,7 +55,7 @@ class Transcript:
 @dataclass(slots=True)
 class Finding:
     rule: str
-    kind: Literal["forbidden", "recommended"]
+    kind: str  # forbidden, recommended, or a check kind (keyword, response, silence, …)
     category: str
     severity: str
     utterance: int | None
@@ -69,6 +69,9 @@ class Finding:
     nominal: float = 0.0  # what the rule says, before caps
     similarity: float | None = None  # recommended scripts: best similarity 0..1
     spans: list[tuple[int, int]] = field(default_factory=list)  # in the original utterance text
+    trigger_utterance: int | None = None  # a response check: the utterance that called for the response
+    trigger_line: int | None = None
+    missing_words: list[str] = field(default_factory=list)  # a script not said: words the closest line lacked
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +103,4 @@ class Report:
     passed: bool
     grade: str
     fatal: bool
+    notes: list[str] = field(default_factory=list)  # e.g. timing checks skipped for want of times

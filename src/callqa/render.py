@@ -58,6 +58,8 @@ class TerminalRenderer:
                         style=self.style("yellow"))
         elif roles.method == "forced":
             text.append(f"\n角色: 按指定「{roles.agent}」为客服")
+        for note in report.notes:
+            text.append(f"\n说明: {note}", style=self.style("dim"))
         for warning in report.transcript.warnings:
             text.append(f"\n注意: {warning}", style=self.style("yellow"))
         return text
@@ -119,31 +121,38 @@ class TerminalRenderer:
         return text
 
     def _finding(self, report: Report, finding: Finding) -> Text:
-        missed = finding.kind == "recommended" and finding.points <= 0 and finding.nominal > 0
+        missed = finding.kind == "recommended" and finding.points <= 0 and (finding.nominal > 0 or finding.points < 0)
         where = f"第{finding.line}行 " if finding.line is not None and not missed else ""
-        if finding.kind == "forbidden":
+        if finding.kind == "recommended" and not missed:
+            mark, mark_style = ("✔", "green")
+            title = f"推荐话术 {finding.rule} {_points(finding.points)}分"
+        elif missed:
+            mark, mark_style = ("✘", "bold red") if finding.points < 0 else ("○", "yellow")
+            title = (f"必说话术 {finding.rule} {_points(finding.points)}分" if finding.points < 0
+                     else f"推荐话术 {finding.rule} 未得 {finding.nominal:g} 分")
+        else:  # forbidden rules and checks
             mark, mark_style = ("✘", "bold red")
             title = f"{finding.category} {finding.rule} {_points(finding.points)}分"
             if finding.points != finding.nominal:
                 title += f"(规则 {_points(finding.nominal)},已封顶)"
-        elif missed:
-            mark, mark_style = ("○", "yellow")
-            title = f"推荐话术 {finding.rule} 未得 {finding.nominal:g} 分"
-        else:
-            mark, mark_style = ("✔", "green")
-            title = f"推荐话术 {finding.rule} {_points(finding.points)}分"
         text = Text()
         text.append(f"{mark} ", style=self.style(mark_style))
         text.append(f"{where}[{finding.stage}] ", style=self.style(STAGE_COLOURS.get(finding.stage, "")))
         text.append(title, style=self.style("bold"))
         text.append(f"\n    {finding.message}")
-        if finding.kind == "forbidden" and finding.utterance is not None:
+        if finding.trigger_utterance is not None:
+            trigger = report.transcript.utterances[finding.trigger_utterance]
+            text.append(f"\n    起因 第{trigger.line}行 {trigger.speaker or ROLE_NAMES[trigger.role]}:", style=self.style("dim"))
+            text.append(trigger.text)
+        if not missed and finding.kind != "recommended" and finding.utterance is not None:
             text.append("\n    ")
             text.append(self._quote(report, finding))
         elif missed and finding.utterance is not None:
             closest = report.transcript.utterances[finding.utterance]
             text.append(f"\n    最接近的一句(第{closest.line}行,相似度 {finding.similarity:.0%}):", style=self.style("dim"))
             text.append(closest.text)
+            if finding.missing_words:
+                text.append(f"\n    缺少的词:{'、'.join(finding.missing_words)}", style=self.style("dim"))
         if finding.suggestion:
             text.append("\n    建议: ", style=self.style("cyan"))
             text.append(finding.suggestion)
@@ -152,8 +161,8 @@ class TerminalRenderer:
     def _findings(self, report: Report) -> Group:
         if not report.findings:
             return Group(Text("没有发现。"))
-        order = {"forbidden": 0, "recommended": 1}
-        ordered = sorted(report.findings, key=lambda f: (order.get(f.kind, 2), f.points > 0,
+        order = {"forbidden": 0, "recommended": 2}
+        ordered = sorted(report.findings, key=lambda f: (order.get(f.kind, 1), f.points > 0,
                                                           f.line if f.line is not None else 1 << 30))
         return Group(Text("发现", style=self.style("bold underline")), *(self._finding(report, f) for f in ordered))
 

@@ -39,10 +39,13 @@ def report_to_dict(report: Report) -> dict:
             {"rule": f.rule, "kind": f.kind, "category": f.category, "severity": f.severity,
              "utterance": f.utterance, "line": f.line, "stage": f.stage, "role": f.role, "matched": f.matched,
              "points": f.points, "nominal_points": f.nominal, "similarity": f.similarity,
-             "message": f.message, "suggestion": f.suggestion}
+             "message": f.message, "suggestion": f.suggestion,
+             "trigger_utterance": f.trigger_utterance, "trigger_line": f.trigger_line,
+             "missing_words": f.missing_words}
             for f in report.findings
         ],
         "warnings": list(transcript.warnings),
+        "notes": report.notes,
     }
 
 

@@ -61,6 +61,170 @@ class RuleExamples(_Model):
     miss: list[NonEmptyText] = []
 
 
+class Position(_Model):
+    """Restrict a rule to the first or last N utterances of the call, of each stage, or of each role
+    ("the agent's first sentence must contain 工号": {first: 1, of: role})."""
+
+    first: int | None = Field(default=None, ge=1)
+    last: int | None = Field(default=None, ge=1)
+    of: Literal["call", "stage", "role"] = "role"
+
+    @model_validator(mode="after")
+    def _one_end(self) -> Position:
+        if (self.first is None) == (self.last is None):
+            raise ValueError("give first or last")
+        return self
+
+
+class Match(_Model):
+    """Keyword logic over an utterance's normalised text. Exactly one of: any / all / none (lists of
+    phrases or nested matches), at_least + of, or regex (with an optional not_regex that cancels it)."""
+
+    any: list[MatchTerm] | None = None
+    all: list[MatchTerm] | None = None
+    none: list[MatchTerm] | None = None
+    at_least: int | None = Field(default=None, ge=1)
+    of: list[MatchTerm] | None = None
+    regex: str | None = None
+    not_regex: str | None = None
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Match:
+        given = [name for name in ("any", "all", "none", "at_least", "regex") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("use exactly one of any, all, none, at_least (with of), regex")
+        if (self.at_least is None) != (self.of is None):
+            raise ValueError("at_least and of go together")
+        if self.not_regex is not None and self.regex is None:
+            raise ValueError("not_regex goes with regex")
+        for pattern in (self.regex, self.not_regex):
+            if pattern is not None:
+                _compile_all([pattern])
+        return self
+
+
+MatchTerm = Annotated[str, Field(min_length=1)] | Match
+Match.model_rebuild()
+
+
+class CheckExamples(_Model):
+    """Dialogues (ROLE:TEXT lines, timestamps for timing checks) that must (hit) or must not (miss) trigger the check."""
+
+    hit: list[NonEmptyText] = []
+    miss: list[NonEmptyText] = []
+
+
+class _Check(_Model):
+    id: RuleId
+    category: NonEmptyText = "质检项"
+    deduct: float = Field(ge=0)
+    max_deduct: float | None = Field(default=None, ge=0)
+    severity: Severity = "error"
+    message: NonEmptyText
+    suggestion: str | None = None
+    #: Where the points are taken when a finding has no utterance of its own (a call-level metric, a
+    #: phrase that never came); otherwise from the stage of the utterance it cites.
+    stage: StageName = "结束"
+    enabled: bool = True
+    examples: CheckExamples = CheckExamples()
+
+
+class Scope(_Model):
+    roles: list[RoleName] = ["agent"]
+    stages: list[StageName] = list(STAGES)
+    position: Position | None = None
+
+
+class KeywordCheck(_Check):
+    """`present`: some utterance in scope must match (else one finding); `absent`: every utterance in
+    scope that matches is a finding. `exceptions` cancel a match they overlap or lie within
+    `context_window` characters of (allow-contexts, for the near-misses)."""
+
+    kind: Literal["keyword"]
+    match: Match
+    scope: Scope = Scope()
+    expect: Literal["present", "absent"] = "absent"
+    exceptions: list[NonEmptyText] = []
+    context_window: int = Field(default=0, ge=0)
+
+
+class Side(_Model):
+    roles: list[RoleName]
+    match: Match
+
+
+class Reply(Side):
+    within: int = Field(default=2, ge=1)  # utterances of these roles after the trigger
+
+
+class ResponseCheck(_Check):
+    """When `trigger` matches, a `response` must (expect: present) or must not (absent) follow within
+    N utterances of the given roles. Findings cite the trigger line and the response line."""
+
+    kind: Literal["response"]
+    trigger: Side
+    response: Reply
+    expect: Literal["present", "absent"] = "present"
+
+
+class SilenceCheck(_Check):
+    """A gap between turns longer than `max_seconds` is a finding unless the agent bridged it: the
+    agent's turn before the gap matches `bridge` (请您稍等 …)."""
+
+    kind: Literal["silence"]
+    max_seconds: float = Field(gt=0)
+    bridge: Match | None = None
+
+
+class SpeechRateCheck(_Check):
+    """Characters per minute over a role's timed utterances, outside [min_cpm, max_cpm]."""
+
+    kind: Literal["speech_rate"]
+    role: RoleName = "agent"
+    min_cpm: float | None = Field(default=None, ge=0)
+    max_cpm: float | None = Field(default=None, ge=0)
+
+
+class InterruptionCheck(_Check):
+    """The agent starts more than `tolerance_seconds` before the customer's turn ends; more than
+    `max_count` such interruptions are findings, one each."""
+
+    kind: Literal["interruption"]
+    tolerance_seconds: float = Field(default=0.5, ge=0)
+    max_count: int = Field(default=0, ge=0)
+
+
+class DurationCheck(_Check):
+    kind: Literal["duration"]
+    min_seconds: float | None = Field(default=None, ge=0)
+    max_seconds: float | None = Field(default=None, ge=0)
+
+
+class TalkRatioCheck(_Check):
+    """The role's share of talk time (summed utterance durations), outside [min, max]."""
+
+    kind: Literal["talk_ratio"]
+    role: RoleName = "agent"
+    min: float | None = Field(default=None, ge=0, le=1)
+    max: float | None = Field(default=None, ge=0, le=1)
+
+
+class RepetitionCheck(_Check):
+    """The customer asks the same thing `min_count` times or more (similarity ≥ `similarity`, 0-1):
+    a sign the agent is not answering."""
+
+    kind: Literal["repetition"]
+    role: RoleName = "customer"
+    similarity: float = Field(default=0.75, gt=0, le=1)
+    min_count: int = Field(default=3, ge=2)
+    min_chars: int = Field(default=4, ge=1)  # shorter turns (好的, 嗯嗯) repeat by nature
+
+
+Check = Annotated[KeywordCheck | ResponseCheck | SilenceCheck | SpeechRateCheck | InterruptionCheck | DurationCheck
+                  | TalkRatioCheck | RepetitionCheck, Field(discriminator="kind")]
+TIMING_KINDS = ("silence", "speech_rate", "interruption", "duration", "talk_ratio")
+
+
 class StageDef(_Model):
     name: StageName
     points: float = Field(ge=0)
@@ -84,6 +248,7 @@ class ForbiddenRule(_Model):
     #: The most this rule can deduct in one call, however often it is hit.
     max_deduct: float | None = Field(default=None, ge=0)
     severity: Severity = "error"
+    position: Position | None = None
     #: auto: phrases of one or two characters must start and end on jieba word boundaries.
     word_boundary: Literal["auto", "always", "never"] = "auto"
     message: NonEmptyText
@@ -113,6 +278,11 @@ class RecommendedScript(_Model):
     points: float = Field(ge=0)
     #: A bonus script earns points when said but costs nothing when not (the stage maximum still caps).
     bonus: bool = False
+    #: A required script not said costs `deduct` (default: its points) on top of the points not earned,
+    #: and the finding explains the near-miss: the closest utterance, its similarity, the words missing.
+    required: bool = False
+    deduct: float | None = Field(default=None, ge=0)
+    position: Position | None = None
     #: Expected only when the call has its stage: a call that rightly skips the stage (a simple
     #: enquiry has no 转化) is given the points instead of losing them.
     only_if_stage_present: bool = False
@@ -153,6 +323,7 @@ class Rubric(_Model):
     stages: list[StageDef]
     forbidden: list[ForbiddenRule] = []
     recommended: list[RecommendedScript] = []
+    checks: list[Check] = []
     speakers: Speakers = Speakers()
     #: Filler words dropped from transcript text before matching (ASR output is full of them).
     fillers: list[NonEmptyText] = ["嗯", "呃", "唔"]
@@ -217,7 +388,7 @@ def default_rubric_path() -> Path:
     return Path(__file__).resolve().parents[2] / "rubrics" / "default.yaml"
 
 
-_LIST_KEYS = {"stages": "name", "forbidden": "id", "recommended": "id"}
+_LIST_KEYS = {"stages": "name", "forbidden": "id", "recommended": "id", "checks": "id"}
 
 
 def _merge(parent: dict, child: dict) -> tuple[dict, dict[str, list[int | None]]]:
@@ -268,8 +439,8 @@ def _semantic_errors(rubric: Rubric) -> list[tuple[tuple[str | int, ...], str]]:
     if names != list(STAGES):
         errors.append((("stages",), f"must list the five stages in order: {' '.join(STAGES)} (got {' '.join(names)})"))
         return errors
-    for key in ("forbidden", "recommended"):
-        seen: set[str] = set()
+    seen: set[str] = set()
+    for key in ("forbidden", "recommended", "checks"):
         for i, rule in enumerate(getattr(rubric, key)):
             if rule.id in seen:
                 errors.append(((key, i, "id"), f"duplicate rule id '{rule.id}'"))

@@ -15,7 +15,10 @@ from pathlib import Path
 
 from callqa.diagnostics import CheckResult, Diagnostic
 from callqa.errors import CallqaError
+from callqa.checks import run_checks
 from callqa.matcher import CompiledRubric
+from callqa.readers import transcript_from_text
+from callqa.segment import segment
 from callqa.model import Utterance
 from callqa.normalize import normalize, normalize_phrase
 from callqa.rubric import Rubric, rubric_problems
@@ -105,7 +108,7 @@ def check_rubrics(paths: list[Path]) -> CheckResult:
                                    "rubric.conflict",
                                    f"{script.id}: model sentence「{sentence}」triggers {rule.id} on「{found[0].text}」",
                                    "reword the script or add an exception to the rule"))
-        for key, rules in (("forbidden", rubric.forbidden), ("recommended", rubric.recommended)):
+        for key, rules in (("forbidden", rubric.forbidden), ("recommended", rubric.recommended), ("checks", rubric.checks)):
             for rule in rules:
                 if rule.enabled and not (rule.examples.hit or rule.examples.miss):
                     add(Diagnostic(source, lines.of(key, rule.id, "id"), 1, "info", "rubric.no-examples",
@@ -118,7 +121,7 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
     result = CheckResult([], [], [])
     ran = 0
     for rubric, source, lines, compiled in _compiled(paths, result):
-        rules = [c.rule for c in compiled.rules] + compiled.scripts
+        rules = [c.rule for c in compiled.rules] + compiled.scripts + [c.check for c in compiled.checks]
         if not any(r.examples.hit or r.examples.miss for r in rules):
             result.diagnostics.append(Diagnostic(source, 1, 1, "error", "rubric.no-examples",
                                                  "no rule has examples: nothing was tested",
@@ -152,4 +155,31 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
                     result.diagnostics.append(Diagnostic(
                         source, lines.of("recommended", script.id, "examples", expect, j), 1, "error", "rubric.example",
                         f"{script.id}: {expect} example「{example}」{verb}: {why}, closest to「{match.sentence}」"))
+        for compiled_check in compiled.checks:
+            check = compiled_check.check
+            for expect, examples in (("hit", check.examples.hit), ("miss", check.examples.miss)):
+                for j, example in enumerate(examples):
+                    ran += 1
+                    message = _check_example_failure(compiled, compiled_check, expect, example)
+                    if message:
+                        result.diagnostics.append(Diagnostic(source, lines.of("checks", check.id, "examples", expect, j),
+                                                             1, "error", "rubric.example", f"{check.id}: {message}"))
     return result, ran
+
+
+def _check_example_failure(compiled: CompiledRubric, compiled_check, expect: str, example: str) -> str | None:
+    """Why a check's example dialogue fails, or None when it behaves as expected."""
+    try:
+        transcript = transcript_from_text(example, "<example>", compiled)
+    except CallqaError as exc:
+        return f"{expect} example cannot be read: {exc.message}"
+    stages = segment(transcript, compiled).stages
+    findings, notes = run_checks([compiled_check], transcript.utterances, stages)
+    shown = example.replace("\n", " / ")
+    if notes:
+        return f"{expect} example「{shown}」has no timestamps, so a timing check cannot run on it"
+    if expect == "hit" and not findings:
+        return f"hit example「{shown}」gives no finding"
+    if expect == "miss" and findings:
+        return f"miss example「{shown}」gives a finding: {findings[0].message}"
+    return None

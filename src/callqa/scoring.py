@@ -9,6 +9,7 @@ fatal hit sets the total to 0.
 
 from __future__ import annotations
 
+from callqa.checks import in_position, run_checks
 from callqa.matcher import CompiledRubric, ScriptMatch
 from callqa.model import STAGES, Finding, Report, Segmentation, StageScore, Transcript, Utterance
 
@@ -21,9 +22,12 @@ def stage_base(compiled: CompiledRubric, stage: str) -> float:
 
 def _forbidden_findings(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> list[Finding]:
     findings = []
-    for utterance, stage in zip(transcript.utterances, segmentation.stages):
+    utterances, stages = transcript.utterances, segmentation.stages
+    for utterance, stage in zip(utterances, stages):
         for rule_index, hits in compiled.forbidden_hits(utterance, stage).items():
             rule = compiled.rules[rule_index].rule
+            if rule.position is not None and not _in_position(utterances, stages, utterance.index, rule):
+                continue
             findings.append(Finding(
                 rule=rule.id, kind="forbidden", category=rule.category, severity=rule.severity,
                 utterance=utterance.index, line=utterance.line, stage=stage, role=utterance.role,
@@ -34,11 +38,17 @@ def _forbidden_findings(transcript: Transcript, segmentation: Segmentation, comp
     return findings
 
 
+def _in_position(utterances, stages, index: int, rule) -> bool:
+    candidates = [i for i, u in enumerate(utterances) if u.role in rule.roles and stages[i] in rule.stages]
+    return index in in_position(utterances, stages, candidates, rule.position)
+
+
 def _script_findings(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> list[Finding]:
     findings = []
+    utterances, stages = transcript.utterances, segmentation.stages
     for script_index, script in enumerate(compiled.scripts):
-        candidates = [u for u, stage in zip(transcript.utterances, segmentation.stages)
-                      if stage == script.stage and u.role in script.roles]
+        indices = [i for i, u in enumerate(utterances) if stages[i] == script.stage and u.role in script.roles]
+        candidates = [utterances[i] for i in in_position(utterances, stages, indices, script.position)]
         best: tuple[ScriptMatch, Utterance] | None = None
         for utterance in candidates:
             match = compiled.script_match(script_index, utterance)
@@ -61,13 +71,20 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
         else:
             gap = f"(缺少“{'、'.join(match.missing)}”)" if match is not None and match.missing else ""
             message = f"未使用推荐话术:{script.message or script.id}{gap}"
+        missing_words: list[str] = []
+        if not said and script.required and utterance is not None:
+            missing_words = compiled.missing_words(match.sentence, utterance.norm)
+        penalty = -(script.deduct if script.deduct is not None else script.points) if script.required and not said else 0.0
         findings.append(Finding(
-            rule=script.id, kind="recommended", category="推荐话术", severity="info" if said else "warning",
+            rule=script.id, kind="recommended", category="推荐话术",
+            severity="info" if said else "error" if script.required else "warning",
             utterance=utterance.index if utterance else None, line=utterance.line if utterance else None,
             stage=script.stage, role=utterance.role if utterance else None,
-            matched=utterance.text if said else "", points=script.points if said else 0.0, nominal=script.points,
-            message=message, suggestion=None if said else match.sentence if match else script.sentences[0],
-            similarity=round(match.similarity, 3) if match else None,
+            matched=utterance.text if said else "", points=script.points if said else penalty,
+            nominal=script.points if said or not script.required else penalty,
+            message=message if said or not script.required else f"必说话术缺失:{message.removeprefix('未使用推荐话术:')}",
+            suggestion=None if said else match.sentence if match else script.sentences[0],
+            similarity=round(match.similarity, 3) if match else None, missing_words=missing_words,
         ))
     return findings
 
@@ -88,10 +105,11 @@ def _apply_caps(findings: list[Finding], compiled: CompiledRubric) -> dict[str, 
 
 
 def _apply_rule_caps(findings: list[Finding], compiled: CompiledRubric) -> None:
-    caps = {c.rule.id: c.rule.max_deduct for c in compiled.rules if c.rule.max_deduct is not None}
+    caps = {r.id: r.max_deduct for r in [c.rule for c in compiled.rules] + [c.check for c in compiled.checks]
+            if r.max_deduct is not None}
     taken: dict[str, float] = {}
     for finding in findings:
-        if finding.kind == "forbidden" and finding.rule in caps:
+        if finding.points < 0 and finding.rule in caps:
             room = caps[finding.rule] - taken.get(finding.rule, 0.0)
             finding.points = max(finding.points, -room) + 0.0
             taken[finding.rule] = taken.get(finding.rule, 0.0) - finding.points
@@ -107,7 +125,9 @@ def _stage_ranges(segmentation: Segmentation) -> dict[str, tuple[int | None, int
 
 def score(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> Report:
     rubric = compiled.rubric
-    findings = _forbidden_findings(transcript, segmentation, compiled) + _script_findings(transcript, segmentation, compiled)
+    check_findings, notes = run_checks(compiled.checks, transcript.utterances, segmentation.stages)
+    findings = (_forbidden_findings(transcript, segmentation, compiled) + _script_findings(transcript, segmentation, compiled)
+                + check_findings)
     findings.sort(key=lambda f: (f.utterance if f.utterance is not None else len(transcript.utterances), f.rule))
     _apply_rule_caps(findings, compiled)
     totals = _apply_caps(findings, compiled)
@@ -120,5 +140,5 @@ def score(transcript: Transcript, segmentation: Segmentation, compiled: Compiled
     return Report(
         transcript=transcript, rubric_name=rubric.name, rubric_version=rubric.version, rubric_path=compiled.path,
         segmentation=segmentation, stages=stages, findings=findings, score=total, max_score=rubric.max_score,
-        passed=not fatal and total >= rubric.pass_mark, grade=grade, fatal=fatal,
+        passed=not fatal and total >= rubric.pass_mark, grade=grade, fatal=fatal, notes=notes,
     )

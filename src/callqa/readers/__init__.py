@@ -66,6 +66,13 @@ def read_transcript(path: str | Path, compiled: CompiledRubric, options: ReadOpt
     if options.input_format not in FORMATS:
         raise InputError(path, f"unknown input format '{options.input_format}'", hint=f"one of {', '.join(FORMATS)}")
     text, encoding = decode(read_bytes(path), str(path), options.encoding)
+    return transcript_from_text(text, path, compiled, options, encoding=encoding)
+
+
+def transcript_from_text(text: str, path: str | Path, compiled: CompiledRubric, options: ReadOptions = ReadOptions(),
+                         *, encoding: str | None = None) -> Transcript:
+    """A transcript from text already decoded (a file's, or a rubric example's)."""
+    path = Path(path)
     fmt = detect_format(path, text) if options.input_format == "auto" else options.input_format
     parsed = parse(text, path, fmt, compiled)
     if not parsed.turns:
