@@ -4,6 +4,7 @@ timing and repetition — each explained line by line."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -206,3 +207,30 @@ def test_check_examples_run_in_rubric_test(rubric_file):
     result = CliRunner().invoke(app, ["rubric", "test", str(path)])
     assert result.exit_code == 1
     assert "t.repeat: hit example「客户:在吗 / 客户:在吗」gives no finding" in result.stdout
+
+
+def test_rubric_diff_lists_changed_calls_largest_first_with_pass_fail_flips(tmp_path):
+    stricter = tmp_path / "stricter.yaml"
+    stricter.write_text("extends: default\nname: stricter\nversion: 2\npass_mark: 85\n"
+                        "forbidden:\n  - {id: forbidden.hedging, deduct: 6, max_deduct: 12}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["rubric", "diff", "default", str(stricter), str(ROOT / "transcripts"),
+                                      "--format", "json", "--jobs", "1"])
+    assert result.exit_code == 0, result.stderr
+    diff = json.loads(result.stdout)
+    assert diff["calls"] == 10
+    changed = {Path(c["path"]).name: c for c in diff["changed"]}
+    hedging = changed["05_express_hedging.txt"]
+    assert hedging["delta"] == hedging["new_score"] - hedging["old_score"] < 0
+    flips = [c for c in diff["changed"] if c["old_passed"] != c["new_passed"]]
+    assert flips and all(not c["new_passed"] for c in flips)  # a higher pass mark only fails calls
+    order = diff["changed"][len(flips):]
+    assert [abs(c["delta"]) for c in order] == sorted((abs(c["delta"]) for c in order), reverse=True)
+    assert diff["changed"][: len(flips)] == flips  # pass/fail changes come first
+    assert diff["groups"][0]["group"] == "transcripts"
+    text = CliRunner().invoke(app, ["rubric", "diff", "default", str(stricter), str(ROOT / "transcripts"), "-j", "1"])
+    assert "default v1 -> stricter v2: 10 calls" in text.stdout and "合格→不合格" in text.stdout
+
+
+def test_rubric_diff_of_a_rubric_with_itself_is_empty():
+    result = CliRunner().invoke(app, ["rubric", "diff", "default", "default", str(ROOT / "transcripts"), "-f", "json"])
+    assert json.loads(result.stdout)["changed"] == []

@@ -30,6 +30,7 @@ from callqa.formatters import FORMATTERS
 from callqa.lint import Linter
 from callqa.readers import FORMATS, ReadOptions
 from callqa.rubric import rubric_json_schema
+from callqa.rubric_diff import diff_rubrics, format_diff
 from callqa.rubric_tools import check_rubrics, run_rubric_examples
 from callqa.readers import read_transcript
 from callqa.render import TerminalRenderer, make_console, print_segmentation, render_summary
@@ -313,6 +314,41 @@ def rubric_test(rubrics: RubricPaths, output_format: DiagnosticFormatOption = Di
     failed = len([d for d in result.diagnostics if d.rule == "rubric.example"])
     print(f"callqa rubric test: {ran} examples, {ran - failed} passed, {failed} failed", file=sys.stderr)
     _emit(result, output_format, FailOn.error, "rubric test")
+
+
+@rubric_app.command("diff")
+def rubric_diff(
+    old: Annotated[Path, typer.Argument(help="The rubric as it is ('default' for the built-in one).", show_default=False)],
+    new: Annotated[Path, typer.Argument(help="The rubric as it would be.", show_default=False)],
+    corpus: Annotated[list[str], typer.Argument(help="Transcripts, folders or globs to rescore.", show_default=False)],
+    output_format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = os.cpu_count() or 1,
+) -> None:
+    """Rescore a corpus under two rubric versions; list the calls and groups whose score or pass/fail
+    changed, largest first.
+
+    Exit codes: 0 done, 2 usage or input error.
+    """
+    if output_format not in ("text", "json"):
+        error("--format must be text or json")
+        raise typer.Exit(EXIT_ERROR)
+    try:
+        before, after = compile_rubric(old), compile_rubric(new)
+    except CallqaError as exc:
+        error(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+    files, missing = find_transcripts(corpus)
+    for message in missing:
+        error(message)
+    result = diff_rubrics(before, after, files, jobs)
+    for message in result.errors:
+        error(message)
+    if output_format == "json":
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        names = (f"{r.rubric.name} v{r.rubric.version}" for r in (before, after))
+        print(format_diff(result, *names))
+    raise typer.Exit(EXIT_ERROR if missing or result.errors or not files else EXIT_OK)
 
 
 @rubric_app.command("schema")
