@@ -133,3 +133,9 @@ def test_schema_command_matches_the_shipped_schema_file_and_validates_the_rubric
         assert "'high' is not of type 'number'" in exc.message
     else:
         raise AssertionError("a string pass_mark validated")
+
+
+def test_every_shipped_rubric_checks_clean_and_passes_its_examples():
+    for rubric in sorted((ROOT / "rubrics").glob("*.yaml")):
+        assert run("rubric", "check", rubric).stdout == "", rubric
+        assert run("rubric", "test", rubric).exit_code == 0, rubric
