@@ -1,7 +1,8 @@
-"""The command line: a thin layer over callqa.pipeline and the renderers.
+"""The command line: a thin layer over the library (pipeline, batch, lint, rubric tools) and renderers.
 
-Exit codes: 0 every scored call passed; 1 a call failed the pass mark (or lint found violations);
-2 usage error, or a file or rubric that could not be read (the other files are still scored).
+Exit codes: 0 every scored call passed (or nothing found); 1 a call failed the pass mark (or findings
+at or above --fail-on); 2 usage error, or a file or rubric that could not be read (the other files are
+still scored); 3 internal error (a bug); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -20,28 +21,29 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from callqa import __version__
-from callqa.errors import CallqaError
-from callqa.pipeline import compile_rubric, score_file
 from callqa.batch import BatchSummary, Outcome, find_transcripts, interrupt_flag, score_many, summarize
 from callqa.batch_outputs import CALL_COLUMNS, CsvStream, OutputFolder, call_row, json_line
 from callqa.diagnostics import CheckResult
-from callqa.html_report import render_html
+from callqa.errors import CallqaError
 from callqa.formatters import FORMATTERS
+from callqa.html_report import render_html
 from callqa.lint import Linter
-from callqa.readers import FORMATS, ReadOptions
+from callqa.pipeline import compile_rubric, score_file
+from callqa.readers import FORMATS, ReadOptions, read_transcript
+from callqa.render import TerminalRenderer, make_console, print_segmentation, render_summary
+from callqa.report_json import report_to_dict, to_json
 from callqa.rubric import rubric_json_schema
 from callqa.rubric_diff import diff_rubrics, format_diff
 from callqa.rubric_tools import check_rubrics, run_rubric_examples
-from callqa.readers import read_transcript
-from callqa.render import TerminalRenderer, make_console, print_segmentation, render_summary
 from callqa.stage_eval import evaluate, format_evaluation, without_markers
-from callqa.report_json import report_to_dict, to_json
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 
 app = typer.Typer(
     name="callqa",
     help="Score Chinese customer-service call transcripts against a YAML rubric.",
+    epilog="Exit codes: 0 all passed or nothing found; 1 a call failed or findings at --fail-on; 2 usage or "
+           "input error (other files still processed); 3 internal error; 130 interrupted.",
     no_args_is_help=True,
     add_completion=False,
     # Locals would print transcript text (personal data) if a bug ever raised.
@@ -79,7 +81,8 @@ def _main(
 ) -> None:
     """Score Chinese customer-service call transcripts against a YAML rubric.
 
-    Exit codes: 0 all calls passed, 1 a call failed the pass mark, 2 usage or input error.
+    Exit codes: 0 all calls passed (or nothing found), 1 a call failed the pass mark (or findings), 2 usage
+    or input error, 3 internal error, 130 interrupted.
     """
 
 
@@ -287,7 +290,7 @@ def lint(
     _emit(result, output_format, fail_on, "lint")
 
 
-rubric_app = typer.Typer(help="Check, test and describe rubrics.", no_args_is_help=True)
+rubric_app = typer.Typer(help="Check, test, compare and describe rubrics.", no_args_is_help=True)
 app.add_typer(rubric_app, name="rubric")
 RubricPaths = Annotated[list[Path], typer.Argument(help="Rubric YAML files ('default' for the built-in one).",
                                                    show_default=False)]
