@@ -43,49 +43,52 @@ def _in_position(utterances, stages, index: int, rule) -> bool:
     return index in in_position(utterances, stages, candidates, rule.position)
 
 
+def _script_finding(script, utterance: Utterance | None, **fields) -> Finding:
+    return Finding(rule=script.id, kind="recommended", category="推荐话术", stage=script.stage,
+                   utterance=utterance.index if utterance else None, line=utterance.line if utterance else None,
+                   role=utterance.role if utterance else None, **fields)
+
+
+def _missed(compiled: CompiledRubric, script, best: tuple[ScriptMatch, Utterance] | None) -> Finding:
+    """A script not said: the points not earned, and for a required one a deduction and the near-miss."""
+    match, utterance = best if best is not None else (None, None)
+    name = script.message or script.id
+    gap = f"(缺少“{'、'.join(match.missing)}”)" if match is not None and match.missing else ""
+    common = dict(matched="", suggestion=match.sentence if match else script.sentences[0],
+                  similarity=round(match.similarity, 3) if match else None)
+    if not script.required:
+        return _script_finding(script, utterance, severity="warning", points=0.0, nominal=script.points,
+                               message=f"未使用推荐话术:{name}{gap}", **common)
+    penalty = -(script.deduct if script.deduct is not None else script.points)
+    missing_words = compiled.missing_words(match.sentence, utterance.norm) if utterance is not None else []
+    return _script_finding(script, utterance, severity="error", points=penalty, nominal=penalty,
+                           message=f"必说话术缺失:{name}{gap}", missing_words=missing_words, **common)
+
+
 def _script_findings(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> list[Finding]:
     findings = []
     utterances, stages = transcript.utterances, segmentation.stages
     for script_index, script in enumerate(compiled.scripts):
-        indices = [i for i, u in enumerate(utterances) if stages[i] == script.stage and u.role in script.roles]
-        candidates = [utterances[i] for i in in_position(utterances, stages, indices, script.position)]
-        best: tuple[ScriptMatch, Utterance] | None = None
-        for utterance in candidates:
-            match = compiled.script_match(script_index, utterance)
-            if best is None or (match.counts(script), match.similarity) > (best[0].counts(script), best[0].similarity):
-                best = (match, utterance)
-        said = best is not None and best[0].counts(script)
-        match, utterance = best if best is not None else (None, None)
-        if script.only_if_stage_present and script.stage not in segmentation.stages:
-            if not script.bonus:
-                findings.append(Finding(
-                    rule=script.id, kind="recommended", category="推荐话术", severity="info", utterance=None,
-                    line=None, stage=script.stage, role=None, matched="", points=script.points,
-                    nominal=script.points, message=f"本通话没有{script.stage}阶段,{script.message or script.id}不适用,计满分",
-                ))
+        if script.only_if_stage_present and script.stage not in stages:
+            if not script.bonus:  # the stage rightly did not happen: the points are given
+                findings.append(_script_finding(
+                    script, None, severity="info", matched="", points=script.points, nominal=script.points,
+                    message=f"本通话没有{script.stage}阶段,{script.message or script.id}不适用,计满分"))
             continue
-        if said:
-            message = f"使用推荐话术:{script.message or script.id}"
-        elif script.bonus:
-            continue  # a bonus script not said costs nothing and is not worth a line
-        else:
-            gap = f"(缺少“{'、'.join(match.missing)}”)" if match is not None and match.missing else ""
-            message = f"未使用推荐话术:{script.message or script.id}{gap}"
-        missing_words: list[str] = []
-        if not said and script.required and utterance is not None:
-            missing_words = compiled.missing_words(match.sentence, utterance.norm)
-        penalty = -(script.deduct if script.deduct is not None else script.points) if script.required and not said else 0.0
-        findings.append(Finding(
-            rule=script.id, kind="recommended", category="推荐话术",
-            severity="info" if said else "error" if script.required else "warning",
-            utterance=utterance.index if utterance else None, line=utterance.line if utterance else None,
-            stage=script.stage, role=utterance.role if utterance else None,
-            matched=utterance.text if said else "", points=script.points if said else penalty,
-            nominal=script.points if said or not script.required else penalty,
-            message=message if said or not script.required else f"必说话术缺失:{message.removeprefix('未使用推荐话术:')}",
-            suggestion=None if said else match.sentence if match else script.sentences[0],
-            similarity=round(match.similarity, 3) if match else None, missing_words=missing_words,
-        ))
+        indices = [i for i, u in enumerate(utterances) if stages[i] == script.stage and u.role in script.roles]
+        best: tuple[ScriptMatch, Utterance] | None = None
+        for i in in_position(utterances, stages, indices, script.position):
+            match = compiled.script_match(script_index, utterances[i])
+            if best is None or (match.counts(script), match.similarity) > (best[0].counts(script), best[0].similarity):
+                best = (match, utterances[i])
+        if best is not None and best[0].counts(script):
+            match, utterance = best
+            findings.append(_script_finding(
+                script, utterance, severity="info", matched=utterance.text, points=script.points,
+                nominal=script.points, message=f"使用推荐话术:{script.message or script.id}",
+                similarity=round(match.similarity, 3)))
+        elif not script.bonus:  # a bonus script not said costs nothing and is not worth a line
+            findings.append(_missed(compiled, script, best))
     return findings
 
 
