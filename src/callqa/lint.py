@@ -31,9 +31,9 @@ from callqa.errors import CallqaError, InputError
 from callqa.matcher import CompiledRubric
 from callqa.model import STAGES, Utterance
 from callqa.normalize import normalize, to_simplified
-from callqa.readers import ReadOptions
+from callqa.pipeline import score_transcript
+from callqa.readers import ReadOptions, transcript_from_text
 from callqa.readers.source import decode, read_bytes
-from callqa.pipeline import score_file
 from callqa.yamlsource import parse_yaml
 
 LIBRARY_SUFFIXES = {".yaml", ".yml", ".md", ".markdown", ".txt"}
@@ -217,7 +217,7 @@ class Linter:
         source, _ = decode(read_bytes(path), str(path))
         lines = source.splitlines()
         if _is_transcript(path, source, self.compiled):
-            return self._lint_transcript(path, lines)
+            return self._lint_transcript(path, source, lines)
         suffix = path.suffix.lower()
         if suffix in (".yaml", ".yml"):
             scripts = _yaml_scripts(path, source)
@@ -263,8 +263,8 @@ class Linter:
                                                   f"{rule.category}「{matched}」: {rule.message}", rule.suggestion))
         return diagnostics
 
-    def _lint_transcript(self, path: Path, lines: list[str]) -> list[Diagnostic]:
-        report = score_file(path, self.compiled, self.read_options)
+    def _lint_transcript(self, path: Path, source: str, lines: list[str]) -> list[Diagnostic]:
+        report = score_transcript(transcript_from_text(source, path, self.compiled, self.read_options), self.compiled)
         diagnostics = []
         for finding in report.findings:
             if finding.kind != "forbidden":

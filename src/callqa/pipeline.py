@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from callqa.matcher import CompiledRubric
-from callqa.model import Report
+from callqa.model import Report, Transcript
 from callqa.readers import ReadOptions, read_transcript
 from callqa.rubric import load_rubric
 from callqa.scoring import score
@@ -19,5 +19,8 @@ def compile_rubric(path: str | Path | None = None) -> CompiledRubric:
 
 
 def score_file(path: str | Path, compiled: CompiledRubric, options: ReadOptions = ReadOptions()) -> Report:
-    transcript = read_transcript(path, compiled, options)  # reading normalises each utterance
+    return score_transcript(read_transcript(path, compiled, options), compiled)  # reading normalises
+
+
+def score_transcript(transcript: Transcript, compiled: CompiledRubric) -> Report:
     return score(transcript, segment(transcript, compiled), compiled)
