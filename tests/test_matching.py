@@ -119,3 +119,10 @@ def test_time_commitment_needs_a_concrete_time(default_rubric, text, counts):
 def test_unrelated_sentence_is_not_a_script(default_rubric):
     match, script = script_similarity(default_rubric, "recommended.further_help", "您的话费余额是56.8元")
     assert match.similarity < 0.5 and not match.counts(script)
+
+
+def test_allow_context_window_cancels_a_hit_near_an_exception(rubric_file):
+    compiled = compile_rubric(rubric_file(
+        "extends: default\nforbidden:\n  - {id: forbidden.hedging, exceptions: [仅供参考], context_window: 4}\n"))
+    assert rule_hits(compiled, "预计可能明天到,仅供参考") == {}  # 可能 is 4 characters from 仅供参考
+    assert "forbidden.hedging" in rule_hits(compiled, "可能明天到,具体时间以短信为准,仅供参考")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from callqa.matcher import script_key
+from callqa.matcher import near, occurrences, script_key
 from callqa.model import Finding, Utterance
 from callqa.normalize import normalize_phrase
 from callqa.rubric import (TIMING_KINDS, DurationCheck, InterruptionCheck, KeywordCheck, Match, Position,
@@ -43,11 +43,7 @@ class CompiledMatch:
 
     def spans(self, text: str) -> list[Span] | None:
         if self.op == "phrase":
-            found, at = [], text.find(self.phrase)
-            while at != -1 and self.phrase:
-                found.append((at, at + len(self.phrase)))
-                at = text.find(self.phrase, at + 1)
-            return found or None
+            return occurrences(text, self.phrase) or None
         if self.op == "regex":
             if self.not_regex is not None and self.not_regex.search(text):
                 return None
@@ -120,14 +116,9 @@ def _matched_text(utterance: Utterance, spans: list[Span]) -> str:
 
 
 def _cancelled(compiled: CompiledCheck, text: str, span: Span) -> bool:
-    window = getattr(compiled.check, "context_window", 0)
-    for phrase in compiled.exceptions:
-        at = text.find(phrase)
-        while at != -1:
-            if at < span[1] + window and at + len(phrase) > span[0] - window:
-                return True
-            at = text.find(phrase, at + 1)
-    return False
+    """An allow-context: an exception phrase overlapping the match or within the check's context window."""
+    window = compiled.check.context_window
+    return any(near(a, b, *span, window) for phrase in compiled.exceptions for a, b in occurrences(text, phrase))
 
 
 def _keyword(compiled: CompiledCheck, utterances, stages) -> list[Finding]:

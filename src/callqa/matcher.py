@@ -48,6 +48,22 @@ class _CompiledRule:
     exception_regexes: tuple[re.Pattern[str], ...]
 
 
+def occurrences(text: str, phrase: str) -> list[tuple[int, int]]:
+    """Every (start, end) of `phrase` in `text`, overlapping ones included."""
+    found, at = [], text.find(phrase) if phrase else -1
+    while at != -1:
+        found.append((at, at + len(phrase)))
+        at = text.find(phrase, at + 1)
+    return found
+
+
+def near(a: int, b: int, start: int, end: int, window: int) -> bool:
+    """Does span [a, b) overlap [start, end), or lie at most `window` characters from it?"""
+    if a < end and b > start:
+        return True
+    return window > 0 and max(a - end, start - b) <= window
+
+
 @lru_cache(maxsize=4)
 def _tokenizer_for(words: tuple[str, ...]):
     """A jieba tokenizer tuned to keep `words` whole. Its dictionary costs about half a second and
@@ -233,17 +249,12 @@ class CompiledRubric:
 
     @staticmethod
     def _is_exception(compiled: _CompiledRule, text: str, start: int, end: int) -> bool:
-        for phrase in compiled.exceptions:
-            at = text.find(phrase)
-            while at != -1:
-                if at < end and at + len(phrase) > start:
-                    return True
-                at = text.find(phrase, at + 1)
-        for regex in compiled.exception_regexes:
-            for match in regex.finditer(text):
-                if match.start() < end and match.end() > start:
-                    return True
-        return False
+        """An exception phrase or regex overlapping the hit, or within the rule's context window of it."""
+        window = compiled.rule.context_window
+        if any(near(a, b, start, end, window) for phrase in compiled.exceptions for a, b in occurrences(text, phrase)):
+            return True
+        return any(near(*m.span(), start, end, window) for regex in compiled.exception_regexes
+                   for m in regex.finditer(text))
 
     # --- recommended scripts -------------------------------------------------------------------
 

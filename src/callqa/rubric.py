@@ -239,9 +239,11 @@ class ForbiddenRule(_Model):
     category: NonEmptyText
     phrases: list[NonEmptyText] = []
     regexes: list[NonEmptyText] = []
-    #: A hit overlapped by one of these (in the same utterance) is a near-miss, not a violation.
+    #: A hit overlapped by one of these (in the same utterance), or with one within `context_window`
+    #: characters of it, is a near-miss, not a violation (allow-contexts).
     exceptions: list[NonEmptyText] = []
     exception_regexes: list[NonEmptyText] = []
+    context_window: int = Field(default=0, ge=0)
     roles: list[RoleName] = ["agent"]
     stages: list[StageName] = list(STAGES)
     deduct: float = Field(ge=0)
