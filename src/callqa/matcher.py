@@ -182,6 +182,8 @@ class CompiledRubric:
     # --- phrase hits ---------------------------------------------------------------------------
 
     def _phrase_hits(self, text: str):
+        """Every (start, end, entries) the automaton finds in normalised text. Segmentation and scoring
+        each scan an utterance once; caching the scan was measured and gained nothing."""
         if self._automaton is None:
             return
         for end_index, (length, values) in self._automaton.iter(text):
@@ -221,10 +223,11 @@ class CompiledRubric:
                 if kind == "rule":
                     candidates.setdefault(rule_index, []).append((start, end, needs_boundary))
         for rule_index, compiled in enumerate(self.rules):
-            for regex in compiled.regexes:
-                for match in regex.finditer(text):
-                    if match.end() > match.start():
-                        candidates.setdefault(rule_index, []).append((match.start(), match.end(), False))
+            if compiled.regexes and utterance.role in compiled.rule.roles and stage in compiled.rule.stages:
+                for regex in compiled.regexes:
+                    for match in regex.finditer(text):
+                        if match.end() > match.start():
+                            candidates.setdefault(rule_index, []).append((match.start(), match.end(), False))
         hits: dict[int, list[Hit]] = {}
         boundaries: set[int] | None = None
         for rule_index, spans in candidates.items():
