@@ -225,8 +225,8 @@ def print_segmentation(transcript, compiled, console: Console, *, plain: bool, e
     line and, at each boundary, why the new stage won."""
     from callqa.segment import segment, stage_evidence  # the renderer stays import-light
 
-    segmentation = segment(transcript, compiled)
-    evidence = stage_evidence(transcript, compiled) if explain else None
+    evidence = stage_evidence(transcript, compiled)
+    segmentation = segment(transcript, compiled, evidence)
     style = (lambda s: "") if plain else (lambda s: s)
     how = "按标记行划分(given)" if segmentation.given else "自动划分(inferred)"
     console.print(Text(f"{transcript.path}  {len(transcript.utterances)} 句  阶段{how}", style=style("bold")))

@@ -74,10 +74,6 @@ def stage_evidence(transcript: Transcript, compiled: CompiledRubric) -> list[Evi
     return evidence
 
 
-def stage_scores(transcript: Transcript, compiled: CompiledRubric) -> list[list[float]]:
-    return [list(e.scores) for e in stage_evidence(transcript, compiled)]
-
-
 def _transition(from_stage: int, to_stage: int) -> float:
     if to_stage < from_stage:
         return _IMPOSSIBLE
@@ -91,7 +87,7 @@ _N = len(STAGES)
 _INCOMING = [[(p, _transition(p, s)) for p in range(s + 1)] for s in range(_N)]
 
 
-def decode(scores: list[list[float]]) -> list[int]:
+def decode(scores: list[tuple[float, ...]]) -> list[int]:
     """Best monotone stage sequence (Viterbi). A call may start after 问候 and end before 结束,
     each skipped stage costing SKIP_COST (half at the end: customers do hang up early)."""
     best = [scores[0][s] - SKIP_COST * s for s in range(_N)]
@@ -115,7 +111,9 @@ def decode(scores: list[list[float]]) -> list[int]:
     return path[::-1]
 
 
-def segment(transcript: Transcript, compiled: CompiledRubric) -> Segmentation:
+def segment(transcript: Transcript, compiled: CompiledRubric, evidence: list[Evidence] | None = None) -> Segmentation:
+    """The stage of every utterance; pass `evidence` when it was computed already (to explain it)."""
+    evidence = evidence if evidence is not None else stage_evidence(transcript, compiled)
     given = any(u.given_stage is not None for u in transcript.utterances)
-    path = decode(stage_scores(transcript, compiled))
+    path = decode([e.scores for e in evidence])
     return Segmentation(stages=tuple(STAGES[s] for s in path), given=given)
