@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from callqa.batch import KEEP_WEAKEST, BatchSummary, Outcome, find_transcripts, summarize
 from callqa.cli import app
 
-from conftest import ROOT, SAMPLES
+from conftest import SAMPLES
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -27,10 +27,10 @@ from callqa.errors import CallqaError
 from callqa.matcher import CompiledRubric
 from callqa.model import STAGES
 from callqa.pipeline import compile_rubric, score_file
-from callqa.readers import ReadOptions
+from callqa.files import files_under
+from callqa.readers import TRANSCRIPT_SUFFIXES, ReadOptions
 from callqa.report_json import report_to_dict
 
-TRANSCRIPT_SUFFIXES = (".txt", ".json", ".jsonl", ".ndjson", ".srt", ".vtt", ".csv", ".tsv")
 ALL_GROUP = "全部"
 KEEP_WEAKEST = 200  # calls kept whole for the HTML report and the terminal's ten weakest
 
@@ -43,15 +43,10 @@ def find_transcripts(inputs: Iterable[str | Path], pattern: str | None = None) -
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            before = len(found)
-            for folder, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if name.startswith("."):
-                        continue
-                    if (Path(name).match(pattern) if pattern else name.lower().endswith(TRANSCRIPT_SUFFIXES)):
-                        found.append(Path(folder) / name)
-            if len(found) == before:
+            matches = files_under(path, lambda name: Path(name).match(pattern) if pattern
+                                  else Path(name).suffix.lower() in TRANSCRIPT_SUFFIXES)
+            found.extend(matches)
+            if not matches:
                 errors.append(f"{path}: no transcripts found in this folder"
                               + (f" matching '{pattern}'" if pattern else ""))
         elif path.exists() or not glob.has_magic(str(item)):

@@ -19,7 +19,6 @@ or text line, `<!-- callqa: disable=… -->` in Markdown, silences that line.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +31,13 @@ from callqa.matcher import CompiledRubric
 from callqa.model import STAGES, Utterance
 from callqa.normalize import normalize, to_simplified
 from callqa.pipeline import score_transcript
-from callqa.readers import ReadOptions, transcript_from_text
+from callqa.files import files_under
+from callqa.readers import STRUCTURED_SUFFIXES, TRANSCRIPT_SUFFIXES, ReadOptions, transcript_from_text
+from callqa.readers.text import speaker_label
 from callqa.readers.source import decode, read_bytes
 from callqa.yamlsource import parse_yaml
 
-LIBRARY_SUFFIXES = {".yaml", ".yml", ".md", ".markdown", ".txt"}
-TRANSCRIPT_SUFFIXES = {".json", ".jsonl", ".ndjson", ".srt", ".vtt", ".csv", ".tsv"}
+LIBRARY_SUFFIXES = frozenset({".yaml", ".yml", ".md", ".markdown", ".txt"})
 LINT_RULES = {"lint.unknown-rule", "lint.unknown-stage", "transcript.min-score"}
 
 _SUPPRESS = re.compile(r"(?:#|<!--)\s*callqa:\s*disable=(?P<ids>[\w.,\-\s]+?)\s*(?:-->|$)")
@@ -47,7 +47,6 @@ _HEADING = re.compile(r"^\s*#{1,6}\s+(?P<text>.*)$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _STAGE_TAG = re.compile(r"^\[(?P<stage>[^\]]+)\]\s*")
 _INLINE_MARKUP = re.compile(r"\*\*|__|`|\[([^\]]*)\]\([^)]*\)")
-_LABELLED = re.compile(r"^\s*(?:\[[\d:.,~\s-]+\]|\d{1,2}:\d{2}(?::\d{2})?(?:\s*[~-]\s*\d{1,2}:\d{2}(?::\d{2})?)?)?\s*(?P<label>[^:：\s]{1,16})\s*[:：]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,15 +180,15 @@ def _locate(lines: list[str], line: int, needle: str) -> tuple[int, int]:
 
 
 def _is_transcript(path: Path, source: str, compiled: CompiledRubric) -> bool:
-    if path.suffix.lower() in TRANSCRIPT_SUFFIXES:
+    if path.suffix.lower() in STRUCTURED_SUFFIXES:
         return True
     if path.suffix.lower() != ".txt":
         return False
     lines = [line for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     labelled = 0
     for line in lines:
-        match = _LABELLED.match(line)
-        if match and compiled.role_of(normalize(match["label"]).text) != "unknown":
+        label = speaker_label(line)
+        if label is not None and compiled.role_of(normalize(label).text) != "unknown":
             labelled += 1
     return bool(lines) and labelled * 2 >= len(lines)
 
@@ -285,12 +284,7 @@ def discover(paths: list[Path], result: CheckResult) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            for folder, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    file = Path(folder) / name
-                    if not name.startswith(".") and file.suffix.lower() in LIBRARY_SUFFIXES | TRANSCRIPT_SUFFIXES:
-                        found.append(file)
+            found.extend(files_under(path, lambda name: Path(name).suffix.lower() in LIBRARY_SUFFIXES | TRANSCRIPT_SUFFIXES))
         elif path.exists():
             found.append(path)
         else:

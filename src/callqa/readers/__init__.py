@@ -25,6 +25,9 @@ from callqa.readers.text import parse_text
 FORMATS = ("auto", "text", "json", "jsonl", "aliyun", "tencent", "funasr", "whisper", "srt", "vtt", "csv", "tsv")
 _BY_EXTENSION = {".json": "auto-json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".srt": "srt", ".vtt": "vtt",
                  ".csv": "csv", ".tsv": "tsv"}
+#: Extensions that always mean a transcript, and every extension a transcript may have.
+STRUCTURED_SUFFIXES = frozenset(_BY_EXTENSION)
+TRANSCRIPT_SUFFIXES = frozenset({".txt", *_BY_EXTENSION})
 _SRT_START = re.compile(r"^\s*\d+\s*\n\s*(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3}\s*-->")
 _MAX_WARNINGS = 20
 

@@ -32,6 +32,14 @@ _MARKER = re.compile(r"^\s*##\s*(?P<stage>\S+)\s*$")
 _AGENT_HEADER = re.compile(r"^#\s*(?:agent|trainee|坐席|客服|学员|员工)\s*[:：]\s*(?P<name>\S.*?)\s*$", re.IGNORECASE)
 
 
+def speaker_label(line: str) -> str | None:
+    """The speaker label of a `ROLE:TEXT` line, after any timestamp; None when the line has none."""
+    line = line.strip()
+    stamp = _TIMESTAMP.match(line)
+    labelled = _LABELLED.match(line[stamp.end():] if stamp else line)
+    return labelled["speaker"] if labelled else None
+
+
 def _split_run_together(text: str, is_label: Callable[[str], bool]) -> list[tuple[str | None, str]]:
     """Split `谢谢你啊客服:不客气` into ("谢谢你啊") and ("客服", "不客气"): the shortest known label
     that ends right before a colon starts a new turn."""
