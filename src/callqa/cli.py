@@ -28,6 +28,7 @@ from callqa.errors import CallqaError
 from callqa.formatters import FORMATTERS
 from callqa.html_report import render_html
 from callqa.lint import Linter
+from callqa.matcher import CompiledRubric
 from callqa.pipeline import compile_rubric, score_file
 from callqa.readers import FORMATS, ReadOptions, read_transcript
 from callqa.render import TerminalRenderer, make_console, print_segmentation, render_summary
@@ -68,6 +69,15 @@ def error(message: str) -> None:
     print(f"callqa: error: {message}", file=sys.stderr)
 
 
+def _compile_or_exit(rubric: Path | str | None) -> CompiledRubric:
+    """The compiled rubric, or one error line and exit code 2."""
+    try:
+        return compile_rubric(rubric)
+    except CallqaError as exc:
+        error(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"callqa {__version__}")
@@ -90,6 +100,14 @@ RubricOption = Annotated[
     Optional[Path],
     typer.Option("--rubric", "-r", help="Rubric YAML (default: the built-in rubric).", show_default=False),
 ]
+
+
+class SummaryFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+SummaryFormatOption = Annotated[SummaryFormat, typer.Option("--format", "-f", help="text or json.")]
 
 
 class GroupBy(str, Enum):
@@ -148,11 +166,7 @@ def score(
         raise typer.Exit(EXIT_ERROR)
     agent = str(agent_channel) if agent_channel is not None else agent_speaker
     options = ReadOptions(input_format=input_format.value, encoding=encoding, agent_speaker=agent)
-    try:
-        compiled = compile_rubric(rubric)
-    except CallqaError as exc:
-        error(str(exc))
-        raise typer.Exit(EXIT_ERROR) from None
+    compiled = _compile_or_exit(rubric)
     files, missing = find_transcripts(paths, pattern)
     batch = len(files) > 1 or any(Path(p).is_dir() or glob.has_magic(p) for p in paths) or out is not None
     if output_format is OutputFormat.json and batch:
@@ -179,9 +193,6 @@ def _score_one(files: list[Path], compiled, options: ReadOptions, fmt: OutputFor
         report = score_file(files[0], compiled, options)
     except CallqaError as exc:
         error(str(exc))
-        return EXIT_ERROR
-    except Exception as exc:  # a bug must not print a traceback with transcript text in it
-        error(f"{files[0]}: internal error: {type(exc).__name__}: {exc} (please report this with the file)")
         return EXIT_ERROR
     if fmt is OutputFormat.json:
         print(to_json(report))
@@ -281,11 +292,7 @@ def lint(
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error.
     """
-    try:
-        compiled = compile_rubric(rubric)
-    except CallqaError as exc:
-        error(str(exc))
-        raise typer.Exit(EXIT_ERROR) from None
+    compiled = _compile_or_exit(rubric)
     result = Linter(compiled, min_score=min_score, suppress=not no_suppress).lint_paths(paths)
     _emit(result, output_format, fail_on, "lint")
 
@@ -324,7 +331,7 @@ def rubric_diff(
     old: Annotated[Path, typer.Argument(help="The rubric as it is ('default' for the built-in one).", show_default=False)],
     new: Annotated[Path, typer.Argument(help="The rubric as it would be.", show_default=False)],
     corpus: Annotated[list[str], typer.Argument(help="Transcripts, folders or globs to rescore.", show_default=False)],
-    output_format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    output_format: SummaryFormatOption = SummaryFormat.text,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = os.cpu_count() or 1,
 ) -> None:
     """Rescore a corpus under two rubric versions; list the calls and groups whose score or pass/fail
@@ -332,21 +339,14 @@ def rubric_diff(
 
     Exit codes: 0 done, 2 usage or input error.
     """
-    if output_format not in ("text", "json"):
-        error("--format must be text or json")
-        raise typer.Exit(EXIT_ERROR)
-    try:
-        before, after = compile_rubric(old), compile_rubric(new)
-    except CallqaError as exc:
-        error(str(exc))
-        raise typer.Exit(EXIT_ERROR) from None
+    before, after = _compile_or_exit(old), _compile_or_exit(new)
     files, missing = find_transcripts(corpus)
     for message in missing:
         error(message)
     result = diff_rubrics(before, after, files, jobs)
     for message in result.errors:
         error(message)
-    if output_format == "json":
+    if output_format is SummaryFormat.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
         names = (f"{r.rubric.name} v{r.rubric.version}" for r in (before, after))
@@ -374,8 +374,8 @@ def segment(
 
     Exit codes: 0 done, 2 usage or input error.
     """
+    compiled = _compile_or_exit(rubric)
     try:
-        compiled = compile_rubric(rubric)
         transcript = read_transcript(path, compiled, ReadOptions(input_format=input_format.value))
     except CallqaError as exc:
         error(str(exc))
@@ -391,7 +391,7 @@ def eval_stages(
     paths: Annotated[list[Path], typer.Argument(help="Labelled transcripts (with ## stage markers) or folders "
                                                      "of them.", show_default=False)],
     rubric: RubricOption = None,
-    output_format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    output_format: SummaryFormatOption = SummaryFormat.text,
     min_accuracy: Annotated[Optional[float], typer.Option(
         help="Exit 1 when utterance accuracy is below this (0-1), e.g. in CI.", show_default=False)] = None,
 ) -> None:
@@ -400,18 +400,16 @@ def eval_stages(
     Prints utterance accuracy, boundary accuracy (exact and within one utterance) and a confusion table.
     Exit codes: 0 done, 1 accuracy below --min-accuracy, 2 usage or input error.
     """
-    if output_format not in ("text", "json"):
-        error("--format must be text or json")
-        raise typer.Exit(EXIT_ERROR)
     files, missing = find_transcripts(paths, "*.txt")
     for message in missing:
         error(message)
+    compiled = _compile_or_exit(rubric)
     try:
-        result = evaluate(files, compile_rubric(rubric))
+        result = evaluate(files, compiled)
     except CallqaError as exc:
         error(str(exc))
         raise typer.Exit(EXIT_ERROR) from None
-    if output_format == "json":
+    if output_format is SummaryFormat.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
         print(format_evaluation(result))
