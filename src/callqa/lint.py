@@ -188,7 +188,7 @@ def _is_transcript(path: Path, source: str, compiled: CompiledRubric) -> bool:
     labelled = 0
     for line in lines:
         label = speaker_label(line)
-        if label is not None and compiled.role_of(normalize(label).text) != "unknown":
+        if label is not None and compiled.role_of(label) != "unknown":
             labelled += 1
     return bool(lines) and labelled * 2 >= len(lines)
 

@@ -173,9 +173,12 @@ class CompiledRubric:
 
     # --- roles ---------------------------------------------------------------------------------
 
-    def role_of(self, speaker_norm: str) -> Role:
+    def role_of(self, label: str) -> Role:
+        """The role a speaker label stands for (客服人員 -> agent), by the rubric's `speakers` regexes
+        matched at the start of the normalised (Simplified, half-width) label."""
+        norm = normalize_phrase(label)
         for role, pattern in self.speaker_patterns:
-            if pattern.match(speaker_norm):
+            if pattern.match(norm):
                 return role
         return "unknown"
 

@@ -61,7 +61,7 @@ def parse(text: str, path: Path, fmt: str, compiled: CompiledRubric) -> Parsed:
         return parse_subtitles(text, name, fmt)
     if fmt in ("csv", "tsv"):
         return parse_table(text, name, "\t" if fmt == "tsv" else ",")
-    return parse_text(text, name, lambda label: compiled.role_of(normalize(label).text) != "unknown")
+    return parse_text(text, name, lambda label: compiled.role_of(label) != "unknown")
 
 
 def read_transcript(path: str | Path, compiled: CompiledRubric, options: ReadOptions = ReadOptions()) -> Transcript:
@@ -86,8 +86,9 @@ def transcript_from_text(text: str, path: str | Path, compiled: CompiledRubric, 
         warning = mojibake_warning(line, line_number)
         if warning:
             warnings.append(warning)
+    norms = [normalize(turn.text, compiled.fillers) for turn in parsed.turns]
     try:
-        assignment = assign_roles(parsed.turns, compiled, options.agent_speaker)
+        assignment = assign_roles(parsed.turns, [n.text for n in norms], compiled, options.agent_speaker)
     except InputError as exc:
         raise InputError(path, exc.message, hint=exc.hint) from None
     if assignment.warning:
@@ -96,8 +97,7 @@ def transcript_from_text(text: str, path: str | Path, compiled: CompiledRubric, 
         warnings[_MAX_WARNINGS:] = [f"另有 {len(warnings) - _MAX_WARNINGS} 条警告未列出"]
 
     utterances = []
-    for index, (turn, role) in enumerate(zip(parsed.turns, assignment.roles)):
-        norm = normalize(turn.text, compiled.fillers)
+    for index, (turn, norm, role) in enumerate(zip(parsed.turns, norms, assignment.roles)):
         utterances.append(Utterance(
             index=index, line=turn.line, speaker=turn.speaker or "", role=role, text=turn.text, norm=norm.text,
             norm_index=norm.index, start=turn.start, end=turn.end, given_stage=turn.given_stage,

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from callqa.errors import InputError
 from callqa.matcher import CompiledRubric
 from callqa.model import Role
-from callqa.normalize import normalize
 from callqa.readers.base import RawTurn
 
 # Agent-side phrases that hold whatever the rubric says: the job itself.
@@ -41,7 +40,9 @@ def _agent_evidence(texts: list[str], compiled: CompiledRubric) -> float:
     return score / max(len(texts), 1)
 
 
-def assign_roles(turns: list[RawTurn], compiled: CompiledRubric, agent_speaker: str | None = None) -> RoleAssignment:
+def assign_roles(turns: list[RawTurn], norms: list[str], compiled: CompiledRubric,
+                 agent_speaker: str | None = None) -> RoleAssignment:
+    """Roles for the turns; `norms` is each turn's normalised text."""
     speakers = list(dict.fromkeys(t.speaker for t in turns if t.speaker is not None))
     if agent_speaker is not None:
         if agent_speaker not in speakers:
@@ -51,7 +52,7 @@ def assign_roles(turns: list[RawTurn], compiled: CompiledRubric, agent_speaker: 
                              for t in turns]
         return RoleAssignment(roles, "forced", agent=agent_speaker, confidence=1.0)
 
-    mapped = {s: compiled.role_of(normalize(s).text) for s in speakers}
+    mapped = {s: compiled.role_of(s) for s in speakers}
     known = {role for role in mapped.values() if role != "unknown"}
     if known:
         if len(speakers) == 2 and len(known) == 1:
@@ -66,9 +67,9 @@ def assign_roles(turns: list[RawTurn], compiled: CompiledRubric, agent_speaker: 
         return RoleAssignment(["unknown"] * len(turns), "none", warning=warning)
 
     by_speaker: dict[str, list[str]] = {s: [] for s in speakers}
-    for turn in turns:
+    for turn, norm in zip(turns, norms):
         if turn.speaker is not None:
-            by_speaker[turn.speaker].append(normalize(turn.text, compiled.fillers).text)
+            by_speaker[turn.speaker].append(norm)
     evidence = {s: _agent_evidence(texts, compiled) for s, texts in by_speaker.items()}
     ranked = sorted(speakers, key=lambda s: (-evidence[s], speakers.index(s)))
     agent = ranked[0]
