@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from callqa.matcher import CompiledRubric
+from callqa.rules.compiled import CompiledRubric
 from callqa.model import Report
-from callqa.pipeline import compile_rubric, score_file
+from callqa.scoring.pipeline import compile_rubric, score_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "transcripts").glob("*.txt"))

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from callqa.batch import KEEP_WEAKEST, BatchSummary, Outcome, find_transcripts, summarize
-from callqa.cli import app
+from callqa.batch.runner import KEEP_WEAKEST, BatchSummary, Outcome, find_transcripts, summarize
+from callqa.cli.app import app
 
 from conftest import SAMPLES
 
@@ -146,7 +146,7 @@ def test_a_bad_file_never_costs_the_others_and_temp_files_are_gone(trainees, tmp
 
 
 def test_interrupted_run_still_writes_what_was_finished(trainees, tmp_path, monkeypatch):
-    from callqa import batch
+    from callqa.batch import runner as batch
 
     original, seen = batch._score, []
 

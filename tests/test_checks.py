@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from callqa.checks import CompiledMatch
-from callqa.cli import app
-from callqa.pipeline import compile_rubric
-from callqa.rubric import Match
+from callqa.rules.checks import CompiledMatch
+from callqa.cli.app import app
+from callqa.scoring.pipeline import compile_rubric
+from callqa.rules.schema import Match
 
 from conftest import ROOT
 
@@ -194,7 +194,7 @@ def test_timing_checks_are_skipped_with_a_note_without_times(score_text, checks)
 
 
 def test_default_rubric_reproduces_the_seed_trainers_critique(default_rubric):
-    from callqa.pipeline import score_file
+    from callqa.scoring.pipeline import score_file
 
     report = score_file(ROOT / "transcripts" / "02_ringtone_traditional.txt", default_rubric)
     rules = {f.rule for f in report.findings if f.points < 0}

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from callqa import __version__
-from callqa.cli import app
+from callqa.cli.app import app
 from callqa.model import STAGES
 
 from conftest import ROOT, SAMPLES
@@ -127,7 +127,7 @@ def test_auto_format_is_plain_under_no_color():
 
 
 def test_rubric_is_compiled_once_per_run(monkeypatch):
-    from callqa import cli
+    from callqa.cli import app as cli
 
     calls = []
     original = cli.compile_rubric
@@ -152,7 +152,7 @@ def test_usage_errors_exit_2(args):
 
 
 def test_an_internal_error_in_one_file_does_not_lose_the_others(monkeypatch, tmp_path):
-    from callqa import batch
+    from callqa.batch import runner as batch
 
     original = batch.score_file
 
@@ -170,7 +170,7 @@ def test_an_internal_error_in_one_file_does_not_lose_the_others(monkeypatch, tmp
 
 
 def test_a_bug_is_one_line_and_exit_3_never_a_traceback(monkeypatch, capsys):
-    from callqa import cli
+    from callqa.cli import app as cli
 
     def broken(path):
         raise RuntimeError("unexpected")

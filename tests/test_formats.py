@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from callqa.errors import InputError
-from callqa.readers import ReadOptions, read_transcript
+from callqa.transcripts.reader import ReadOptions, read_transcript
 
 from conftest import ROOT
 
@@ -50,7 +50,7 @@ def test_findings_point_at_the_line_in_the_source_file(name, line_of_second, def
 
 
 def test_whisper_without_speakers_is_scored_with_unknown_roles_and_a_warning(score_text, default_rubric):
-    from callqa.pipeline import score_file
+    from callqa.scoring.pipeline import score_file
 
     report = score_file(FORMATS_DIR / "whisper.json", default_rubric)
     assert report.transcript.format == "whisper"
@@ -158,7 +158,7 @@ def test_unreadable_file(write, default_rubric, monkeypatch):
 def test_cli_batch_with_every_kind_of_bad_file_scores_the_good_ones(tmp_path):
     from typer.testing import CliRunner
 
-    from callqa.cli import app
+    from callqa.cli.app import app
 
     bad = []
     for name, content in BAD_INPUTS.items():

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from callqa.cli import app
+from callqa.cli.app import app
 
 from conftest import ROOT
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from callqa.model import Utterance
-from callqa.normalize import normalize
-from callqa.pipeline import compile_rubric
+from callqa.text.normalize import normalize
+from callqa.scoring.pipeline import compile_rubric
 
 
 def utterance(compiled, text: str, role: str = "agent") -> Utterance:

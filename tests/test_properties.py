@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from callqa.errors import InputError
-from callqa.pipeline import compile_rubric, score_file
-from callqa.readers import FORMATS, ReadOptions, read_transcript
+from callqa.scoring.pipeline import compile_rubric, score_file
+from callqa.transcripts.reader import FORMATS, ReadOptions, read_transcript
 
 COMPILED = compile_rubric()
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from callqa.errors import InputError
-from callqa.readers import read_transcript
+from callqa.transcripts.reader import read_transcript
 
 
 def read(write, default_rubric, text, name="call.txt"):

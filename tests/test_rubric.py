@@ -8,7 +8,7 @@ import pytest
 
 from callqa.errors import RubricError
 from callqa.model import STAGES
-from callqa.rubric import default_rubric_path, load_rubric
+from callqa.rules.schema import default_rubric_path, load_rubric
 
 MINIMAL = """\
 name: tiny

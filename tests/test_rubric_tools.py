@@ -8,7 +8,7 @@ import jsonschema
 import yaml
 from typer.testing import CliRunner
 
-from callqa.cli import app
+from callqa.cli.app import app
 
 from conftest import ROOT
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from callqa.pipeline import compile_rubric, score_file
-from callqa.scoring import stage_base
+from callqa.scoring.pipeline import compile_rubric, score_file
+from callqa.scoring.score import stage_base
 
 from conftest import SAMPLES
 

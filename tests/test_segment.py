@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from callqa.model import STAGES
-from callqa.pipeline import score_file
-from callqa.readers import read_transcript
-from callqa.segment import segment
+from callqa.scoring.pipeline import score_file
+from callqa.transcripts.reader import read_transcript
+from callqa.stages.segment import segment
 
 from conftest import SAMPLES
 

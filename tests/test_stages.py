@@ -7,11 +7,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from callqa.cli import app
+from callqa.cli.app import app
 from callqa.errors import InputError
-from callqa.pipeline import score_file
-from callqa.readers import read_transcript
-from callqa.stage_eval import evaluate, gold_and_blind
+from callqa.scoring.pipeline import score_file
+from callqa.transcripts.reader import read_transcript
+from callqa.evaluation.stages import evaluate, gold_and_blind
 
 from conftest import ROOT
 

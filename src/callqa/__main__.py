@@ -1,3 +1,3 @@
-from callqa.cli import main
+from callqa.cli.app import main
 
 main()

@@ -1,0 +1,185 @@
+"""`callqa rubric check` and `callqa rubric test`: rubrics as code, checked and tested in CI.
+
+check: schema errors (file:line), regexes that do not compile, duplicate rule ids, `extends` cycles and
+unknown stages (all reported by loading), then phrases listed by two rules, one-character Chinese
+phrases (too noisy), recommended scripts that themselves trigger a forbidden rule, rules with no examples.
+test: every rule's `examples: {hit: [...], miss: [...]}`, each said by an agent in the rule's first
+stage, must (hit) or must not (miss) trigger the rule — like `semgrep --test`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from callqa.lint.diagnostics import CheckResult, Diagnostic
+from callqa.errors import CallqaError
+from callqa.rules.checks import run_checks
+from callqa.rules.compiled import CompiledRubric
+from callqa.transcripts.reader import transcript_from_text
+from callqa.stages.segment import segment
+from callqa.model import Utterance
+from callqa.text.normalize import normalize, normalize_phrase
+from callqa.rules.schema import Rubric, rubric_problems
+from callqa.rules.yamlsource import YamlDocument, load_yaml
+
+_CJK_CHAR = re.compile(r"^[\u3400-\u9fff]$")
+_SHORT_SENTENCE = 3  # characters; 再见 alone is no goodbye script
+
+
+class _Lines:
+    """Lines of a rubric's own file for its rules, found by rule id (a merged rule may come from a parent)."""
+
+    def __init__(self, doc: YamlDocument):
+        self.doc = doc
+        self.index: dict[tuple[str, str], int] = {}
+        data = doc.data if isinstance(doc.data, dict) else {}
+        for key in ("forbidden", "recommended"):
+            for i, rule in enumerate(data.get(key) or []):
+                if isinstance(rule, dict) and isinstance(rule.get("id"), str):
+                    self.index[(key, rule["id"])] = i
+
+    def of(self, key: str, rule_id: str, *rest: str | int) -> int:
+        i = self.index.get((key, rule_id))
+        if i is None:
+            return self.doc.line_of(("extends",)) or 1
+        return self.doc.line_of((key, i, *rest)) or 1
+
+
+def _agent_says(compiled: CompiledRubric, text: str) -> Utterance:
+    norm = normalize(text, compiled.fillers)
+    return Utterance(index=0, line=1, speaker="", role="agent", text=text, norm=norm.text, norm_index=norm.index)
+
+
+def _load(path: Path, result: CheckResult) -> tuple[Rubric, str, _Lines] | None:
+    rubric, source, problems = rubric_problems(path)
+    result.checked.append(source)
+    for problem in problems:
+        result.diagnostics.append(Diagnostic(problem.path or source, problem.line or 1, 1, "error", "rubric.schema",
+                                             problem.message, problem.hint))
+    if rubric is None:
+        return None
+    try:
+        return rubric, source, _Lines(load_yaml(Path(source)))
+    except CallqaError as exc:  # it loaded a moment ago; only a race could get here
+        result.errors.append(str(exc))
+        return None
+
+
+def _compiled(paths: list[Path], result: CheckResult) -> Iterator[tuple[Rubric, str, _Lines, CompiledRubric]]:
+    """Each rubric that loads, compiled; load problems go into `result`."""
+    for path in paths:
+        loaded = _load(path, result)
+        if loaded is not None:
+            rubric, source, lines = loaded
+            yield rubric, source, lines, CompiledRubric(rubric, source)
+
+
+def check_rubrics(paths: list[Path]) -> CheckResult:
+    result = CheckResult([], [], [])
+    add = result.diagnostics.append
+    for rubric, source, lines, compiled in _compiled(paths, result):
+
+        owners: dict[str, str] = {}
+        for rule in rubric.forbidden:
+            for j, phrase in enumerate(rule.phrases):
+                norm = normalize_phrase(phrase)
+                line = lines.of("forbidden", rule.id, "phrases", j)
+                if norm in owners and owners[norm] != rule.id:
+                    add(Diagnostic(source, line, 1, "warning", "rubric.duplicate-phrase",
+                                   f"{rule.id}: phrase「{phrase}」is also in {owners[norm]}",
+                                   "keep it in one rule, or the utterance loses points twice"))
+                owners.setdefault(norm, rule.id)
+                if _CJK_CHAR.match(norm):
+                    add(Diagnostic(source, line, 1, "warning", "rubric.short-phrase",
+                                   f"{rule.id}: one-character phrase「{phrase}」matches too much",
+                                   "use a longer phrase or a regex with context"))
+        for script in rubric.recommended:
+            for j, sentence in enumerate(script.sentences):
+                if len(normalize_phrase(sentence)) <= _SHORT_SENTENCE:
+                    add(Diagnostic(source, lines.of("recommended", script.id, "sentences", j), 1, "warning",
+                                   "rubric.short-sentence", f"{script.id}: model sentence「{sentence}」is too short to stand "
+                                   "for a script", "in a YAML list [a, b] an ASCII comma splits a sentence: write ， or quote it"))
+                hits = compiled.forbidden_hits(_agent_says(compiled, sentence), script.stage)
+                for rule_index, found in hits.items():
+                    rule = compiled.rules[rule_index].rule
+                    add(Diagnostic(source, lines.of("recommended", script.id, "sentences", j), 1, "error",
+                                   "rubric.conflict",
+                                   f"{script.id}: model sentence「{sentence}」triggers {rule.id} on「{found[0].text}」",
+                                   "reword the script or add an exception to the rule"))
+        for key, rules in (("forbidden", rubric.forbidden), ("recommended", rubric.recommended), ("checks", rubric.checks)):
+            for rule in rules:
+                if rule.enabled and not (rule.examples.hit or rule.examples.miss):
+                    add(Diagnostic(source, lines.of(key, rule.id, "id"), 1, "info", "rubric.no-examples",
+                                   f"{rule.id} has no examples", "add examples: {hit: [...], miss: [...]}"))
+    return result
+
+
+def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
+    """Run every rule's examples; return the failures and how many examples ran."""
+    result = CheckResult([], [], [])
+    ran = 0
+    for rubric, source, lines, compiled in _compiled(paths, result):
+        rules = [c.rule for c in compiled.rules] + compiled.scripts + [c.check for c in compiled.checks]
+        if not any(r.examples.hit or r.examples.miss for r in rules):
+            result.diagnostics.append(Diagnostic(source, 1, 1, "error", "rubric.no-examples",
+                                                 "no rule has examples: nothing was tested",
+                                                 "add examples: {hit: [...], miss: [...]} to the rules"))
+        for index, compiled_rule in enumerate(compiled.rules):
+            rule = compiled_rule.rule
+            stage = rule.stages[0]
+            for expect, examples in (("hit", rule.examples.hit), ("miss", rule.examples.miss)):
+                for j, example in enumerate(examples):
+                    ran += 1
+                    hits = compiled.forbidden_hits(_agent_says(compiled, example), stage).get(index, [])
+                    if expect == "hit" and not hits:
+                        message = f"{rule.id}: hit example「{example}」is not matched"
+                    elif expect == "miss" and hits:
+                        message = f"{rule.id}: miss example「{example}」is matched on「{hits[0].text}」"
+                    else:
+                        continue
+                    result.diagnostics.append(Diagnostic(source, lines.of("forbidden", rule.id, "examples", expect, j),
+                                                         1, "error", "rubric.example", message))
+        for index, script in enumerate(compiled.scripts):
+            for expect, examples in (("hit", script.examples.hit), ("miss", script.examples.miss)):
+                for j, example in enumerate(examples):
+                    ran += 1
+                    match = compiled.script_match(index, _agent_says(compiled, example))
+                    if match.counts(script) == (expect == "hit"):
+                        continue
+                    why = f"similarity {match.similarity:.0%} (threshold {script.threshold:.0%})"
+                    if match.missing:
+                        why += f", missing {'、'.join(match.missing)}"
+                    verb = "is not recognised" if expect == "hit" else "is recognised"
+                    result.diagnostics.append(Diagnostic(
+                        source, lines.of("recommended", script.id, "examples", expect, j), 1, "error", "rubric.example",
+                        f"{script.id}: {expect} example「{example}」{verb}: {why}, closest to「{match.sentence}」"))
+        for compiled_check in compiled.checks:
+            check = compiled_check.check
+            for expect, examples in (("hit", check.examples.hit), ("miss", check.examples.miss)):
+                for j, example in enumerate(examples):
+                    ran += 1
+                    message = _check_example_failure(compiled, compiled_check, expect, example)
+                    if message:
+                        result.diagnostics.append(Diagnostic(source, lines.of("checks", check.id, "examples", expect, j),
+                                                             1, "error", "rubric.example", f"{check.id}: {message}"))
+    return result, ran
+
+
+def _check_example_failure(compiled: CompiledRubric, compiled_check, expect: str, example: str) -> str | None:
+    """Why a check's example dialogue fails, or None when it behaves as expected."""
+    try:
+        transcript = transcript_from_text(example, "<example>", compiled)
+    except CallqaError as exc:
+        return f"{expect} example cannot be read: {exc.message}"
+    stages = segment(transcript, compiled).stages
+    findings, notes = run_checks([compiled_check], transcript.utterances, stages)
+    shown = example.replace("\n", " / ")
+    if notes:
+        return f"{expect} example「{shown}」has no timestamps, so a timing check cannot run on it"
+    if expect == "hit" and not findings:
+        return f"hit example「{shown}」gives no finding"
+    if expect == "miss" and findings:
+        return f"miss example「{shown}」gives a finding: {findings[0].message}"
+    return None

@@ -1,0 +1,141 @@
+"""Output formats for diagnostics: text (flake8 style), json, github, junit, sarif.
+
+Each formatter takes a CheckResult and returns the whole document as a string; the CLI prints it
+to stdout. Severities map to each format's own levels (fatal counts as error everywhere).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import PurePath
+from urllib.parse import quote
+from xml.etree import ElementTree as ET
+
+from callqa import __version__
+from callqa.lint.diagnostics import SEVERITIES, CheckResult, Diagnostic
+
+_GITHUB_LEVEL = {"info": "notice", "warning": "warning", "error": "error", "fatal": "error"}
+_SARIF_LEVEL = {"info": "note", "warning": "warning", "error": "error", "fatal": "error"}
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def _line(d: Diagnostic) -> str:
+    suggestion = f" ({d.suggestion})" if d.suggestion else ""
+    return f"{d.path}:{d.line}:{d.col}: {d.severity} {d.rule} {d.message}{suggestion}"
+
+
+def format_text(result: CheckResult, fail_on: str, tool: str) -> str:
+    return "".join(_line(d) + "\n" for d in result.sorted())
+
+
+def format_json(result: CheckResult, fail_on: str, tool: str) -> str:
+    counts = {s: sum(1 for d in result.diagnostics if d.severity == s) for s in SEVERITIES}
+    document = {
+        "schema": "callqa.lint.diagnostics/1",
+        "tool": tool,
+        "diagnostics": [
+            {"path": d.path, "line": d.line, "col": d.col, "severity": d.severity, "rule": d.rule,
+             "message": d.message, "suggestion": d.suggestion}
+            for d in result.sorted()
+        ],
+        "errors": result.errors,
+        "checked": result.checked,
+        "summary": {"checked": len(result.checked), **counts, "exit_code": result.exit_code(fail_on)},
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def _github_escape(text: str, *, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def format_github(result: CheckResult, fail_on: str, tool: str) -> str:
+    """GitHub Actions workflow commands: annotations on the pull request's lines."""
+    lines = []
+    for d in result.sorted():
+        props = f"file={_github_escape(d.path, prop=True)},line={d.line},col={d.col},title={_github_escape(d.rule, prop=True)}"
+        message = d.message + (f" ({d.suggestion})" if d.suggestion else "")
+        lines.append(f"::{_GITHUB_LEVEL[d.severity]} {props}::{_github_escape(message)}\n")
+    lines.extend(f"::error::{_github_escape(error)}\n" for error in result.errors)
+    return "".join(lines)
+
+
+def format_junit(result: CheckResult, fail_on: str, tool: str) -> str:
+    """JUnit XML: one test case per finding (failing at or above --fail-on) and one per clean file."""
+    failing = [d for d in result.sorted() if d.at_least(fail_on)]
+    suites = ET.Element("testsuites", name=f"callqa {tool}")
+    suite = ET.SubElement(suites, "testsuite", name=f"callqa {tool}")
+    tests = 0
+    with_findings = {d.path for d in result.diagnostics}
+    for path in sorted(set(result.checked) - with_findings):
+        ET.SubElement(suite, "testcase", classname=path, name=f"{path}: clean")
+        tests += 1
+    for d in result.sorted():
+        case = ET.SubElement(suite, "testcase", classname=d.path, name=f"{d.rule} at {d.path}:{d.line}:{d.col}")
+        if d.at_least(fail_on):
+            failure = ET.SubElement(case, "failure", type=d.rule, message=d.message)
+            failure.text = _line(d)
+        else:
+            ET.SubElement(case, "system-out").text = _line(d)
+        tests += 1
+    for error in result.errors:
+        case = ET.SubElement(suite, "testcase", classname="callqa", name=error.split(": ")[0])
+        ET.SubElement(case, "error", type="input-error", message=error).text = error
+        tests += 1
+    for element in (suites, suite):
+        element.set("tests", str(tests))
+        element.set("failures", str(len(failing)))
+        element.set("errors", str(len(result.errors)))
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _uri(path: str) -> str:
+    return quote(PurePath(path).as_posix(), safe="/:")
+
+
+def format_sarif(result: CheckResult, fail_on: str, tool: str) -> str:
+    """SARIF 2.1.0, as GitHub code scanning and most CI servers read it."""
+    diagnostics = result.sorted()
+    rules: dict[str, dict] = {}
+    for d in diagnostics:
+        rules.setdefault(d.rule, {
+            "id": d.rule,
+            "shortDescription": {"text": d.message},
+            "defaultConfiguration": {"level": _SARIF_LEVEL[d.severity]},
+            **({"help": {"text": d.suggestion}} if d.suggestion else {}),
+        })
+    index = {rule_id: i for i, rule_id in enumerate(rules)}
+    results = [
+        {
+            "ruleId": d.rule,
+            "ruleIndex": index[d.rule],
+            "level": _SARIF_LEVEL[d.severity],
+            "message": {"text": d.message + (f" ({d.suggestion})" if d.suggestion else "")},
+            "locations": [{"physicalLocation": {
+                "artifactLocation": {"uri": _uri(d.path)},
+                "region": {"startLine": d.line, "startColumn": d.col},
+            }}],
+        }
+        for d in diagnostics
+    ]
+    notifications = [{"level": "error", "message": {"text": error}} for error in result.errors]
+    document = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "callqa", "version": __version__, "semanticVersion": __version__,
+                                "informationUri": "https://pypi.org/project/callqa/", "rules": list(rules.values())}},
+            "results": results,
+            "invocations": [{"executionSuccessful": not result.errors,
+                             "toolExecutionNotifications": notifications}],
+        }],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+FORMATTERS: dict[str, Callable[[CheckResult, str, str], str]] = {
+    "text": format_text, "json": format_json, "github": format_github, "junit": format_junit, "sarif": format_sarif,
+}

@@ -1,0 +1,254 @@
+"""The terminal report: rich colour on a terminal, plain text when piped or under NO_COLOR.
+
+One renderer serves both: in plain mode styles are dropped, tables lose their borders and matched
+words are marked 【like this】 instead of highlighted. Transcript text is always printed as Text, never
+as markup, so brackets in what a customer said survive.
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from callqa.model import STAGES, Finding, Report
+
+STRIP_WIDTH = 60
+STAGE_COLOURS = dict(zip(STAGES, ("cyan", "blue", "magenta", "yellow", "green")))
+ROLE_NAMES = {"agent": "客服", "customer": "客户", "unknown": "未知"}
+
+
+def _points(value: float) -> str:
+    return f"{value:+g}" if value else "0"
+
+
+class TerminalRenderer:
+    def __init__(self, console: Console, *, plain: bool):
+        self.console = console
+        self.plain = plain
+
+    def style(self, style: str) -> str:
+        return "" if self.plain else style
+
+    def render(self, report: Report) -> None:
+        header = self._header(report)
+        if not self.plain:
+            header = Panel(header, box=box.ROUNDED, expand=False,
+                           border_style="green" if report.passed else "red")
+        self.console.print(Group(header, self._stage_strip(report), Text(), self._stage_table(report), Text(),
+                                 self._findings(report)))
+        self.console.print()
+
+    def _header(self, report: Report) -> Text:
+        verdict = "合格" if report.passed else "不合格(一票否决)" if report.fatal else "不合格"
+        verdict_style = self.style("bold green" if report.passed else "bold red")
+        text = Text()
+        text.append("质检报告 ", style=self.style("bold"))
+        text.append(report.transcript.path)
+        text.append(f"\n评分规则 {report.rubric_name} v{report.rubric_version}    ")
+        text.append("得分 ")
+        text.append(f"{report.score:g}/{report.max_score:g}", style=verdict_style)
+        text.append(f"    等级 {report.grade}    结果 ")
+        text.append(verdict, style=verdict_style)
+        roles = report.transcript.roles
+        if roles.method == "inferred":
+            text.append(f"\n角色: 根据内容推断「{roles.agent}」为客服(置信度 {roles.confidence:.0%})",
+                        style=self.style("yellow"))
+        elif roles.method == "forced":
+            text.append(f"\n角色: 按指定「{roles.agent}」为客服")
+        for note in report.notes:
+            text.append(f"\n说明: {note}", style=self.style("dim"))
+        for warning in report.transcript.warnings:
+            text.append(f"\n注意: {warning}", style=self.style("yellow"))
+        return text
+
+    def _stage_strip(self, report: Report) -> Text:
+        """One block per utterance coloured by stage, then each stage's line range."""
+        utterances = report.transcript.utterances
+        how = "按标记行划分" if report.segmentation.given else "自动划分"
+        text = Text(f"阶段({how}) ")
+        if not self.plain:
+            stages = report.segmentation.stages
+            width = min(len(stages), STRIP_WIDTH)  # a long call is drawn to scale
+            for cell in range(width):
+                text.append("█", style=STAGE_COLOURS[stages[cell * len(stages) // width]])
+            text.append("\n")
+        parts = []
+        for stage in report.stages:
+            if stage.first is None:
+                parts.append(Text(f"{stage.name} 无", style=self.style("dim")))
+            else:
+                first, last = utterances[stage.first].line, utterances[stage.last].line
+                lines = f"{first}-{last}" if last != first else f"{first}"
+                parts.append(Text(f"{stage.name} 第{lines}行", style=self.style(STAGE_COLOURS[stage.name])))
+        text.append(Text("  |  ").join(parts))
+        return text
+
+    def _stage_table(self, report: Report) -> Table:
+        table = Table(box=None if self.plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                      header_style=self.style("bold"), title=None)
+        table.add_column("阶段")
+        table.add_column("得分", justify="right")
+        table.add_column("满分", justify="right")
+        table.add_column("扣分", justify="right")
+        table.add_column("发现", justify="right")
+        for stage in report.stages:
+            in_stage = [f for f in report.findings if f.stage == stage.name]
+            lost = sum(f.points for f in in_stage if f.points < 0)
+            issues = sum(1 for f in in_stage if f.kind == "forbidden" or f.points == 0)
+            score_style = self.style("green" if stage.score >= stage.max_score else "red" if stage.score < stage.max_score / 2 else "yellow")
+            table.add_row(Text(stage.name, style=self.style(STAGE_COLOURS[stage.name])),
+                          Text(f"{stage.score:g}", style=score_style), f"{stage.max_score:g}",
+                          _points(lost), str(issues))
+        return table
+
+    def _quote(self, report: Report, finding: Finding) -> Text:
+        utterance = report.transcript.utterances[finding.utterance]
+        text = Text(f"{utterance.speaker or ROLE_NAMES[utterance.role]}:", style=self.style("dim"))
+        cursor = 0
+        for start, end in sorted(finding.spans):
+            if start < cursor:
+                continue
+            text.append(utterance.text[cursor:start])
+            if self.plain:
+                text.append(f"【{utterance.text[start:end]}】")
+            else:
+                text.append(utterance.text[start:end], style="bold white on red")
+            cursor = end
+        text.append(utterance.text[cursor:])
+        return text
+
+    def _finding(self, report: Report, finding: Finding) -> Text:
+        missed = finding.kind == "recommended" and finding.points <= 0 and (finding.nominal > 0 or finding.points < 0)
+        where = f"第{finding.line}行 " if finding.line is not None and not missed else ""
+        if finding.kind == "recommended" and not missed:
+            mark, mark_style = ("✔", "green")
+            title = f"推荐话术 {finding.rule} {_points(finding.points)}分"
+        elif missed:
+            mark, mark_style = ("✘", "bold red") if finding.points < 0 else ("○", "yellow")
+            title = (f"必说话术 {finding.rule} {_points(finding.points)}分" if finding.points < 0
+                     else f"推荐话术 {finding.rule} 未得 {finding.nominal:g} 分")
+        else:  # forbidden rules and checks
+            mark, mark_style = ("✘", "bold red")
+            title = f"{finding.category} {finding.rule} {_points(finding.points)}分"
+            if finding.points != finding.nominal:
+                title += f"(规则 {_points(finding.nominal)},已封顶)"
+        text = Text()
+        text.append(f"{mark} ", style=self.style(mark_style))
+        text.append(f"{where}[{finding.stage}] ", style=self.style(STAGE_COLOURS.get(finding.stage, "")))
+        text.append(title, style=self.style("bold"))
+        text.append(f"\n    {finding.message}")
+        if finding.trigger_utterance is not None:
+            trigger = report.transcript.utterances[finding.trigger_utterance]
+            text.append(f"\n    起因 第{trigger.line}行 {trigger.speaker or ROLE_NAMES[trigger.role]}:", style=self.style("dim"))
+            text.append(trigger.text)
+        if not missed and finding.kind != "recommended" and finding.utterance is not None:
+            text.append("\n    ")
+            text.append(self._quote(report, finding))
+        elif missed and finding.utterance is not None:
+            closest = report.transcript.utterances[finding.utterance]
+            text.append(f"\n    最接近的一句(第{closest.line}行,相似度 {finding.similarity:.0%}):", style=self.style("dim"))
+            text.append(closest.text)
+            if finding.missing_words:
+                text.append(f"\n    缺少的词:{'、'.join(finding.missing_words)}", style=self.style("dim"))
+        if finding.suggestion:
+            text.append("\n    建议: ", style=self.style("cyan"))
+            text.append(finding.suggestion)
+        return text
+
+    def _findings(self, report: Report) -> Group:
+        if not report.findings:
+            return Group(Text("没有发现。"))
+        order = {"forbidden": 0, "recommended": 2}
+        ordered = sorted(report.findings, key=lambda f: (order.get(f.kind, 1), f.points > 0,
+                                                          f.line if f.line is not None else 1 << 30))
+        return Group(Text("发现", style=self.style("bold underline")), *(self._finding(report, f) for f in ordered))
+
+
+
+def make_console(*, plain: bool, stderr: bool = False) -> Console:
+    if plain:
+        return Console(stderr=stderr, no_color=True, highlight=False, emoji=False, markup=False,
+                       soft_wrap=True, width=200, force_terminal=False)
+    return Console(stderr=stderr, highlight=False, emoji=False, markup=False)
+
+
+def render_summary(summary, console: Console, *, plain: bool, rubric: str) -> None:
+    """The batch summary: groups ranked, the ten weakest calls, the ten most frequent findings, a histogram."""
+    from callqa.reports.batch_files import histogram_text  # the one histogram, shared with summary.md
+
+    style = (lambda s: "") if plain else (lambda s: s)
+    calls = summary.calls
+    rate = f"{summary.passed / calls:.0%}" if calls else "—"
+    head = Text()
+    head.append("批量质检汇总", style=style("bold"))
+    head.append(f"  评分规则 {rubric}\n共 {calls} 通,合格 {summary.passed} 通({rate}),分组 {len(summary.groups)} 个")
+    if summary.errors:
+        head.append(f",无法读取 {len(summary.errors)} 个文件", style=style("bold red"))
+    console.print(head)
+
+    def table(*columns: str) -> Table:
+        t = Table(box=None if plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  header_style=style("bold"))
+        for c in columns:
+            t.add_column(c, justify="right" if c in ("通话", "平均分", "中位数", "合格率", "得分", "通话数", *STAGES) else "left")
+        return t
+
+    groups = table("#", "分组", "通话", "平均分", "中位数", "合格率", *STAGES, "最弱阶段", "常见问题")
+    for rank, g in enumerate(summary.ranked_groups(), start=1):
+        rate_style = style("green" if g.pass_rate >= 0.8 else "red" if g.pass_rate < 0.5 else "yellow")
+        groups.add_row(str(rank), Text(g.name), str(g.calls), f"{g.mean:.1f}", f"{g.median:.1f}",
+                       Text(f"{g.pass_rate:.0%}", style=rate_style), *(f"{g.stage_mean(s):.1f}" for s in STAGES),
+                       g.weakest_stage, "、".join(r for r, _ in g.rules.most_common(3)))
+    console.print(Text("\n分组排名", style=style("bold underline")), groups)
+
+    weakest = table("文件", "分组", "得分", "等级", "主要问题")
+    for call, _ in summary.weakest(10):
+        weakest.add_row(Text(call.path), Text(call.group), f"{call.score:g}", call.grade, Text(call.main_problem))
+    console.print(Text("\n最低分的 10 通", style=style("bold underline")), weakest)
+
+    frequent = table("规则", "类别", "通话数")
+    for rule, count in summary.frequent_rules(10):
+        frequent.add_row(rule, summary.rule_names.get(rule, ""), str(count))
+    console.print(Text("\n最常见的 10 个问题", style=style("bold underline")), frequent)
+
+    console.print(Text("\n分数分布", style=style("bold underline")))
+    console.print(Text(histogram_text(summary).rstrip("\n"), style=style("cyan")))
+    for _, message in summary.errors:
+        console.print(Text(f"无法读取: {message}", style=style("red")))
+
+
+def print_segmentation(transcript, compiled, console: Console, *, plain: bool, explain: bool) -> None:
+    """The transcript line by line with its stage; with `explain`, the cues and scores behind each
+    line and, at each boundary, why the new stage won."""
+    from callqa.stages.segment import segment, stage_evidence  # the renderer stays import-light
+
+    evidence = stage_evidence(transcript, compiled)
+    segmentation = segment(transcript, compiled, evidence)
+    style = (lambda s: "") if plain else (lambda s: s)
+    how = "按标记行划分(given)" if segmentation.given else "自动划分(inferred)"
+    console.print(Text(f"{transcript.path}  {len(transcript.utterances)} 句  阶段{how}", style=style("bold")))
+    previous = None
+    for i, (utterance, stage) in enumerate(zip(transcript.utterances, segmentation.stages)):
+        if stage != previous:
+            console.print(Text(f"── {stage} ──", style=style(f"bold {STAGE_COLOURS[stage]}")))
+            if explain and previous is not None:
+                ev = evidence[i]
+                before, after = STAGES.index(previous), STAGES.index(stage)
+                cues = "、".join(ev.cues.get(stage, ())) or "无"
+                console.print(Text(f"   边界: 第{utterance.line}行进入{stage};线索 {cues};"
+                                   f"得分 {stage} {ev.scores[after]:+.1f} 对 {previous} {ev.scores[before]:+.1f}",
+                                   style=style("dim")))
+            previous = stage
+        line = Text(f"{utterance.line:>4}  ")
+        line.append(stage, style=style(STAGE_COLOURS[stage]))
+        line.append(f"  {utterance.speaker or ROLE_NAMES[utterance.role]}: ", style=style("dim"))
+        line.append(utterance.text)
+        console.print(line)
+        if explain:
+            ev = evidence[i]
+            found = "; ".join(f"{s}: {'、'.join(c)}" for s, c in ev.cues.items()) or "无线索"
+            scores = " ".join(f"{s}{v:+.1f}" if v != float("-inf") else f"{s}×" for s, v in zip(STAGES, ev.scores))
+            console.print(Text(f"        位置 {ev.position:.0%} | {found} | {scores}", style=style("dim")))

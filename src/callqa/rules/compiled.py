@@ -1,0 +1,285 @@
+"""The rubric compiled once into matchers: one Aho-Corasick automaton for every forbidden phrase and
+stage cue, compiled regexes, a jieba tokenizer for word boundaries, and keys for script similarity."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import ahocorasick
+from rapidfuzz import fuzz
+
+from callqa.model import Role, Utterance
+from callqa.text.normalize import filler_pattern, normalize_phrase
+from callqa.rules.schema import ForbiddenRule, RecommendedScript, Rubric
+
+# Placeholders and numbers are the same to a model sentence: 工号××××, 工号1234, 十七点 -> #
+_NUMBER = re.compile(r"[0-9零〇一二三四五六七八九十两百千万]+|[×xX*＊]{2,}")
+_NOT_WORD = re.compile(r"[^\w#]+")
+_SHORT_PHRASE = 2  # phrases this short need word boundaries under `word_boundary: auto`
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """Where a forbidden rule matched an utterance, in normalised text."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptMatch:
+    similarity: float  # 0..1, the best over the script's model sentences
+    sentence: str  # the model sentence it came closest to
+    missing: tuple[str, ...]  # must_include words the utterance lacks
+
+    def counts(self, script: RecommendedScript) -> bool:
+        return self.similarity >= script.threshold and not self.missing
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    rule: ForbiddenRule
+    regexes: tuple[re.Pattern[str], ...]
+    exceptions: tuple[str, ...]
+    exception_regexes: tuple[re.Pattern[str], ...]
+
+
+def occurrences(text: str, phrase: str) -> list[tuple[int, int]]:
+    """Every (start, end) of `phrase` in `text`, overlapping ones included."""
+    found, at = [], text.find(phrase) if phrase else -1
+    while at != -1:
+        found.append((at, at + len(phrase)))
+        at = text.find(phrase, at + 1)
+    return found
+
+
+def near(a: int, b: int, start: int, end: int, window: int) -> bool:
+    """Does span [a, b) overlap [start, end), or lie at most `window` characters from it?"""
+    if a < end and b > start:
+        return True
+    return window > 0 and max(a - end, start - b) <= window
+
+
+@lru_cache(maxsize=4)
+def _tokenizer_for(words: tuple[str, ...]):
+    """A jieba tokenizer tuned to keep `words` whole. Its dictionary costs about half a second and
+    70 MB, so a process builds one per distinct word list (in practice: one)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    for word in words:
+        tokenizer.suggest_freq(word, tune=True)
+    return tokenizer
+
+
+@lru_cache(maxsize=8192)
+def script_key(text: str) -> str:
+    """What similarity compares: normalised text without punctuation, numbers folded to #."""
+    return _NOT_WORD.sub("", _NUMBER.sub("#", text))
+
+
+class CompiledRubric:
+    """A rubric ready to match: built once per run, then applied to every utterance of every call."""
+
+    def __init__(self, rubric: Rubric, path: str):
+        self.rubric = rubric
+        self.path = path
+        self.fillers = filler_pattern(rubric.fillers)
+        self.speaker_patterns: list[tuple[Role, re.Pattern[str]]] = [
+            (role, re.compile(pattern, re.IGNORECASE))
+            for role, patterns in (("agent", rubric.speakers.agent), ("customer", rubric.speakers.customer))
+            for pattern in patterns
+        ]
+        self.rules = [
+            _CompiledRule(
+                rule,
+                tuple(re.compile(r) for r in rule.regexes),
+                tuple(normalize_phrase(e) for e in rule.exceptions),
+                tuple(re.compile(r) for r in rule.exception_regexes),
+            )
+            for rule in rubric.forbidden
+            if rule.enabled
+        ]
+        self.scripts = [s for s in rubric.recommended if s.enabled]
+        from callqa.rules.checks import compile_check  # checks build on this module's matchers
+
+        self.checks = [compile_check(c) for c in rubric.checks if c.enabled]
+        self._script_keys = [tuple(script_key(normalize_phrase(x)) for x in s.sentences) for s in self.scripts]
+        self._script_required = [tuple(normalize_phrase(w) for w in s.must_include) for s in self.scripts]
+        self._script_regexes = [tuple(re.compile(r) for r in s.regexes) for s in self.scripts]
+
+        # One automaton for forbidden phrases and stage cues: value = list of (kind, payload).
+        automaton = ahocorasick.Automaton()
+        entries: dict[str, list[tuple]] = {}
+        for rule_index, compiled in enumerate(self.rules):
+            for phrase in compiled.rule.phrases:
+                norm = normalize_phrase(phrase)
+                if norm:
+                    entries.setdefault(norm, []).append(("rule", rule_index, self._needs_boundary(compiled.rule, norm)))
+        for stage in rubric.stages:
+            for role in ("agent", "customer", "any"):
+                for cue in getattr(stage.cues, role):
+                    norm = normalize_phrase(cue)
+                    if norm:
+                        entries.setdefault(norm, []).append(("cue", stage.name, role))
+        self._cue_regexes: list[tuple[str, str, re.Pattern[str]]] = [
+            (stage.name, role, re.compile(pattern))
+            for stage in rubric.stages
+            for role, patterns in (("agent", stage.cues.agent_regexes), ("customer", stage.cues.customer_regexes))
+            for pattern in patterns
+        ]
+        self._needs_tokenizer = any(v[0] == "rule" and v[2] for values in entries.values() for v in values)
+        for key, values in entries.items():
+            automaton.add_word(key, (len(key), tuple(values)))
+        automaton.make_automaton()
+        self._automaton = automaton if entries else None
+
+    @staticmethod
+    def _needs_boundary(rule: ForbiddenRule, phrase: str) -> bool:
+        if rule.word_boundary == "auto":
+            return len(phrase) <= _SHORT_PHRASE
+        return rule.word_boundary == "always"
+
+    @cached_property
+    def _tokenizer(self):
+        """A jieba tokenizer that keeps the rubric's `words` whole, built only when a short phrase
+        needs a word boundary, and shared by rubrics with the same words."""
+        return _tokenizer_for(tuple(normalize_phrase(w) for w in self.rubric.words))
+
+    def missing_words(self, sentence: str, norm: str) -> list[str]:
+        """Content words of a model sentence (two characters or more) that an utterance lacks."""
+        words = []
+        for word, _, _ in self._tokenizer.tokenize(script_key(normalize_phrase(sentence)), HMM=False):
+            if len(word) >= 2 and "#" not in word and word not in norm and word not in words:
+                words.append(word)
+        return words
+
+    def warm_up(self) -> None:
+        """Load what is otherwise loaded on first use (jieba's dictionary), e.g. before forking workers."""
+        if self._needs_tokenizer:
+            self._tokenizer  # noqa: B018 - the cached property does the loading
+
+    def word_boundaries(self, text: str) -> set[int]:
+        bounds = {0}
+        for _, _, end in self._tokenizer.tokenize(text, HMM=False):
+            bounds.add(end)
+        return bounds
+
+    # --- roles ---------------------------------------------------------------------------------
+
+    def role_of(self, label: str) -> Role:
+        """The role a speaker label stands for (客服人員 -> agent), by the rubric's `speakers` regexes
+        matched at the start of the normalised (Simplified, half-width) label."""
+        norm = normalize_phrase(label)
+        for role, pattern in self.speaker_patterns:
+            if pattern.match(norm):
+                return role
+        return "unknown"
+
+    # --- phrase hits ---------------------------------------------------------------------------
+
+    def _phrase_hits(self, text: str):
+        """Every (start, end, entries) the automaton finds in normalised text. Segmentation and scoring
+        each scan an utterance once; caching the scan was measured and gained nothing."""
+        if self._automaton is None:
+            return
+        for end_index, (length, values) in self._automaton.iter(text):
+            yield end_index + 1 - length, end_index + 1, values
+
+    def cue_hits(self, utterance: Utterance) -> list[tuple[str, str, str]]:
+        """(stage, cue role, cue text) for every stage cue in the utterance that fits its speaker."""
+        return self.cue_hits_in(utterance.norm, utterance.role)
+
+    def cue_hits_in(self, norm: str, role: str | None) -> list[tuple[str, str, str]]:
+        """Stage cues in normalised text, for a speaker role (None: cues of every role).
+        A cue inside a longer cue counts only as the longer one: 可以帮您 in 有什么可以帮您 is a greeting."""
+        found = []
+        for start, end, values in self._phrase_hits(norm):
+            for kind, stage, cue_role in values:
+                if kind == "cue" and (role is None or cue_role in ("any", role)):
+                    found.append((start, end, stage, cue_role))
+        hits = [
+            (stage, cue_role, norm[start:end])
+            for start, end, stage, cue_role in found
+            if not any(s <= start and end <= e and e - s > end - start for s, e, _, _ in found)
+        ]
+        for stage, cue_role, pattern in self._cue_regexes:
+            if role is None or cue_role == role:
+                match = pattern.search(norm)
+                if match:
+                    hits.append((stage, cue_role, match.group()))
+        return hits
+
+    def forbidden_hits(self, utterance: Utterance, stage: str) -> dict[int, list[Hit]]:
+        """Hits per rule index, for rules whose role and stage scope cover this utterance.
+        Overlapping hits of one rule keep the longest; near-misses (exceptions) are dropped."""
+        text = utterance.norm
+        candidates: dict[int, list[tuple[int, int, bool]]] = {}
+        for start, end, values in self._phrase_hits(text):
+            for kind, rule_index, needs_boundary in values:
+                if kind == "rule":
+                    candidates.setdefault(rule_index, []).append((start, end, needs_boundary))
+        for rule_index, compiled in enumerate(self.rules):
+            if compiled.regexes and utterance.role in compiled.rule.roles and stage in compiled.rule.stages:
+                for regex in compiled.regexes:
+                    for match in regex.finditer(text):
+                        if match.end() > match.start():
+                            candidates.setdefault(rule_index, []).append((match.start(), match.end(), False))
+        hits: dict[int, list[Hit]] = {}
+        boundaries: set[int] | None = None
+        for rule_index, spans in candidates.items():
+            compiled = self.rules[rule_index]
+            if utterance.role not in compiled.rule.roles or stage not in compiled.rule.stages:
+                continue
+            kept: list[Hit] = []
+            for start, end, needs_boundary in sorted(spans, key=lambda s: (s[0], -(s[1] - s[0]))):
+                if kept and start < kept[-1].end:
+                    continue  # inside a longer hit of the same rule
+                if self._is_exception(compiled, text, start, end):
+                    continue
+                if needs_boundary:
+                    if boundaries is None:
+                        boundaries = self.word_boundaries(text)
+                    if start not in boundaries or end not in boundaries:
+                        continue
+                kept.append(Hit(start, end, text[start:end]))
+            if kept:
+                hits[rule_index] = kept
+        return hits
+
+    @staticmethod
+    def _is_exception(compiled: _CompiledRule, text: str, start: int, end: int) -> bool:
+        """An exception phrase or regex overlapping the hit, or within the rule's context window of it."""
+        window = compiled.rule.context_window
+        if any(near(a, b, start, end, window) for phrase in compiled.exceptions for a, b in occurrences(text, phrase)):
+            return True
+        return any(near(*m.span(), start, end, window) for regex in compiled.exception_regexes
+                   for m in regex.finditer(text))
+
+    # --- recommended scripts -------------------------------------------------------------------
+
+    def script_match(self, script_index: int, utterance: Utterance) -> ScriptMatch:
+        """How close an utterance comes to a script. A longer utterance may contain the script
+        anywhere (partial ratio); a shorter one must not leave much of it out (plain ratio)."""
+        key = script_key(utterance.norm)
+        best, best_sentence = 0.0, ""
+        for sentence_key, sentence in zip(self._script_keys[script_index], self.scripts[script_index].sentences):
+            if not key or not sentence_key:
+                continue
+            scorer = fuzz.partial_ratio if len(key) > len(sentence_key) else fuzz.ratio
+            similarity = scorer(sentence_key, key) / 100
+            if similarity > best:
+                best, best_sentence = similarity, sentence
+        for regex in self._script_regexes[script_index]:
+            found = regex.search(utterance.norm)
+            if found:
+                best, best_sentence = 1.0, found.group()
+                break
+        missing = tuple(w for w in self._script_required[script_index] if w not in utterance.norm)
+        return ScriptMatch(best, best_sentence or self.scripts[script_index].sentences[0], missing)

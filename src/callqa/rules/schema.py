@@ -1,0 +1,516 @@
+"""The rubric: what a call is scored against, as validated data.
+
+A rubric is YAML (see rubrics/default.yaml for a commented example). It is validated by the pydantic
+models below; every error names the file, the line and the field, e.g.
+`rubrics/x.yaml:14: forbidden[2].deduct: must be a number`.
+
+`extends: PATH` (relative to the rubric, or `default` for the built-in rubric) starts from another
+rubric: top-level values are replaced, `stages` are updated by name and `forbidden` / `recommended`
+rules by id (fields given replace the parent's; `enabled: false` switches a rule off; new ids are added).
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from callqa.errors import RubricError
+from callqa.model import STAGES
+from callqa.rules.yamlsource import YamlDocument, load_yaml
+
+StageName = Literal["问候", "切入", "转化", "协议", "结束"]
+RoleName = Literal["agent", "customer", "unknown"]
+Severity = Literal["info", "warning", "error", "fatal"]
+RuleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$", min_length=1)]
+NonEmptyText = Annotated[str, Field(min_length=1)]
+
+
+def _compile_all(patterns: list[str]) -> list[str]:
+    for i, pattern in enumerate(patterns):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"item {i}: invalid regex {pattern!r}: {exc}") from None
+    return patterns
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StageCues(_Model):
+    """Phrases (and regexes, on normalised text) that suggest an utterance belongs to a stage, by who says them."""
+
+    agent: list[NonEmptyText] = []
+    customer: list[NonEmptyText] = []
+    any: list[NonEmptyText] = []
+    agent_regexes: list[NonEmptyText] = []
+    customer_regexes: list[NonEmptyText] = []
+
+    _check_regexes = field_validator("agent_regexes", "customer_regexes")(_compile_all)
+
+
+class RuleExamples(_Model):
+    """Sentences an agent might say that the rule must (hit) and must not (miss) match; run by `callqa rubric test`."""
+
+    hit: list[NonEmptyText] = []
+    miss: list[NonEmptyText] = []
+
+
+class Position(_Model):
+    """Restrict a rule to the first or last N utterances of the call, of each stage, or of each role
+    ("the agent's first sentence must contain 工号": {first: 1, of: role})."""
+
+    first: int | None = Field(default=None, ge=1)
+    last: int | None = Field(default=None, ge=1)
+    of: Literal["call", "stage", "role"] = "role"
+
+    @model_validator(mode="after")
+    def _one_end(self) -> Position:
+        if (self.first is None) == (self.last is None):
+            raise ValueError("give first or last")
+        return self
+
+
+class Match(_Model):
+    """Keyword logic over an utterance's normalised text. Exactly one of: any / all / none (lists of
+    phrases or nested matches), at_least + of, or regex (with an optional not_regex that cancels it)."""
+
+    any: list[MatchTerm] | None = None
+    all: list[MatchTerm] | None = None
+    none: list[MatchTerm] | None = None
+    at_least: int | None = Field(default=None, ge=1)
+    of: list[MatchTerm] | None = None
+    regex: str | None = None
+    not_regex: str | None = None
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Match:
+        given = [name for name in ("any", "all", "none", "at_least", "regex") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("use exactly one of any, all, none, at_least (with of), regex")
+        if (self.at_least is None) != (self.of is None):
+            raise ValueError("at_least and of go together")
+        if self.not_regex is not None and self.regex is None:
+            raise ValueError("not_regex goes with regex")
+        for pattern in (self.regex, self.not_regex):
+            if pattern is not None:
+                _compile_all([pattern])
+        return self
+
+
+MatchTerm = Annotated[str, Field(min_length=1)] | Match
+Match.model_rebuild()
+
+
+class CheckExamples(_Model):
+    """Dialogues (ROLE:TEXT lines, timestamps for timing checks) that must (hit) or must not (miss) trigger the check."""
+
+    hit: list[NonEmptyText] = []
+    miss: list[NonEmptyText] = []
+
+
+class _Check(_Model):
+    id: RuleId
+    category: NonEmptyText = "质检项"
+    deduct: float = Field(ge=0)
+    max_deduct: float | None = Field(default=None, ge=0)
+    severity: Severity = "error"
+    message: NonEmptyText
+    suggestion: str | None = None
+    #: Where the points are taken when a finding has no utterance of its own (a call-level metric, a
+    #: phrase that never came); otherwise from the stage of the utterance it cites.
+    stage: StageName = "结束"
+    enabled: bool = True
+    examples: CheckExamples = CheckExamples()
+
+
+class Scope(_Model):
+    roles: list[RoleName] = ["agent"]
+    stages: list[StageName] = list(STAGES)
+    position: Position | None = None
+
+
+class KeywordCheck(_Check):
+    """`present`: some utterance in scope must match (else one finding); `absent`: every utterance in
+    scope that matches is a finding. `exceptions` cancel a match they overlap or lie within
+    `context_window` characters of (allow-contexts, for the near-misses)."""
+
+    kind: Literal["keyword"]
+    match: Match
+    scope: Scope = Scope()
+    expect: Literal["present", "absent"] = "absent"
+    exceptions: list[NonEmptyText] = []
+    context_window: int = Field(default=0, ge=0)
+
+
+class Side(_Model):
+    roles: list[RoleName]
+    match: Match
+
+
+class Reply(Side):
+    within: int = Field(default=2, ge=1)  # utterances of these roles after the trigger
+
+
+class ResponseCheck(_Check):
+    """When `trigger` matches, a `response` must (expect: present) or must not (absent) follow within
+    N utterances of the given roles. Findings cite the trigger line and the response line."""
+
+    kind: Literal["response"]
+    trigger: Side
+    response: Reply
+    expect: Literal["present", "absent"] = "present"
+
+
+class SilenceCheck(_Check):
+    """A gap between turns longer than `max_seconds` is a finding unless the agent bridged it: the
+    agent's turn before the gap matches `bridge` (请您稍等 …)."""
+
+    kind: Literal["silence"]
+    max_seconds: float = Field(gt=0)
+    bridge: Match | None = None
+
+
+class SpeechRateCheck(_Check):
+    """Characters per minute over a role's timed utterances, outside [min_cpm, max_cpm]."""
+
+    kind: Literal["speech_rate"]
+    role: RoleName = "agent"
+    min_cpm: float | None = Field(default=None, ge=0)
+    max_cpm: float | None = Field(default=None, ge=0)
+
+
+class InterruptionCheck(_Check):
+    """The agent starts more than `tolerance_seconds` before the customer's turn ends; more than
+    `max_count` such interruptions are findings, one each."""
+
+    kind: Literal["interruption"]
+    tolerance_seconds: float = Field(default=0.5, ge=0)
+    max_count: int = Field(default=0, ge=0)
+
+
+class DurationCheck(_Check):
+    kind: Literal["duration"]
+    min_seconds: float | None = Field(default=None, ge=0)
+    max_seconds: float | None = Field(default=None, ge=0)
+
+
+class TalkRatioCheck(_Check):
+    """The role's share of talk time (summed utterance durations), outside [min, max]."""
+
+    kind: Literal["talk_ratio"]
+    role: RoleName = "agent"
+    min: float | None = Field(default=None, ge=0, le=1)
+    max: float | None = Field(default=None, ge=0, le=1)
+
+
+class RepetitionCheck(_Check):
+    """The customer asks the same thing `min_count` times or more (similarity ≥ `similarity`, 0-1):
+    a sign the agent is not answering."""
+
+    kind: Literal["repetition"]
+    role: RoleName = "customer"
+    similarity: float = Field(default=0.75, gt=0, le=1)
+    min_count: int = Field(default=3, ge=2)
+    min_chars: int = Field(default=4, ge=1)  # shorter turns (好的, 嗯嗯) repeat by nature
+
+
+Check = Annotated[KeywordCheck | ResponseCheck | SilenceCheck | SpeechRateCheck | InterruptionCheck | DurationCheck
+                  | TalkRatioCheck | RepetitionCheck, Field(discriminator="kind")]
+TIMING_KINDS = ("silence", "speech_rate", "interruption", "duration", "talk_ratio")
+
+
+class StageDef(_Model):
+    name: StageName
+    points: float = Field(ge=0)
+    #: Where in the call (0 = start, 1 = end) the stage usually lies; a prior for segmentation.
+    position: tuple[float, float] = (0.0, 1.0)
+    cues: StageCues = StageCues()
+    description: str = ""
+
+
+class ForbiddenRule(_Model):
+    id: RuleId
+    category: NonEmptyText
+    phrases: list[NonEmptyText] = []
+    regexes: list[NonEmptyText] = []
+    #: A hit overlapped by one of these (in the same utterance), or with one within `context_window`
+    #: characters of it, is a near-miss, not a violation (allow-contexts).
+    exceptions: list[NonEmptyText] = []
+    exception_regexes: list[NonEmptyText] = []
+    context_window: int = Field(default=0, ge=0)
+    roles: list[RoleName] = ["agent"]
+    stages: list[StageName] = list(STAGES)
+    deduct: float = Field(ge=0)
+    #: The most this rule can deduct in one call, however often it is hit.
+    max_deduct: float | None = Field(default=None, ge=0)
+    severity: Severity = "error"
+    position: Position | None = None
+    #: auto: phrases of one or two characters must start and end on jieba word boundaries.
+    word_boundary: Literal["auto", "always", "never"] = "auto"
+    message: NonEmptyText
+    suggestion: str | None = None
+    enabled: bool = True
+    examples: RuleExamples = RuleExamples()
+
+    _check_regexes = field_validator("regexes", "exception_regexes")(_compile_all)
+
+    @model_validator(mode="after")
+    def _has_patterns(self) -> ForbiddenRule:
+        if not self.phrases and not self.regexes:
+            raise ValueError("a forbidden rule needs phrases or regexes")
+        return self
+
+
+class RecommendedScript(_Model):
+    id: RuleId
+    stage: StageName
+    #: Model sentences; an utterance similar enough to any of them counts (paraphrases included).
+    sentences: list[NonEmptyText] = Field(min_length=1)
+    #: Regexes (on normalised text) that count as saying the script outright, e.g. a concrete time.
+    regexes: list[NonEmptyText] = []
+    #: Words the utterance must contain as well, e.g. 工号 for the greeting.
+    must_include: list[NonEmptyText] = []
+    threshold: float = Field(default=0.8, gt=0, le=1)
+    points: float = Field(ge=0)
+    #: A bonus script earns points when said but costs nothing when not (the stage maximum still caps).
+    bonus: bool = False
+    #: A required script not said costs `deduct` (default: its points) on top of the points not earned,
+    #: and the finding explains the near-miss: the closest utterance, its similarity, the words missing.
+    required: bool = False
+    deduct: float | None = Field(default=None, ge=0)
+    position: Position | None = None
+    #: Expected only when the call has its stage: a call that rightly skips the stage (a simple
+    #: enquiry has no 转化) is given the points instead of losing them.
+    only_if_stage_present: bool = False
+    roles: list[RoleName] = ["agent"]
+    message: str = ""
+    enabled: bool = True
+    examples: RuleExamples = RuleExamples()
+
+    _check_regexes = field_validator("regexes")(_compile_all)
+
+
+class Grade(_Model):
+    name: NonEmptyText
+    min: float = Field(ge=0)
+
+
+class Speakers(_Model):
+    """Regexes (matched at the start of the Simplified speaker label) that give each role."""
+
+    agent: list[NonEmptyText] = [r"客服", r"坐席", r"座席", r"工号", r"话务员", r"接线员", r"服务代表", r"agent", r"csr"]
+    customer: list[NonEmptyText] = [r"客户", r"用户", r"顾客", r"来电", r"消费者", r"旅客", r"乘客", r"买家", r"会员",
+                                    r"业主", r"住户", r"家长", r"市民", r"读者", r"车主", r"持卡人", r"参保人",
+                                    r"患者", r"客人", r"customer", r"caller", r"user"]
+
+    _check_regexes = field_validator("agent", "customer")(_compile_all)
+
+
+DEFAULT_GRADES = [Grade(name="优秀", min=90), Grade(name="良好", min=80), Grade(name="合格", min=60), Grade(name="不合格", min=0)]
+
+
+class Rubric(_Model):
+    name: NonEmptyText
+    version: str
+    description: str = ""
+    extends: str | None = None
+    pass_mark: float = Field(default=60, ge=0)
+    grades: list[Grade] = DEFAULT_GRADES
+    stages: list[StageDef]
+    forbidden: list[ForbiddenRule] = []
+    recommended: list[RecommendedScript] = []
+    checks: list[Check] = []
+    speakers: Speakers = Speakers()
+    #: Filler words dropped from transcript text before matching (ASR output is full of them).
+    fillers: list[NonEmptyText] = ["嗯", "呃", "唔"]
+    #: Words the tokenizer keeps whole, so a short phrase never matches inside them (可能 in 不可能).
+    words: list[NonEmptyText] = []
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value
+
+    @property
+    def max_score(self) -> float:
+        return sum(stage.points for stage in self.stages)
+
+    def stage(self, name: str) -> StageDef:
+        return next(s for s in self.stages if s.name == name)
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+_MESSAGES = {
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list of two numbers",
+    "model_type": "must be a mapping",
+    "dict_type": "must be a mapping",
+    "missing": "is required",
+    "extra_forbidden": "unknown field",
+    "literal_error": None,  # pydantic's own text lists the allowed values
+}
+
+
+def _format_loc(loc: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "rubric"
+
+
+def _error_message(error: dict) -> str:
+    message = _MESSAGES.get(error["type"])
+    if message is None:
+        message = error["msg"]
+        for prefix in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(prefix)
+        message = message[:1].lower() + message[1:]
+    return message
+
+
+def default_rubric_path() -> Path:
+    """The built-in rubric: inside the installed package, or rubrics/ of a source checkout."""
+    packaged = resources.files("callqa") / "rubrics" / "default.yaml"
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[3] / "rubrics" / "default.yaml"
+
+
+_LIST_KEYS = {"stages": "name", "forbidden": "id", "recommended": "id", "checks": "id"}
+
+
+def _merge(parent: dict, child: dict) -> tuple[dict, dict[str, list[int | None]]]:
+    """Overlay `child` on `parent`; also return, per list, which child item each merged item came from."""
+    merged = dict(parent)
+    origins: dict[str, list[int | None]] = {}
+    for key, value in child.items():
+        id_key = _LIST_KEYS.get(key)
+        if id_key is None or not isinstance(value, list):
+            merged[key] = value
+            continue
+        items = [dict(item) for item in parent.get(key, [])]
+        origin: list[int | None] = [None] * len(items)
+        position = {item[id_key]: i for i, item in enumerate(items)}
+        for child_index, item in enumerate(value):
+            if isinstance(item, dict) and item.get(id_key) in position:
+                i = position[item[id_key]]
+                items[i] = {**items[i], **item}
+                origin[i] = child_index
+            else:
+                items.append(item)
+                origin.append(child_index)
+        merged[key] = items
+        origins[key] = origin
+    return merged, origins
+
+
+def _validation_problems(doc: YamlDocument, exc: ValidationError, origins: dict[str, list[int | None]]) -> list[RubricError]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        # Map an index into a merged list back to the child file's own list.
+        if len(loc) >= 2 and loc[0] in origins and isinstance(loc[1], int):
+            child_index = origins[loc[0]][loc[1]] if loc[1] < len(origins[loc[0]]) else None
+            if child_index is None:
+                problems.append(RubricError(doc.path, f"{_format_loc(loc)}: {_error_message(error)} (in the extended rubric)",
+                                            line=doc.line_of(("extends",))))
+                continue
+            loc = (loc[0], child_index, *loc[2:])
+        problems.append(RubricError(doc.path, f"{_format_loc(loc)}: {_error_message(error)}", line=doc.line_of(loc)))
+    return problems
+
+
+def _semantic_errors(rubric: Rubric) -> list[tuple[tuple[str | int, ...], str]]:
+    """Checks that span several fields; each with the location it is about."""
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    names = [s.name for s in rubric.stages]
+    if names != list(STAGES):
+        errors.append((("stages",), f"must list the five stages in order: {' '.join(STAGES)} (got {' '.join(names)})"))
+        return errors
+    seen: set[str] = set()
+    for key in ("forbidden", "recommended", "checks"):
+        for i, rule in enumerate(getattr(rubric, key)):
+            if rule.id in seen:
+                errors.append(((key, i, "id"), f"duplicate rule id '{rule.id}'"))
+            seen.add(rule.id)
+    for stage in rubric.stages:
+        script_points = sum(s.points for s in rubric.recommended if s.enabled and not s.bonus and s.stage == stage.name)
+        if script_points > stage.points:
+            errors.append((("stages", names.index(stage.name), "points"),
+                           f"{stage.name} is worth {stage.points:g} but its recommended scripts add up to {script_points:g}"))
+    for i, stage in enumerate(rubric.stages):
+        lo, hi = stage.position
+        if not 0 <= lo <= hi <= 1:
+            errors.append((("stages", i, "position"), "must be [start, end] with 0 <= start <= end <= 1"))
+    for i, grade in enumerate(rubric.grades):
+        if i and grade.min >= rubric.grades[i - 1].min:
+            errors.append((("grades", i, "min"), "grades must be listed from the highest min down"))
+    if rubric.pass_mark > rubric.max_score:
+        errors.append((("pass_mark",), f"is above the maximum score {rubric.max_score:g}"))
+    return errors
+
+
+def rubric_problems(path: str | Path | None = None, *, _chain: tuple[Path, ...] = ()) -> tuple[Rubric | None, str, list[RubricError]]:
+    """Load, merge (`extends`) and validate a rubric, collecting every problem instead of stopping at
+    the first. Returns the rubric (None when there are problems), the path it came from and the problems."""
+    path = default_rubric_path() if path is None or str(path) == "default" else Path(path)
+    try:
+        doc = load_yaml(path)
+    except RubricError as exc:
+        return None, str(path), [exc]
+    if not isinstance(doc.data, dict):
+        return None, doc.path, [RubricError(doc.path, "a rubric must be a YAML mapping (name, version, stages, …)", line=1)]
+    data: dict = doc.data
+    origins: dict[str, list[int | None]] = {}
+    extends = data.get("extends")
+    if extends is not None:
+        if not isinstance(extends, str):
+            return None, doc.path, [RubricError(doc.path, "extends: must be a path or 'default'", line=doc.line_of(("extends",)))]
+        parent_path = default_rubric_path() if extends == "default" else (path.parent / extends)
+        resolved = parent_path.resolve()
+        if resolved in _chain or resolved == path.resolve():
+            return None, doc.path, [RubricError(doc.path, f"extends: cycle through {parent_path}", line=doc.line_of(("extends",)))]
+        parent, _, problems = rubric_problems(parent_path, _chain=(*_chain, path.resolve()))
+        if parent is None:
+            return None, doc.path, problems
+        data, origins = _merge(parent.model_dump(exclude={"extends"}), data)
+    try:
+        rubric = Rubric.model_validate(data)
+    except ValidationError as exc:
+        return None, doc.path, _validation_problems(doc, exc, origins)
+    problems = [RubricError(doc.path, f"{_format_loc(loc)}: {message}", line=doc.line_of(loc))
+                for loc, message in _semantic_errors(rubric)]
+    return (None if problems else rubric), doc.path, problems
+
+
+def load_rubric(path: str | Path | None = None) -> tuple[Rubric, str]:
+    """Load a rubric (the built-in default when `path` is None); raise its first problem, if any."""
+    rubric, source, problems = rubric_problems(path)
+    if problems:
+        raise problems[0]
+    return rubric, source
+
+
+def rubric_json_schema() -> dict:
+    """JSON Schema of the rubric format. A rubric that `extends` another needs none of the top-level
+    fields, so they are required only when `extends` is absent."""
+    schema = Rubric.model_json_schema()
+    required = schema.pop("required", [])
+    schema["if"] = {"not": {"required": ["extends"]}}
+    schema["then"] = {"required": required}
+    schema["title"] = "callqa rubric"
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

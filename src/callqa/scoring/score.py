@@ -1,0 +1,147 @@
+"""Turn a segmented call and its rule hits into scores and findings.
+
+Stage score = base + points of recommended scripts said - deductions of forbidden hits, kept between 0
+and the stage maximum; base = stage maximum - the stage's (non-bonus) script points. A rule deducts at
+most `max_deduct` per call. Caps are applied hit by hit, in call order, and each finding records the
+points it actually moved, so a report's stage score is always its base plus its findings' points. A
+fatal hit sets the total to 0.
+"""
+
+from __future__ import annotations
+
+from callqa.rules.checks import in_position, run_checks
+from callqa.rules.compiled import CompiledRubric, ScriptMatch
+from callqa.model import STAGES, Finding, Report, Segmentation, StageScore, Transcript, Utterance
+
+
+def stage_base(compiled: CompiledRubric, stage: str) -> float:
+    rubric = compiled.rubric
+    scripts = sum(s.points for s in compiled.scripts if s.stage == stage and not s.bonus)
+    return rubric.stage(stage).points - scripts
+
+
+def _forbidden_findings(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> list[Finding]:
+    findings = []
+    utterances, stages = transcript.utterances, segmentation.stages
+    for utterance, stage in zip(utterances, stages):
+        for rule_index, hits in compiled.forbidden_hits(utterance, stage).items():
+            rule = compiled.rules[rule_index].rule
+            if rule.position is not None and not _in_position(utterances, stages, utterance.index, rule):
+                continue
+            findings.append(Finding(
+                rule=rule.id, kind="forbidden", category=rule.category, severity=rule.severity,
+                utterance=utterance.index, line=utterance.line, stage=stage, role=utterance.role,
+                matched=utterance.text[slice(*utterance.original_span(hits[0].start, hits[0].end))],
+                points=-rule.deduct, nominal=-rule.deduct, message=rule.message, suggestion=rule.suggestion,
+                spans=[utterance.original_span(h.start, h.end) for h in hits],
+            ))
+    return findings
+
+
+def _in_position(utterances, stages, index: int, rule) -> bool:
+    candidates = [i for i, u in enumerate(utterances) if u.role in rule.roles and stages[i] in rule.stages]
+    return index in in_position(utterances, stages, candidates, rule.position)
+
+
+def _script_finding(script, utterance: Utterance | None, **fields) -> Finding:
+    return Finding(rule=script.id, kind="recommended", category="推荐话术", stage=script.stage,
+                   utterance=utterance.index if utterance else None, line=utterance.line if utterance else None,
+                   role=utterance.role if utterance else None, **fields)
+
+
+def _missed(compiled: CompiledRubric, script, best: tuple[ScriptMatch, Utterance] | None) -> Finding:
+    """A script not said: the points not earned, and for a required one a deduction and the near-miss."""
+    match, utterance = best if best is not None else (None, None)
+    name = script.message or script.id
+    gap = f"(缺少“{'、'.join(match.missing)}”)" if match is not None and match.missing else ""
+    common = dict(matched="", suggestion=match.sentence if match else script.sentences[0],
+                  similarity=round(match.similarity, 3) if match else None)
+    if not script.required:
+        return _script_finding(script, utterance, severity="warning", points=0.0, nominal=script.points,
+                               message=f"未使用推荐话术:{name}{gap}", **common)
+    penalty = -(script.deduct if script.deduct is not None else script.points)
+    missing_words = compiled.missing_words(match.sentence, utterance.norm) if utterance is not None else []
+    return _script_finding(script, utterance, severity="error", points=penalty, nominal=penalty,
+                           message=f"必说话术缺失:{name}{gap}", missing_words=missing_words, **common)
+
+
+def _script_findings(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> list[Finding]:
+    findings = []
+    utterances, stages = transcript.utterances, segmentation.stages
+    for script_index, script in enumerate(compiled.scripts):
+        if script.only_if_stage_present and script.stage not in stages:
+            if not script.bonus:  # the stage rightly did not happen: the points are given
+                findings.append(_script_finding(
+                    script, None, severity="info", matched="", points=script.points, nominal=script.points,
+                    message=f"本通话没有{script.stage}阶段,{script.message or script.id}不适用,计满分"))
+            continue
+        indices = [i for i, u in enumerate(utterances) if stages[i] == script.stage and u.role in script.roles]
+        best: tuple[ScriptMatch, Utterance] | None = None
+        for i in in_position(utterances, stages, indices, script.position):
+            match = compiled.script_match(script_index, utterances[i])
+            if best is None or (match.counts(script), match.similarity) > (best[0].counts(script), best[0].similarity):
+                best = (match, utterances[i])
+        if best is not None and best[0].counts(script):
+            match, utterance = best
+            findings.append(_script_finding(
+                script, utterance, severity="info", matched=utterance.text, points=script.points,
+                nominal=script.points, message=f"使用推荐话术:{script.message or script.id}",
+                similarity=round(match.similarity, 3)))
+        elif not script.bonus:  # a bonus script not said costs nothing and is not worth a line
+            findings.append(_missed(compiled, script, best))
+    return findings
+
+
+def _apply_caps(findings: list[Finding], compiled: CompiledRubric) -> dict[str, float]:
+    """Cut each finding's points to what the caps leave; return the resulting stage scores."""
+    rubric = compiled.rubric
+    totals = {stage.name: stage_base(compiled, stage.name) for stage in rubric.stages}
+    # Gains first, so a deduction is measured against the points the stage actually earned.
+    for finding in sorted(findings, key=lambda f: (f.points < 0, f.utterance if f.utterance is not None else -1)):
+        if finding.points > 0:
+            room = rubric.stage(finding.stage).points - totals[finding.stage]
+            finding.points = min(finding.points, room)
+        elif finding.points < 0:
+            finding.points = max(finding.points, -totals[finding.stage]) + 0.0  # never -0.0
+        totals[finding.stage] += finding.points
+    return totals
+
+
+def _apply_rule_caps(findings: list[Finding], compiled: CompiledRubric) -> None:
+    caps = {r.id: r.max_deduct for r in [c.rule for c in compiled.rules] + [c.check for c in compiled.checks]
+            if r.max_deduct is not None}
+    taken: dict[str, float] = {}
+    for finding in findings:
+        if finding.points < 0 and finding.rule in caps:
+            room = caps[finding.rule] - taken.get(finding.rule, 0.0)
+            finding.points = max(finding.points, -room) + 0.0
+            taken[finding.rule] = taken.get(finding.rule, 0.0) - finding.points
+
+
+def _stage_ranges(segmentation: Segmentation) -> dict[str, tuple[int | None, int | None]]:
+    ranges: dict[str, tuple[int | None, int | None]] = {s: (None, None) for s in STAGES}
+    for index, stage in enumerate(segmentation.stages):
+        first, _ = ranges[stage]
+        ranges[stage] = (index if first is None else first, index)
+    return ranges
+
+
+def score(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> Report:
+    rubric = compiled.rubric
+    check_findings, notes = run_checks(compiled.checks, transcript.utterances, segmentation.stages)
+    findings = (_forbidden_findings(transcript, segmentation, compiled) + _script_findings(transcript, segmentation, compiled)
+                + check_findings)
+    findings.sort(key=lambda f: (f.utterance if f.utterance is not None else len(transcript.utterances), f.rule))
+    _apply_rule_caps(findings, compiled)
+    totals = _apply_caps(findings, compiled)
+    ranges = _stage_ranges(segmentation)
+    stages = [StageScore(s.name, *ranges[s.name], score=round(totals[s.name], 2), max_score=s.points)
+              for s in rubric.stages]
+    fatal = any(f.severity == "fatal" for f in findings)
+    total = 0.0 if fatal else round(sum(totals.values()), 2)
+    grade = next((g.name for g in rubric.grades if total >= g.min), rubric.grades[-1].name if rubric.grades else "")
+    return Report(
+        transcript=transcript, rubric_name=rubric.name, rubric_version=rubric.version, rubric_path=compiled.path,
+        segmentation=segmentation, stages=stages, findings=findings, score=total, max_score=rubric.max_score,
+        passed=not fatal and total >= rubric.pass_mark, grade=grade, fatal=fatal, notes=notes,
+    )

@@ -1,0 +1,109 @@
+"""Read a transcript in any supported format into utterances with roles and normalised text.
+
+Formats are detected from the extension and the content, or forced with `input_format`:
+text, json, jsonl, aliyun, tencent, funasr, whisper, srt, vtt, csv, tsv.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from callqa.errors import InputError
+from callqa.rules.compiled import CompiledRubric
+from callqa.model import RoleInfo, Transcript, Utterance
+from callqa.text.normalize import normalize
+from callqa.transcripts.asr_json import parse_json
+from callqa.transcripts.base import Parsed
+from callqa.transcripts.roles import assign_roles
+from callqa.transcripts.source import decode, mojibake_warning, read_bytes
+from callqa.transcripts.subtitles import parse_subtitles
+from callqa.transcripts.table import parse_table
+from callqa.transcripts.text import parse_text
+
+FORMATS = ("auto", "text", "json", "jsonl", "aliyun", "tencent", "funasr", "whisper", "srt", "vtt", "csv", "tsv")
+_BY_EXTENSION = {".json": "auto-json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".srt": "srt", ".vtt": "vtt",
+                 ".csv": "csv", ".tsv": "tsv"}
+#: Extensions that always mean a transcript, and every extension a transcript may have.
+STRUCTURED_SUFFIXES = frozenset(_BY_EXTENSION)
+TRANSCRIPT_SUFFIXES = frozenset({".txt", *_BY_EXTENSION})
+_SRT_START = re.compile(r"^\s*\d+\s*\n\s*(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3}\s*-->")
+_MAX_WARNINGS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    input_format: str = "auto"
+    encoding: str | None = None
+    agent_speaker: str | None = None  # --agent-speaker, or --agent-channel N as "N"
+
+
+def detect_format(path: Path, text: str) -> str:
+    by_extension = _BY_EXTENSION.get(path.suffix.lower())
+    if by_extension is not None:
+        return by_extension
+    head = text.lstrip("\ufeff \t\r\n")[:200]
+    if head.startswith("WEBVTT"):
+        return "vtt"
+    if _SRT_START.match(head.replace("\r\n", "\n")):
+        return "srt"
+    if head.startswith(("{", "[")) and not re.match(r"\[\s*\d", head):  # [00:01] is a timestamp
+        return "auto-json"
+    return "text"
+
+
+def parse(text: str, path: Path, fmt: str, compiled: CompiledRubric) -> Parsed:
+    name = str(path)
+    if fmt in ("auto-json", "json", "jsonl", "aliyun", "tencent", "funasr", "whisper"):
+        return parse_json(text, name, "auto" if fmt == "auto-json" else fmt)
+    if fmt in ("srt", "vtt"):
+        return parse_subtitles(text, name, fmt)
+    if fmt in ("csv", "tsv"):
+        return parse_table(text, name, "\t" if fmt == "tsv" else ",")
+    return parse_text(text, name, lambda label: compiled.role_of(label) != "unknown")
+
+
+def read_transcript(path: str | Path, compiled: CompiledRubric, options: ReadOptions = ReadOptions()) -> Transcript:
+    path = Path(path)
+    if options.input_format not in FORMATS:
+        raise InputError(path, f"unknown input format '{options.input_format}'", hint=f"one of {', '.join(FORMATS)}")
+    text, encoding = decode(read_bytes(path), str(path), options.encoding)
+    return transcript_from_text(text, path, compiled, options, encoding=encoding)
+
+
+def transcript_from_text(text: str, path: str | Path, compiled: CompiledRubric, options: ReadOptions = ReadOptions(),
+                         *, encoding: str | None = None) -> Transcript:
+    """A transcript from text already decoded (a file's, or a rubric example's)."""
+    path = Path(path)
+    fmt = detect_format(path, text) if options.input_format == "auto" else options.input_format
+    parsed = parse(text, path, fmt, compiled)
+    if not parsed.turns:
+        raise InputError(path, "no utterances found", hint="expected lines like 客服:您好…, or a supported ASR format")
+
+    warnings = list(parsed.warnings)
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        warning = mojibake_warning(line, line_number)
+        if warning:
+            warnings.append(warning)
+    norms = [normalize(turn.text, compiled.fillers) for turn in parsed.turns]
+    try:
+        assignment = assign_roles(parsed.turns, [n.text for n in norms], compiled, options.agent_speaker)
+    except InputError as exc:
+        raise InputError(path, exc.message, hint=exc.hint) from None
+    if assignment.warning:
+        warnings.append(assignment.warning)
+    if len(warnings) > _MAX_WARNINGS:
+        warnings[_MAX_WARNINGS:] = [f"另有 {len(warnings) - _MAX_WARNINGS} 条警告未列出"]
+
+    utterances = []
+    for index, (turn, norm, role) in enumerate(zip(parsed.turns, norms, assignment.roles)):
+        utterances.append(Utterance(
+            index=index, line=turn.line, speaker=turn.speaker or "", role=role, text=turn.text, norm=norm.text,
+            norm_index=norm.index, start=turn.start, end=turn.end, given_stage=turn.given_stage,
+        ))
+    return Transcript(
+        path=str(path), format=parsed.format, utterances=tuple(utterances), warnings=tuple(warnings),
+        roles=RoleInfo(assignment.method, assignment.agent, assignment.confidence), encoding=encoding,
+        agent_name=parsed.agent_name,
+    )

@@ -1,0 +1,111 @@
+"""Bytes in, text out: size limits, encoding detection and mojibake warnings.
+
+Order of trust (measured, see the engineering notes): a BOM, then strict UTF-8, then strict GB18030
+(GB18030 bytes virtually never decode as valid UTF-8), then charset-normalizer, which is unreliable
+on a single short line but right on whole dialogues.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from callqa.errors import InputError
+from callqa.text.normalize import to_simplified
+
+MAX_FILE_BYTES = 10 * 1024 * 1024  # a long call is ~100 KB of text; 10 MB is not one call
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_CONTROL_BYTES = bytes([*range(0, 9), *range(14, 32)])  # not tab, newline, vertical tab, form feed, CR
+_PIECES = re.compile(r"([:：,，。!！?？;；\s]+)")
+_BROKEN = re.compile(r"[\ufffd\ue000-\uf8ff]")  # replacement and private-use characters
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        if path.is_dir():
+            raise InputError(path, "is a directory, not a transcript file")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(path, f"file is {size / 1024 / 1024:.0f} MB, too large for one call",
+                             hint=f"at most {MAX_FILE_BYTES // 1024 // 1024} MB; split it into calls")
+        with path.open("rb") as handle:
+            return handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except PermissionError:
+        raise InputError(path, "permission denied", hint="check the file's read permission") from None
+    except OSError as exc:
+        raise InputError(path, exc.strerror or "cannot be read") from None
+
+
+def _looks_binary(data: bytes) -> bool:
+    sample = data[:8192]
+    if not sample:
+        return False
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    return b"\x00" in sample or controls / len(sample) > 0.05
+
+
+def decode(data: bytes, path: str, encoding: str | None = None) -> tuple[str, str]:
+    """Return (text, encoding used)."""
+    if encoding:
+        try:
+            return data.decode(encoding), encoding
+        except LookupError:
+            raise InputError(path, f"unknown encoding '{encoding}'", hint="e.g. utf-8, gb18030, utf-16") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(path, f"not valid {encoding} at byte {exc.start}", hint="try another --encoding") from None
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec), codec
+            except UnicodeDecodeError as exc:
+                raise InputError(path, f"broken {codec} text at byte {exc.start}") from None
+    if _looks_binary(data):
+        raise InputError(path, "binary file, not a transcript", hint="expected text, JSON, SRT, VTT or CSV")
+    for codec in ("utf-8", "gb18030"):
+        try:
+            return data.decode(codec), codec
+        except UnicodeDecodeError:
+            continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise InputError(path, "cannot tell the text encoding", hint="give it with --encoding")
+    return str(best), best.encoding
+
+
+@lru_cache(maxsize=1)
+def _odd_table() -> dict[int, str]:
+    """A str.translate table that turns every "odd" character into a NUL: CJK outside GB2312 level 1
+    (the 3,755 most frequent characters), enclosed CJK signs (㈡), replacement and private-use
+    characters — the stuff of mojibake. Built once from the GB2312 table; translating runs in C."""
+    common = {ord(bytes([hi, lo]).decode("gb2312", errors="ignore") or "\0")
+              for hi in range(0xB0, 0xD8) for lo in range(0xA1, 0xFF)}
+    odd = [c for c in range(0x3400, 0xA000) if c not in common]
+    odd += [*range(0x3200, 0x3300), 0xFFFD, *range(0xE000, 0xF900)]
+    return dict.fromkeys(odd, "\0")
+
+
+def mojibake_warning(line: str, line_number: int) -> str | None:
+    """A warning for a line that looks like text decoded with the wrong codec (客服人员 -> 瀹㈡湇浜哄憳)."""
+    table = _odd_table()
+    if "\0" not in line.translate(table):
+        return None  # the common case: plain Simplified text
+    if not _BROKEN.search(line) and "\0\0\0" not in to_simplified(line).translate(table):
+        return None  # Traditional text is odd only until it is simplified
+    repaired = "".join(_repair(piece) for piece in _PIECES.split(line.strip()))
+    hint = f",可能应为「{repaired}」" if repaired != line.strip() else ""
+    return f"第{line_number}行疑似乱码(编码错误){hint}"
+
+
+def _repair(piece: str) -> str:
+    """Undo UTF-8 read as GBK where that round-trips exactly; otherwise leave the piece alone."""
+    try:
+        return piece.encode("gbk").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return piece
