@@ -142,7 +142,7 @@ def test_required_script_missed_costs_points_and_explains_the_near_miss(score_te
     (finding,) = findings(report, "recommended.further_help")
     assert finding.points == -2 and finding.severity == "error"
     assert finding.message.startswith("必说话术缺失")
-    closest = report.transcript.utterances[finding.utterance]
+    closest = report.utterances[finding.utterance]
     assert closest.text == "请问还有别的吗" and 0 < finding.similarity < 0.8
     assert {"什么", "可以"} <= set(finding.missing_words) and "还有" not in finding.missing_words
     document = json.loads(CliRunner().invoke(app, ["score", str(report.transcript.path), "-f", "json"]).stdout)
@@ -190,7 +190,7 @@ def test_timing_checks_are_skipped_with_a_note_without_times(score_text, checks)
     assert not [f for f in report.findings if f.kind in ("silence", "speech_rate", "interruption", "duration", "talk_ratio")]
     assert report.notes == ["转写没有时间戳,时间类检查未执行:t.silence、t.rate、t.interrupt、t.duration、t.ratio"]
     assert "说明: 转写没有时间戳" in CliRunner().invoke(app, ["score", str(report.transcript.path), "-r",
-                                                          str(report.rubric_path)]).stdout
+                                                          str(report.rubric.path)]).stdout
 
 
 def test_default_rubric_reproduces_the_seed_trainers_critique(default_rubric):

@@ -54,8 +54,8 @@ def test_whisper_without_speakers_is_scored_with_unknown_roles_and_a_warning(sco
 
     report = score_file(FORMATS_DIR / "whisper.json", default_rubric)
     assert report.transcript.format == "whisper"
-    assert {u.role for u in report.transcript.utterances} == {"unknown"}
-    assert any("角色未知" in w for w in report.transcript.warnings)
+    assert {u.role for u in report.utterances} == {"unknown"}
+    assert any("角色未知" in w for w in report.warnings)
     assert 0 < report.score < report.max_score
 
 

@@ -80,7 +80,7 @@ def test_highlight_maps_back_to_the_original_traditional_text(score_text):
     report = score_text("客服人員:您好\n客戶:喂\n客服人員:這個 不歸我們管\n")
     (finding,) = [f for f in report.findings if f.rule == "forbidden.shift_blame"]
     assert finding.matched == "不歸我們管"
-    text = report.transcript.utterances[finding.utterance].text
+    text = report.utterances[finding.utterance].text
     assert [text[s:e] for s, e in finding.spans] == ["不歸我們管"]
 
 

@@ -74,7 +74,7 @@ def test_deductions_and_missed_scripts(write, tiny):
     assert stage_scores(report)["切入"] == 30 - 12
     assert stage_scores(report)["结束"] == 20 - 5  # bye not said: its points are not earned
     missed = next(f for f in report.findings if f.rule == "bye")
-    assert (missed.points, missed.nominal, missed.suggestion) == (0, 5, "感谢来电再见")
+    assert (missed.points, missed.nominal_points, missed.suggestion) == (0, 5, "感谢来电再见")
     assert report.score == 100 - 12 - 5
     assert (report.grade, report.passed) == ("B", True)
 
@@ -90,7 +90,7 @@ def test_stage_never_goes_below_zero_and_the_finding_shows_the_cut(write, tiny):
     text = "## 问候\n客服:不归我们管\n客服:你好,不归我们管\n"
     report = score_file(write("call.txt", text), tiny)
     assert stage_scores(report)["问候"] == 0
-    assert [(f.points, f.nominal) for f in report.findings if f.rule == "blame"] == [(-4, -12), (0, -12)]
+    assert [(f.points, f.nominal_points) for f in report.findings if f.rule == "blame"] == [(-4, -12), (0, -12)]
 
 
 def test_bonus_adds_but_never_above_the_stage_maximum(write, tiny):
@@ -98,7 +98,7 @@ def test_bonus_adds_but_never_above_the_stage_maximum(write, tiny):
     report = score_file(write("call.txt", text), tiny)
     assert stage_scores(report)["问候"] == 10
     sorry = next(f for f in report.findings if f.rule == "sorry")
-    assert sorry.points == 0 and sorry.nominal == 3
+    assert sorry.points == 0 and sorry.nominal_points == 3
 
 
 def test_fatal_rule_zeroes_the_call(write, tiny):

@@ -21,7 +21,7 @@ def test_every_sample_is_split_in_stage_order(path, default_rubric):
 
 
 def stage_of_lines(report) -> dict[int, str]:
-    return {u.line: s for u, s in zip(report.transcript.utterances, report.segmentation.stages)}
+    return {u.line: s for u, s in ((u, u.stage) for u in report.utterances)}
 
 
 def test_good_call_lands_each_part_in_its_stage(default_rubric):
@@ -36,8 +36,8 @@ def test_good_call_lands_each_part_in_its_stage(default_rubric):
 
 def test_simple_enquiry_skips_transform(score_text):
     report = score_text((SAMPLES[0].parent / "07_balance_enquiry.txt").read_text(encoding="utf-8"))
-    assert "转化" not in report.segmentation.stages
-    assert report.segmentation.stages[-1] == "结束"
+    assert "转化" not in report.utterance_stages
+    assert report.utterance_stages[-1] == "结束"
 
 
 def test_customer_hanging_up_leaves_closing_empty(score_text):
@@ -51,16 +51,16 @@ def test_split_follows_content_not_line_count(score_text):
     opening = "客服:您好,工号1001为您服务,请问有什么可以帮您?\n客户:我的快递三天没到\n客服:请问您的运单号是多少\n客户:SF123\n"
     early_close = opening + "客服:已经帮您催促派送。请问还有什么可以帮您的吗?\n客户:没有了,谢谢\n客服:不客气,再见\n客户:再见\n"
     late_close = opening + "客服:非常理解您的心情\n客户:那到底什么时候到\n客服:明天中午12点前给您送到\n客户:好的,谢谢,再见\n"
-    early = score_text(early_close, name="early.txt").segmentation.stages
-    late = score_text(late_close, name="late.txt").segmentation.stages
+    early = score_text(early_close, name="early.txt").utterance_stages
+    late = score_text(late_close, name="late.txt").utterance_stages
     assert early.index("结束") < late.index("结束")
 
 
 def test_markers_fix_the_split_and_are_reported_as_given(score_text):
     text = "## 问候\n客服:您好\n客户:喂\n## 切入\n客服:好的\n客户:嗯嗯\n## 结束\n客服:再见\n"
     report = score_text(text)
-    assert report.segmentation.given
-    assert report.segmentation.stages == ("问候", "问候", "切入", "切入", "结束")
+    assert report.segmentation == "given"
+    assert report.utterance_stages == ("问候", "问候", "切入", "切入", "结束")
 
 
 @pytest.mark.parametrize("text", [
@@ -71,4 +71,4 @@ def test_markers_fix_the_split_and_are_reported_as_given(score_text):
 ])
 def test_odd_calls_segment_without_error(score_text, text):
     report = score_text(text)
-    assert len(report.segmentation.stages) == len(report.transcript.utterances)
+    assert len(report.utterance_stages) == len(report.utterances)

@@ -75,8 +75,8 @@ def test_segment_prints_each_line_with_its_stage_and_explains_boundaries():
 
 def test_markers_in_traditional_chinese_fix_the_split(default_rubric):
     report = score_file(STAGES_DIR / "dev" / "11_traditional_bank.txt", default_rubric)
-    gold = [u.given_stage for u in report.transcript.utterances]
-    assert report.segmentation.given and list(report.segmentation.stages) == gold
+    gold = [u.given_stage for u in read_transcript(STAGES_DIR / "dev" / "11_traditional_bank.txt", default_rubric).utterances]
+    assert report.segmentation == "given" and list(report.utterance_stages) == gold
 
 
 @pytest.mark.parametrize("text", [
@@ -88,8 +88,8 @@ def test_markers_in_traditional_chinese_fix_the_split(default_rubric):
 ])
 def test_odd_calls_segment_plausibly(score_text, text):
     report = score_text(text)
-    stages = report.segmentation.stages
-    assert len(stages) == len(report.transcript.utterances)
+    stages = report.utterance_stages
+    assert len(stages) == len(report.utterances)
     order = [("问候", "切入", "转化", "协议", "结束").index(s) for s in stages]
     assert order == sorted(order)
 
@@ -97,9 +97,9 @@ def test_odd_calls_segment_plausibly(score_text, text):
 def test_a_call_without_a_greeting_starts_in_cut_in(score_text):
     report = score_text("客户:我的卡被冻结了,取不了钱\n客服:请问您的卡号\n客户:6222\n客服:核实一下,是风控冻结\n"
                         "客服:已经为您解冻\n客户:谢谢\n客服:不客气,再见\n")
-    assert report.segmentation.stages[0] == "切入"
+    assert report.utterance_stages[0] == "切入"
 
 
 def test_two_speakers_one_label_the_other_is_the_customer(score_text):
     report = score_text("话务员:您好,请讲\n纳税人:我想问一下个税\n话务员:您可以在APP上办理\n")
-    assert [u.role for u in report.transcript.utterances] == ["agent", "customer", "agent"]
+    assert [u.role for u in report.utterances] == ["agent", "customer", "agent"]

@@ -1,9 +1,17 @@
-"""Plain data passed along the pipeline: read -> normalise -> segment -> match -> score -> render."""
+"""The data passed along the pipeline: read -> normalise -> segment -> match -> score -> render.
+
+Reading gives a `Transcript` of `Utterance`s, segmentation a `Segmentation`, matching `Finding`s;
+scoring folds them into a `Report`, the one result every consumer reads. A `Report` is a pydantic
+model whose JSON serialisation *is* the `--format json` report (schema `callqa.report/1`, its JSON
+Schema printed by `callqa schema report`): fields may be added, none are ever renamed.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["agent", "customer", "unknown"]
 
@@ -52,8 +60,10 @@ class Transcript:
     agent_name: str | None = None  # from a `# agent: 张三` header
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Finding:
+    """One rule's verdict on one place in the call: a deduction, a script said, or a script missed."""
+
     rule: str
     kind: str  # forbidden, recommended, or a check kind (keyword, response, silence, …)
     category: str
@@ -64,14 +74,14 @@ class Finding:
     role: str | None
     matched: str
     points: float  # the effect on the score, after caps
+    nominal_points: float = 0.0  # what the rule says, before caps
+    similarity: float | None = None  # recommended scripts: best similarity 0..1
     message: str
     suggestion: str | None = None
-    nominal: float = 0.0  # what the rule says, before caps
-    similarity: float | None = None  # recommended scripts: best similarity 0..1
-    spans: list[tuple[int, int]] = field(default_factory=list)  # in the original utterance text
     trigger_utterance: int | None = None  # a response check: the utterance that called for the response
     trigger_line: int | None = None
     missing_words: list[str] = field(default_factory=list)  # a script not said: words the closest line lacked
+    spans: list[tuple[int, int]] = field(default_factory=list)  # where it matched, in the original utterance text
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,18 +99,69 @@ class Segmentation:
     given: bool  # True when marker lines fixed the split
 
 
-@dataclass(slots=True)
-class Report:
-    transcript: Transcript
-    rubric_name: str
-    rubric_version: str
-    rubric_path: str
-    segmentation: Segmentation
-    stages: list[StageScore]
-    findings: list[Finding]
+SCHEMA = "callqa.report/1"
+
+
+class _ReportPart(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ReportRoles(_ReportPart):
+    method: str = Field(description="labels, inferred, forced or none")
+    agent: str | None = Field(description="the speaker taken as agent, when inferred or forced")
+    confidence: float | None = Field(description="0.5 (a guess) to 1.0, when inferred")
+
+
+class ReportTranscript(_ReportPart):
+    path: str
+    format: str
+    encoding: str | None
+    agent_name: str | None = Field(description="from a `# agent: NAME` header line")
+    roles: ReportRoles
+
+
+class ReportRubric(_ReportPart):
+    name: str
+    version: str
+    path: str
+
+
+class ReportUtterance(_ReportPart):
+    index: int
+    line: int = Field(description="1-based line in the source file")
+    speaker: str
+    role: Role
+    start: float | None = Field(description="seconds")
+    end: float | None
+    text: str = Field(description="the text as written")
+    stage: str
+
+
+class Report(BaseModel):
+    """The scored call: what `callqa score --format json` prints, field for field."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", serialize_by_alias=True, validate_by_name=True)
+
+    schema_id: Literal["callqa.report/1"] = Field(SCHEMA, alias="schema")
+    transcript: ReportTranscript
+    rubric: ReportRubric
     score: float
     max_score: float
     passed: bool
     grade: str
-    fatal: bool
-    notes: list[str] = field(default_factory=list)  # e.g. timing checks skipped for want of times
+    fatal: bool = Field(description="a fatal finding (一票否决) failed the call whatever its score")
+    segmentation: Literal["given", "inferred"] = Field(description="given: marker lines fixed the split")
+    utterances: list[ReportUtterance]
+    stages: list[StageScore]
+    findings: list[Finding]
+    warnings: list[str]
+    notes: list[str] = Field(description="e.g. timing checks skipped for want of times")
+
+    @property
+    def utterance_stages(self) -> tuple[str, ...]:
+        """The stage of each utterance, in order."""
+        return tuple(u.stage for u in self.utterances)
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The JSON report, Chinese kept readable (not \\u-escaped)."""
+        return self.model_dump_json(indent=indent, ensure_ascii=False)

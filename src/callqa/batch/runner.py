@@ -29,7 +29,6 @@ from callqa.model import STAGES
 from callqa.scoring.pipeline import compile_rubric, score_file
 from callqa.transcripts.files import files_under
 from callqa.transcripts.reader import TRANSCRIPT_SUFFIXES, ReadOptions
-from callqa.reports.json_report import report_to_dict
 
 ALL_GROUP = "全部"
 KEEP_WEAKEST = 200  # calls kept whole for the HTML report and the terminal's ten weakest
@@ -155,7 +154,7 @@ def _score_chunk(paths: list[str]) -> list[Outcome]:
 def _score(path: str) -> Outcome:
     job = _job
     try:
-        report = report_to_dict(score_file(path, job.compiled, job.options))
+        report = score_file(path, job.compiled, job.options).model_dump(mode="json")
     except CallqaError as exc:
         return Outcome(path, error=str(exc))
     except Exception as exc:  # a bug must not lose the rest of the batch

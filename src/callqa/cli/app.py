@@ -32,7 +32,6 @@ from callqa.rules.compiled import CompiledRubric
 from callqa.scoring.pipeline import compile_rubric, score_file
 from callqa.transcripts.reader import FORMATS, ReadOptions, read_transcript
 from callqa.reports.terminal import TerminalRenderer, make_console, print_segmentation, render_summary
-from callqa.reports.json_report import report_to_dict, to_json
 from callqa.rules.schema import rubric_json_schema
 from callqa.batch.rubric_diff import diff_rubrics, format_diff
 from callqa.lint.rubric_tools import check_rubrics, run_rubric_examples
@@ -195,11 +194,11 @@ def _score_one(files: list[Path], compiled, options: ReadOptions, fmt: OutputFor
         error(str(exc))
         return EXIT_ERROR
     if fmt is OutputFormat.json:
-        print(to_json(report))
+        print(report.to_json())
     elif fmt is OutputFormat.jsonl:
-        print(to_json(report, indent=None))
+        print(report.to_json(indent=None))
     elif fmt is OutputFormat.csv:
-        call, _ = summarize(report_to_dict(report), files[0], "auto")
+        call, _ = summarize(report.model_dump(mode="json"), files[0], "auto")
         CsvStream(sys.stdout, CALL_COLUMNS).write(call_row(Outcome(str(files[0]), call=call)))
     else:
         TerminalRenderer(make_console(plain=plain), plain=plain).render(report)

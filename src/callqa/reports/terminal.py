@@ -47,7 +47,7 @@ class TerminalRenderer:
         text = Text()
         text.append("质检报告 ", style=self.style("bold"))
         text.append(report.transcript.path)
-        text.append(f"\n评分规则 {report.rubric_name} v{report.rubric_version}    ")
+        text.append(f"\n评分规则 {report.rubric.name} v{report.rubric.version}    ")
         text.append("得分 ")
         text.append(f"{report.score:g}/{report.max_score:g}", style=verdict_style)
         text.append(f"    等级 {report.grade}    结果 ")
@@ -60,17 +60,17 @@ class TerminalRenderer:
             text.append(f"\n角色: 按指定「{roles.agent}」为客服")
         for note in report.notes:
             text.append(f"\n说明: {note}", style=self.style("dim"))
-        for warning in report.transcript.warnings:
+        for warning in report.warnings:
             text.append(f"\n注意: {warning}", style=self.style("yellow"))
         return text
 
     def _stage_strip(self, report: Report) -> Text:
         """One block per utterance coloured by stage, then each stage's line range."""
-        utterances = report.transcript.utterances
-        how = "按标记行划分" if report.segmentation.given else "自动划分"
+        utterances = report.utterances
+        how = "按标记行划分" if report.segmentation == "given" else "自动划分"
         text = Text(f"阶段({how}) ")
         if not self.plain:
-            stages = report.segmentation.stages
+            stages = [u.stage for u in utterances]
             width = min(len(stages), STRIP_WIDTH)  # a long call is drawn to scale
             for cell in range(width):
                 text.append("█", style=STAGE_COLOURS[stages[cell * len(stages) // width]])
@@ -105,7 +105,7 @@ class TerminalRenderer:
         return table
 
     def _quote(self, report: Report, finding: Finding) -> Text:
-        utterance = report.transcript.utterances[finding.utterance]
+        utterance = report.utterances[finding.utterance]
         text = Text(f"{utterance.speaker or ROLE_NAMES[utterance.role]}:", style=self.style("dim"))
         cursor = 0
         for start, end in sorted(finding.spans):
@@ -121,7 +121,7 @@ class TerminalRenderer:
         return text
 
     def _finding(self, report: Report, finding: Finding) -> Text:
-        missed = finding.kind == "recommended" and finding.points <= 0 and (finding.nominal > 0 or finding.points < 0)
+        missed = finding.kind == "recommended" and finding.points <= 0 and (finding.nominal_points > 0 or finding.points < 0)
         where = f"第{finding.line}行 " if finding.line is not None and not missed else ""
         if finding.kind == "recommended" and not missed:
             mark, mark_style = ("✔", "green")
@@ -129,26 +129,26 @@ class TerminalRenderer:
         elif missed:
             mark, mark_style = ("✘", "bold red") if finding.points < 0 else ("○", "yellow")
             title = (f"必说话术 {finding.rule} {_points(finding.points)}分" if finding.points < 0
-                     else f"推荐话术 {finding.rule} 未得 {finding.nominal:g} 分")
+                     else f"推荐话术 {finding.rule} 未得 {finding.nominal_points:g} 分")
         else:  # forbidden rules and checks
             mark, mark_style = ("✘", "bold red")
             title = f"{finding.category} {finding.rule} {_points(finding.points)}分"
-            if finding.points != finding.nominal:
-                title += f"(规则 {_points(finding.nominal)},已封顶)"
+            if finding.points != finding.nominal_points:
+                title += f"(规则 {_points(finding.nominal_points)},已封顶)"
         text = Text()
         text.append(f"{mark} ", style=self.style(mark_style))
         text.append(f"{where}[{finding.stage}] ", style=self.style(STAGE_COLOURS.get(finding.stage, "")))
         text.append(title, style=self.style("bold"))
         text.append(f"\n    {finding.message}")
         if finding.trigger_utterance is not None:
-            trigger = report.transcript.utterances[finding.trigger_utterance]
+            trigger = report.utterances[finding.trigger_utterance]
             text.append(f"\n    起因 第{trigger.line}行 {trigger.speaker or ROLE_NAMES[trigger.role]}:", style=self.style("dim"))
             text.append(trigger.text)
         if not missed and finding.kind != "recommended" and finding.utterance is not None:
             text.append("\n    ")
             text.append(self._quote(report, finding))
         elif missed and finding.utterance is not None:
-            closest = report.transcript.utterances[finding.utterance]
+            closest = report.utterances[finding.utterance]
             text.append(f"\n    最接近的一句(第{closest.line}行,相似度 {finding.similarity:.0%}):", style=self.style("dim"))
             text.append(closest.text)
             if finding.missing_words:

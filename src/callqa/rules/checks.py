@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from callqa.rules.compiled import near, occurrences, script_key
+from callqa.rules.spans import near, occurrences, script_key
 from callqa.model import Finding, Utterance
 from callqa.text.normalize import normalize_phrase
 from callqa.rules.schema import (TIMING_KINDS, DurationCheck, InterruptionCheck, KeywordCheck, Match, Position,
@@ -102,7 +102,7 @@ def _finding(check, utterance: Utterance | None, stage: str, message: str, *, ma
         rule=check.id, kind=check.kind, category=check.category, severity=check.severity,
         utterance=utterance.index if utterance else None, line=utterance.line if utterance else None,
         stage=stage, role=utterance.role if utterance else None, matched=matched, points=-check.deduct,
-        nominal=-check.deduct, message=message, suggestion=check.suggestion,
+        nominal_points=-check.deduct, message=message, suggestion=check.suggestion,
         spans=[utterance.original_span(*s) for s in spans or []] if utterance else [],
         trigger_utterance=trigger.index if trigger else None, trigger_line=trigger.line if trigger else None,
     )

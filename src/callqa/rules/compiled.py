@@ -12,12 +12,11 @@ import ahocorasick
 from rapidfuzz import fuzz
 
 from callqa.model import Role, Utterance
+from callqa.rules.checks import compile_check
+from callqa.rules.spans import near, occurrences, script_key
 from callqa.text.normalize import filler_pattern, normalize_phrase
 from callqa.rules.schema import ForbiddenRule, RecommendedScript, Rubric
 
-# Placeholders and numbers are the same to a model sentence: 工号××××, 工号1234, 十七点 -> #
-_NUMBER = re.compile(r"[0-9零〇一二三四五六七八九十两百千万]+|[×xX*＊]{2,}")
-_NOT_WORD = re.compile(r"[^\w#]+")
 _SHORT_PHRASE = 2  # phrases this short need word boundaries under `word_boundary: auto`
 
 
@@ -48,22 +47,6 @@ class _CompiledRule:
     exception_regexes: tuple[re.Pattern[str], ...]
 
 
-def occurrences(text: str, phrase: str) -> list[tuple[int, int]]:
-    """Every (start, end) of `phrase` in `text`, overlapping ones included."""
-    found, at = [], text.find(phrase) if phrase else -1
-    while at != -1:
-        found.append((at, at + len(phrase)))
-        at = text.find(phrase, at + 1)
-    return found
-
-
-def near(a: int, b: int, start: int, end: int, window: int) -> bool:
-    """Does span [a, b) overlap [start, end), or lie at most `window` characters from it?"""
-    if a < end and b > start:
-        return True
-    return window > 0 and max(a - end, start - b) <= window
-
-
 @lru_cache(maxsize=4)
 def _tokenizer_for(words: tuple[str, ...]):
     """A jieba tokenizer tuned to keep `words` whole. Its dictionary costs about half a second and
@@ -78,12 +61,6 @@ def _tokenizer_for(words: tuple[str, ...]):
     return tokenizer
 
 
-@lru_cache(maxsize=8192)
-def script_key(text: str) -> str:
-    """What similarity compares: normalised text without punctuation, numbers folded to #."""
-    return _NOT_WORD.sub("", _NUMBER.sub("#", text))
-
-
 class CompiledRubric:
     """A rubric ready to match: built once per run, then applied to every utterance of every call."""
 
@@ -91,6 +68,7 @@ class CompiledRubric:
         self.rubric = rubric
         self.path = path
         self.fillers = filler_pattern(rubric.fillers)
+        self.stage_positions = tuple((stage.name, stage.position) for stage in rubric.stages)
         self.speaker_patterns: list[tuple[Role, re.Pattern[str]]] = [
             (role, re.compile(pattern, re.IGNORECASE))
             for role, patterns in (("agent", rubric.speakers.agent), ("customer", rubric.speakers.customer))
@@ -107,8 +85,6 @@ class CompiledRubric:
             if rule.enabled
         ]
         self.scripts = [s for s in rubric.recommended if s.enabled]
-        from callqa.rules.checks import compile_check  # checks build on this module's matchers
-
         self.checks = [compile_check(c) for c in rubric.checks if c.enabled]
         self._script_keys = [tuple(script_key(normalize_phrase(x)) for x in s.sentences) for s in self.scripts]
         self._script_required = [tuple(normalize_phrase(w) for w in s.must_include) for s in self.scripts]

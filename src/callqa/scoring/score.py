@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from callqa.rules.checks import in_position, run_checks
 from callqa.rules.compiled import CompiledRubric, ScriptMatch
-from callqa.model import STAGES, Finding, Report, Segmentation, StageScore, Transcript, Utterance
+from callqa.model import (STAGES, Finding, Report, ReportRoles, ReportRubric, ReportTranscript, ReportUtterance,
+                          Segmentation, StageScore, Transcript, Utterance)
 
 
 def stage_base(compiled: CompiledRubric, stage: str) -> float:
@@ -32,7 +33,7 @@ def _forbidden_findings(transcript: Transcript, segmentation: Segmentation, comp
                 rule=rule.id, kind="forbidden", category=rule.category, severity=rule.severity,
                 utterance=utterance.index, line=utterance.line, stage=stage, role=utterance.role,
                 matched=utterance.text[slice(*utterance.original_span(hits[0].start, hits[0].end))],
-                points=-rule.deduct, nominal=-rule.deduct, message=rule.message, suggestion=rule.suggestion,
+                points=-rule.deduct, nominal_points=-rule.deduct, message=rule.message, suggestion=rule.suggestion,
                 spans=[utterance.original_span(h.start, h.end) for h in hits],
             ))
     return findings
@@ -57,11 +58,11 @@ def _missed(compiled: CompiledRubric, script, best: tuple[ScriptMatch, Utterance
     common = dict(matched="", suggestion=match.sentence if match else script.sentences[0],
                   similarity=round(match.similarity, 3) if match else None)
     if not script.required:
-        return _script_finding(script, utterance, severity="warning", points=0.0, nominal=script.points,
+        return _script_finding(script, utterance, severity="warning", points=0.0, nominal_points=script.points,
                                message=f"未使用推荐话术:{name}{gap}", **common)
     penalty = -(script.deduct if script.deduct is not None else script.points)
     missing_words = compiled.missing_words(match.sentence, utterance.norm) if utterance is not None else []
-    return _script_finding(script, utterance, severity="error", points=penalty, nominal=penalty,
+    return _script_finding(script, utterance, severity="error", points=penalty, nominal_points=penalty,
                            message=f"必说话术缺失:{name}{gap}", missing_words=missing_words, **common)
 
 
@@ -72,7 +73,7 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
         if script.only_if_stage_present and script.stage not in stages:
             if not script.bonus:  # the stage rightly did not happen: the points are given
                 findings.append(_script_finding(
-                    script, None, severity="info", matched="", points=script.points, nominal=script.points,
+                    script, None, severity="info", matched="", points=script.points, nominal_points=script.points,
                     message=f"本通话没有{script.stage}阶段,{script.message or script.id}不适用,计满分"))
             continue
         indices = [i for i, u in enumerate(utterances) if stages[i] == script.stage and u.role in script.roles]
@@ -85,7 +86,7 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
             match, utterance = best
             findings.append(_script_finding(
                 script, utterance, severity="info", matched=utterance.text, points=script.points,
-                nominal=script.points, message=f"使用推荐话术:{script.message or script.id}",
+                nominal_points=script.points, message=f"使用推荐话术:{script.message or script.id}",
                 similarity=round(match.similarity, 3)))
         elif not script.bonus:  # a bonus script not said costs nothing and is not worth a line
             findings.append(_missed(compiled, script, best))
@@ -140,8 +141,22 @@ def score(transcript: Transcript, segmentation: Segmentation, compiled: Compiled
     fatal = any(f.severity == "fatal" for f in findings)
     total = 0.0 if fatal else round(sum(totals.values()), 2)
     grade = next((g.name for g in rubric.grades if total >= g.min), rubric.grades[-1].name if rubric.grades else "")
-    return Report(
-        transcript=transcript, rubric_name=rubric.name, rubric_version=rubric.version, rubric_path=compiled.path,
-        segmentation=segmentation, stages=stages, findings=findings, score=total, max_score=rubric.max_score,
-        passed=not fatal and total >= rubric.pass_mark, grade=grade, fatal=fatal, notes=notes,
+    # Built with model_construct: every part comes from the pipeline's own typed values, and
+    # validating them again would cost more than the scoring itself.
+    roles = transcript.roles
+    return Report.model_construct(
+        transcript=ReportTranscript.model_construct(
+            path=transcript.path, format=transcript.format, encoding=transcript.encoding,
+            agent_name=transcript.agent_name,
+            roles=ReportRoles.model_construct(method=roles.method, agent=roles.agent, confidence=roles.confidence),
+        ),
+        rubric=ReportRubric.model_construct(name=rubric.name, version=rubric.version, path=compiled.path),
+        score=total, max_score=rubric.max_score, passed=not fatal and total >= rubric.pass_mark, grade=grade,
+        fatal=fatal, segmentation="given" if segmentation.given else "inferred",
+        utterances=[
+            ReportUtterance.model_construct(index=u.index, line=u.line, speaker=u.speaker, role=u.role, start=u.start,
+                                            end=u.end, text=u.text, stage=stage)
+            for u, stage in zip(transcript.utterances, segmentation.stages)
+        ],
+        stages=stages, findings=findings, warnings=list(transcript.warnings), notes=notes,
     )

@@ -9,10 +9,11 @@ transcript (`## 转化`) fix the stage of the utterances they cover.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from callqa.rules.compiled import CompiledRubric
-from callqa.model import STAGES, Segmentation, Transcript
+from callqa.model import STAGES, Segmentation, Transcript, Utterance
 
 CUE_WEIGHT = 1.5  # per distinct cue phrase the utterance contains
 #: 问候 holds greetings and short replies (你好, 我姓刘): once its greeting cues are taken out, a turn
@@ -30,6 +31,15 @@ _IMPOSSIBLE = float("-inf")
 _NOT_CONTENT = re.compile(r"[\W\d_]+")  # punctuation, digits: not what a turn is about
 
 
+class StageCues(Protocol):
+    """What segmentation needs of a rubric: each stage's usual place in a call, and its cue phrases."""
+
+    #: (stage name, (from, to) relative position), in stage order.
+    stage_positions: Sequence[tuple[str, tuple[float, float]]]
+
+    def cue_hits(self, utterance: Utterance) -> list[tuple[str, str, str]]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """Why an utterance scored as it did for each stage: the explanation `callqa segment --explain` prints."""
@@ -39,14 +49,13 @@ class Evidence:
     scores: tuple[float, ...]  # one per stage, in STAGES order
 
 
-def stage_evidence(transcript: Transcript, compiled: CompiledRubric) -> list[Evidence]:
+def stage_evidence(transcript: Transcript, stage_cues: StageCues) -> list[Evidence]:
     """Score of each stage for each utterance (higher = more likely), with the cues behind it."""
-    rubric = compiled.rubric
     count = len(transcript.utterances)
     all_cues: list[dict[str, list[str]]] = []
     for utterance in transcript.utterances:
         cues: dict[str, list[str]] = {}
-        for stage, _, cue in compiled.cue_hits(utterance):
+        for stage, _, cue in stage_cues.cue_hits(utterance):
             if cue not in cues.setdefault(stage, []):
                 cues[stage].append(cue)
         all_cues.append(cues)
@@ -59,15 +68,14 @@ def stage_evidence(transcript: Transcript, compiled: CompiledRubric) -> list[Evi
             rest = rest.replace(cue, "")
         rest_chars = len(_NOT_CONTENT.sub("", rest))
         row = []
-        for stage in rubric.stages:
-            lo, hi = stage.position
+        for stage_name, (lo, hi) in stage_cues.stage_positions:
             outside = lo - position if position < lo else position - hi if position > hi else 0.0
-            score = -OUTSIDE_PENALTY * outside + CUE_WEIGHT * min(len(cues.get(stage.name, ())), MAX_CUES)
-            if stage.name == "问候" and rest_chars > GREETING_REST_CHARS[utterance.role]:
+            score = -OUTSIDE_PENALTY * outside + CUE_WEIGHT * min(len(cues.get(stage_name, ())), MAX_CUES)
+            if stage_name == "问候" and rest_chars > GREETING_REST_CHARS[utterance.role]:
                 score -= NOT_A_GREETING
-            if stage.name not in present:
+            if stage_name not in present:
                 score -= NO_EVIDENCE
-            if utterance.given_stage is not None and utterance.given_stage != stage.name:
+            if utterance.given_stage is not None and utterance.given_stage != stage_name:
                 score = _IMPOSSIBLE
             row.append(score)
         evidence.append(Evidence(position, {s: tuple(c) for s, c in cues.items()}, tuple(row)))
@@ -111,9 +119,9 @@ def decode(scores: list[tuple[float, ...]]) -> list[int]:
     return path[::-1]
 
 
-def segment(transcript: Transcript, compiled: CompiledRubric, evidence: list[Evidence] | None = None) -> Segmentation:
+def segment(transcript: Transcript, stage_cues: StageCues, evidence: list[Evidence] | None = None) -> Segmentation:
     """The stage of every utterance; pass `evidence` when it was computed already (to explain it)."""
-    evidence = evidence if evidence is not None else stage_evidence(transcript, compiled)
+    evidence = evidence if evidence is not None else stage_evidence(transcript, stage_cues)
     given = any(u.given_stage is not None for u in transcript.utterances)
     path = decode([e.scores for e in evidence])
     return Segmentation(stages=tuple(STAGES[s] for s in path), given=given)

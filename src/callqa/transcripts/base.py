@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from callqa.errors import InputError
+from callqa.model import Role
 
 MAX_UTTERANCE_CHARS = 20_000  # a 1-hour monologue is ~15,000 characters
+
+
+class SpeakerVocabulary(Protocol):
+    """What reading needs to know of a rubric: which labels name which role, which words are fillers,
+    and which phrases each side says (to tell the agent from the customer when labels do not)."""
+
+    fillers: re.Pattern[str] | None
+
+    def role_of(self, label: str) -> Role: ...
+
+    def cue_hits_in(self, norm: str, role: str | None) -> list[tuple[str, str, str]]: ...
 
 
 @dataclass(slots=True)

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callqa.errors import InputError
-from callqa.rules.compiled import CompiledRubric
 from callqa.model import RoleInfo, Transcript, Utterance
 from callqa.text.normalize import normalize
 from callqa.transcripts.asr_json import parse_json
-from callqa.transcripts.base import Parsed
+from callqa.transcripts.base import Parsed, SpeakerVocabulary
 from callqa.transcripts.roles import assign_roles
 from callqa.transcripts.source import decode, mojibake_warning, read_bytes
 from callqa.transcripts.subtitles import parse_subtitles
@@ -53,7 +52,7 @@ def detect_format(path: Path, text: str) -> str:
     return "text"
 
 
-def parse(text: str, path: Path, fmt: str, compiled: CompiledRubric) -> Parsed:
+def parse(text: str, path: Path, fmt: str, vocabulary: SpeakerVocabulary) -> Parsed:
     name = str(path)
     if fmt in ("auto-json", "json", "jsonl", "aliyun", "tencent", "funasr", "whisper"):
         return parse_json(text, name, "auto" if fmt == "auto-json" else fmt)
@@ -61,23 +60,23 @@ def parse(text: str, path: Path, fmt: str, compiled: CompiledRubric) -> Parsed:
         return parse_subtitles(text, name, fmt)
     if fmt in ("csv", "tsv"):
         return parse_table(text, name, "\t" if fmt == "tsv" else ",")
-    return parse_text(text, name, lambda label: compiled.role_of(label) != "unknown")
+    return parse_text(text, name, lambda label: vocabulary.role_of(label) != "unknown")
 
 
-def read_transcript(path: str | Path, compiled: CompiledRubric, options: ReadOptions = ReadOptions()) -> Transcript:
+def read_transcript(path: str | Path, vocabulary: SpeakerVocabulary, options: ReadOptions = ReadOptions()) -> Transcript:
     path = Path(path)
     if options.input_format not in FORMATS:
         raise InputError(path, f"unknown input format '{options.input_format}'", hint=f"one of {', '.join(FORMATS)}")
     text, encoding = decode(read_bytes(path), str(path), options.encoding)
-    return transcript_from_text(text, path, compiled, options, encoding=encoding)
+    return transcript_from_text(text, path, vocabulary, options, encoding=encoding)
 
 
-def transcript_from_text(text: str, path: str | Path, compiled: CompiledRubric, options: ReadOptions = ReadOptions(),
+def transcript_from_text(text: str, path: str | Path, vocabulary: SpeakerVocabulary, options: ReadOptions = ReadOptions(),
                          *, encoding: str | None = None) -> Transcript:
     """A transcript from text already decoded (a file's, or a rubric example's)."""
     path = Path(path)
     fmt = detect_format(path, text) if options.input_format == "auto" else options.input_format
-    parsed = parse(text, path, fmt, compiled)
+    parsed = parse(text, path, fmt, vocabulary)
     if not parsed.turns:
         raise InputError(path, "no utterances found", hint="expected lines like 客服:您好…, or a supported ASR format")
 
@@ -86,9 +85,9 @@ def transcript_from_text(text: str, path: str | Path, compiled: CompiledRubric, 
         warning = mojibake_warning(line, line_number)
         if warning:
             warnings.append(warning)
-    norms = [normalize(turn.text, compiled.fillers) for turn in parsed.turns]
+    norms = [normalize(turn.text, vocabulary.fillers) for turn in parsed.turns]
     try:
-        assignment = assign_roles(parsed.turns, [n.text for n in norms], compiled, options.agent_speaker)
+        assignment = assign_roles(parsed.turns, [n.text for n in norms], vocabulary, options.agent_speaker)
     except InputError as exc:
         raise InputError(path, exc.message, hint=exc.hint) from None
     if assignment.warning:

@@ -13,9 +13,8 @@ import math
 from dataclasses import dataclass
 
 from callqa.errors import InputError
-from callqa.rules.compiled import CompiledRubric
 from callqa.model import Role
-from callqa.transcripts.base import RawTurn
+from callqa.transcripts.base import RawTurn, SpeakerVocabulary
 
 # Agent-side phrases that hold whatever the rubric says: the job itself.
 _AGENT_MARKERS = ("工号", "为您服务", "有什么可以帮您", "请问还有什么", "感谢您的来电", "很高兴为您")
@@ -30,17 +29,17 @@ class RoleAssignment:
     warning: str | None = None
 
 
-def _agent_evidence(texts: list[str], compiled: CompiledRubric) -> float:
+def _agent_evidence(texts: list[str], vocabulary: SpeakerVocabulary) -> float:
     """Per utterance: +1 for each agent sign, -1 for each customer sign; averaged."""
     score = 0.0
     for norm in texts:
         score += sum(1 for marker in _AGENT_MARKERS if marker in norm)
-        for _, role, _ in compiled.cue_hits_in(norm, None):
+        for _, role, _ in vocabulary.cue_hits_in(norm, None):
             score += 0.5 if role == "agent" else -0.5 if role == "customer" else 0
     return score / max(len(texts), 1)
 
 
-def assign_roles(turns: list[RawTurn], norms: list[str], compiled: CompiledRubric,
+def assign_roles(turns: list[RawTurn], norms: list[str], vocabulary: SpeakerVocabulary,
                  agent_speaker: str | None = None) -> RoleAssignment:
     """Roles for the turns; `norms` is each turn's normalised text."""
     speakers = list(dict.fromkeys(t.speaker for t in turns if t.speaker is not None))
@@ -52,7 +51,7 @@ def assign_roles(turns: list[RawTurn], norms: list[str], compiled: CompiledRubri
                              for t in turns]
         return RoleAssignment(roles, "forced", agent=agent_speaker, confidence=1.0)
 
-    mapped = {s: compiled.role_of(s) for s in speakers}
+    mapped = {s: vocabulary.role_of(s) for s in speakers}
     known = {role for role in mapped.values() if role != "unknown"}
     if known:
         if len(speakers) == 2 and len(known) == 1:
@@ -70,7 +69,7 @@ def assign_roles(turns: list[RawTurn], norms: list[str], compiled: CompiledRubri
     for turn, norm in zip(turns, norms):
         if turn.speaker is not None:
             by_speaker[turn.speaker].append(norm)
-    evidence = {s: _agent_evidence(texts, compiled) for s, texts in by_speaker.items()}
+    evidence = {s: _agent_evidence(texts, vocabulary) for s, texts in by_speaker.items()}
     ranked = sorted(speakers, key=lambda s: (-evidence[s], speakers.index(s)))
     agent = ranked[0]
     margin = evidence[agent] - evidence[ranked[1]]
