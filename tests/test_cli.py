@@ -127,11 +127,11 @@ def test_auto_format_is_plain_under_no_color():
 
 
 def test_rubric_is_compiled_once_per_run(monkeypatch):
-    from callqa.cli import app as cli
+    from callqa.cli import common
 
     calls = []
-    original = cli.compile_rubric
-    monkeypatch.setattr(cli, "compile_rubric", lambda path: calls.append(path) or original(path))
+    original = common.load_rubric
+    monkeypatch.setattr(common, "load_rubric", lambda path: calls.append(path) or original(path))
     assert run("score", *SAMPLES[:3], "--format", "jsonl").exit_code in (0, 1)
     assert len(calls) == 1
 
@@ -171,11 +171,12 @@ def test_an_internal_error_in_one_file_does_not_lose_the_others(monkeypatch, tmp
 
 def test_a_bug_is_one_line_and_exit_3_never_a_traceback(monkeypatch, capsys):
     from callqa.cli import app as cli
+    from callqa.cli import common
 
     def broken(path):
         raise RuntimeError("unexpected")
 
-    monkeypatch.setattr(cli, "compile_rubric", broken)
+    monkeypatch.setattr(common, "load_rubric", broken)
     monkeypatch.setattr(sys, "argv", ["callqa", "score", str(GOOD)])
     with pytest.raises(SystemExit) as exit_info:
         cli.main()

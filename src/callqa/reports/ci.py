@@ -12,7 +12,7 @@ from pathlib import PurePath
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
-from callqa import __version__
+from callqa.version import __version__
 from callqa.lint.diagnostics import SEVERITIES, CheckResult, Diagnostic
 
 _GITHUB_LEVEL = {"info": "notice", "warning": "warning", "error": "error", "fatal": "error"}

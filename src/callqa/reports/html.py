@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from html import escape
 
-from callqa import __version__
+from callqa.version import __version__
 from callqa.batch.runner import BatchSummary, CallSummary, lost_points
 from callqa.model import STAGES
 

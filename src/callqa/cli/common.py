@@ -1,0 +1,84 @@
+"""What every command shares: exit codes, the one-line error, and the options several commands take."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from callqa.api import FORMATS, CallqaError, CompiledRubric, load_rubric
+
+#: Documented in `callqa --help` and the README.
+EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def error(message: str) -> None:
+    """One line on stderr, never a traceback."""
+    print(f"callqa: error: {message}", file=sys.stderr)
+
+
+def compile_or_exit(rubric: Path | str | None) -> CompiledRubric:
+    """The compiled rubric, or one error line and exit code 2."""
+    try:
+        return load_rubric(rubric)
+    except CallqaError as exc:
+        error(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+InputFormat = Enum("InputFormat", {name: name for name in FORMATS}, type=str)  # type: ignore[misc]
+
+class OutputFormat(str, Enum):
+    auto = "auto"
+    rich = "rich"
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+RubricOption = Annotated[
+    Optional[Path],
+    typer.Option("--rubric", "-r", help="Rubric YAML (default: the built-in rubric).", show_default=False),
+]
+
+
+class SummaryFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+SummaryFormatOption = Annotated[SummaryFormat, typer.Option("--format", "-f", help="text or json.")]
+
+
+class GroupBy(str, Enum):
+    auto = "auto"
+    header = "header"
+    folder = "folder"
+    none = "none"
+
+
+class DiagnosticFormat(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+    junit = "junit"
+    sarif = "sarif"
+
+
+class FailOn(str, Enum):
+    info = "info"
+    warning = "warning"
+    error = "error"
+    fatal = "fatal"
+
+
+DiagnosticFormatOption = Annotated[DiagnosticFormat, typer.Option(
+    "--format", "-f", help="text: path:line:col: severity rule message (suggestion); json; github (workflow "
+                           "annotations); junit (XML); sarif (2.1.0).")]
+FailOnOption = Annotated[FailOn, typer.Option(help="Exit 1 when a finding is at least this severe.")]
+
+

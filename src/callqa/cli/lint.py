@@ -1,0 +1,107 @@
+"""`callqa lint` and `callqa rubric check|test|diff|schema`: the commands CI pipelines run."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from callqa.api import rubric_json_schema
+from callqa.batch.rubric_diff import diff_rubrics, format_diff
+from callqa.batch.runner import find_transcripts
+from callqa.cli.common import (EXIT_ERROR, EXIT_OK, DiagnosticFormat, DiagnosticFormatOption, FailOn, FailOnOption,
+                               RubricOption, SummaryFormat, SummaryFormatOption, compile_or_exit, error)
+from callqa.lint.diagnostics import CheckResult
+from callqa.lint.linter import Linter
+from callqa.lint.rubric_tools import check_rubrics, run_rubric_examples
+from callqa.reports.ci import FORMATTERS
+
+
+def _emit(result: CheckResult, fmt: DiagnosticFormat, fail_on: FailOn, tool: str) -> None:
+    if fmt is not DiagnosticFormat.github:  # github prints errors as annotations itself
+        for message in result.errors:
+            error(message)
+    sys.stdout.write(FORMATTERS[fmt.value](result, fail_on.value, tool))
+    raise typer.Exit(result.exit_code(fail_on.value))
+
+
+def lint(
+    paths: Annotated[list[Path], typer.Argument(help="Script libraries (YAML, Markdown, text), model dialogues, "
+                                                     "or folders of them.", show_default=False)],
+    rubric: RubricOption = None,
+    output_format: DiagnosticFormatOption = DiagnosticFormat.text,
+    fail_on: FailOnOption = FailOn.error,
+    min_score: Annotated[Optional[float], typer.Option(
+        help="Lowest score a model dialogue may get (default: the rubric's pass mark).", show_default=False)] = None,
+    no_suppress: Annotated[bool, typer.Option("--no-suppress", help="Ignore `callqa: disable=` comments.")] = False,
+) -> None:
+    """Check script libraries for forbidden expressions and model dialogues for their score.
+
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error.
+    """
+    compiled = compile_or_exit(rubric)
+    result = Linter(compiled, min_score=min_score, suppress=not no_suppress).lint_paths(paths)
+    _emit(result, output_format, fail_on, "lint")
+
+
+RubricPaths = Annotated[list[Path], typer.Argument(help="Rubric YAML files ('default' for the built-in one).",
+                                                   show_default=False)]
+
+
+def rubric_check(rubrics: RubricPaths, output_format: DiagnosticFormatOption = DiagnosticFormat.text,
+                 fail_on: FailOnOption = FailOn.error) -> None:
+    """Validate rubrics: schema (file:line), regexes, duplicate ids and phrases, one-character phrases,
+    scripts that trigger a forbidden rule, extends cycles.
+
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error.
+    """
+    _emit(check_rubrics(rubrics), output_format, fail_on, "rubric check")
+
+
+def rubric_test(rubrics: RubricPaths, output_format: DiagnosticFormatOption = DiagnosticFormat.text) -> None:
+    """Run every rule's examples (hit: must match, miss: must not) and report the ones that fail.
+
+    Exit codes: 0 all examples pass, 1 an example failed, 2 usage error.
+    """
+    result, ran = run_rubric_examples(rubrics)
+    failed = len([d for d in result.diagnostics if d.rule == "rubric.example"])
+    print(f"callqa rubric test: {ran} examples, {ran - failed} passed, {failed} failed", file=sys.stderr)
+    _emit(result, output_format, FailOn.error, "rubric test")
+
+
+def rubric_diff(
+    old: Annotated[Path, typer.Argument(help="The rubric as it is ('default' for the built-in one).", show_default=False)],
+    new: Annotated[Path, typer.Argument(help="The rubric as it would be.", show_default=False)],
+    corpus: Annotated[list[str], typer.Argument(help="Transcripts, folders or globs to rescore.", show_default=False)],
+    output_format: SummaryFormatOption = SummaryFormat.text,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = os.cpu_count() or 1,
+) -> None:
+    """Rescore a corpus under two rubric versions; list the calls and groups whose score or pass/fail
+    changed, largest first.
+
+    Exit codes: 0 done, 2 usage or input error.
+    """
+    before, after = compile_or_exit(old), compile_or_exit(new)
+    files, missing = find_transcripts(corpus)
+    for message in missing:
+        error(message)
+    result = diff_rubrics(before, after, files, jobs)
+    for message in result.errors:
+        error(message)
+    if output_format is SummaryFormat.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        names = (f"{r.rubric.name} v{r.rubric.version}" for r in (before, after))
+        print(format_diff(result, *names))
+    raise typer.Exit(EXIT_ERROR if missing or result.errors or not files else EXIT_OK)
+
+
+def rubric_schema() -> None:
+    """Print the JSON Schema of the rubric format (for editors: yaml-language-server)."""
+    print(json.dumps(rubric_json_schema(), ensure_ascii=False, indent=2))
+
+

@@ -1,0 +1,155 @@
+"""`callqa score`: one call gives its report, several a ranked summary (and files with --out)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from callqa.api import CallqaError, ReadOptions, score_file
+from callqa.batch.runner import BatchSummary, Outcome, find_transcripts, interrupt_flag, score_many, summarize
+from callqa.cli.common import (EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, GroupBy, InputFormat, OutputFormat,
+                               RubricOption, compile_or_exit, error)
+from callqa.reports.batch_files import CALL_COLUMNS, CsvStream, OutputFolder, call_row, json_line
+from callqa.reports.html import render_html
+from callqa.reports.terminal import TerminalRenderer, make_console, render_summary
+
+
+class SpeedColumn(ProgressColumn):
+    """Calls per second."""
+
+    def render(self, task) -> Text:
+        return Text(f"{task.speed:.0f} 通/秒" if task.speed else "", style="cyan")
+
+
+def score(
+    paths: Annotated[list[str], typer.Argument(
+        help="Transcript files, folders (searched recursively) or globs such as 'calls/**/*.json'.",
+        show_default=False)],
+    rubric: RubricOption = None,
+    output_format: Annotated[OutputFormat, typer.Option(
+        "--format", "-f",
+        help="auto: rich on a terminal, plain text when piped or NO_COLOR is set; json: one object "
+             "(one file); jsonl: one object per call, streamed; csv: one row per call.")] = OutputFormat.auto,
+    input_format: Annotated[InputFormat, typer.Option(
+        "--input-format", "-i", help="Transcript format; auto detects it from the extension and content.",
+    )] = InputFormat.auto,
+    encoding: Annotated[Optional[str], typer.Option(
+        help="Text encoding of the transcripts (default: detected; UTF-8, UTF-16, GB18030 …).",
+        show_default=False)] = None,
+    agent_channel: Annotated[Optional[int], typer.Option(
+        help="The ASR channel that is the agent (e.g. 0), instead of inferring it.", show_default=False)] = None,
+    agent_speaker: Annotated[Optional[str], typer.Option(
+        help="The speaker label or id that is the agent (e.g. spk1, A), instead of inferring it.",
+        show_default=False)] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores).",
+                                      show_default=False)] = os.cpu_count() or 1,
+    pattern: Annotated[Optional[str], typer.Option(
+        help="In folders, score only files matching this glob, e.g. '*.json' (default: every transcript "
+             "extension).", show_default=False)] = None,
+    group_by: Annotated[GroupBy, typer.Option(
+        help="auto: the `# agent: NAME` header, else the parent folder; header; folder; none.")] = GroupBy.auto,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Write summary.md, summary.csv, summary.json, calls.csv, calls.jsonl, feedback/<group>.md and "
+             "report.html to this folder.", show_default=False)] = None,
+) -> None:
+    """Score call transcripts: one call gives its report; several give a ranked summary.
+
+    Exit codes: 0 every call passed, 1 a call failed the pass mark, 2 a file could not be read or a
+    usage error, 130 interrupted (what was finished is still written).
+    """
+    if agent_channel is not None and agent_speaker is not None:
+        error("give --agent-channel or --agent-speaker, not both")
+        raise typer.Exit(EXIT_ERROR)
+    agent = str(agent_channel) if agent_channel is not None else agent_speaker
+    options = ReadOptions(input_format=input_format.value, encoding=encoding, agent_speaker=agent)
+    compiled = compile_or_exit(rubric)
+    files, missing = find_transcripts(paths, pattern)
+    batch = len(files) > 1 or any(Path(p).is_dir() or glob.has_magic(p) for p in paths) or out is not None
+    if output_format is OutputFormat.json and batch:
+        error("--format json prints one report; use --format jsonl for several files")
+        raise typer.Exit(EXIT_ERROR)
+    for message in missing:
+        error(message)
+    fmt = output_format
+    if fmt is OutputFormat.auto:
+        fmt = OutputFormat.rich if sys.stdout.isatty() and not os.environ.get("NO_COLOR") else OutputFormat.text
+    plain = fmt is not OutputFormat.rich
+    if not batch:
+        raise typer.Exit(_score_one(files, compiled, options, fmt, plain))
+    if not files:
+        raise typer.Exit(EXIT_ERROR)
+    status = _score_batch(files, compiled, options, fmt, plain, jobs, group_by.value, out)
+    raise typer.Exit(EXIT_ERROR if missing and status != EXIT_INTERRUPTED else status)
+
+
+def _score_one(files: list[Path], compiled, options: ReadOptions, fmt: OutputFormat, plain: bool) -> int:
+    if not files:
+        return EXIT_ERROR
+    try:
+        report = score_file(files[0], compiled, input_format=options.input_format, encoding=options.encoding,
+                            agent_speaker=options.agent_speaker)
+    except CallqaError as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    if fmt is OutputFormat.json:
+        print(report.to_json())
+    elif fmt is OutputFormat.jsonl:
+        print(report.to_json(indent=None))
+    elif fmt is OutputFormat.csv:
+        call, _ = summarize(report.model_dump(mode="json"), files[0], "auto")
+        CsvStream(sys.stdout, CALL_COLUMNS).write(call_row(Outcome(str(files[0]), call=call)))
+    else:
+        TerminalRenderer(make_console(plain=plain), plain=plain).render(report)
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def _score_batch(files: list[Path], compiled, options: ReadOptions, fmt: OutputFormat, plain: bool, jobs: int,
+                 group_by: str, out: Optional[Path]) -> int:
+    summary = BatchSummary()
+    folder = OutputFolder(out) if out is not None else None
+    stdout = make_console(plain=plain)
+    stderr = Console(stderr=True, highlight=False, markup=False)
+    csv_stream = CsvStream(sys.stdout, CALL_COLUMNS) if fmt is OutputFormat.csv else None
+    progress = Progress(TextColumn("评分"), BarColumn(), MofNCompleteColumn(), SpeedColumn(), TimeRemainingColumn(),
+                        console=stderr, transient=True, disable=not stderr.is_terminal)
+    with interrupt_flag() as stop, progress:
+        task = progress.add_task("score", total=len(files))
+        details = fmt is OutputFormat.jsonl or folder is not None
+        for outcome in score_many(files, compiled, options, min(jobs, len(files)), group_by=group_by,
+                                  details=details, stop=stop):
+            summary.add(outcome)
+            if outcome.error is not None:
+                progress.console.print(f"callqa: error: {outcome.error}", markup=False, highlight=False,
+                                       soft_wrap=True)
+            if fmt is OutputFormat.jsonl:
+                print(json_line(outcome), flush=True)
+            elif csv_stream is not None:
+                csv_stream.write(call_row(outcome))
+            if folder is not None:
+                folder.add(outcome)
+            progress.advance(task)
+        interrupted = stop.is_set()
+    if interrupted:
+        print(f"callqa: interrupted after {summary.calls + len(summary.errors)} of {len(files)} calls; "
+              "writing what was finished", file=sys.stderr)
+    rubric_name = f"{compiled.rubric.name} v{compiled.rubric.version}"
+    if fmt in (OutputFormat.rich, OutputFormat.text):
+        render_summary(summary, stdout, plain=plain, rubric=rubric_name)
+    if folder is not None:
+        written = folder.finish(summary, render_html(summary, rubric_name, compiled.rubric.pass_mark))
+        print(f"callqa: wrote {len(written)} files to {out}", file=sys.stderr)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if summary.errors:
+        return EXIT_ERROR
+    return EXIT_FAILED if summary.passed < summary.calls else EXIT_OK
+
+
