@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from callqa.batch.dask import score_on_dask
 from callqa.batch.runner import score_many as _score_many
 from callqa.errors import CallqaError, InputError
 from callqa.model import Report, Segmentation, Transcript
@@ -103,15 +104,20 @@ class ScoredFile:
 
 def score_many(paths: Iterable[PathLike], rubric: CompiledRubric | None = None, *, jobs: int | None = None,
                input_format: str = "auto", encoding: str | None = None, agent_speaker: str | None = None,
-               stop: threading.Event | None = None) -> Iterator[ScoredFile]:
-    """Score many files in worker processes (`jobs`, default: every core), yielding each as it is
+               scheduler: str | Any | None = None, stop: threading.Event | None = None) -> Iterator[ScoredFile]:
+    """Score many files in worker processes (`jobs`, default: every core), or on a Dask cluster
+    (`scheduler`: its address or a `distributed.Client`; the `dask` extra), yielding each as it is
     finished (not in input order). A file that cannot be read yields an error and never stops the
     others; setting `stop` ends the iteration between calls."""
     rubric = rubric or load_rubric()
     names = [Path(p) for p in paths]
     options = ReadOptions(input_format=input_format, encoding=encoding, agent_speaker=agent_speaker)
     workers = jobs or os.cpu_count() or 1
-    for outcome in _score_many(names, rubric, options, min(workers, max(len(names), 1)), details=True, stop=stop):
+    if scheduler is not None:
+        outcomes = score_on_dask(names, rubric, options, scheduler, details=True, stop=stop)
+    else:
+        outcomes = _score_many(names, rubric, options, min(workers, max(len(names), 1)), details=True, stop=stop)
+    for outcome in outcomes:
         if outcome.json is None:
             yield ScoredFile(outcome.path, None, outcome.error or "unknown error")
         else:

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from callqa.api import CallqaError, ReadOptions, score_file
+from callqa.batch.dask import score_on_dask
 from callqa.batch.runner import BatchSummary, Outcome, find_transcripts, interrupt_flag, score_many, summarize
 from callqa.cli.common import (EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, GroupBy, InputFormat, OutputFormat,
                                RubricOption, compile_or_exit, error)
@@ -56,6 +57,9 @@ def score(
              "extension).", show_default=False)] = None,
     group_by: Annotated[GroupBy, typer.Option(
         help="auto: the `# agent: NAME` header, else the parent folder; header; folder; none.")] = GroupBy.auto,
+    scheduler: Annotated[Optional[str], typer.Option(
+        help="Score on this Dask cluster (tcp://host:8786) instead of local processes; its workers read "
+             "the paths. Needs the dask extra: pip install 'callqa[dask]'.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option(
         help="Write summary.md, summary.csv, summary.json, calls.csv, calls.jsonl, feedback/<group>.md and "
              "report.html to this folder.", show_default=False)] = None,
@@ -72,7 +76,8 @@ def score(
     options = ReadOptions(input_format=input_format.value, encoding=encoding, agent_speaker=agent)
     compiled = compile_or_exit(rubric)
     files, missing = find_transcripts(paths, pattern)
-    batch = len(files) > 1 or any(Path(p).is_dir() or glob.has_magic(p) for p in paths) or out is not None
+    batch = (len(files) > 1 or any(Path(p).is_dir() or glob.has_magic(p) for p in paths) or out is not None
+             or scheduler is not None)
     if output_format is OutputFormat.json and batch:
         error("--format json prints one report; use --format jsonl for several files")
         raise typer.Exit(EXIT_ERROR)
@@ -86,7 +91,7 @@ def score(
         raise typer.Exit(_score_one(files, compiled, options, fmt, plain))
     if not files:
         raise typer.Exit(EXIT_ERROR)
-    status = _score_batch(files, compiled, options, fmt, plain, jobs, group_by.value, out)
+    status = _score_batch(files, compiled, options, fmt, plain, jobs, group_by.value, out, scheduler)
     raise typer.Exit(EXIT_ERROR if missing and status != EXIT_INTERRUPTED else status)
 
 
@@ -112,7 +117,7 @@ def _score_one(files: list[Path], compiled, options: ReadOptions, fmt: OutputFor
 
 
 def _score_batch(files: list[Path], compiled, options: ReadOptions, fmt: OutputFormat, plain: bool, jobs: int,
-                 group_by: str, out: Optional[Path]) -> int:
+                 group_by: str, out: Optional[Path], scheduler: Optional[str] = None) -> int:
     summary = BatchSummary()
     folder = OutputFolder(out) if out is not None else None
     stdout = make_console(plain=plain)
@@ -123,8 +128,17 @@ def _score_batch(files: list[Path], compiled, options: ReadOptions, fmt: OutputF
     with interrupt_flag() as stop, progress:
         task = progress.add_task("score", total=len(files))
         details = fmt is OutputFormat.jsonl or folder is not None
-        for outcome in score_many(files, compiled, options, min(jobs, len(files)), group_by=group_by,
-                                  details=details, stop=stop):
+        if scheduler is not None:
+            try:
+                outcomes = score_on_dask(files, compiled, options, scheduler, group_by=group_by, details=details,
+                                         stop=stop)
+            except CallqaError as exc:  # the cluster could not be reached: no call was scored
+                error(str(exc))
+                return EXIT_ERROR
+        else:
+            outcomes = score_many(files, compiled, options, min(jobs, len(files)), group_by=group_by,
+                                  details=details, stop=stop)
+        for outcome in outcomes:
             summary.add(outcome)
             if outcome.error is not None:
                 progress.console.print(f"callqa: error: {outcome.error}", markup=False, highlight=False,
