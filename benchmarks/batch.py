@@ -73,7 +73,7 @@ def tree_memory(pid: int) -> tuple[int, int]:
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
-                children.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(entry.name))
+                children.setdefault(int(stat[stat.rindex(")") + 2 :].split()[1]), []).append(int(entry.name))
             except (OSError, ValueError):
                 continue
     rss = pss = 0
@@ -119,26 +119,34 @@ def main() -> None:
     parser.add_argument("-n", "--calls", type=int, default=10_000)
     parser.add_argument("--utterances", type=int, default=40)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--repeat", type=int, default=3, help="runs per --jobs value; the fastest counts "
-                                                               "(other load on the machine only ever slows a run)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs per --jobs value; the fastest counts (other load on the machine only ever slows a run)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "calls"
         folder.mkdir()
         started = time.perf_counter()
         mean_length = generate(folder, args.calls, args.utterances)
-        print(f"generated {args.calls} calls, {mean_length:.1f} utterances on average, "
-              f"in {time.perf_counter() - started:.1f} s; {os.cpu_count()} cores")
+        print(
+            f"generated {args.calls} calls, {mean_length:.1f} utterances on average, "
+            f"in {time.perf_counter() - started:.1f} s; {os.cpu_count()} cores"
+        )
         rates = {}
         for jobs in args.jobs:
             runs = [measure(folder, jobs) for _ in range(args.repeat)]
             elapsed, rss, pss, rows = min(runs)
             rss, pss = max(r[1] for r in runs), max(r[2] for r in runs)
             rates[jobs] = rows / elapsed
-            print(f"--jobs {jobs}: {rows} calls in {elapsed:.1f} s (best of {args.repeat}: "
-                  f"{', '.join(f'{r[0]:.1f}' for r in runs)}) = {rates[jobs]:.0f} calls/s "
-                  f"({rates[jobs] / jobs:.0f} per job); peak memory of all processes: "
-                  f"PSS {pss / 2**20:.0f} MB, RSS {rss / 2**20:.0f} MB (counting shared pages in each)")
+            print(
+                f"--jobs {jobs}: {rows} calls in {elapsed:.1f} s (best of {args.repeat}: "
+                f"{', '.join(f'{r[0]:.1f}' for r in runs)}) = {rates[jobs]:.0f} calls/s "
+                f"({rates[jobs] / jobs:.0f} per job); peak memory of all processes: "
+                f"PSS {pss / 2**20:.0f} MB, RSS {rss / 2**20:.0f} MB (counting shared pages in each)"
+            )
         if 1 in rates and 2 in rates:
             print(f"speed-up with 2 jobs: {rates[2] / rates[1]:.2f}x")
         largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

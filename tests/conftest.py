@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from callqa.rules.compiled import CompiledRubric
 from callqa.model import Report
+from callqa.rules.compiled import CompiledRubric
 from callqa.scoring.pipeline import compile_rubric, score_file
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -79,8 +79,9 @@ def test_score_many_scores_every_file_and_reports_the_bad_one(tmp_path):
 
 def test_dask_cluster_gives_exactly_the_reports_of_the_local_batch(tmp_path):
     distributed = pytest.importorskip("distributed", reason="the dask extra is installed with dev")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  scheduler_port=0, host="127.0.0.1") as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, scheduler_port=0, host="127.0.0.1"
+    ) as cluster:
         address = cluster.scheduler_address
         on_dask = CliRunner().invoke(app, ["score", *map(str, SAMPLES), "--format", "jsonl", "--scheduler", address])
         with distributed.Client(cluster) as client:

@@ -39,8 +39,10 @@ def trainees(tmp_path):
         for sample in picks:
             shutil.copy(sample, root / name / sample.name)
     (root / "王五" / "11_headed.txt").write_text(
-        "# agent: =HYPERLINK(\"http://x\")\n客服:您好,工号1234为您服务\n客户:<script>alert(1)</script>怎么回事\n"
-        "客服:这个不归我们管\n", encoding="utf-8")
+        '# agent: =HYPERLINK("http://x")\n客服:您好,工号1234为您服务\n客户:<script>alert(1)</script>怎么回事\n'
+        "客服:这个不归我们管\n",
+        encoding="utf-8",
+    )
     (root / "李四" / "broken.json").write_text('{"Sentences": [', encoding="utf-8")
     (root / ".hidden").mkdir()
     shutil.copy(SAMPLES[0], root / ".hidden" / "skipped.txt")
@@ -57,7 +59,9 @@ def test_find_transcripts_walks_folders_filters_and_deduplicates(trainees):
     empty = trainees / "empty"
     empty.mkdir()
     assert find_transcripts([empty, str(trainees / "*.nothing")])[1] == [
-        f"{empty}: no transcripts found in this folder", f"{trainees / '*.nothing'}: no file matches"]
+        f"{empty}: no transcripts found in this folder",
+        f"{trainees / '*.nothing'}: no file matches",
+    ]
 
 
 def test_batch_outputs_agree_with_each_other(trainees, tmp_path):
@@ -65,7 +69,14 @@ def test_batch_outputs_agree_with_each_other(trainees, tmp_path):
     result = run("score", trainees, "--out", out, "--format", "text", "--jobs", "2")
     assert result.exit_code == 2  # broken.json could not be read
     assert sorted(p.name for p in out.iterdir()) == [
-        "calls.csv", "calls.jsonl", "feedback", "report.html", "summary.csv", "summary.json", "summary.md"]
+        "calls.csv",
+        "calls.jsonl",
+        "feedback",
+        "report.html",
+        "summary.csv",
+        "summary.json",
+        "summary.md",
+    ]
     records = [json.loads(line) for line in (out / "calls.jsonl").read_text(encoding="utf-8").splitlines()]
     reports = [r for r in records if r["schema"] == "callqa.report/1"]
     assert len(reports) == 11
@@ -86,7 +97,9 @@ def test_batch_outputs_agree_with_each_other(trainees, tmp_path):
     with (out / "summary.csv").open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     # the CSV guards formula-like cells with a leading quote; the numbers are the same
-    assert [(r["group"].removeprefix("'"), float(r["mean"])) for r in rows] == [(g["group"], g["mean"]) for g in summary["groups"]]
+    assert [(r["group"].removeprefix("'"), float(r["mean"])) for r in rows] == [
+        (g["group"], g["mean"]) for g in summary["groups"]
+    ]
     with (out / "calls.csv").open(encoding="utf-8-sig") as handle:
         calls = list(csv.DictReader(handle))
     assert sorted(float(c["score"]) for c in calls if c["score"]) == sorted(r["score"] for r in reports)
@@ -101,18 +114,32 @@ def test_csv_cells_that_look_like_formulas_are_neutralised(trainees):
     result = run("score", trainees, "--format", "csv", "--jobs", "1")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     headed = next(r for r in rows if r["path"].endswith("11_headed.txt"))
-    assert headed["group"] == "'=HYPERLINK(\"http://x\")"
+    assert headed["group"] == '\'=HYPERLINK("http://x")'
     assert {r["group"] for r in rows if r["group"]} >= {"张三", "李四", "王五"}
     assert next(r for r in rows if r["path"].endswith("broken.json"))["error"].startswith(str(trainees))
 
 
-@pytest.mark.parametrize("group_by, expected", [
-    ("none", {"全部"}), ("folder", {"张三", "李四", "王五"}),
-    ("header", {"=HYPERLINK(\"http://x\")", "(无 agent 标记)"}),
-])
+@pytest.mark.parametrize(
+    "group_by, expected",
+    [
+        ("none", {"全部"}),
+        ("folder", {"张三", "李四", "王五"}),
+        ("header", {'=HYPERLINK("http://x")', "(无 agent 标记)"}),
+    ],
+)
 def test_group_by(trainees, group_by, expected):
-    result = run("score", trainees, "--format", "jsonl", "--group-by", group_by, "--jobs", "1", "--out",
-                 trainees.parent / f"out-{group_by}")
+    result = run(
+        "score",
+        trainees,
+        "--format",
+        "jsonl",
+        "--group-by",
+        group_by,
+        "--jobs",
+        "1",
+        "--out",
+        trainees.parent / f"out-{group_by}",
+    )
     summary = json.loads((trainees.parent / f"out-{group_by}" / "summary.json").read_text(encoding="utf-8"))
     assert {g["group"] for g in summary["groups"]} == expected
     assert result.exit_code == 2
@@ -122,7 +149,10 @@ def test_feedback_sheet_lists_every_lost_point_with_line_words_and_suggestion(tr
     run("score", trainees / "张三", "--out", tmp_path / "out", "--jobs", "1")
     sheet = (tmp_path / "out" / "feedback" / "张三.md").read_text(encoding="utf-8")
     assert sheet.startswith("# 张三 的质检反馈\n\n通话 3 通")
-    assert "| 6 | 切入 | 推诿责任:急于为自己辩解,只会激化客户情绪 | 这个是第三方商家发的货,**不归我们管**,你去找商家吧。 |" in sheet
+    assert (
+        "| 6 | 切入 | 推诿责任:急于为自己辩解,只会激化客户情绪 | 这个是第三方商家发的货,**不归我们管**,你去找商家吧。 |"
+        in sheet
+    )
     assert "先接受客户意见" in sheet
     assert "未使用推荐话术" in sheet
 
@@ -132,7 +162,7 @@ def test_html_report_is_self_contained_and_escapes_transcript_text(trainees, tmp
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    for external in ("src=\"http", "href=\"http", "<link", "@import", "url("):
+    for external in ('src="http', 'href="http', "<link", "@import", "url("):
         assert external not in page
     assert page.count('class="call"') == 11
     assert '<svg id="histogram"' in page
@@ -178,9 +208,14 @@ def test_ctrl_c_stops_workers_promptly_and_keeps_finished_work(tmp_path):
     calls = tmp_path / "many"
     _make_batch(calls, 4000)
     out = tmp_path / "out"
-    process = subprocess.Popen([sys.executable, "-m", "callqa", "score", str(calls), "--jobs", "2", "--out", str(out),
-                                "--format", "csv"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "callqa", "score", str(calls), "--jobs", "2", "--out", str(out), "--format", "csv"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
+
     def rows_written() -> int:  # calls.csv is flushed row by row
         return sum(len(p.read_text(encoding="utf-8-sig").splitlines()) - 1 for p in out.glob(".callqa-tmp-*/calls.csv"))
 
@@ -198,8 +233,11 @@ def test_ctrl_c_stops_workers_promptly_and_keeps_finished_work(tmp_path):
 
 
 def test_summary_memory_is_bounded():
-    report = json.loads(subprocess.run([sys.executable, "-m", "callqa", "score", str(SAMPLES[2]), "-f", "json"],
-                                       capture_output=True, text=True).stdout)
+    report = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "callqa", "score", str(SAMPLES[2]), "-f", "json"], capture_output=True, text=True
+        ).stdout
+    )
     call, _ = summarize(report, SAMPLES[2], "auto")
     summary = BatchSummary()
     for i in range(KEEP_WEAKEST * 3):
@@ -207,15 +245,21 @@ def test_summary_memory_is_bounded():
         summary.add(Outcome(scored.path, call=scored, json=json.dumps(report)))
     assert summary.calls == KEEP_WEAKEST * 3
     assert len(summary._weakest) == KEEP_WEAKEST  # whole reports are kept for the weakest calls only
-    assert [(c.path, c.score) for c, _ in summary.weakest(3)] == [("call0.txt", 0.0), ("call100.txt", 0.0),
-                                                                  ("call200.txt", 0.0)]
+    assert [(c.path, c.score) for c, _ in summary.weakest(3)] == [
+        ("call0.txt", 0.0),
+        ("call100.txt", 0.0),
+        ("call200.txt", 0.0),
+    ]
 
 
 def test_jobs_2_gives_the_same_results_as_jobs_1(trainees):
     def scores(jobs):
         result = run("score", trainees, "--format", "jsonl", "--jobs", jobs)
-        return sorted((r.get("transcript", {}).get("path", r.get("path")), r.get("score"))
-                      for r in map(json.loads, result.stdout.splitlines()))
+        return sorted(
+            (r.get("transcript", {}).get("path", r.get("path")), r.get("score"))
+            for r in map(json.loads, result.stdout.splitlines())
+        )
+
     assert scores("1") == scores("2")
 
 
@@ -230,11 +274,26 @@ def test_html_report_renders_in_a_real_browser_without_script_errors(trainees, t
     run("score", trainees, "--out", out, "--jobs", "1")
     with tempfile.TemporaryDirectory() as profile:
         browser = subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--dump-dom",
-             (out / "report.html").as_uri()],
-            capture_output=True, text=True, timeout=120)
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--dump-dom",
+                (out / "report.html").as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     dom, log = browser.stdout, browser.stderr
     assert 'data-ready="yes"' in dom  # the page's script ran to the end
     assert "Uncaught" not in log and "CONSOLE" not in log, log

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from callqa.rules.checks import CompiledMatch
 from callqa.cli.app import app
-from callqa.scoring.pipeline import compile_rubric
+from callqa.rules.checks import CompiledMatch
 from callqa.rules.schema import Match
+from callqa.scoring.pipeline import compile_rubric
 
 from conftest import ROOT
 
@@ -21,19 +21,22 @@ def findings(report, rule: str):
     return [f for f in report.findings if f.rule == rule]
 
 
-@pytest.mark.parametrize("match, text, expected", [
-    ({"any": ["退款", "退钱"]}, "我要退钱", True),
-    ({"all": ["退款", "今天"]}, "今天能退款吗", True),
-    ({"all": ["退款", "今天"]}, "能退款吗", False),
-    ({"at_least": 2, "of": ["抱歉", "理解", "马上"]}, "抱歉,我马上处理", True),
-    ({"at_least": 2, "of": ["抱歉", "理解", "马上"]}, "抱歉", False),
-    ({"none": ["工号"]}, "您好", True),
-    ({"none": ["工号"]}, "您好,工号1234", False),
-    ({"all": [{"any": ["退", "赔"]}, {"none": ["不能", "无法"]}]}, "可以给您退", True),
-    ({"all": [{"any": ["退", "赔"]}, {"none": ["不能", "无法"]}]}, "不能退", False),
-    ({"regex": "\\d+个?工作日", "not_regex": "超过"}, "3个工作日内到账", True),
-    ({"regex": "\\d+个?工作日", "not_regex": "超过"}, "超过5个工作日", False),
-])
+@pytest.mark.parametrize(
+    "match, text, expected",
+    [
+        ({"any": ["退款", "退钱"]}, "我要退钱", True),
+        ({"all": ["退款", "今天"]}, "今天能退款吗", True),
+        ({"all": ["退款", "今天"]}, "能退款吗", False),
+        ({"at_least": 2, "of": ["抱歉", "理解", "马上"]}, "抱歉,我马上处理", True),
+        ({"at_least": 2, "of": ["抱歉", "理解", "马上"]}, "抱歉", False),
+        ({"none": ["工号"]}, "您好", True),
+        ({"none": ["工号"]}, "您好,工号1234", False),
+        ({"all": [{"any": ["退", "赔"]}, {"none": ["不能", "无法"]}]}, "可以给您退", True),
+        ({"all": [{"any": ["退", "赔"]}, {"none": ["不能", "无法"]}]}, "不能退", False),
+        ({"regex": "\\d+个?工作日", "not_regex": "超过"}, "3个工作日内到账", True),
+        ({"regex": "\\d+个?工作日", "not_regex": "超过"}, "超过5个工作日", False),
+    ],
+)
 def test_keyword_logic(match, text, expected):
     assert (CompiledMatch(Match.model_validate(match)).spans(text) is not None) is expected
 
@@ -115,8 +118,9 @@ def test_position_last_of_call_with_an_allow_context(score_text, checks):
 
 
 def test_position_restricts_a_forbidden_rule(rubric_file, score_text):
-    compiled = compile_rubric(rubric_file(
-        "extends: default\nforbidden:\n  - {id: forbidden.hedging, position: {first: 1, of: role}}\n"))
+    compiled = compile_rubric(
+        rubric_file("extends: default\nforbidden:\n  - {id: forbidden.hedging, position: {first: 1, of: role}}\n")
+    )
     report = score_text("客服:您好,工号1\n客户:在吗\n客服:可能明天到\n", compiled)
     assert findings(report, "forbidden.hedging") == []  # the hedge is not in the agent's first turn
 
@@ -137,8 +141,10 @@ def test_response_must_not_follow_cites_both_lines(score_text):
 
 
 def test_required_script_missed_costs_points_and_explains_the_near_miss(score_text):
-    report = score_text("客服:您好,工号1234为您服务\n客户:查话费\n客服:您的余额是50元\n客户:好的\n"
-                        "客服:请问还有别的吗\n客户:没有了,谢谢\n客服:再见\n")
+    report = score_text(
+        "客服:您好,工号1234为您服务\n客户:查话费\n客服:您的余额是50元\n客户:好的\n"
+        "客服:请问还有别的吗\n客户:没有了,谢谢\n客服:再见\n"
+    )
     (finding,) = findings(report, "recommended.further_help")
     assert finding.points == -2 and finding.severity == "error"
     assert finding.message.startswith("必说话术缺失")
@@ -187,10 +193,14 @@ def test_a_bridged_silence_and_speech_rate_bounds(score_text, checks):
 
 def test_timing_checks_are_skipped_with_a_note_without_times(score_text, checks):
     report = score_text("客服:您好,工号1\n客户:你好\n", checks)
-    assert not [f for f in report.findings if f.kind in ("silence", "speech_rate", "interruption", "duration", "talk_ratio")]
+    assert not [
+        f for f in report.findings if f.kind in ("silence", "speech_rate", "interruption", "duration", "talk_ratio")
+    ]
     assert report.notes == ["转写没有时间戳,时间类检查未执行:t.silence、t.rate、t.interrupt、t.duration、t.ratio"]
-    assert "说明: 转写没有时间戳" in CliRunner().invoke(app, ["score", str(report.transcript.path), "-r",
-                                                          str(report.rubric.path)]).stdout
+    assert (
+        "说明: 转写没有时间戳"
+        in CliRunner().invoke(app, ["score", str(report.transcript.path), "-r", str(report.rubric.path)]).stdout
+    )
 
 
 def test_default_rubric_reproduces_the_seed_trainers_critique(default_rubric):
@@ -202,8 +212,12 @@ def test_default_rubric_reproduces_the_seed_trainers_critique(default_rubric):
 
 
 def test_check_examples_run_in_rubric_test(rubric_file):
-    path = rubric_file(CHECKS.replace("    message: 客户反复问同一个问题\n", "    message: 客户反复问同一个问题\n"
-                                      "    examples:\n      hit: [\"客户:在吗\\n客户:在吗\"]\n"))
+    path = rubric_file(
+        CHECKS.replace(
+            "    message: 客户反复问同一个问题\n",
+            '    message: 客户反复问同一个问题\n    examples:\n      hit: ["客户:在吗\\n客户:在吗"]\n',
+        )
+    )
     result = CliRunner().invoke(app, ["rubric", "test", str(path)])
     assert result.exit_code == 1
     assert "t.repeat: hit example「客户:在吗 / 客户:在吗」gives no finding" in result.stdout
@@ -211,10 +225,14 @@ def test_check_examples_run_in_rubric_test(rubric_file):
 
 def test_rubric_diff_lists_changed_calls_largest_first_with_pass_fail_flips(tmp_path):
     stricter = tmp_path / "stricter.yaml"
-    stricter.write_text("extends: default\nname: stricter\nversion: 2\npass_mark: 85\n"
-                        "forbidden:\n  - {id: forbidden.hedging, deduct: 6, max_deduct: 12}\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["rubric", "diff", "default", str(stricter), str(ROOT / "transcripts"),
-                                      "--format", "json", "--jobs", "1"])
+    stricter.write_text(
+        "extends: default\nname: stricter\nversion: 2\npass_mark: 85\n"
+        "forbidden:\n  - {id: forbidden.hedging, deduct: 6, max_deduct: 12}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        app, ["rubric", "diff", "default", str(stricter), str(ROOT / "transcripts"), "--format", "json", "--jobs", "1"]
+    )
     assert result.exit_code == 0, result.stderr
     diff = json.loads(result.stdout)
     assert diff["calls"] == 10
@@ -223,7 +241,7 @@ def test_rubric_diff_lists_changed_calls_largest_first_with_pass_fail_flips(tmp_
     assert hedging["delta"] == hedging["new_score"] - hedging["old_score"] < 0
     flips = [c for c in diff["changed"] if c["old_passed"] != c["new_passed"]]
     assert flips and all(not c["new_passed"] for c in flips)  # a higher pass mark only fails calls
-    order = diff["changed"][len(flips):]
+    order = diff["changed"][len(flips) :]
     assert [abs(c["delta"]) for c in order] == sorted((abs(c["delta"]) for c in order), reverse=True)
     assert diff["changed"][: len(flips)] == flips  # pass/fail changes come first
     assert diff["groups"][0]["group"] == "transcripts"

@@ -92,7 +92,10 @@ def test_a_bad_file_is_one_error_line_and_the_others_are_still_scored(tmp_path):
     assert result.exit_code == 2
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["transcript"]["path"] for r in records if r["schema"] == "callqa.report/1"] == [str(GOOD)]
-    assert [r["path"] for r in records if r["schema"] == "callqa.error/1"] == [str(empty), str(tmp_path / "missing.txt")]
+    assert [r["path"] for r in records if r["schema"] == "callqa.error/1"] == [
+        str(empty),
+        str(tmp_path / "missing.txt"),
+    ]
     assert result.stderr.splitlines() == [
         f"callqa: error: {empty}: no utterances found (expected lines like 客服:您好…, or a supported ASR format)",
         f"callqa: error: {tmp_path / 'missing.txt'}: no such file",
@@ -110,7 +113,10 @@ def test_bad_rubric_is_one_line_with_file_and_line(tmp_path):
 
 def test_transcript_text_with_brackets_is_printed_verbatim(tmp_path):
     call = tmp_path / "call.txt"
-    call.write_text("客服:您好,工号1234为您服务\n客户:[VIP] 我的[bold]会员[/bold]怎么回事\n客服:这个不归我们管[red]\n", encoding="utf-8")
+    call.write_text(
+        "客服:您好,工号1234为您服务\n客户:[VIP] 我的[bold]会员[/bold]怎么回事\n客服:这个不归我们管[red]\n",
+        encoding="utf-8",
+    )
     result = run("score", call, "--format", "text")
     assert "这个【不归我们管】[red]" in result.stdout
 
@@ -139,8 +145,14 @@ def test_rubric_is_compiled_once_per_run(monkeypatch):
 def test_module_entry_point_works_from_any_directory(tmp_path):
     """`python -m callqa` with the built-in rubric, run where there is no rubrics/ folder."""
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    result = subprocess.run([sys.executable, "-m", "callqa", "score", str(GOOD), "--format", "json"],
-                            cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "callqa", "score", str(GOOD), "--format", "json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["passed"] is True
     assert result.stderr == ""  # jieba's loading chatter stays quiet

@@ -15,10 +15,17 @@ from conftest import ROOT
 FORMATS_DIR = ROOT / "tests" / "data" / "formats"
 ROLES = ["agent", "customer"] * 5 + ["agent"]
 SAMPLE_FORMATS = {
-    "generic.json": ("json", "labels"), "generic.jsonl": ("jsonl", "labels"), "aliyun.json": ("aliyun", "inferred"),
-    "tencent.json": ("tencent", "inferred"), "funasr.json": ("funasr", "inferred"),
-    "call.srt": ("srt", "labels"), "call.vtt": ("vtt", "labels"), "call.csv": ("csv", "labels"),
-    "call.tsv": ("tsv", "inferred"), "gb18030.txt": ("text", "labels"), "utf16.txt": ("text", "labels"),
+    "generic.json": ("json", "labels"),
+    "generic.jsonl": ("jsonl", "labels"),
+    "aliyun.json": ("aliyun", "inferred"),
+    "tencent.json": ("tencent", "inferred"),
+    "funasr.json": ("funasr", "inferred"),
+    "call.srt": ("srt", "labels"),
+    "call.vtt": ("vtt", "labels"),
+    "call.csv": ("csv", "labels"),
+    "call.tsv": ("tsv", "inferred"),
+    "gb18030.txt": ("text", "labels"),
+    "utf16.txt": ("text", "labels"),
 }
 
 
@@ -38,9 +45,17 @@ def test_each_format_is_detected_and_read_with_roles_and_times(name, default_rub
     assert transcript.warnings == ()
 
 
-@pytest.mark.parametrize("name, line_of_second", [
-    ("call.srt", 7), ("call.vtt", 11), ("call.csv", 3), ("call.tsv", 3), ("generic.jsonl", 2), ("aliyun.json", 20),
-])
+@pytest.mark.parametrize(
+    "name, line_of_second",
+    [
+        ("call.srt", 7),
+        ("call.vtt", 11),
+        ("call.csv", 3),
+        ("call.tsv", 3),
+        ("generic.jsonl", 2),
+        ("aliyun.json", 20),
+    ],
+)
 def test_findings_point_at_the_line_in_the_source_file(name, line_of_second, default_rubric):
     transcript = read_transcript(FORMATS_DIR / name, default_rubric)
     second = transcript.utterances[1]
@@ -59,10 +74,13 @@ def test_whisper_without_speakers_is_scored_with_unknown_roles_and_a_warning(sco
     assert 0 < report.score < report.max_score
 
 
-@pytest.mark.parametrize("options, agent_role_of_first", [
-    (ReadOptions(agent_speaker="0"), "customer"),  # channel 0 is the customer in this file; forcing it flips
-    (ReadOptions(agent_speaker="1"), "agent"),
-])
+@pytest.mark.parametrize(
+    "options, agent_role_of_first",
+    [
+        (ReadOptions(agent_speaker="0"), "customer"),  # channel 0 is the customer in this file; forcing it flips
+        (ReadOptions(agent_speaker="1"), "agent"),
+    ],
+)
 def test_agent_channel_can_be_forced(default_rubric, options, agent_role_of_first):
     transcript = read_transcript(FORMATS_DIR / "aliyun.json", default_rubric, options)
     assert transcript.utterances[0].role == agent_role_of_first
@@ -83,7 +101,10 @@ def test_input_format_can_be_forced(write, default_rubric):
 
 def test_mojibake_and_run_together_turns_from_the_seed(default_rubric):
     transcript = read_transcript(FORMATS_DIR / "mojibake.txt", default_rubric)
-    assert "第5行疑似乱码(编码错误),可能应为「客服人員:非常理解您的心情,我查到您本月开通了一个视频会员。」" in transcript.warnings
+    assert (
+        "第5行疑似乱码(编码错误),可能应为「客服人員:非常理解您的心情,我查到您本月开通了一个视频会员。」"
+        in transcript.warnings
+    )
     assert any(w.startswith("第10行有2句话连在一起") for w in transcript.warnings)
     on_line_10 = [(u.speaker, u.role, u.text) for u in transcript.utterances if u.line == 10]
     assert on_line_10 == [("客户", "customer", "没有了,谢谢。"), ("客服", "agent", "不客气,感谢您的来电,再见。")]
@@ -167,8 +188,9 @@ def test_cli_batch_with_every_kind_of_bad_file_scores_the_good_ones(tmp_path):
         bad.append(str(path))
     good = [str(FORMATS_DIR / n) for n in ("aliyun.json", "call.srt")]
     (tmp_path / "empty_folder").mkdir()
-    result = CliRunner().invoke(app, ["score", good[0], *bad, str(tmp_path / "empty_folder"), good[1],
-                                      "--format", "jsonl"])
+    result = CliRunner().invoke(
+        app, ["score", good[0], *bad, str(tmp_path / "empty_folder"), good[1], "--format", "jsonl"]
+    )
     assert result.exit_code == 2
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert sorted(r["transcript"]["path"] for r in records if r["schema"] == "callqa.report/1") == good

@@ -38,7 +38,8 @@ def library(tmp_path):
         "- id: draft.record\n"
         "  stage: 问候\n"
         "  text: 我们是有全程录音的\n",  # 强势 is scoped to 切入 and later: no finding in 问候
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return copy
 
 
@@ -67,7 +68,7 @@ def test_text_output_is_sorted_flake8_style_with_true_columns(library):
     for line in draft:
         path, number, col, rest = line.split(":", 3)
         matched = rest.split("「")[1].split("」")[0]
-        assert source[int(number) - 1][int(col) - 1:].startswith(matched)
+        assert source[int(number) - 1][int(col) - 1 :].startswith(matched)
     assert "(先接受客户意见" in draft[0]  # the suggestion closes the line
 
 
@@ -82,14 +83,20 @@ def test_yaml_library_shapes(tmp_path):
         (tmp_path / name).write_text(text, encoding="utf-8")
     result = run("lint", tmp_path, "--format", "json")
     found = {(d["path"].split("/")[-1], d["line"], d["rule"]) for d in json.loads(result.stdout)["diagnostics"]}
-    assert found == {("list.yaml", 1, "forbidden.shift_blame"), ("mapping.yaml", 1, "forbidden.shift_blame"),
-                     ("nested.yaml", 3, "forbidden.shift_blame"), ("by_id.yaml", 3, "forbidden.shift_blame")}
+    assert found == {
+        ("list.yaml", 1, "forbidden.shift_blame"),
+        ("mapping.yaml", 1, "forbidden.shift_blame"),
+        ("nested.yaml", 3, "forbidden.shift_blame"),
+        ("by_id.yaml", 3, "forbidden.shift_blame"),
+    }
 
 
 def test_markdown_skips_code_and_takes_stage_from_headings(tmp_path):
     (tmp_path / "book.md").write_text(
         "# 话术\n\n## 问候\n\n- 我们是有全程录音的\n\n## 转化\n\n- 我们是有全程录音的\n\n"
-        "```\n这不是我们的责任\n```\n\n    这不是我们的责任\n\n段落里也不能说改天给您处理。\n", encoding="utf-8")
+        "```\n这不是我们的责任\n```\n\n    这不是我们的责任\n\n段落里也不能说改天给您处理。\n",
+        encoding="utf-8",
+    )
     result = run("lint", tmp_path / "book.md", "--format", "json")
     found = [(d["line"], d["rule"]) for d in json.loads(result.stdout)["diagnostics"]]
     assert found == [(9, "forbidden.pressure"), (17, "forbidden.vague_delay")]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from callqa.model import Utterance
-from callqa.text.normalize import normalize
 from callqa.scoring.pipeline import compile_rubric
+from callqa.text.normalize import normalize
 
 
 def utterance(compiled, text: str, role: str = "agent") -> Utterance:
@@ -19,50 +19,60 @@ def rule_hits(compiled, text: str, role: str = "agent", stage: str = "切入") -
     return {compiled.rules[i].rule.id: [h.text for h in found] for i, found in hits.items()}
 
 
-@pytest.mark.parametrize("text, rule", [
-    ("这不是我们的责任", "forbidden.shift_blame"),
-    ("这个不归我们管", "forbidden.shift_blame"),
-    ("这事跟我们没关系啊", "forbidden.shift_blame"),
-    ("这个不由我们部门负责", "forbidden.shift_blame"),  # by regex
-    ("改天给您处理吧", "forbidden.vague_delay"),
-    ("您的要求无法满足", "forbidden.flat_refusal"),
-    ("这个不可能的", "forbidden.flat_refusal"),
-    ("可能要等几天", "forbidden.hedging"),
-    ("好像是系统的问题", "forbidden.hedging"),
-    ("我已经放假了,处理不了", "forbidden.cold"),
-    ("我们是有全程录音的", "forbidden.pressure"),
-    ("這不是我們的責任", "forbidden.shift_blame"),  # Traditional text, Simplified rubric
-    ("这个 不归 我们 管", "forbidden.shift_blame"),  # ASR spacing
-    ("这个嗯不归我们管", "forbidden.shift_blame"),  # filler inside
-])
+@pytest.mark.parametrize(
+    "text, rule",
+    [
+        ("这不是我们的责任", "forbidden.shift_blame"),
+        ("这个不归我们管", "forbidden.shift_blame"),
+        ("这事跟我们没关系啊", "forbidden.shift_blame"),
+        ("这个不由我们部门负责", "forbidden.shift_blame"),  # by regex
+        ("改天给您处理吧", "forbidden.vague_delay"),
+        ("您的要求无法满足", "forbidden.flat_refusal"),
+        ("这个不可能的", "forbidden.flat_refusal"),
+        ("可能要等几天", "forbidden.hedging"),
+        ("好像是系统的问题", "forbidden.hedging"),
+        ("我已经放假了,处理不了", "forbidden.cold"),
+        ("我们是有全程录音的", "forbidden.pressure"),
+        ("這不是我們的責任", "forbidden.shift_blame"),  # Traditional text, Simplified rubric
+        ("这个 不归 我们 管", "forbidden.shift_blame"),  # ASR spacing
+        ("这个嗯不归我们管", "forbidden.shift_blame"),  # filler inside
+    ],
+)
 def test_forbidden_phrasings_are_caught(default_rubric, text, rule):
     assert rule in rule_hits(default_rubric, text)
 
 
-@pytest.mark.parametrize("text, role", [
-    ("我们不可能让您白跑一趟", "agent"),
-    ("应该的,这是我们应该做的", "agent"),
-    ("系统显示可能是网络波动造成的", "agent"),
-    ("我们会尽可能帮您争取", "agent"),
-    ("这不是我的责任,卡一直在我身上", "customer"),
-    ("你们这个是不是不归你们管", "customer"),
-    ("我们会在今天17点前给您回复", "agent"),
-])
+@pytest.mark.parametrize(
+    "text, role",
+    [
+        ("我们不可能让您白跑一趟", "agent"),
+        ("应该的,这是我们应该做的", "agent"),
+        ("系统显示可能是网络波动造成的", "agent"),
+        ("我们会尽可能帮您争取", "agent"),
+        ("这不是我的责任,卡一直在我身上", "customer"),
+        ("你们这个是不是不归你们管", "customer"),
+        ("我们会在今天17点前给您回复", "agent"),
+    ],
+)
 def test_near_misses_are_not_violations(default_rubric, text, role):
     assert rule_hits(default_rubric, text, role) == {}
 
 
 def test_short_phrase_needs_jieba_word_boundaries(rubric_file):
     """可能 inside 不可能 is no hedge, even for a rule with no exceptions."""
-    compiled = compile_rubric(rubric_file(
-        "extends: default\nforbidden:\n  - {id: forbidden.hedging, exceptions: [], exception_regexes: []}\n"))
-    assert rule_hits(compiled, "这个不可能")  == {"forbidden.flat_refusal": ["不可能"]}
+    compiled = compile_rubric(
+        rubric_file(
+            "extends: default\nforbidden:\n  - {id: forbidden.hedging, exceptions: [], exception_regexes: []}\n"
+        )
+    )
+    assert rule_hits(compiled, "这个不可能") == {"forbidden.flat_refusal": ["不可能"]}
     assert rule_hits(compiled, "这可能不行") == {"forbidden.hedging": ["可能"]}
 
 
 def test_word_boundary_can_be_switched_off(rubric_file):
-    compiled = compile_rubric(rubric_file(
-        "extends: default\nforbidden:\n  - {id: forbidden.hedging, word_boundary: never, exceptions: []}\n"))
+    compiled = compile_rubric(
+        rubric_file("extends: default\nforbidden:\n  - {id: forbidden.hedging, word_boundary: never, exceptions: []}\n")
+    )
     assert rule_hits(compiled, "这个不可能")["forbidden.hedging"] == ["可能"]
 
 
@@ -89,11 +99,14 @@ def script_similarity(compiled, script_id: str, text: str):
     return compiled.script_match(index, utterance(compiled, text)), compiled.scripts[index]
 
 
-@pytest.mark.parametrize("text", [
-    "您好,工号1234很高兴为您服务,有什么可以帮您",
-    "您好 工号５５２０ 很高兴为您服务 请问有什么可以帮您",
-    "您好,工號8866為您服務,請問有什麼可以幫您?",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "您好,工号1234很高兴为您服务,有什么可以帮您",
+        "您好 工号５５２０ 很高兴为您服务 请问有什么可以帮您",
+        "您好,工號8866為您服務,請問有什麼可以幫您?",
+    ],
+)
 def test_greeting_paraphrases_count(default_rubric, text):
     match, script = script_similarity(default_rubric, "recommended.greeting", text)
     assert match.counts(script), match
@@ -105,12 +118,15 @@ def test_greeting_without_job_number_does_not_count_and_says_why(default_rubric)
     assert match.missing == ("工号",)
 
 
-@pytest.mark.parametrize("text, counts", [
-    ("维修师傅会在今天下午6点前联系您", True),
-    ("我们会在3个工作日内给您回复处理结果", True),
-    ("改天给您处理", False),
-    ("我们尽快处理", False),
-])
+@pytest.mark.parametrize(
+    "text, counts",
+    [
+        ("维修师傅会在今天下午6点前联系您", True),
+        ("我们会在3个工作日内给您回复处理结果", True),
+        ("改天给您处理", False),
+        ("我们尽快处理", False),
+    ],
+)
 def test_time_commitment_needs_a_concrete_time(default_rubric, text, counts):
     match, script = script_similarity(default_rubric, "recommended.time_commitment", text)
     assert match.counts(script) is counts
@@ -122,7 +138,10 @@ def test_unrelated_sentence_is_not_a_script(default_rubric):
 
 
 def test_allow_context_window_cancels_a_hit_near_an_exception(rubric_file):
-    compiled = compile_rubric(rubric_file(
-        "extends: default\nforbidden:\n  - {id: forbidden.hedging, exceptions: [仅供参考], context_window: 4}\n"))
+    compiled = compile_rubric(
+        rubric_file(
+            "extends: default\nforbidden:\n  - {id: forbidden.hedging, exceptions: [仅供参考], context_window: 4}\n"
+        )
+    )
     assert rule_hits(compiled, "预计可能明天到,仅供参考") == {}  # 可能 is 4 characters from 仅供参考
     assert "forbidden.hedging" in rule_hits(compiled, "可能明天到,具体时间以短信为准,仅供参考")

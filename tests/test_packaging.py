@@ -14,8 +14,23 @@ from conftest import ROOT
 
 def test_wheel_ships_the_default_rubric(tmp_path):
     pytest.importorskip("hatchling", reason="hatchling (a dev extra) builds the wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
-                    "-w", str(tmp_path), "-q"], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(ROOT),
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            "-q",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = tmp_path.glob("callqa-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())

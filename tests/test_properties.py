@@ -19,11 +19,38 @@ EXTENSIONS = (".txt", ".json", ".jsonl", ".srt", ".vtt", ".csv", ".tsv", "")
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(
-        st.sampled_from(["text", "Text", "speaker", "spk", "start", "end", "BeginTime", "EndTime", "ChannelId",
-                         "Sentences", "Result", "ResultDetail", "FinalSentence", "StartMs", "SpeakerId",
-                         "sentence_info", "segments", "utterances", "time_unit", "x"]) | st.text(max_size=8),
-        children, max_size=6),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "text",
+                    "Text",
+                    "speaker",
+                    "spk",
+                    "start",
+                    "end",
+                    "BeginTime",
+                    "EndTime",
+                    "ChannelId",
+                    "Sentences",
+                    "Result",
+                    "ResultDetail",
+                    "FinalSentence",
+                    "StartMs",
+                    "SpeakerId",
+                    "sentence_info",
+                    "segments",
+                    "utterances",
+                    "time_unit",
+                    "x",
+                ]
+            )
+            | st.text(max_size=8),
+            children,
+            max_size=6,
+        )
+    ),
     max_leaves=25,
 )
 
@@ -53,8 +80,11 @@ def test_arbitrary_json(value, fmt):
 
 
 @SETTINGS
-@given(lines=st.lists(st.text(alphabet=st.sampled_from("客服户:：[]0123:~#,。 \t\r\n好的嗯WEBVTT-->"), max_size=30),
-                      max_size=12),
-       suffix=st.sampled_from(EXTENSIONS))
+@given(
+    lines=st.lists(
+        st.text(alphabet=st.sampled_from("客服户:：[]0123:~#,。 \t\r\n好的嗯WEBVTT-->"), max_size=30), max_size=12
+    ),
+    suffix=st.sampled_from(EXTENSIONS),
+)
 def test_arbitrary_text_made_of_transcript_pieces(lines, suffix):
     read_only_input_errors("\n".join(lines).encode(), suffix)

@@ -12,14 +12,17 @@ def read(write, default_rubric, text, name="call.txt"):
     return read_transcript(write(name, text), default_rubric)
 
 
-@pytest.mark.parametrize("line, start, end", [
-    ("[00:05] 客服:您好", 5.0, None),
-    ("[01:02:03] 客服:您好", 3723.0, None),
-    ("00:07 客服:您好", 7.0, None),
-    ("0:01~0:04 客服:您好", 1.0, 4.0),
-    ("[0:01~0:04] 客服:您好", 1.0, 4.0),
-    ("客服:您好", None, None),
-])
+@pytest.mark.parametrize(
+    "line, start, end",
+    [
+        ("[00:05] 客服:您好", 5.0, None),
+        ("[01:02:03] 客服:您好", 3723.0, None),
+        ("00:07 客服:您好", 7.0, None),
+        ("0:01~0:04 客服:您好", 1.0, 4.0),
+        ("[0:01~0:04] 客服:您好", 1.0, 4.0),
+        ("客服:您好", None, None),
+    ],
+)
 def test_timestamps_are_parsed_and_removed_from_the_text(write, default_rubric, line, start, end):
     (utterance,) = read(write, default_rubric, line + "\n").utterances
     assert (utterance.start, utterance.end) == (start, end)
@@ -27,12 +30,24 @@ def test_timestamps_are_parsed_and_removed_from_the_text(write, default_rubric, 
     assert utterance.speaker == "客服"
 
 
-@pytest.mark.parametrize("label, role", [
-    ("客服", "agent"), ("客服人员", "agent"), ("坐席", "agent"), ("工号1234", "agent"), ("客服小王", "agent"),
-    ("客服人員", "agent"), ("Agent", "agent"),
-    ("客户", "customer"), ("用户", "customer"), ("顾客", "customer"), ("来电人", "customer"), ("客戶", "customer"),
-    ("張三", "unknown"),
-])
+@pytest.mark.parametrize(
+    "label, role",
+    [
+        ("客服", "agent"),
+        ("客服人员", "agent"),
+        ("坐席", "agent"),
+        ("工号1234", "agent"),
+        ("客服小王", "agent"),
+        ("客服人員", "agent"),
+        ("Agent", "agent"),
+        ("客户", "customer"),
+        ("用户", "customer"),
+        ("顾客", "customer"),
+        ("来电人", "customer"),
+        ("客戶", "customer"),
+        ("張三", "unknown"),
+    ],
+)
 def test_speaker_labels_map_to_roles(write, default_rubric, label, role):
     (utterance,) = read(write, default_rubric, f"{label}:你好\n").utterances
     assert utterance.role == role
@@ -74,12 +89,15 @@ def test_comment_lines_are_skipped_and_stage_markers_recorded(write, default_rub
     assert [(u.text, u.given_stage) for u in utterances] == [("您好", "问候"), ("理解您", "转化")]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "no utterances found"),
-    ("\n\n   \n", "no utterances found"),
-    ("## 协议\n客服:好的\n## 切入\n客户:嗯\n", "stages never go back"),
-    ("## 寒暄\n客服:您好\n", "unknown stage marker"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "no utterances found"),
+        ("\n\n   \n", "no utterances found"),
+        ("## 协议\n客服:好的\n## 切入\n客户:嗯\n", "stages never go back"),
+        ("## 寒暄\n客服:您好\n", "unknown stage marker"),
+    ],
+)
 def test_unusable_text_is_an_input_error_naming_the_file(write, default_rubric, text, message):
     with pytest.raises(InputError) as caught:
         read(write, default_rubric, text)

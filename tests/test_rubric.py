@@ -48,18 +48,27 @@ def test_minimal_rubric_loads_with_defaults(rubric_file):
     assert rubric.forbidden[0].roles == ["agent"]
 
 
-@pytest.mark.parametrize("replace, expected", [
-    (("deduct: 5", "deduct: lots"), "R:18: forbidden[1].deduct: must be a number"),
-    (("    message: m\n  - id: b", "    message: m\n    colour: red\n  - id: b"), "R:15: forbidden[0].colour: unknown field"),
-    (("phrases: [改天]", "regexes: ['改天(']"), "R:17: forbidden[1].regexes: item 0: invalid regex"),
-    (("{name: 转化, points: 20}", "{name: 转化, points: -1}"), "R:6: stages[2].points: input should be greater than or equal to 0"),
-    (("    category: 拖延\n", ""), "R:15: forbidden[1].category: is required"),
-    (("id: b", "id: a"), "R:15: forbidden[1].id: duplicate rule id 'a'"),
-    (("{name: 结束, points: 20}", "{name: 结尾, points: 20}"), "R:8: stages[4].name: input should be"),
-    (("version: 2", "version: 2\nname: again"), "R:3: duplicate key 'name' (first on line 1)"),
-    (("phrases: [改天]", "phrases: [改天"), "R:18: invalid YAML"),
-    (("phrases: [改天]\n", "phrases: []\n"), "R:15: forbidden[1]: a forbidden rule needs phrases or regexes"),
-])
+@pytest.mark.parametrize(
+    "replace, expected",
+    [
+        (("deduct: 5", "deduct: lots"), "R:18: forbidden[1].deduct: must be a number"),
+        (
+            ("    message: m\n  - id: b", "    message: m\n    colour: red\n  - id: b"),
+            "R:15: forbidden[0].colour: unknown field",
+        ),
+        (("phrases: [改天]", "regexes: ['改天(']"), "R:17: forbidden[1].regexes: item 0: invalid regex"),
+        (
+            ("{name: 转化, points: 20}", "{name: 转化, points: -1}"),
+            "R:6: stages[2].points: input should be greater than or equal to 0",
+        ),
+        (("    category: 拖延\n", ""), "R:15: forbidden[1].category: is required"),
+        (("id: b", "id: a"), "R:15: forbidden[1].id: duplicate rule id 'a'"),
+        (("{name: 结束, points: 20}", "{name: 结尾, points: 20}"), "R:8: stages[4].name: input should be"),
+        (("version: 2", "version: 2\nname: again"), "R:3: duplicate key 'name' (first on line 1)"),
+        (("phrases: [改天]", "phrases: [改天"), "R:18: invalid YAML"),
+        (("phrases: [改天]\n", "phrases: []\n"), "R:15: forbidden[1]: a forbidden rule needs phrases or regexes"),
+    ],
+)
 def test_errors_name_file_line_and_field(rubric_file, replace, expected):
     old, new = replace
     assert old in MINIMAL
@@ -78,7 +87,10 @@ def test_scripts_cannot_be_worth_more_than_their_stage(rubric_file):
 
 
 def test_a_file_that_is_not_a_mapping_is_rejected(rubric_file):
-    assert load_error(rubric_file, "- just\n- a list\n") == "R:1: a rubric must be a YAML mapping (name, version, stages, …)"
+    assert (
+        load_error(rubric_file, "- just\n- a list\n")
+        == "R:1: a rubric must be a YAML mapping (name, version, stages, …)"
+    )
 
 
 def test_missing_rubric_file(tmp_path):
@@ -88,7 +100,8 @@ def test_missing_rubric_file(tmp_path):
 
 def test_extends_overrides_rules_by_id_and_adds_new_ones(rubric_file):
     rubric_file(MINIMAL, "base.yaml")
-    child = rubric_file(textwrap.dedent("""\
+    child = rubric_file(
+        textwrap.dedent("""\
         extends: base.yaml
         name: child
         pass_mark: 70
@@ -96,7 +109,9 @@ def test_extends_overrides_rules_by_id_and_adds_new_ones(rubric_file):
           - {id: a, deduct: 2}
           - {id: b, enabled: false}
           - {id: c, category: 冷漠, phrases: [下班了], deduct: 4, message: m}
-        """), "child.yaml")
+        """),
+        "child.yaml",
+    )
     rubric, _ = load_rubric(child)
     by_id = {r.id: r for r in rubric.forbidden}
     assert (rubric.name, rubric.version, rubric.pass_mark) == ("child", "2", 70)
@@ -129,5 +144,11 @@ def test_default_rubric_covers_the_domain():
     assert all(len(r.phrases) + len(r.regexes) >= 3 for r in rubric.forbidden)
     assert any(r.severity == "fatal" for r in rubric.forbidden)
     scripts = {s.id for s in rubric.recommended}
-    assert {"recommended.greeting", "recommended.apology_wait", "recommended.empathy", "recommended.time_commitment",
-            "recommended.further_help", "recommended.thanks_goodbye"} <= scripts
+    assert {
+        "recommended.greeting",
+        "recommended.apology_wait",
+        "recommended.empathy",
+        "recommended.time_commitment",
+        "recommended.further_help",
+        "recommended.thanks_goodbye",
+    } <= scripts

@@ -74,8 +74,11 @@ def test_check_finds_duplicates_short_phrases_conflicts_and_missing_examples(tmp
 
 def test_check_reports_schema_errors_with_lines_and_keeps_going(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("extends: default\nforbidden:\n  - id: forbidden.cold\n    regexes: ['(']\n"
-                   "  - id: forbidden.hedging\n    stages: [寒暄]\n", encoding="utf-8")
+    bad.write_text(
+        "extends: default\nforbidden:\n  - id: forbidden.cold\n    regexes: ['(']\n"
+        "  - id: forbidden.hedging\n    stages: [寒暄]\n",
+        encoding="utf-8",
+    )
     loop_a, loop_b = tmp_path / "a.yaml", tmp_path / "b.yaml"
     loop_a.write_text("extends: b.yaml\n", encoding="utf-8")
     loop_b.write_text("extends: a.yaml\n", encoding="utf-8")
@@ -84,16 +87,22 @@ def test_check_reports_schema_errors_with_lines_and_keeps_going(tmp_path):
     bad_lines = [l for l in lines if l.startswith(str(bad))]
     assert bad_lines[0].startswith(f"{bad}:4:1: error rubric.schema forbidden[0].regexes: item 0: invalid regex '('")
     assert bad_lines[1].startswith(f"{bad}:6:1: error rubric.schema forbidden[1].stages[0]: input should be")
-    assert any(l.startswith(f"{loop_a}:1:1: error rubric.schema extends: cycle") or
-               l.startswith(f"{loop_b}:1:1: error rubric.schema extends: cycle") for l in lines)
+    assert any(
+        l.startswith(f"{loop_a}:1:1: error rubric.schema extends: cycle")
+        or l.startswith(f"{loop_b}:1:1: error rubric.schema extends: cycle")
+        for l in lines
+    )
     assert result.exit_code == 1
 
 
 def test_failing_examples_name_the_rule_and_what_matched(tmp_path):
     rubric = tmp_path / "r.yaml"
-    rubric.write_text("extends: default\nforbidden:\n  - id: forbidden.hedging\n    examples:\n"
-                      "      hit: [这个绝对没问题]\n      miss: [可能明天到]\nrecommended:\n"
-                      "  - id: recommended.greeting\n    examples: {hit: [您好]}\n", encoding="utf-8")
+    rubric.write_text(
+        "extends: default\nforbidden:\n  - id: forbidden.hedging\n    examples:\n"
+        "      hit: [这个绝对没问题]\n      miss: [可能明天到]\nrecommended:\n"
+        "  - id: recommended.greeting\n    examples: {hit: [您好]}\n",
+        encoding="utf-8",
+    )
     result = run("rubric", "test", rubric)
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
@@ -101,8 +110,9 @@ def test_failing_examples_name_the_rule_and_what_matched(tmp_path):
         f"{rubric}:5:1: error rubric.example forbidden.hedging: hit example「这个绝对没问题」is not matched",
         f"{rubric}:6:1: error rubric.example forbidden.hedging: miss example「可能明天到」is matched on「可能」",
     ]
-    assert lines[2].startswith(f"{rubric}:9:1: error rubric.example recommended.greeting: hit example「您好」"
-                               "is not recognised: similarity ")
+    assert lines[2].startswith(
+        f"{rubric}:9:1: error rubric.example recommended.greeting: hit example「您好」is not recognised: similarity "
+    )
     assert lines[2].endswith("(threshold 75%), missing 工号, closest to「您好,工号1234为您服务,请问有什么可以帮您?」")
     assert len(lines) == 3
     assert "3 failed" in result.stderr
@@ -110,9 +120,17 @@ def test_failing_examples_name_the_rule_and_what_matched(tmp_path):
 
 def test_a_rubric_without_examples_tests_nothing_and_fails(tmp_path):
     rubric = tmp_path / "bare.yaml"
-    rubric.write_text(DEFAULT.read_text(encoding="utf-8").replace("    examples:", "    old_examples:"), encoding="utf-8")
-    rubric.write_text("\n".join(l for l in rubric.read_text(encoding="utf-8").splitlines()
-                                if not l.startswith(("    old_examples:", "      hit:", "      miss:"))), encoding="utf-8")
+    rubric.write_text(
+        DEFAULT.read_text(encoding="utf-8").replace("    examples:", "    old_examples:"), encoding="utf-8"
+    )
+    rubric.write_text(
+        "\n".join(
+            l
+            for l in rubric.read_text(encoding="utf-8").splitlines()
+            if not l.startswith(("    old_examples:", "      hit:", "      miss:"))
+        ),
+        encoding="utf-8",
+    )
     result = run("rubric", "test", rubric)
     assert result.exit_code == 1
     assert "rubric.no-examples no rule has examples: nothing was tested" in result.stdout

@@ -15,7 +15,9 @@ def test_every_point_is_explained_by_a_finding(path, default_rubric):
     """Stage score = base + the points of its findings, within [0, max]; total = sum of stages."""
     report = score_file(path, default_rubric)
     for stage in report.stages:
-        explained = stage_base(default_rubric, stage.name) + sum(f.points for f in report.findings if f.stage == stage.name)
+        explained = stage_base(default_rubric, stage.name) + sum(
+            f.points for f in report.findings if f.stage == stage.name
+        )
         assert stage.score == pytest.approx(explained)
         assert 0 <= stage.score <= stage.max_score
     expected_total = 0 if report.fatal else sum(s.score for s in report.stages)

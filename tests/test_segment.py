@@ -6,8 +6,8 @@ import pytest
 
 from callqa.model import STAGES
 from callqa.scoring.pipeline import score_file
-from callqa.transcripts.reader import read_transcript
 from callqa.stages.segment import segment
+from callqa.transcripts.reader import read_transcript
 
 from conftest import SAMPLES
 
@@ -48,9 +48,15 @@ def test_customer_hanging_up_leaves_closing_empty(score_text):
 
 def test_split_follows_content_not_line_count(score_text):
     """Two calls of the same length: where the closing begins depends on what is said."""
-    opening = "客服:您好,工号1001为您服务,请问有什么可以帮您?\n客户:我的快递三天没到\n客服:请问您的运单号是多少\n客户:SF123\n"
-    early_close = opening + "客服:已经帮您催促派送。请问还有什么可以帮您的吗?\n客户:没有了,谢谢\n客服:不客气,再见\n客户:再见\n"
-    late_close = opening + "客服:非常理解您的心情\n客户:那到底什么时候到\n客服:明天中午12点前给您送到\n客户:好的,谢谢,再见\n"
+    opening = (
+        "客服:您好,工号1001为您服务,请问有什么可以帮您?\n客户:我的快递三天没到\n客服:请问您的运单号是多少\n客户:SF123\n"
+    )
+    early_close = (
+        opening + "客服:已经帮您催促派送。请问还有什么可以帮您的吗?\n客户:没有了,谢谢\n客服:不客气,再见\n客户:再见\n"
+    )
+    late_close = (
+        opening + "客服:非常理解您的心情\n客户:那到底什么时候到\n客服:明天中午12点前给您送到\n客户:好的,谢谢,再见\n"
+    )
     early = score_text(early_close, name="early.txt").utterance_stages
     late = score_text(late_close, name="late.txt").utterance_stages
     assert early.index("结束") < late.index("结束")
@@ -63,12 +69,15 @@ def test_markers_fix_the_split_and_are_reported_as_given(score_text):
     assert report.utterance_stages == ("问候", "问候", "切入", "切入", "结束")
 
 
-@pytest.mark.parametrize("text", [
-    "客服:您好\n",
-    "客户:喂?有人吗\n客户:怎么没人说话\n",
-    "甲:你好\n乙:你好\n",
-    "".join(f"客服:第{i}句话,我帮您看一下\n客户:好的\n" for i in range(100)),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "客服:您好\n",
+        "客户:喂?有人吗\n客户:怎么没人说话\n",
+        "甲:你好\n乙:你好\n",
+        "".join(f"客服:第{i}句话,我帮您看一下\n客户:好的\n" for i in range(100)),
+    ],
+)
 def test_odd_calls_segment_without_error(score_text, text):
     report = score_text(text)
     assert len(report.utterance_stages) == len(report.utterances)

@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from callqa.cli.app import app
 from callqa.errors import InputError
+from callqa.evaluation.stages import evaluate, gold_and_blind
 from callqa.scoring.pipeline import score_file
 from callqa.transcripts.reader import read_transcript
-from callqa.evaluation.stages import evaluate, gold_and_blind
 
 from conftest import ROOT
 
@@ -75,17 +75,23 @@ def test_segment_prints_each_line_with_its_stage_and_explains_boundaries():
 
 def test_markers_in_traditional_chinese_fix_the_split(default_rubric):
     report = score_file(STAGES_DIR / "dev" / "11_traditional_bank.txt", default_rubric)
-    gold = [u.given_stage for u in read_transcript(STAGES_DIR / "dev" / "11_traditional_bank.txt", default_rubric).utterances]
+    gold = [
+        u.given_stage
+        for u in read_transcript(STAGES_DIR / "dev" / "11_traditional_bank.txt", default_rubric).utterances
+    ]
     assert report.segmentation == "given" and list(report.utterance_stages) == gold
 
 
-@pytest.mark.parametrize("text", [
-    "客服:您好\n",
-    "".join(f"客服:第{i}个问题我帮您看一下\n客户:好的,谢谢\n" for i in range(100)),  # 200 utterances
-    "客户:喂?有人吗\n客户:怎么没人说话\n客户:我要投诉\n",
-    "甲:你好,我想问一下快递\n乙:您好,请提供单号\n甲:SF123\n乙:查到了,明天到\n甲:谢谢\n",
-    "客户:我的卡被冻结了\n客服:请问您的卡号\n客户:6222\n客服:已经为您解冻\n客户:谢谢\n客服:再见\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "客服:您好\n",
+        "".join(f"客服:第{i}个问题我帮您看一下\n客户:好的,谢谢\n" for i in range(100)),  # 200 utterances
+        "客户:喂?有人吗\n客户:怎么没人说话\n客户:我要投诉\n",
+        "甲:你好,我想问一下快递\n乙:您好,请提供单号\n甲:SF123\n乙:查到了,明天到\n甲:谢谢\n",
+        "客户:我的卡被冻结了\n客服:请问您的卡号\n客户:6222\n客服:已经为您解冻\n客户:谢谢\n客服:再见\n",
+    ],
+)
 def test_odd_calls_segment_plausibly(score_text, text):
     report = score_text(text)
     stages = report.utterance_stages
@@ -95,8 +101,10 @@ def test_odd_calls_segment_plausibly(score_text, text):
 
 
 def test_a_call_without_a_greeting_starts_in_cut_in(score_text):
-    report = score_text("客户:我的卡被冻结了,取不了钱\n客服:请问您的卡号\n客户:6222\n客服:核实一下,是风控冻结\n"
-                        "客服:已经为您解冻\n客户:谢谢\n客服:不客气,再见\n")
+    report = score_text(
+        "客户:我的卡被冻结了,取不了钱\n客服:请问您的卡号\n客户:6222\n客服:核实一下,是风控冻结\n"
+        "客服:已经为您解冻\n客户:谢谢\n客服:不客气,再见\n"
+    )
     assert report.utterance_stages[0] == "切入"
 
 

@@ -35,9 +35,23 @@ from callqa.transcripts.source import decode
 PathLike = str | os.PathLike[str]
 
 __all__ = [
-    "FORMATS", "TRANSCRIPT_SUFFIXES", "CallqaError", "CompiledRubric", "ReadOptions", "Report", "ScoredFile",
-    "Segmentation", "Transcript", "load_rubric", "read_transcript", "report_json_schema", "rubric_json_schema",
-    "score", "score_file", "score_many", "segment",
+    "FORMATS",
+    "TRANSCRIPT_SUFFIXES",
+    "CallqaError",
+    "CompiledRubric",
+    "ReadOptions",
+    "Report",
+    "ScoredFile",
+    "Segmentation",
+    "Transcript",
+    "load_rubric",
+    "read_transcript",
+    "report_json_schema",
+    "rubric_json_schema",
+    "score",
+    "score_file",
+    "score_many",
+    "segment",
 ]
 
 
@@ -54,9 +68,16 @@ def _default_rubric() -> CompiledRubric:
     return compile_rubric(None)
 
 
-def read_transcript(source: PathLike | bytes | None = None, *, text: str | None = None, name: str = "<text>",
-                    rubric: CompiledRubric | None = None, input_format: str = "auto", encoding: str | None = None,
-                    agent_speaker: str | None = None) -> Transcript:
+def read_transcript(
+    source: PathLike | bytes | None = None,
+    *,
+    text: str | None = None,
+    name: str = "<text>",
+    rubric: CompiledRubric | None = None,
+    input_format: str = "auto",
+    encoding: str | None = None,
+    agent_speaker: str | None = None,
+) -> Transcript:
     """A transcript from a file path, from raw `bytes` (encoding detected) or from decoded `text=`.
 
     `name` stands for the file in messages and in the report when the source is not a path; its
@@ -102,9 +123,17 @@ class ScoredFile:
     error: str | None = None
 
 
-def score_many(paths: Iterable[PathLike], rubric: CompiledRubric | None = None, *, jobs: int | None = None,
-               input_format: str = "auto", encoding: str | None = None, agent_speaker: str | None = None,
-               scheduler: str | Any | None = None, stop: threading.Event | None = None) -> Iterator[ScoredFile]:
+def score_many(
+    paths: Iterable[PathLike],
+    rubric: CompiledRubric | None = None,
+    *,
+    jobs: int | None = None,
+    input_format: str = "auto",
+    encoding: str | None = None,
+    agent_speaker: str | None = None,
+    scheduler: str | Any | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[ScoredFile]:
     """Score many files in worker processes (`jobs`, default: every core), or on a Dask cluster
     (`scheduler`: its address or a `distributed.Client`; the `dask` extra), yielding each as it is
     finished (not in input order). A file that cannot be read yields an error and never stops the

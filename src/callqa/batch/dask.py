@@ -35,9 +35,16 @@ def _client(scheduler: str | Any) -> Any:
         raise CallqaError(scheduler, f"cannot reach the Dask scheduler: {exc}") from None
 
 
-def score_on_dask(paths: list[Path], compiled: CompiledRubric, options: ReadOptions, scheduler: str | Any, *,
-                  group_by: str = "auto", details: bool = False,
-                  stop: threading.Event | None = None) -> Iterator[Outcome]:
+def score_on_dask(
+    paths: list[Path],
+    compiled: CompiledRubric,
+    options: ReadOptions,
+    scheduler: str | Any,
+    *,
+    group_by: str = "auto",
+    details: bool = False,
+    stop: threading.Event | None = None,
+) -> Iterator[Outcome]:
     """Outcomes as the cluster finishes them, like `runner.score_many`. `scheduler` is an address
     (tcp://host:8786) or a `distributed.Client`. Workers compile the rubric from its path ('default'
     for the built-in one, so a worker uses its own installed copy). Connects at once: an unreachable
@@ -46,15 +53,25 @@ def score_on_dask(paths: list[Path], compiled: CompiledRubric, options: ReadOpti
     return _outcomes(client, paths, compiled, options, group_by, details, stop, close=isinstance(scheduler, str))
 
 
-def _outcomes(client: Any, paths: list[Path], compiled: CompiledRubric, options: ReadOptions, group_by: str,
-              details: bool, stop: threading.Event | None, *, close: bool) -> Iterator[Outcome]:
+def _outcomes(
+    client: Any,
+    paths: list[Path],
+    compiled: CompiledRubric,
+    options: ReadOptions,
+    group_by: str,
+    details: bool,
+    stop: threading.Event | None,
+    *,
+    close: bool,
+) -> Iterator[Outcome]:
     from distributed import as_completed
 
     rubric = "default" if Path(compiled.path) == default_rubric_path() else compiled.path
     names = [str(p) for p in paths]
-    chunks = [names[i:i + CHUNK] for i in range(0, len(names), CHUNK)]
-    futures = client.map(score_paths, chunks, rubric=rubric, options=options, group_by=group_by, details=details,
-                         pure=False)
+    chunks = [names[i : i + CHUNK] for i in range(0, len(names), CHUNK)]
+    futures = client.map(
+        score_paths, chunks, rubric=rubric, options=options, group_by=group_by, details=details, pure=False
+    )
     try:
         for future in as_completed(futures):
             if stop is not None and stop.is_set():

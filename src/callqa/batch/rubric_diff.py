@@ -53,12 +53,32 @@ class RubricDiff:
         return {
             "schema": "callqa.rules.schema-diff/1",
             "calls": self.calls,
-            "changed": [{"path": c.path, "group": c.group, "old_score": c.old.score, "new_score": c.new.score,
-                         "delta": c.delta, "old_passed": c.old.passed, "new_passed": c.new.passed,
-                         "old_grade": c.old.grade, "new_grade": c.new.grade} for c in self.changed],
-            "groups": [{"group": g.group, "calls": g.calls, "old_mean": round(g.old_mean, 2),
-                        "new_mean": round(g.new_mean, 2), "delta": g.delta, "old_passed": g.old_passed,
-                        "new_passed": g.new_passed} for g in self.groups],
+            "changed": [
+                {
+                    "path": c.path,
+                    "group": c.group,
+                    "old_score": c.old.score,
+                    "new_score": c.new.score,
+                    "delta": c.delta,
+                    "old_passed": c.old.passed,
+                    "new_passed": c.new.passed,
+                    "old_grade": c.old.grade,
+                    "new_grade": c.new.grade,
+                }
+                for c in self.changed
+            ],
+            "groups": [
+                {
+                    "group": g.group,
+                    "calls": g.calls,
+                    "old_mean": round(g.old_mean, 2),
+                    "new_mean": round(g.new_mean, 2),
+                    "delta": g.delta,
+                    "old_passed": g.old_passed,
+                    "new_passed": g.new_passed,
+                }
+                for g in self.groups
+            ],
             "errors": self.errors,
         }
 
@@ -83,28 +103,45 @@ def diff_rubrics(old: CompiledRubric, new: CompiledRubric, paths: list[Path], jo
     by_group: dict[str, list[CallChange]] = {}
     for change in changes:
         by_group.setdefault(change.group, []).append(change)
-    groups = [GroupChange(g, len(cs), sum(c.old.score for c in cs) / len(cs), sum(c.new.score for c in cs) / len(cs),
-                          sum(c.old.passed for c in cs), sum(c.new.passed for c in cs)) for g, cs in by_group.items()]
-    groups = sorted((g for g in groups if g.delta or g.old_passed != g.new_passed),
-                    key=lambda g: (-(g.old_passed != g.new_passed), -abs(g.delta), g.group))
+    groups = [
+        GroupChange(
+            g,
+            len(cs),
+            sum(c.old.score for c in cs) / len(cs),
+            sum(c.new.score for c in cs) / len(cs),
+            sum(c.old.passed for c in cs),
+            sum(c.new.passed for c in cs),
+        )
+        for g, cs in by_group.items()
+    ]
+    groups = sorted(
+        (g for g in groups if g.delta or g.old_passed != g.new_passed),
+        key=lambda g: (-(g.old_passed != g.new_passed), -abs(g.delta), g.group),
+    )
     return RubricDiff(len(common), changed, groups, sorted(set(errors)))
 
 
 def format_diff(diff: RubricDiff, old_name: str, new_name: str, limit: int = 50) -> str:
     flips = [c for c in diff.changed if c.flipped]
-    lines = [f"{old_name} -> {new_name}: {diff.calls} calls, {len(diff.changed)} changed, "
-             f"{sum(1 for c in flips if not c.new.passed)} now fail, {sum(1 for c in flips if c.new.passed)} now pass"]
+    lines = [
+        f"{old_name} -> {new_name}: {diff.calls} calls, {len(diff.changed)} changed, "
+        f"{sum(1 for c in flips if not c.new.passed)} now fail, {sum(1 for c in flips if c.new.passed)} now pass"
+    ]
     if diff.changed:
         lines += ["", "calls (pass/fail changes first, then the largest changes):"]
         for c in diff.changed[:limit]:
-            verdict = f"  {'合格' if c.old.passed else '不合格'}→{'合格' if c.new.passed else '不合格'}" if c.flipped else ""
+            verdict = (
+                f"  {'合格' if c.old.passed else '不合格'}→{'合格' if c.new.passed else '不合格'}" if c.flipped else ""
+            )
             lines.append(f"  {c.delta:+7.1f}  {c.old.score:g} -> {c.new.score:g}{verdict}  [{c.group}] {c.path}")
         if len(diff.changed) > limit:
             lines.append(f"  … {len(diff.changed) - limit} more (--format json lists all)")
     if diff.groups:
         lines += ["", "groups:"]
         for g in diff.groups:
-            lines.append(f"  {g.delta:+7.1f}  mean {g.old_mean:.1f} -> {g.new_mean:.1f}, passed {g.old_passed} -> "
-                         f"{g.new_passed} of {g.calls}  {g.group}")
+            lines.append(
+                f"  {g.delta:+7.1f}  mean {g.old_mean:.1f} -> {g.new_mean:.1f}, passed {g.old_passed} -> "
+                f"{g.new_passed} of {g.calls}  {g.group}"
+            )
     lines += [f"cannot read: {e}" for e in diff.errors]
     return "\n".join(lines)

@@ -24,8 +24,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from callqa.errors import CallqaError
-from callqa.rules.compiled import CompiledRubric
 from callqa.model import STAGES
+from callqa.rules.compiled import CompiledRubric
 from callqa.scoring.pipeline import compile_rubric, score_file
 from callqa.transcripts.files import files_under
 from callqa.transcripts.reader import TRANSCRIPT_SUFFIXES, ReadOptions
@@ -42,12 +42,15 @@ def find_transcripts(inputs: Iterable[str | Path], pattern: str | None = None) -
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            matches = files_under(path, lambda name: Path(name).match(pattern) if pattern
-                                  else Path(name).suffix.lower() in TRANSCRIPT_SUFFIXES)
+            matches = files_under(
+                path,
+                lambda name: Path(name).match(pattern) if pattern else Path(name).suffix.lower() in TRANSCRIPT_SUFFIXES,
+            )
             found.extend(matches)
             if not matches:
-                errors.append(f"{path}: no transcripts found in this folder"
-                              + (f" matching '{pattern}'" if pattern else ""))
+                errors.append(
+                    f"{path}: no transcripts found in this folder" + (f" matching '{pattern}'" if pattern else "")
+                )
         elif path.exists() or not glob.has_magic(str(item)):
             found.append(path)  # a missing file is reported when it is read, like any unreadable one
         else:
@@ -103,23 +106,36 @@ class Outcome:
 
 def lost_points(report: dict) -> list[dict]:
     """The findings a trainee needs to see: every point deducted and every script not said."""
-    return [f for f in report["findings"]
-            if f["kind"] == "forbidden" or f["points"] < 0 or (f["kind"] == "recommended" and f["points"] <= 0 < f["nominal_points"])]
+    return [
+        f
+        for f in report["findings"]
+        if f["kind"] == "forbidden"
+        or f["points"] < 0
+        or (f["kind"] == "recommended" and f["points"] <= 0 < f["nominal_points"])
+    ]
 
 
 def summarize(report: dict, path: Path, group_by: str) -> tuple[CallSummary, tuple[dict, ...]]:
     """The call's summary and its lost points, each with the utterance text it refers to."""
     utterances = report["utterances"]
-    lost = tuple({**f, "said": utterances[f["utterance"]]["text"] if f["utterance"] is not None else None}
-                 for f in lost_points(report))
+    lost = tuple(
+        {**f, "said": utterances[f["utterance"]]["text"] if f["utterance"] is not None else None}
+        for f in lost_points(report)
+    )
     forbidden = [f for f in lost if f["kind"] == "forbidden"]
     worst = min(forbidden, key=lambda f: (f["severity"] != "fatal", f["nominal_points"]), default=None)
     call = CallSummary(
-        path=report["transcript"]["path"], group=group_of(report, path, group_by), score=report["score"],
-        max_score=report["max_score"], grade=report["grade"], passed=report["passed"], fatal=report["fatal"],
+        path=report["transcript"]["path"],
+        group=group_of(report, path, group_by),
+        score=report["score"],
+        max_score=report["max_score"],
+        grade=report["grade"],
+        passed=report["passed"],
+        fatal=report["fatal"],
         stage_scores={s["name"]: s["score"] for s in report["stages"]},
         stage_max={s["name"]: s["max_score"] for s in report["stages"]},
-        forbidden=len(forbidden), checks=sum(1 for f in lost if f["kind"] not in ("forbidden", "recommended")),
+        forbidden=len(forbidden),
+        checks=sum(1 for f in lost if f["kind"] not in ("forbidden", "recommended")),
         missed=sum(1 for f in lost if f["kind"] == "recommended"),
         rules={f["rule"]: f["category"] for f in lost},
         main_problem=f"{worst['category']}「{worst['matched']}」" if worst else "",
@@ -128,6 +144,7 @@ def summarize(report: dict, path: Path, group_by: str) -> tuple[CallSummary, tup
 
 
 # --- workers -------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class _Job:
@@ -152,8 +169,9 @@ def _score_chunk(paths: list[str]) -> list[Outcome]:
     return [_score(path) for path in paths]
 
 
-def score_paths(paths: list[str], rubric: str, options: ReadOptions, group_by: str = "auto",
-                details: bool = False) -> list[Outcome]:
+def score_paths(
+    paths: list[str], rubric: str, options: ReadOptions, group_by: str = "auto", details: bool = False
+) -> list[Outcome]:
     """Score a chunk of files in whatever process runs this (a Dask worker, say), compiling the rubric
     once per process: the same outcomes, byte for byte, as `score_many` gives."""
     global _job
@@ -192,9 +210,16 @@ def interrupt_flag() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
-def score_many(paths: list[Path], compiled: CompiledRubric, options: ReadOptions, jobs: int, *,
-               group_by: str = "auto", details: bool = False,
-               stop: threading.Event | None = None) -> Iterator[Outcome]:
+def score_many(
+    paths: list[Path],
+    compiled: CompiledRubric,
+    options: ReadOptions,
+    jobs: int,
+    *,
+    group_by: str = "auto",
+    details: bool = False,
+    stop: threading.Event | None = None,
+) -> Iterator[Outcome]:
     """Outcomes in the order calls finish. One job scores in this process; more use a process pool.
     Forked workers inherit the compiled rubric (and jieba's dictionary, loaded first) instead of
     building their own, and send back only what the outputs need (`details`: the whole report as JSON
@@ -215,8 +240,10 @@ def score_many(paths: list[Path], compiled: CompiledRubric, options: ReadOptions
     context = get_context("fork" if hasattr(os, "fork") else "spawn")
     pool = context.Pool(jobs, _init_worker, (compiled.path, options, group_by, details))
     try:
-        size = max(1, min(32, len(names) // (jobs * 8)))  # big enough to amortise the hand-over, small enough to balance
-        results = pool.imap_unordered(_score_chunk, [names[i:i + size] for i in range(0, len(names), size)])
+        size = max(
+            1, min(32, len(names) // (jobs * 8))
+        )  # big enough to amortise the hand-over, small enough to balance
+        results = pool.imap_unordered(_score_chunk, [names[i : i + size] for i in range(0, len(names), size)])
         while not stop.is_set():
             try:
                 chunk = results.next(timeout=0.1)  # wake up now and then to notice `stop`
@@ -232,6 +259,7 @@ def score_many(paths: list[Path], compiled: CompiledRubric, options: ReadOptions
 
 
 # --- summary -------------------------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class GroupStats:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,7 +22,7 @@ app = typer.Typer(
     name="callqa",
     help="Score Chinese customer-service call transcripts against a YAML rubric.",
     epilog="Exit codes: 0 all passed or nothing found; 1 a call failed or findings at --fail-on; 2 usage or "
-           "input error (other files still processed); 3 internal error; 130 interrupted.",
+    "input error (other files still processed); 3 internal error; 130 interrupted.",
     no_args_is_help=True,
     add_completion=False,
     # Locals would print transcript text (personal data) if a bug ever raised.
@@ -38,15 +38,15 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
-                                                    help="Show the version and exit.")] = None,
+    version: Annotated[
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = None,
 ) -> None:
     """Score Chinese customer-service call transcripts against a YAML rubric.
 
     Exit codes: 0 all calls passed (or nothing found), 1 a call failed the pass mark (or findings), 2 usage
     or input error, 3 internal error, 130 interrupted.
     """
-
 
 
 app.command()(score.score)

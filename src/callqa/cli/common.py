@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -31,6 +31,7 @@ def compile_or_exit(rubric: Path | str | None) -> CompiledRubric:
 
 InputFormat = Enum("InputFormat", {name: name for name in FORMATS}, type=str)  # type: ignore[misc]
 
+
 class OutputFormat(str, Enum):
     auto = "auto"
     rich = "rich"
@@ -41,7 +42,7 @@ class OutputFormat(str, Enum):
 
 
 RubricOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--rubric", "-r", help="Rubric YAML (default: the built-in rubric).", show_default=False),
 ]
 
@@ -76,9 +77,13 @@ class FailOn(str, Enum):
     fatal = "fatal"
 
 
-DiagnosticFormatOption = Annotated[DiagnosticFormat, typer.Option(
-    "--format", "-f", help="text: path:line:col: severity rule message (suggestion); json; github (workflow "
-                           "annotations); junit (XML); sarif (2.1.0).")]
+DiagnosticFormatOption = Annotated[
+    DiagnosticFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="text: path:line:col: severity rule message (suggestion); json; github (workflow "
+        "annotations); junit (XML); sarif (2.1.0).",
+    ),
+]
 FailOnOption = Annotated[FailOn, typer.Option(help="Exit 1 when a finding is at least this severe.")]
-
-

@@ -6,15 +6,26 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from callqa.api import rubric_json_schema
 from callqa.batch.rubric_diff import diff_rubrics, format_diff
 from callqa.batch.runner import find_transcripts
-from callqa.cli.common import (EXIT_ERROR, EXIT_OK, DiagnosticFormat, DiagnosticFormatOption, FailOn, FailOnOption,
-                               RubricOption, SummaryFormat, SummaryFormatOption, compile_or_exit, error)
+from callqa.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    DiagnosticFormat,
+    DiagnosticFormatOption,
+    FailOn,
+    FailOnOption,
+    RubricOption,
+    SummaryFormat,
+    SummaryFormatOption,
+    compile_or_exit,
+    error,
+)
 from callqa.lint.diagnostics import CheckResult
 from callqa.lint.linter import Linter
 from callqa.lint.rubric_tools import check_rubrics, run_rubric_examples
@@ -30,13 +41,21 @@ def _emit(result: CheckResult, fmt: DiagnosticFormat, fail_on: FailOn, tool: str
 
 
 def lint(
-    paths: Annotated[list[Path], typer.Argument(help="Script libraries (YAML, Markdown, text), model dialogues, "
-                                                     "or folders of them.", show_default=False)],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Script libraries (YAML, Markdown, text), model dialogues, or folders of them.", show_default=False
+        ),
+    ],
     rubric: RubricOption = None,
     output_format: DiagnosticFormatOption = DiagnosticFormat.text,
     fail_on: FailOnOption = FailOn.error,
-    min_score: Annotated[Optional[float], typer.Option(
-        help="Lowest score a model dialogue may get (default: the rubric's pass mark).", show_default=False)] = None,
+    min_score: Annotated[
+        float | None,
+        typer.Option(
+            help="Lowest score a model dialogue may get (default: the rubric's pass mark).", show_default=False
+        ),
+    ] = None,
     no_suppress: Annotated[bool, typer.Option("--no-suppress", help="Ignore `callqa: disable=` comments.")] = False,
 ) -> None:
     """Check script libraries for forbidden expressions and model dialogues for their score.
@@ -48,12 +67,16 @@ def lint(
     _emit(result, output_format, fail_on, "lint")
 
 
-RubricPaths = Annotated[list[Path], typer.Argument(help="Rubric YAML files ('default' for the built-in one).",
-                                                   show_default=False)]
+RubricPaths = Annotated[
+    list[Path], typer.Argument(help="Rubric YAML files ('default' for the built-in one).", show_default=False)
+]
 
 
-def rubric_check(rubrics: RubricPaths, output_format: DiagnosticFormatOption = DiagnosticFormat.text,
-                 fail_on: FailOnOption = FailOn.error) -> None:
+def rubric_check(
+    rubrics: RubricPaths,
+    output_format: DiagnosticFormatOption = DiagnosticFormat.text,
+    fail_on: FailOnOption = FailOn.error,
+) -> None:
     """Validate rubrics: schema (file:line), regexes, duplicate ids and phrases, one-character phrases,
     scripts that trigger a forbidden rule, extends cycles.
 
@@ -74,7 +97,9 @@ def rubric_test(rubrics: RubricPaths, output_format: DiagnosticFormatOption = Di
 
 
 def rubric_diff(
-    old: Annotated[Path, typer.Argument(help="The rubric as it is ('default' for the built-in one).", show_default=False)],
+    old: Annotated[
+        Path, typer.Argument(help="The rubric as it is ('default' for the built-in one).", show_default=False)
+    ],
     new: Annotated[Path, typer.Argument(help="The rubric as it would be.", show_default=False)],
     corpus: Annotated[list[str], typer.Argument(help="Transcripts, folders or globs to rescore.", show_default=False)],
     output_format: SummaryFormatOption = SummaryFormat.text,
@@ -103,5 +128,3 @@ def rubric_diff(
 def rubric_schema() -> None:
     """Print the JSON Schema of the rubric format (for editors: yaml-language-server)."""
     print(json.dumps(rubric_json_schema(), ensure_ascii=False, indent=2))
-
-

@@ -6,7 +6,7 @@ import glob
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,8 +16,18 @@ from rich.text import Text
 from callqa.api import CallqaError, ReadOptions, score_file
 from callqa.batch.dask import score_on_dask
 from callqa.batch.runner import BatchSummary, Outcome, find_transcripts, interrupt_flag, score_many, summarize
-from callqa.cli.common import (EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, GroupBy, InputFormat, OutputFormat,
-                               RubricOption, compile_or_exit, error)
+from callqa.cli.common import (
+    EXIT_ERROR,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    GroupBy,
+    InputFormat,
+    OutputFormat,
+    RubricOption,
+    compile_or_exit,
+    error,
+)
 from callqa.reports.batch_files import CALL_COLUMNS, CsvStream, OutputFolder, call_row, json_line
 from callqa.reports.html import render_html
 from callqa.reports.terminal import TerminalRenderer, make_console, render_summary
@@ -31,38 +41,78 @@ class SpeedColumn(ProgressColumn):
 
 
 def score(
-    paths: Annotated[list[str], typer.Argument(
-        help="Transcript files, folders (searched recursively) or globs such as 'calls/**/*.json'.",
-        show_default=False)],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Transcript files, folders (searched recursively) or globs such as 'calls/**/*.json'.",
+            show_default=False,
+        ),
+    ],
     rubric: RubricOption = None,
-    output_format: Annotated[OutputFormat, typer.Option(
-        "--format", "-f",
-        help="auto: rich on a terminal, plain text when piped or NO_COLOR is set; json: one object "
-             "(one file); jsonl: one object per call, streamed; csv: one row per call.")] = OutputFormat.auto,
-    input_format: Annotated[InputFormat, typer.Option(
-        "--input-format", "-i", help="Transcript format; auto detects it from the extension and content.",
-    )] = InputFormat.auto,
-    encoding: Annotated[Optional[str], typer.Option(
-        help="Text encoding of the transcripts (default: detected; UTF-8, UTF-16, GB18030 …).",
-        show_default=False)] = None,
-    agent_channel: Annotated[Optional[int], typer.Option(
-        help="The ASR channel that is the agent (e.g. 0), instead of inferring it.", show_default=False)] = None,
-    agent_speaker: Annotated[Optional[str], typer.Option(
-        help="The speaker label or id that is the agent (e.g. spk1, A), instead of inferring it.",
-        show_default=False)] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores).",
-                                      show_default=False)] = os.cpu_count() or 1,
-    pattern: Annotated[Optional[str], typer.Option(
-        help="In folders, score only files matching this glob, e.g. '*.json' (default: every transcript "
-             "extension).", show_default=False)] = None,
-    group_by: Annotated[GroupBy, typer.Option(
-        help="auto: the `# agent: NAME` header, else the parent folder; header; folder; none.")] = GroupBy.auto,
-    scheduler: Annotated[Optional[str], typer.Option(
-        help="Score on this Dask cluster (tcp://host:8786) instead of local processes; its workers read "
-             "the paths. Needs the dask extra: pip install 'callqa[dask]'.", show_default=False)] = None,
-    out: Annotated[Optional[Path], typer.Option(
-        help="Write summary.md, summary.csv, summary.json, calls.csv, calls.jsonl, feedback/<group>.md and "
-             "report.html to this folder.", show_default=False)] = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="auto: rich on a terminal, plain text when piped or NO_COLOR is set; json: one object "
+            "(one file); jsonl: one object per call, streamed; csv: one row per call.",
+        ),
+    ] = OutputFormat.auto,
+    input_format: Annotated[
+        InputFormat,
+        typer.Option(
+            "--input-format",
+            "-i",
+            help="Transcript format; auto detects it from the extension and content.",
+        ),
+    ] = InputFormat.auto,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="Text encoding of the transcripts (default: detected; UTF-8, UTF-16, GB18030 …).", show_default=False
+        ),
+    ] = None,
+    agent_channel: Annotated[
+        int | None,
+        typer.Option(help="The ASR channel that is the agent (e.g. 0), instead of inferring it.", show_default=False),
+    ] = None,
+    agent_speaker: Annotated[
+        str | None,
+        typer.Option(
+            help="The speaker label or id that is the agent (e.g. spk1, A), instead of inferring it.",
+            show_default=False,
+        ),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores).", show_default=False)
+    ] = os.cpu_count() or 1,
+    pattern: Annotated[
+        str | None,
+        typer.Option(
+            help="In folders, score only files matching this glob, e.g. '*.json' (default: every transcript "
+            "extension).",
+            show_default=False,
+        ),
+    ] = None,
+    group_by: Annotated[
+        GroupBy, typer.Option(help="auto: the `# agent: NAME` header, else the parent folder; header; folder; none.")
+    ] = GroupBy.auto,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Score on this Dask cluster (tcp://host:8786) instead of local processes; its workers read "
+            "the paths. Needs the dask extra: pip install 'callqa[dask]'.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write summary.md, summary.csv, summary.json, calls.csv, calls.jsonl, feedback/<group>.md and "
+            "report.html to this folder.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Score call transcripts: one call gives its report; several give a ranked summary.
 
@@ -76,8 +126,12 @@ def score(
     options = ReadOptions(input_format=input_format.value, encoding=encoding, agent_speaker=agent)
     compiled = compile_or_exit(rubric)
     files, missing = find_transcripts(paths, pattern)
-    batch = (len(files) > 1 or any(Path(p).is_dir() or glob.has_magic(p) for p in paths) or out is not None
-             or scheduler is not None)
+    batch = (
+        len(files) > 1
+        or any(Path(p).is_dir() or glob.has_magic(p) for p in paths)
+        or out is not None
+        or scheduler is not None
+    )
     if output_format is OutputFormat.json and batch:
         error("--format json prints one report; use --format jsonl for several files")
         raise typer.Exit(EXIT_ERROR)
@@ -99,8 +153,13 @@ def _score_one(files: list[Path], compiled, options: ReadOptions, fmt: OutputFor
     if not files:
         return EXIT_ERROR
     try:
-        report = score_file(files[0], compiled, input_format=options.input_format, encoding=options.encoding,
-                            agent_speaker=options.agent_speaker)
+        report = score_file(
+            files[0],
+            compiled,
+            input_format=options.input_format,
+            encoding=options.encoding,
+            agent_speaker=options.agent_speaker,
+        )
     except CallqaError as exc:
         error(str(exc))
         return EXIT_ERROR
@@ -116,33 +175,51 @@ def _score_one(files: list[Path], compiled, options: ReadOptions, fmt: OutputFor
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
-def _score_batch(files: list[Path], compiled, options: ReadOptions, fmt: OutputFormat, plain: bool, jobs: int,
-                 group_by: str, out: Optional[Path], scheduler: Optional[str] = None) -> int:
+def _score_batch(
+    files: list[Path],
+    compiled,
+    options: ReadOptions,
+    fmt: OutputFormat,
+    plain: bool,
+    jobs: int,
+    group_by: str,
+    out: Path | None,
+    scheduler: str | None = None,
+) -> int:
     summary = BatchSummary()
     folder = OutputFolder(out) if out is not None else None
     stdout = make_console(plain=plain)
     stderr = Console(stderr=True, highlight=False, markup=False)
     csv_stream = CsvStream(sys.stdout, CALL_COLUMNS) if fmt is OutputFormat.csv else None
-    progress = Progress(TextColumn("评分"), BarColumn(), MofNCompleteColumn(), SpeedColumn(), TimeRemainingColumn(),
-                        console=stderr, transient=True, disable=not stderr.is_terminal)
+    progress = Progress(
+        TextColumn("评分"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        SpeedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+        disable=not stderr.is_terminal,
+    )
     with interrupt_flag() as stop, progress:
         task = progress.add_task("score", total=len(files))
         details = fmt is OutputFormat.jsonl or folder is not None
         if scheduler is not None:
             try:
-                outcomes = score_on_dask(files, compiled, options, scheduler, group_by=group_by, details=details,
-                                         stop=stop)
+                outcomes = score_on_dask(
+                    files, compiled, options, scheduler, group_by=group_by, details=details, stop=stop
+                )
             except CallqaError as exc:  # the cluster could not be reached: no call was scored
                 error(str(exc))
                 return EXIT_ERROR
         else:
-            outcomes = score_many(files, compiled, options, min(jobs, len(files)), group_by=group_by,
-                                  details=details, stop=stop)
+            outcomes = score_many(
+                files, compiled, options, min(jobs, len(files)), group_by=group_by, details=details, stop=stop
+            )
         for outcome in outcomes:
             summary.add(outcome)
             if outcome.error is not None:
-                progress.console.print(f"callqa: error: {outcome.error}", markup=False, highlight=False,
-                                       soft_wrap=True)
+                progress.console.print(f"callqa: error: {outcome.error}", markup=False, highlight=False, soft_wrap=True)
             if fmt is OutputFormat.jsonl:
                 print(json_line(outcome), flush=True)
             elif csv_stream is not None:
@@ -152,8 +229,11 @@ def _score_batch(files: list[Path], compiled, options: ReadOptions, fmt: OutputF
             progress.advance(task)
         interrupted = stop.is_set()
     if interrupted:
-        print(f"callqa: interrupted after {summary.calls + len(summary.errors)} of {len(files)} calls; "
-              "writing what was finished", file=sys.stderr)
+        print(
+            f"callqa: interrupted after {summary.calls + len(summary.errors)} of {len(files)} calls; "
+            "writing what was finished",
+            file=sys.stderr,
+        )
     rubric_name = f"{compiled.rubric.name} v{compiled.rubric.version}"
     if fmt in (OutputFormat.rich, OutputFormat.text):
         render_summary(summary, stdout, plain=plain, rubric=rubric_name)
@@ -165,5 +245,3 @@ def _score_batch(files: list[Path], compiled, options: ReadOptions, fmt: OutputF
     if summary.errors:
         return EXIT_ERROR
     return EXIT_FAILED if summary.passed < summary.calls else EXIT_OK
-
-

@@ -6,14 +6,23 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from callqa.api import CallqaError, read_transcript
 from callqa.batch.runner import find_transcripts
-from callqa.cli.common import (EXIT_ERROR, EXIT_FAILED, EXIT_OK, InputFormat, RubricOption, SummaryFormat,
-                               SummaryFormatOption, compile_or_exit, error)
+from callqa.cli.common import (
+    EXIT_ERROR,
+    EXIT_FAILED,
+    EXIT_OK,
+    InputFormat,
+    RubricOption,
+    SummaryFormat,
+    SummaryFormatOption,
+    compile_or_exit,
+    error,
+)
 from callqa.evaluation.stages import evaluate, format_evaluation, without_markers
 from callqa.reports.terminal import make_console, print_segmentation
 
@@ -21,10 +30,12 @@ from callqa.reports.terminal import make_console, print_segmentation
 def segment(
     path: Annotated[Path, typer.Argument(help="A transcript file.", show_default=False)],
     rubric: RubricOption = None,
-    explain: Annotated[bool, typer.Option("--explain", help="Show the cues and scores behind each line's stage "
-                                                            "and each boundary.")] = False,
-    ignore_markers: Annotated[bool, typer.Option("--ignore-markers", help="Infer the split even where ## stage "
-                                                                         "markers give it.")] = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show the cues and scores behind each line's stage and each boundary.")
+    ] = False,
+    ignore_markers: Annotated[
+        bool, typer.Option("--ignore-markers", help="Infer the split even where ## stage markers give it.")
+    ] = False,
     input_format: Annotated[InputFormat, typer.Option("--input-format", "-i")] = InputFormat.auto,
 ) -> None:
     """Print the transcript with the stage of every line (问候 切入 转化 协议 结束).
@@ -44,12 +55,16 @@ def segment(
 
 
 def eval_stages(
-    paths: Annotated[list[Path], typer.Argument(help="Labelled transcripts (with ## stage markers) or folders "
-                                                     "of them.", show_default=False)],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Labelled transcripts (with ## stage markers) or folders of them.", show_default=False),
+    ],
     rubric: RubricOption = None,
     output_format: SummaryFormatOption = SummaryFormat.text,
-    min_accuracy: Annotated[Optional[float], typer.Option(
-        help="Exit 1 when utterance accuracy is below this (0-1), e.g. in CI.", show_default=False)] = None,
+    min_accuracy: Annotated[
+        float | None,
+        typer.Option(help="Exit 1 when utterance accuracy is below this (0-1), e.g. in CI.", show_default=False),
+    ] = None,
 ) -> None:
     """Compare automatic segmentation with the stage markers written in labelled calls.
 
@@ -72,5 +87,3 @@ def eval_stages(
     if missing or not files:
         raise typer.Exit(EXIT_ERROR)
     raise typer.Exit(EXIT_FAILED if min_accuracy is not None and result.accuracy < min_accuracy else EXIT_OK)
-
-

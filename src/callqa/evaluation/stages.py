@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from callqa.errors import InputError
-from callqa.rules.compiled import CompiledRubric
 from callqa.model import STAGES, Transcript
-from callqa.transcripts.reader import read_transcript
+from callqa.rules.compiled import CompiledRubric
 from callqa.stages.segment import segment
+from callqa.transcripts.reader import read_transcript
 
 
 def _starts(stages: list[str]) -> dict[str, int]:
@@ -70,13 +70,16 @@ class Evaluation:
 
     def to_dict(self) -> dict:
         return {
-            "calls": len(self.calls), "utterances": self.utterances,
+            "calls": len(self.calls),
+            "utterances": self.utterances,
             "utterance_accuracy": round(self.accuracy, 4),
             "boundary_accuracy_exact": round(self.boundary_accuracy(0), 4),
             "boundary_accuracy_within_1": round(self.boundary_accuracy(1), 4),
             "confusion": self.confusion(),
-            "per_call": [{"path": c.path, "utterances": len(c.gold), "accuracy": round(c.correct / len(c.gold), 4)}
-                         for c in self.calls],
+            "per_call": [
+                {"path": c.path, "utterances": len(c.gold), "accuracy": round(c.correct / len(c.gold), 4)}
+                for c in self.calls
+            ],
         }
 
 
@@ -85,8 +88,12 @@ def gold_and_blind(transcript: Transcript) -> tuple[list[str], Transcript]:
     gold = [u.given_stage for u in transcript.utterances]
     if any(stage is None for stage in gold):
         first = next(u for u in transcript.utterances if u.given_stage is None)
-        raise InputError(transcript.path, "utterance before the first stage marker", line=first.line,
-                         hint="every utterance of a labelled call needs a stage: start with a ## marker")
+        raise InputError(
+            transcript.path,
+            "utterance before the first stage marker",
+            line=first.line,
+            hint="every utterance of a labelled call needs a stage: start with a ## marker",
+        )
     return gold, without_markers(transcript)
 
 

@@ -25,17 +25,17 @@ from pathlib import Path
 
 import yaml
 
-from callqa.lint.diagnostics import CheckResult, Diagnostic
 from callqa.errors import CallqaError, InputError
-from callqa.rules.compiled import CompiledRubric
+from callqa.lint.diagnostics import CheckResult, Diagnostic
 from callqa.model import STAGES, Utterance
-from callqa.text.normalize import normalize, to_simplified
+from callqa.rules.compiled import CompiledRubric
+from callqa.rules.yamlsource import parse_yaml
 from callqa.scoring.pipeline import score_transcript
+from callqa.text.normalize import normalize, to_simplified
 from callqa.transcripts.files import files_under
 from callqa.transcripts.reader import STRUCTURED_SUFFIXES, TRANSCRIPT_SUFFIXES, ReadOptions, transcript_from_text
-from callqa.transcripts.text import speaker_label
 from callqa.transcripts.source import decode, read_bytes
-from callqa.rules.yamlsource import parse_yaml
+from callqa.transcripts.text import speaker_label
 
 LIBRARY_SUFFIXES = frozenset({".yaml", ".yml", ".md", ".markdown", ".txt"})
 LINT_RULES = {"lint.unknown-rule", "lint.unknown-stage", "transcript.min-score"}
@@ -64,7 +64,7 @@ def _suppression(line: str) -> tuple[frozenset[str], int, str]:
     if not match:
         return frozenset(), 0, line
     ids = frozenset(i.strip() for i in match["ids"].split(",") if i.strip())
-    return ids, match.start() + 1, line[:match.start()] + line[match.end():]
+    return ids, match.start() + 1, line[: match.start()] + line[match.end() :]
 
 
 def _stage(name: str | None) -> str | None:
@@ -76,6 +76,7 @@ def _stage(name: str | None) -> str | None:
 
 # --- library readers ---------------------------------------------------------------------------
 
+
 def _text_scripts(source: str) -> list[Script]:
     scripts = []
     for number, raw in enumerate(source.splitlines(), start=1):
@@ -86,7 +87,7 @@ def _text_scripts(source: str) -> list[Script]:
         stage = None
         tag = _STAGE_TAG.match(line)
         if tag:
-            stage, line = _stage(tag["stage"]), line[tag.end():]
+            stage, line = _stage(tag["stage"]), line[tag.end() :]
         scripts.append(Script(number, line.strip(), stage, ids, col))
     return scripts
 
@@ -170,6 +171,7 @@ def _yaml_scripts(path: Path, source: str) -> list[Script]:
 
 # --- checking ----------------------------------------------------------------------------------
 
+
 def _locate(lines: list[str], line: int, needle: str) -> tuple[int, int]:
     """The (line, column) where `needle` first appears from `line` on (a YAML block may span lines)."""
     for number in range(line, min(line + 50, len(lines)) + 1):
@@ -194,13 +196,21 @@ def _is_transcript(path: Path, source: str, compiled: CompiledRubric) -> bool:
 
 
 class Linter:
-    def __init__(self, compiled: CompiledRubric, *, min_score: float | None = None, suppress: bool = True,
-                 read_options: ReadOptions = ReadOptions()):
+    def __init__(
+        self,
+        compiled: CompiledRubric,
+        *,
+        min_score: float | None = None,
+        suppress: bool = True,
+        read_options: ReadOptions = ReadOptions(),
+    ):
         self.compiled = compiled
         self.min_score = compiled.rubric.pass_mark if min_score is None else min_score
         self.suppress = suppress
         self.read_options = read_options
-        self.rule_ids = {r.id for r in compiled.rubric.forbidden} | {s.id for s in compiled.rubric.recommended} | LINT_RULES
+        self.rule_ids = (
+            {r.id for r in compiled.rubric.forbidden} | {s.id for s in compiled.rubric.recommended} | LINT_RULES
+        )
 
     def lint_paths(self, paths: list[Path]) -> CheckResult:
         result = CheckResult([], [], [])
@@ -232,19 +242,36 @@ class Linter:
     def _lint_script(self, path: str, lines: list[str], script: Script) -> list[Diagnostic]:
         diagnostics = []
         for unknown in sorted(script.suppressed - self.rule_ids - {"all"}):
-            diagnostics.append(Diagnostic(path, script.line, script.suppress_col, "warning", "lint.unknown-rule",
-                                          f"suppression names an unknown rule '{unknown}'"))
+            diagnostics.append(
+                Diagnostic(
+                    path,
+                    script.line,
+                    script.suppress_col,
+                    "warning",
+                    "lint.unknown-rule",
+                    f"suppression names an unknown rule '{unknown}'",
+                )
+            )
         stages = STAGES
         if script.stage is not None:
             if script.stage in STAGES:
                 stages = (script.stage,)
             else:
-                diagnostics.append(Diagnostic(path, script.line, 1, "warning", "lint.unknown-stage",
-                                              f"unknown stage '{script.stage}'; checked as if said in every stage",
-                                              f"use one of {' '.join(STAGES)}"))
+                diagnostics.append(
+                    Diagnostic(
+                        path,
+                        script.line,
+                        1,
+                        "warning",
+                        "lint.unknown-stage",
+                        f"unknown stage '{script.stage}'; checked as if said in every stage",
+                        f"use one of {' '.join(STAGES)}",
+                    )
+                )
         norm = normalize(script.text, self.compiled.fillers)
-        utterance = Utterance(index=0, line=script.line, speaker="", role="agent", text=script.text,
-                              norm=norm.text, norm_index=norm.index)
+        utterance = Utterance(
+            index=0, line=script.line, speaker="", role="agent", text=script.text, norm=norm.text, norm_index=norm.index
+        )
         seen: set[tuple[str, int]] = set()
         for stage in stages:
             for rule_index, hits in self.compiled.forbidden_hits(utterance, stage).items():
@@ -258,8 +285,17 @@ class Linter:
                     seen.add((rule.id, start))
                     matched = script.text[start:end]
                     line, col = _locate(lines, script.line, matched)
-                    diagnostics.append(Diagnostic(path, line, col, rule.severity, rule.id,
-                                                  f"{rule.category}「{matched}」: {rule.message}", rule.suggestion))
+                    diagnostics.append(
+                        Diagnostic(
+                            path,
+                            line,
+                            col,
+                            rule.severity,
+                            rule.id,
+                            f"{rule.category}「{matched}」: {rule.message}",
+                            rule.suggestion,
+                        )
+                    )
         return diagnostics
 
     def _lint_transcript(self, path: Path, source: str, lines: list[str]) -> list[Diagnostic]:
@@ -269,13 +305,29 @@ class Linter:
             if finding.kind != "forbidden":
                 continue
             line, col = _locate(lines, finding.line, finding.matched) if finding.line else (1, 1)
-            diagnostics.append(Diagnostic(str(path), line, col, finding.severity, finding.rule,
-                                          f"{finding.category}「{finding.matched}」: {finding.message}",
-                                          finding.suggestion))
+            diagnostics.append(
+                Diagnostic(
+                    str(path),
+                    line,
+                    col,
+                    finding.severity,
+                    finding.rule,
+                    f"{finding.category}「{finding.matched}」: {finding.message}",
+                    finding.suggestion,
+                )
+            )
         if report.fatal or report.score < self.min_score:
             why = "a fatal rule was hit" if report.fatal else f"below the minimum {self.min_score:g}"
-            diagnostics.append(Diagnostic(str(path), 1, 1, "error", "transcript.min-score",
-                                          f"model dialogue scores {report.score:g}/{report.max_score:g} ({report.grade}): {why}"))
+            diagnostics.append(
+                Diagnostic(
+                    str(path),
+                    1,
+                    1,
+                    "error",
+                    "transcript.min-score",
+                    f"model dialogue scores {report.score:g}/{report.max_score:g} ({report.grade}): {why}",
+                )
+            )
         return diagnostics
 
 
@@ -284,7 +336,9 @@ def discover(paths: list[Path], result: CheckResult) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(files_under(path, lambda name: Path(name).suffix.lower() in LIBRARY_SUFFIXES | TRANSCRIPT_SUFFIXES))
+            found.extend(
+                files_under(path, lambda name: Path(name).suffix.lower() in LIBRARY_SUFFIXES | TRANSCRIPT_SUFFIXES)
+            )
         elif path.exists():
             found.append(path)
         else:

@@ -13,16 +13,16 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from callqa.lint.diagnostics import CheckResult, Diagnostic
 from callqa.errors import CallqaError
+from callqa.lint.diagnostics import CheckResult, Diagnostic
+from callqa.model import Utterance
 from callqa.rules.checks import run_checks
 from callqa.rules.compiled import CompiledRubric
-from callqa.transcripts.reader import transcript_from_text
-from callqa.stages.segment import segment
-from callqa.model import Utterance
-from callqa.text.normalize import normalize, normalize_phrase
 from callqa.rules.schema import Rubric, rubric_problems
 from callqa.rules.yamlsource import YamlDocument, load_yaml
+from callqa.stages.segment import segment
+from callqa.text.normalize import normalize, normalize_phrase
+from callqa.transcripts.reader import transcript_from_text
 
 _CJK_CHAR = re.compile(r"^[\u3400-\u9fff]$")
 _SHORT_SENTENCE = 3  # characters; 再见 alone is no goodbye script
@@ -56,8 +56,11 @@ def _load(path: Path, result: CheckResult) -> tuple[Rubric, str, _Lines] | None:
     rubric, source, problems = rubric_problems(path)
     result.checked.append(source)
     for problem in problems:
-        result.diagnostics.append(Diagnostic(problem.path or source, problem.line or 1, 1, "error", "rubric.schema",
-                                             problem.message, problem.hint))
+        result.diagnostics.append(
+            Diagnostic(
+                problem.path or source, problem.line or 1, 1, "error", "rubric.schema", problem.message, problem.hint
+            )
+        )
     if rubric is None:
         return None
     try:
@@ -80,39 +83,82 @@ def check_rubrics(paths: list[Path]) -> CheckResult:
     result = CheckResult([], [], [])
     add = result.diagnostics.append
     for rubric, source, lines, compiled in _compiled(paths, result):
-
         owners: dict[str, str] = {}
         for rule in rubric.forbidden:
             for j, phrase in enumerate(rule.phrases):
                 norm = normalize_phrase(phrase)
                 line = lines.of("forbidden", rule.id, "phrases", j)
                 if norm in owners and owners[norm] != rule.id:
-                    add(Diagnostic(source, line, 1, "warning", "rubric.duplicate-phrase",
-                                   f"{rule.id}: phrase「{phrase}」is also in {owners[norm]}",
-                                   "keep it in one rule, or the utterance loses points twice"))
+                    add(
+                        Diagnostic(
+                            source,
+                            line,
+                            1,
+                            "warning",
+                            "rubric.duplicate-phrase",
+                            f"{rule.id}: phrase「{phrase}」is also in {owners[norm]}",
+                            "keep it in one rule, or the utterance loses points twice",
+                        )
+                    )
                 owners.setdefault(norm, rule.id)
                 if _CJK_CHAR.match(norm):
-                    add(Diagnostic(source, line, 1, "warning", "rubric.short-phrase",
-                                   f"{rule.id}: one-character phrase「{phrase}」matches too much",
-                                   "use a longer phrase or a regex with context"))
+                    add(
+                        Diagnostic(
+                            source,
+                            line,
+                            1,
+                            "warning",
+                            "rubric.short-phrase",
+                            f"{rule.id}: one-character phrase「{phrase}」matches too much",
+                            "use a longer phrase or a regex with context",
+                        )
+                    )
         for script in rubric.recommended:
             for j, sentence in enumerate(script.sentences):
                 if len(normalize_phrase(sentence)) <= _SHORT_SENTENCE:
-                    add(Diagnostic(source, lines.of("recommended", script.id, "sentences", j), 1, "warning",
-                                   "rubric.short-sentence", f"{script.id}: model sentence「{sentence}」is too short to stand "
-                                   "for a script", "in a YAML list [a, b] an ASCII comma splits a sentence: write ， or quote it"))
+                    add(
+                        Diagnostic(
+                            source,
+                            lines.of("recommended", script.id, "sentences", j),
+                            1,
+                            "warning",
+                            "rubric.short-sentence",
+                            f"{script.id}: model sentence「{sentence}」is too short to stand for a script",
+                            "in a YAML list [a, b] an ASCII comma splits a sentence: write ， or quote it",
+                        )
+                    )
                 hits = compiled.forbidden_hits(_agent_says(compiled, sentence), script.stage)
                 for rule_index, found in hits.items():
                     rule = compiled.rules[rule_index].rule
-                    add(Diagnostic(source, lines.of("recommended", script.id, "sentences", j), 1, "error",
-                                   "rubric.conflict",
-                                   f"{script.id}: model sentence「{sentence}」triggers {rule.id} on「{found[0].text}」",
-                                   "reword the script or add an exception to the rule"))
-        for key, rules in (("forbidden", rubric.forbidden), ("recommended", rubric.recommended), ("checks", rubric.checks)):
+                    add(
+                        Diagnostic(
+                            source,
+                            lines.of("recommended", script.id, "sentences", j),
+                            1,
+                            "error",
+                            "rubric.conflict",
+                            f"{script.id}: model sentence「{sentence}」triggers {rule.id} on「{found[0].text}」",
+                            "reword the script or add an exception to the rule",
+                        )
+                    )
+        for key, rules in (
+            ("forbidden", rubric.forbidden),
+            ("recommended", rubric.recommended),
+            ("checks", rubric.checks),
+        ):
             for rule in rules:
                 if rule.enabled and not (rule.examples.hit or rule.examples.miss):
-                    add(Diagnostic(source, lines.of(key, rule.id, "id"), 1, "info", "rubric.no-examples",
-                                   f"{rule.id} has no examples", "add examples: {hit: [...], miss: [...]}"))
+                    add(
+                        Diagnostic(
+                            source,
+                            lines.of(key, rule.id, "id"),
+                            1,
+                            "info",
+                            "rubric.no-examples",
+                            f"{rule.id} has no examples",
+                            "add examples: {hit: [...], miss: [...]}",
+                        )
+                    )
     return result
 
 
@@ -123,9 +169,17 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
     for rubric, source, lines, compiled in _compiled(paths, result):
         rules = [c.rule for c in compiled.rules] + compiled.scripts + [c.check for c in compiled.checks]
         if not any(r.examples.hit or r.examples.miss for r in rules):
-            result.diagnostics.append(Diagnostic(source, 1, 1, "error", "rubric.no-examples",
-                                                 "no rule has examples: nothing was tested",
-                                                 "add examples: {hit: [...], miss: [...]} to the rules"))
+            result.diagnostics.append(
+                Diagnostic(
+                    source,
+                    1,
+                    1,
+                    "error",
+                    "rubric.no-examples",
+                    "no rule has examples: nothing was tested",
+                    "add examples: {hit: [...], miss: [...]} to the rules",
+                )
+            )
         for index, compiled_rule in enumerate(compiled.rules):
             rule = compiled_rule.rule
             stage = rule.stages[0]
@@ -139,8 +193,16 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
                         message = f"{rule.id}: miss example「{example}」is matched on「{hits[0].text}」"
                     else:
                         continue
-                    result.diagnostics.append(Diagnostic(source, lines.of("forbidden", rule.id, "examples", expect, j),
-                                                         1, "error", "rubric.example", message))
+                    result.diagnostics.append(
+                        Diagnostic(
+                            source,
+                            lines.of("forbidden", rule.id, "examples", expect, j),
+                            1,
+                            "error",
+                            "rubric.example",
+                            message,
+                        )
+                    )
         for index, script in enumerate(compiled.scripts):
             for expect, examples in (("hit", script.examples.hit), ("miss", script.examples.miss)):
                 for j, example in enumerate(examples):
@@ -152,9 +214,16 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
                     if match.missing:
                         why += f", missing {'、'.join(match.missing)}"
                     verb = "is not recognised" if expect == "hit" else "is recognised"
-                    result.diagnostics.append(Diagnostic(
-                        source, lines.of("recommended", script.id, "examples", expect, j), 1, "error", "rubric.example",
-                        f"{script.id}: {expect} example「{example}」{verb}: {why}, closest to「{match.sentence}」"))
+                    result.diagnostics.append(
+                        Diagnostic(
+                            source,
+                            lines.of("recommended", script.id, "examples", expect, j),
+                            1,
+                            "error",
+                            "rubric.example",
+                            f"{script.id}: {expect} example「{example}」{verb}: {why}, closest to「{match.sentence}」",
+                        )
+                    )
         for compiled_check in compiled.checks:
             check = compiled_check.check
             for expect, examples in (("hit", check.examples.hit), ("miss", check.examples.miss)):
@@ -162,8 +231,16 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
                     ran += 1
                     message = _check_example_failure(compiled, compiled_check, expect, example)
                     if message:
-                        result.diagnostics.append(Diagnostic(source, lines.of("checks", check.id, "examples", expect, j),
-                                                             1, "error", "rubric.example", f"{check.id}: {message}"))
+                        result.diagnostics.append(
+                            Diagnostic(
+                                source,
+                                lines.of("checks", check.id, "examples", expect, j),
+                                1,
+                                "error",
+                                "rubric.example",
+                                f"{check.id}: {message}",
+                            )
+                        )
     return result, ran
 
 

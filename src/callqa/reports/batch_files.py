@@ -20,10 +20,31 @@ from typing import IO
 from callqa.batch.runner import BatchSummary, CallSummary, Outcome
 from callqa.model import STAGES
 
-CALL_COLUMNS = ["path", "group", "score", "max_score", "grade", "passed", "fatal", *STAGES,
-                "forbidden_findings", "check_findings", "missed_scripts", "error"]
-GROUP_COLUMNS = ["rank", "group", "calls", "mean", "median", "pass_rate", *(f"{s}_mean" for s in STAGES),
-                 "weakest_stage", "top_rules"]
+CALL_COLUMNS = [
+    "path",
+    "group",
+    "score",
+    "max_score",
+    "grade",
+    "passed",
+    "fatal",
+    *STAGES,
+    "forbidden_findings",
+    "check_findings",
+    "missed_scripts",
+    "error",
+]
+GROUP_COLUMNS = [
+    "rank",
+    "group",
+    "calls",
+    "mean",
+    "median",
+    "pass_rate",
+    *(f"{s}_mean" for s in STAGES),
+    "weakest_stage",
+    "top_rules",
+]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -38,8 +59,20 @@ def call_row(outcome: Outcome) -> list[object]:
     call = outcome.call
     if call is None:
         return [outcome.path, "", "", "", "", "", "", *[""] * len(STAGES), "", "", "", outcome.error]
-    return [call.path, call.group, call.score, call.max_score, call.grade, call.passed, call.fatal,
-            *(call.stage_scores.get(s, "") for s in STAGES), call.forbidden, call.checks, call.missed, ""]
+    return [
+        call.path,
+        call.group,
+        call.score,
+        call.max_score,
+        call.grade,
+        call.passed,
+        call.fatal,
+        *(call.stage_scores.get(s, "") for s in STAGES),
+        call.forbidden,
+        call.checks,
+        call.missed,
+        "",
+    ]
 
 
 class CsvStream:
@@ -87,9 +120,19 @@ def group_rows(summary: BatchSummary) -> list[list[object]]:
     rows = []
     for rank, group in enumerate(summary.ranked_groups(), start=1):
         top = "; ".join(f"{rule} ×{count}" for rule, count in group.rules.most_common(3))
-        rows.append([rank, group.name, group.calls, round(group.mean, 1), round(group.median, 1),
-                     round(group.pass_rate, 3), *(round(group.stage_mean(s), 1) for s in STAGES),
-                     group.weakest_stage, top])
+        rows.append(
+            [
+                rank,
+                group.name,
+                group.calls,
+                round(group.mean, 1),
+                round(group.median, 1),
+                round(group.pass_rate, 3),
+                *(round(group.stage_mean(s), 1) for s in STAGES),
+                group.weakest_stage,
+                top,
+            ]
+        )
     return rows
 
 
@@ -128,8 +171,10 @@ class OutputFolder:
                     said = f"(最接近的一句){said}" if f["said"] is not None else said
                     points = f"{f['points']:g}" if f["points"] < 0 else f"未得 {f['nominal_points']:g}"
                 line = f["line"] if f["line"] is not None else "—"
-                lines.append(f"| {line} | {f['stage']} | {_md_cell(f['message'])} | {_md_cell(said)} "
-                             f"| {_md_cell(f['suggestion'])} | {points} |\n")
+                lines.append(
+                    f"| {line} | {f['stage']} | {_md_cell(f['message'])} | {_md_cell(said)} "
+                    f"| {_md_cell(f['suggestion'])} | {points} |\n"
+                )
         else:
             lines.append("\n没有失分。\n")
         with part.open("a", encoding="utf-8") as handle:
@@ -143,8 +188,12 @@ class OutputFolder:
         for name in ("calls.jsonl", "calls.csv"):
             os.replace(self.work / name, self.folder / name)
             written.append(self.folder / name)
-        for name, text in (("summary.md", summary_markdown(summary)), ("summary.csv", summary_csv(summary)),
-                           ("summary.json", summary_json(summary)), ("report.html", html)):
+        for name, text in (
+            ("summary.md", summary_markdown(summary)),
+            ("summary.csv", summary_csv(summary)),
+            ("summary.json", summary_json(summary)),
+            ("report.html", html),
+        ):
             _atomic_text(self.folder / name, text)
             written.append(self.folder / name)
         feedback = self.folder / "feedback"
@@ -170,23 +219,34 @@ class OutputFolder:
 
 def feedback_header(summary: BatchSummary, group: str) -> str:
     stats = summary.groups[group]
-    top = "\n".join(f"- {rule}({summary.rule_names.get(rule, '')}):{count} 通" for rule, count in stats.rules.most_common(5))
+    top = "\n".join(
+        f"- {rule}({summary.rule_names.get(rule, '')}):{count} 通" for rule, count in stats.rules.most_common(5)
+    )
     stages = " | ".join(f"{s} {stats.stage_mean(s):.1f}" for s in STAGES)
-    return (f"# {group} 的质检反馈\n\n通话 {stats.calls} 通,平均分 {stats.mean:.1f},中位数 {stats.median:.1f},"
-            f"合格率 {stats.pass_rate:.0%},最弱阶段:{stats.weakest_stage}。\n\n各阶段平均分:{stages}\n\n"
-            f"## 最常见的问题\n\n{top or '没有。'}\n\n## 逐通明细\n\n每一处失分:行号、原话(问题词加粗)和建议说法。\n")
+    return (
+        f"# {group} 的质检反馈\n\n通话 {stats.calls} 通,平均分 {stats.mean:.1f},中位数 {stats.median:.1f},"
+        f"合格率 {stats.pass_rate:.0%},最弱阶段:{stats.weakest_stage}。\n\n各阶段平均分:{stages}\n\n"
+        f"## 最常见的问题\n\n{top or '没有。'}\n\n## 逐通明细\n\n每一处失分:行号、原话(问题词加粗)和建议说法。\n"
+    )
 
 
 def summary_markdown(summary: BatchSummary) -> str:
     calls = summary.calls
     rate = f"{summary.passed / calls:.0%}" if calls else "—"
-    lines = [f"# 批量质检汇总\n\n共 {calls} 通,合格 {summary.passed} 通({rate}),无法读取 {len(summary.errors)} 个文件。\n",
-             "\n## 分组排名\n\n| 排名 | 分组 | 通话 | 平均分 | 中位数 | 合格率 | " + " | ".join(STAGES) + " | 最弱阶段 | 常见问题 |\n",
-             "|" + "---|" * (8 + len(STAGES)) + "\n"]
+    lines = [
+        f"# 批量质检汇总\n\n共 {calls} 通,合格 {summary.passed} 通({rate}),无法读取 {len(summary.errors)} 个文件。\n",
+        "\n## 分组排名\n\n| 排名 | 分组 | 通话 | 平均分 | 中位数 | 合格率 | "
+        + " | ".join(STAGES)
+        + " | 最弱阶段 | 常见问题 |\n",
+        "|" + "---|" * (8 + len(STAGES)) + "\n",
+    ]
     for row in group_rows(summary):
         rank, name, n, mean, median, pass_rate, *stage_means, weakest, top = row
-        lines.append(f"| {rank} | {_md_cell(name)} | {n} | {mean} | {median} | {pass_rate:.0%} | "
-                     + " | ".join(str(m) for m in stage_means) + f" | {weakest} | {_md_cell(top)} |\n")
+        lines.append(
+            f"| {rank} | {_md_cell(name)} | {n} | {mean} | {median} | {pass_rate:.0%} | "
+            + " | ".join(str(m) for m in stage_means)
+            + f" | {weakest} | {_md_cell(top)} |\n"
+        )
     lines.append("\n## 最低分的 10 通\n\n| 文件 | 分组 | 得分 | 等级 |\n|---|---|---|---|\n")
     for call, _ in summary.weakest(10):
         lines.append(f"| {_md_cell(call.path)} | {_md_cell(call.group)} | {call.score:g} | {call.grade} |\n")
@@ -202,8 +262,10 @@ def summary_markdown(summary: BatchSummary) -> str:
 def histogram_text(summary: BatchSummary, width: int = 40) -> str:
     peak = max(summary.histogram) or 1
     step = summary.max_score / summary.HISTOGRAM_BINS
-    return "".join(f"{i * step:>5.0f}-{(i + 1) * step:<4.0f} {'█' * round(count / peak * width):<{width}} {count}\n"
-                   for i, count in enumerate(summary.histogram))
+    return "".join(
+        f"{i * step:>5.0f}-{(i + 1) * step:<4.0f} {'█' * round(count / peak * width):<{width}} {count}\n"
+        for i, count in enumerate(summary.histogram)
+    )
 
 
 def summary_csv(summary: BatchSummary) -> str:
@@ -215,14 +277,26 @@ def summary_csv(summary: BatchSummary) -> str:
 
 
 def summary_json(summary: BatchSummary) -> str:
-    return json.dumps({
-        "schema": "callqa.summary/1",
-        "calls": summary.calls, "passed": summary.passed,
-        "groups": [dict(zip(GROUP_COLUMNS, row)) for row in group_rows(summary)],
-        "frequent_rules": [{"rule": r, "category": summary.rule_names.get(r, ""), "calls": n}
-                           for r, n in summary.frequent_rules(10)],
-        "weakest": [{"path": c.path, "group": c.group, "score": c.score, "grade": c.grade}
-                    for c, _ in summary.weakest(10)],
-        "histogram": {"bin_width": summary.max_score / summary.HISTOGRAM_BINS, "counts": summary.histogram},
-        "errors": [{"path": p, "error": e} for p, e in summary.errors],
-    }, ensure_ascii=False, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "schema": "callqa.summary/1",
+                "calls": summary.calls,
+                "passed": summary.passed,
+                "groups": [dict(zip(GROUP_COLUMNS, row)) for row in group_rows(summary)],
+                "frequent_rules": [
+                    {"rule": r, "category": summary.rule_names.get(r, ""), "calls": n}
+                    for r, n in summary.frequent_rules(10)
+                ],
+                "weakest": [
+                    {"path": c.path, "group": c.group, "score": c.score, "grade": c.grade}
+                    for c, _ in summary.weakest(10)
+                ],
+                "histogram": {"bin_width": summary.max_score / summary.HISTOGRAM_BINS, "counts": summary.histogram},
+                "errors": [{"path": p, "error": e} for p, e in summary.errors],
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+        + "\n"
+    )

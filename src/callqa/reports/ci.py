@@ -12,8 +12,8 @@ from pathlib import PurePath
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
-from callqa.version import __version__
 from callqa.lint.diagnostics import SEVERITIES, CheckResult, Diagnostic
+from callqa.version import __version__
 
 _GITHUB_LEVEL = {"info": "notice", "warning": "warning", "error": "error", "fatal": "error"}
 _SARIF_LEVEL = {"info": "note", "warning": "warning", "error": "error", "fatal": "error"}
@@ -35,8 +35,15 @@ def format_json(result: CheckResult, fail_on: str, tool: str) -> str:
         "schema": "callqa.lint.diagnostics/1",
         "tool": tool,
         "diagnostics": [
-            {"path": d.path, "line": d.line, "col": d.col, "severity": d.severity, "rule": d.rule,
-             "message": d.message, "suggestion": d.suggestion}
+            {
+                "path": d.path,
+                "line": d.line,
+                "col": d.col,
+                "severity": d.severity,
+                "rule": d.rule,
+                "message": d.message,
+                "suggestion": d.suggestion,
+            }
             for d in result.sorted()
         ],
         "errors": result.errors,
@@ -101,12 +108,15 @@ def format_sarif(result: CheckResult, fail_on: str, tool: str) -> str:
     diagnostics = result.sorted()
     rules: dict[str, dict] = {}
     for d in diagnostics:
-        rules.setdefault(d.rule, {
-            "id": d.rule,
-            "shortDescription": {"text": d.message},
-            "defaultConfiguration": {"level": _SARIF_LEVEL[d.severity]},
-            **({"help": {"text": d.suggestion}} if d.suggestion else {}),
-        })
+        rules.setdefault(
+            d.rule,
+            {
+                "id": d.rule,
+                "shortDescription": {"text": d.message},
+                "defaultConfiguration": {"level": _SARIF_LEVEL[d.severity]},
+                **({"help": {"text": d.suggestion}} if d.suggestion else {}),
+            },
+        )
     index = {rule_id: i for i, rule_id in enumerate(rules)}
     results = [
         {
@@ -114,10 +124,14 @@ def format_sarif(result: CheckResult, fail_on: str, tool: str) -> str:
             "ruleIndex": index[d.rule],
             "level": _SARIF_LEVEL[d.severity],
             "message": {"text": d.message + (f" ({d.suggestion})" if d.suggestion else "")},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": _uri(d.path)},
-                "region": {"startLine": d.line, "startColumn": d.col},
-            }}],
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": _uri(d.path)},
+                        "region": {"startLine": d.line, "startColumn": d.col},
+                    }
+                }
+            ],
         }
         for d in diagnostics
     ]
@@ -125,17 +139,31 @@ def format_sarif(result: CheckResult, fail_on: str, tool: str) -> str:
     document = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "callqa", "version": __version__, "semanticVersion": __version__,
-                                "informationUri": "https://pypi.org/project/callqa/", "rules": list(rules.values())}},
-            "results": results,
-            "invocations": [{"executionSuccessful": not result.errors,
-                             "toolExecutionNotifications": notifications}],
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "callqa",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": "https://pypi.org/project/callqa/",
+                        "rules": list(rules.values()),
+                    }
+                },
+                "results": results,
+                "invocations": [
+                    {"executionSuccessful": not result.errors, "toolExecutionNotifications": notifications}
+                ],
+            }
+        ],
     }
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
 FORMATTERS: dict[str, Callable[[CheckResult, str, str], str]] = {
-    "text": format_text, "json": format_json, "github": format_github, "junit": format_junit, "sarif": format_sarif,
+    "text": format_text,
+    "json": format_json,
+    "github": format_github,
+    "junit": format_junit,
+    "sarif": format_sarif,
 }

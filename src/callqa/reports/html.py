@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from html import escape
 
-from callqa.version import __version__
 from callqa.batch.runner import BatchSummary, CallSummary, lost_points
 from callqa.model import STAGES
+from callqa.version import __version__
 
 COLOURS = dict(zip(STAGES, ("#0ea5e9", "#6366f1", "#d946ef", "#f59e0b", "#10b981")))
 
@@ -54,17 +54,25 @@ def _histogram_svg(summary: BatchSummary, pass_mark: float) -> str:
     peak = max(counts) or 1
     bar = (width - 2 * pad) / len(counts)
     step = summary.max_score / len(counts)
-    parts = [f'<svg id="histogram" role="img" aria-label="分数分布" viewBox="0 0 {width} {height + 30}" '
-             f'width="100%" style="max-width:{width}px">']
+    parts = [
+        f'<svg id="histogram" role="img" aria-label="分数分布" viewBox="0 0 {width} {height + 30}" '
+        f'width="100%" style="max-width:{width}px">'
+    ]
     for i, count in enumerate(counts):
         h = (height - pad) * count / peak
         x = pad + i * bar
         colour = "#dc2626" if (i + 1) * step <= pass_mark else "#059669"  # bins wholly below the pass mark
-        parts.append(f'<rect x="{x + 3:.1f}" y="{height - h:.1f}" width="{bar - 6:.1f}" height="{h:.1f}" fill="{colour}" rx="3">'
-                     f'<title>{i * step:g}–{(i + 1) * step:g}: {count}</title></rect>')
-        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - h - 4:.1f}" font-size="11" text-anchor="middle">{count}</text>')
-        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height + 16}" font-size="11" fill="#6b7280" '
-                     f'text-anchor="middle">{i * step:g}–{(i + 1) * step:g}</text>')
+        parts.append(
+            f'<rect x="{x + 3:.1f}" y="{height - h:.1f}" width="{bar - 6:.1f}" height="{h:.1f}" fill="{colour}" rx="3">'
+            f"<title>{i * step:g}–{(i + 1) * step:g}: {count}</title></rect>"
+        )
+        parts.append(
+            f'<text x="{x + bar / 2:.1f}" y="{height - h - 4:.1f}" font-size="11" text-anchor="middle">{count}</text>'
+        )
+        parts.append(
+            f'<text x="{x + bar / 2:.1f}" y="{height + 16}" font-size="11" fill="#6b7280" '
+            f'text-anchor="middle">{i * step:g}–{(i + 1) * step:g}</text>'
+        )
     parts.append(f'<line x1="{pad}" y1="{height}" x2="{width - pad}" y2="{height}" stroke="#9ca3af"/></svg>')
     return "".join(parts)
 
@@ -80,28 +88,34 @@ def _highlighted(text: str, marks: list[str]) -> str:
 def _call(call: CallSummary, report: dict) -> str:
     group = call.group
     utterances = report["utterances"]
-    timeline = "".join(f'<div style="background:{COLOURS[u["stage"]]}" title="第{u["line"]}行 {u["stage"]}"></div>'
-                       for u in utterances)
+    timeline = "".join(
+        f'<div style="background:{COLOURS[u["stage"]]}" title="第{u["line"]}行 {u["stage"]}"></div>' for u in utterances
+    )
     marks: dict[int, list[str]] = {}
     for f in report["findings"]:
         if f["kind"] == "forbidden" and f["utterance"] is not None:
             marks.setdefault(f["utterance"], []).append(f["matched"])
     rows = "".join(
         f'<tr><td class="num">{u["line"]}</td><td><span class="stage" style="background:{COLOURS[u["stage"]]}">'
-        f'{u["stage"]}</span></td><td>{escape(u["speaker"] or u["role"])}</td>'
-        f'<td>{_highlighted(u["text"], marks.get(u["index"], []))}</td></tr>'
-        for u in utterances)
+        f"{u['stage']}</span></td><td>{escape(u['speaker'] or u['role'])}</td>"
+        f"<td>{_highlighted(u['text'], marks.get(u['index'], []))}</td></tr>"
+        for u in utterances
+    )
     lost = "".join(
-        f'<li>{"第" + str(f["line"]) + "行" if f["line"] is not None else "—"} [{f["stage"]}] {escape(f["message"])}'
-        + (f' <span class="muted">建议:{escape(f["suggestion"])}</span>' if f["suggestion"] else "") + "</li>"
-        for f in lost_points(report))
+        f"<li>{'第' + str(f['line']) + '行' if f['line'] is not None else '—'} [{f['stage']}] {escape(f['message'])}"
+        + (f' <span class="muted">建议:{escape(f["suggestion"])}</span>' if f["suggestion"] else "")
+        + "</li>"
+        for f in lost_points(report)
+    )
     verdict = '<b class="ok">合格</b>' if report["passed"] else '<b class="bad">不合格</b>'
-    return (f'<div class="call" data-group="{escape(group)}"><h3>{escape(report["transcript"]["path"])}</h3>'
-            f'<div>{escape(group)} · 得分 <b>{report["score"]:g}</b>/{report["max_score"]:g} · {escape(report["grade"])} · {verdict}</div>'
-            f'<div class="timeline" aria-label="阶段时间线">{timeline}</div>'
-            f'<ul class="lost">{lost or "<li>没有失分</li>"}</ul>'
-            f'<details><summary>通话原文({len(utterances)} 句)</summary><table><tr><th>行</th><th>阶段</th>'
-            f'<th>说话人</th><th>内容</th></tr>{rows}</table></details></div>')
+    return (
+        f'<div class="call" data-group="{escape(group)}"><h3>{escape(report["transcript"]["path"])}</h3>'
+        f"<div>{escape(group)} · 得分 <b>{report['score']:g}</b>/{report['max_score']:g} · {escape(report['grade'])} · {verdict}</div>"
+        f'<div class="timeline" aria-label="阶段时间线">{timeline}</div>'
+        f'<ul class="lost">{lost or "<li>没有失分</li>"}</ul>'
+        f"<details><summary>通话原文({len(utterances)} 句)</summary><table><tr><th>行</th><th>阶段</th>"
+        f"<th>说话人</th><th>内容</th></tr>{rows}</table></details></div>"
+    )
 
 
 def render_html(summary: BatchSummary, rubric: str, pass_mark: float) -> str:
@@ -109,24 +123,41 @@ def render_html(summary: BatchSummary, rubric: str, pass_mark: float) -> str:
     rate = f"{summary.passed / calls:.0%}" if calls else "—"
     scores = [s for g in summary.groups.values() for s in g.scores]
     mean = f"{sum(scores) / len(scores):.1f}" if scores else "—"
-    cards = "".join(f'<div class="card"><b>{value}</b><span>{label}</span></div>' for value, label in (
-        (calls, "通话"), (rate, "合格率"), (mean, "平均分"), (len(summary.groups), "分组"), (len(summary.errors), "无法读取")))
+    cards = "".join(
+        f'<div class="card"><b>{value}</b><span>{label}</span></div>'
+        for value, label in (
+            (calls, "通话"),
+            (rate, "合格率"),
+            (mean, "平均分"),
+            (len(summary.groups), "分组"),
+            (len(summary.errors), "无法读取"),
+        )
+    )
     group_rows = "".join(
         f'<tr><td class="num">{rank}</td><td class="nowrap">{escape(g.name)}</td><td class="num">{g.calls}</td>'
         f'<td class="num">{g.mean:.1f}</td><td class="num">{g.median:.1f}</td>'
         f'<td class="nowrap"><span class="bar" style="width:{g.pass_rate * 80:.0f}px"></span>{g.pass_rate:.0%}</td>'
         + "".join(f'<td class="num">{g.stage_mean(s):.1f}</td>' for s in STAGES)
         + f'<td class="nowrap">{g.weakest_stage}</td><td>{escape("、".join(r for r, _ in g.rules.most_common(3)))}</td></tr>'
-        for rank, g in enumerate(summary.ranked_groups(), start=1))
-    rule_rows = "".join(f'<tr><td>{escape(rule)}</td><td>{escape(summary.rule_names.get(rule, ""))}</td>'
-                        f'<td class="num">{count}</td></tr>' for rule, count in summary.frequent_rules(10))
+        for rank, g in enumerate(summary.ranked_groups(), start=1)
+    )
+    rule_rows = "".join(
+        f"<tr><td>{escape(rule)}</td><td>{escape(summary.rule_names.get(rule, ''))}</td>"
+        f'<td class="num">{count}</td></tr>'
+        for rule, count in summary.frequent_rules(10)
+    )
     weakest = [(call, report) for call, report in summary.weakest() if report is not None]
-    options = "".join(f'<option value="{escape(g)}">{escape(g)}</option>' for g in sorted({c.group for c, _ in weakest}))
+    options = "".join(
+        f'<option value="{escape(g)}">{escape(g)}</option>' for g in sorted({c.group for c, _ in weakest})
+    )
     legend = "".join(f'<span><i style="background:{c}"></i>{s}</span>' for s, c in COLOURS.items())
     errors = ""
     if summary.errors:
-        errors = ("<section><h2>无法读取的文件</h2><ul>"
-                  + "".join(f"<li>{escape(e)}</li>" for _, e in summary.errors) + "</ul></section>")
+        errors = (
+            "<section><h2>无法读取的文件</h2><ul>"
+            + "".join(f"<li>{escape(e)}</li>" for _, e in summary.errors)
+            + "</ul></section>"
+        )
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>callqa 批量质检报告</title><style>{_CSS}</style></head><body>

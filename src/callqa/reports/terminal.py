@@ -35,10 +35,10 @@ class TerminalRenderer:
     def render(self, report: Report) -> None:
         header = self._header(report)
         if not self.plain:
-            header = Panel(header, box=box.ROUNDED, expand=False,
-                           border_style="green" if report.passed else "red")
-        self.console.print(Group(header, self._stage_strip(report), Text(), self._stage_table(report), Text(),
-                                 self._findings(report)))
+            header = Panel(header, box=box.ROUNDED, expand=False, border_style="green" if report.passed else "red")
+        self.console.print(
+            Group(header, self._stage_strip(report), Text(), self._stage_table(report), Text(), self._findings(report))
+        )
         self.console.print()
 
     def _header(self, report: Report) -> Text:
@@ -54,8 +54,10 @@ class TerminalRenderer:
         text.append(verdict, style=verdict_style)
         roles = report.transcript.roles
         if roles.method == "inferred":
-            text.append(f"\n角色: 根据内容推断「{roles.agent}」为客服(置信度 {roles.confidence:.0%})",
-                        style=self.style("yellow"))
+            text.append(
+                f"\n角色: 根据内容推断「{roles.agent}」为客服(置信度 {roles.confidence:.0%})",
+                style=self.style("yellow"),
+            )
         elif roles.method == "forced":
             text.append(f"\n角色: 按指定「{roles.agent}」为客服")
         for note in report.notes:
@@ -87,8 +89,13 @@ class TerminalRenderer:
         return text
 
     def _stage_table(self, report: Report) -> Table:
-        table = Table(box=None if self.plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                      header_style=self.style("bold"), title=None)
+        table = Table(
+            box=None if self.plain else box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            header_style=self.style("bold"),
+            title=None,
+        )
         table.add_column("阶段")
         table.add_column("得分", justify="right")
         table.add_column("满分", justify="right")
@@ -98,10 +105,16 @@ class TerminalRenderer:
             in_stage = [f for f in report.findings if f.stage == stage.name]
             lost = sum(f.points for f in in_stage if f.points < 0)
             issues = sum(1 for f in in_stage if f.kind == "forbidden" or f.points == 0)
-            score_style = self.style("green" if stage.score >= stage.max_score else "red" if stage.score < stage.max_score / 2 else "yellow")
-            table.add_row(Text(stage.name, style=self.style(STAGE_COLOURS[stage.name])),
-                          Text(f"{stage.score:g}", style=score_style), f"{stage.max_score:g}",
-                          _points(lost), str(issues))
+            score_style = self.style(
+                "green" if stage.score >= stage.max_score else "red" if stage.score < stage.max_score / 2 else "yellow"
+            )
+            table.add_row(
+                Text(stage.name, style=self.style(STAGE_COLOURS[stage.name])),
+                Text(f"{stage.score:g}", style=score_style),
+                f"{stage.max_score:g}",
+                _points(lost),
+                str(issues),
+            )
         return table
 
     def _quote(self, report: Report, finding: Finding) -> Text:
@@ -121,15 +134,20 @@ class TerminalRenderer:
         return text
 
     def _finding(self, report: Report, finding: Finding) -> Text:
-        missed = finding.kind == "recommended" and finding.points <= 0 and (finding.nominal_points > 0 or finding.points < 0)
+        missed = (
+            finding.kind == "recommended" and finding.points <= 0 and (finding.nominal_points > 0 or finding.points < 0)
+        )
         where = f"第{finding.line}行 " if finding.line is not None and not missed else ""
         if finding.kind == "recommended" and not missed:
             mark, mark_style = ("✔", "green")
             title = f"推荐话术 {finding.rule} {_points(finding.points)}分"
         elif missed:
             mark, mark_style = ("✘", "bold red") if finding.points < 0 else ("○", "yellow")
-            title = (f"必说话术 {finding.rule} {_points(finding.points)}分" if finding.points < 0
-                     else f"推荐话术 {finding.rule} 未得 {finding.nominal_points:g} 分")
+            title = (
+                f"必说话术 {finding.rule} {_points(finding.points)}分"
+                if finding.points < 0
+                else f"推荐话术 {finding.rule} 未得 {finding.nominal_points:g} 分"
+            )
         else:  # forbidden rules and checks
             mark, mark_style = ("✘", "bold red")
             title = f"{finding.category} {finding.rule} {_points(finding.points)}分"
@@ -142,14 +160,18 @@ class TerminalRenderer:
         text.append(f"\n    {finding.message}")
         if finding.trigger_utterance is not None:
             trigger = report.utterances[finding.trigger_utterance]
-            text.append(f"\n    起因 第{trigger.line}行 {trigger.speaker or ROLE_NAMES[trigger.role]}:", style=self.style("dim"))
+            text.append(
+                f"\n    起因 第{trigger.line}行 {trigger.speaker or ROLE_NAMES[trigger.role]}:", style=self.style("dim")
+            )
             text.append(trigger.text)
         if not missed and finding.kind != "recommended" and finding.utterance is not None:
             text.append("\n    ")
             text.append(self._quote(report, finding))
         elif missed and finding.utterance is not None:
             closest = report.utterances[finding.utterance]
-            text.append(f"\n    最接近的一句(第{closest.line}行,相似度 {finding.similarity:.0%}):", style=self.style("dim"))
+            text.append(
+                f"\n    最接近的一句(第{closest.line}行,相似度 {finding.similarity:.0%}):", style=self.style("dim")
+            )
             text.append(closest.text)
             if finding.missing_words:
                 text.append(f"\n    缺少的词:{'、'.join(finding.missing_words)}", style=self.style("dim"))
@@ -162,16 +184,25 @@ class TerminalRenderer:
         if not report.findings:
             return Group(Text("没有发现。"))
         order = {"forbidden": 0, "recommended": 2}
-        ordered = sorted(report.findings, key=lambda f: (order.get(f.kind, 1), f.points > 0,
-                                                          f.line if f.line is not None else 1 << 30))
+        ordered = sorted(
+            report.findings,
+            key=lambda f: (order.get(f.kind, 1), f.points > 0, f.line if f.line is not None else 1 << 30),
+        )
         return Group(Text("发现", style=self.style("bold underline")), *(self._finding(report, f) for f in ordered))
-
 
 
 def make_console(*, plain: bool, stderr: bool = False) -> Console:
     if plain:
-        return Console(stderr=stderr, no_color=True, highlight=False, emoji=False, markup=False,
-                       soft_wrap=True, width=200, force_terminal=False)
+        return Console(
+            stderr=stderr,
+            no_color=True,
+            highlight=False,
+            emoji=False,
+            markup=False,
+            soft_wrap=True,
+            width=200,
+            force_terminal=False,
+        )
     return Console(stderr=stderr, highlight=False, emoji=False, markup=False)
 
 
@@ -190,18 +221,27 @@ def render_summary(summary, console: Console, *, plain: bool, rubric: str) -> No
     console.print(head)
 
     def table(*columns: str) -> Table:
-        t = Table(box=None if plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  header_style=style("bold"))
+        t = Table(box=None if plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style=style("bold"))
         for c in columns:
-            t.add_column(c, justify="right" if c in ("通话", "平均分", "中位数", "合格率", "得分", "通话数", *STAGES) else "left")
+            t.add_column(
+                c, justify="right" if c in ("通话", "平均分", "中位数", "合格率", "得分", "通话数", *STAGES) else "left"
+            )
         return t
 
     groups = table("#", "分组", "通话", "平均分", "中位数", "合格率", *STAGES, "最弱阶段", "常见问题")
     for rank, g in enumerate(summary.ranked_groups(), start=1):
         rate_style = style("green" if g.pass_rate >= 0.8 else "red" if g.pass_rate < 0.5 else "yellow")
-        groups.add_row(str(rank), Text(g.name), str(g.calls), f"{g.mean:.1f}", f"{g.median:.1f}",
-                       Text(f"{g.pass_rate:.0%}", style=rate_style), *(f"{g.stage_mean(s):.1f}" for s in STAGES),
-                       g.weakest_stage, "、".join(r for r, _ in g.rules.most_common(3)))
+        groups.add_row(
+            str(rank),
+            Text(g.name),
+            str(g.calls),
+            f"{g.mean:.1f}",
+            f"{g.median:.1f}",
+            Text(f"{g.pass_rate:.0%}", style=rate_style),
+            *(f"{g.stage_mean(s):.1f}" for s in STAGES),
+            g.weakest_stage,
+            "、".join(r for r, _ in g.rules.most_common(3)),
+        )
     console.print(Text("\n分组排名", style=style("bold underline")), groups)
 
     weakest = table("文件", "分组", "得分", "等级", "主要问题")
@@ -238,9 +278,13 @@ def print_segmentation(transcript, compiled, console: Console, *, plain: bool, e
                 ev = evidence[i]
                 before, after = STAGES.index(previous), STAGES.index(stage)
                 cues = "、".join(ev.cues.get(stage, ())) or "无"
-                console.print(Text(f"   边界: 第{utterance.line}行进入{stage};线索 {cues};"
-                                   f"得分 {stage} {ev.scores[after]:+.1f} 对 {previous} {ev.scores[before]:+.1f}",
-                                   style=style("dim")))
+                console.print(
+                    Text(
+                        f"   边界: 第{utterance.line}行进入{stage};线索 {cues};"
+                        f"得分 {stage} {ev.scores[after]:+.1f} 对 {previous} {ev.scores[before]:+.1f}",
+                        style=style("dim"),
+                    )
+                )
             previous = stage
         line = Text(f"{utterance.line:>4}  ")
         line.append(stage, style=style(STAGE_COLOURS[stage]))

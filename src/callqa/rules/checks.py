@@ -13,11 +13,22 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from callqa.rules.spans import near, occurrences, script_key
 from callqa.model import Finding, Utterance
+from callqa.rules.schema import (
+    TIMING_KINDS,
+    DurationCheck,
+    InterruptionCheck,
+    KeywordCheck,
+    Match,
+    Position,
+    RepetitionCheck,
+    ResponseCheck,
+    SilenceCheck,
+    SpeechRateCheck,
+    TalkRatioCheck,
+)
+from callqa.rules.spans import near, occurrences, script_key
 from callqa.text.normalize import normalize_phrase
-from callqa.rules.schema import (TIMING_KINDS, DurationCheck, InterruptionCheck, KeywordCheck, Match, Position,
-                           RepetitionCheck, ResponseCheck, SilenceCheck, SpeechRateCheck, TalkRatioCheck)
 
 Span = tuple[int, int]
 _NOT_SPOKEN = re.compile(r"[\W_]+")
@@ -57,22 +68,26 @@ class CompiledMatch:
         return [span for r in hits for span in r] if len(hits) >= needed else None
 
 
-def in_position(utterances: Sequence[Utterance], stages: Sequence[str], candidates: list[int],
-                position: Position | None) -> list[int]:
+def in_position(
+    utterances: Sequence[Utterance], stages: Sequence[str], candidates: list[int], position: Position | None
+) -> list[int]:
     """The candidate utterance indices that lie in the first/last N of the call, of their stage, or of
     their role (counted among the candidates, which already carry the role and stage filters)."""
     if position is None:
         return candidates
     if position.of == "call":
         order = list(range(len(utterances)))
-        keep = set(order[: position.first] if position.first else order[-position.last:])
+        keep = set(order[: position.first] if position.first else order[-position.last :])
         return [i for i in candidates if i in keep]
     groups: dict[str, list[int]] = {}
     for i in candidates:
         key = stages[i] if position.of == "stage" else utterances[i].role
         groups.setdefault(key, []).append(i)
-    keep = {i for members in groups.values()
-            for i in (members[: position.first] if position.first else members[-position.last:])}
+    keep = {
+        i
+        for members in groups.values()
+        for i in (members[: position.first] if position.first else members[-position.last :])
+    }
     return [i for i in candidates if i in keep]
 
 
@@ -96,15 +111,33 @@ def compile_check(check) -> CompiledCheck:
     return CompiledCheck(check, matches, exceptions)
 
 
-def _finding(check, utterance: Utterance | None, stage: str, message: str, *, matched: str = "",
-             spans: list[Span] | None = None, trigger: Utterance | None = None) -> Finding:
+def _finding(
+    check,
+    utterance: Utterance | None,
+    stage: str,
+    message: str,
+    *,
+    matched: str = "",
+    spans: list[Span] | None = None,
+    trigger: Utterance | None = None,
+) -> Finding:
     return Finding(
-        rule=check.id, kind=check.kind, category=check.category, severity=check.severity,
-        utterance=utterance.index if utterance else None, line=utterance.line if utterance else None,
-        stage=stage, role=utterance.role if utterance else None, matched=matched, points=-check.deduct,
-        nominal_points=-check.deduct, message=message, suggestion=check.suggestion,
+        rule=check.id,
+        kind=check.kind,
+        category=check.category,
+        severity=check.severity,
+        utterance=utterance.index if utterance else None,
+        line=utterance.line if utterance else None,
+        stage=stage,
+        role=utterance.role if utterance else None,
+        matched=matched,
+        points=-check.deduct,
+        nominal_points=-check.deduct,
+        message=message,
+        suggestion=check.suggestion,
         spans=[utterance.original_span(*s) for s in spans or []] if utterance else [],
-        trigger_utterance=trigger.index if trigger else None, trigger_line=trigger.line if trigger else None,
+        trigger_utterance=trigger.index if trigger else None,
+        trigger_line=trigger.line if trigger else None,
     )
 
 
@@ -133,8 +166,12 @@ def _keyword(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
             if kept or not spans:
                 hits.append((i, kept))
     if check.expect == "absent":
-        return [_finding(check, utterances[i], stages[i], check.message, matched=_matched_text(utterances[i], spans),
-                         spans=spans) for i, spans in hits]
+        return [
+            _finding(
+                check, utterances[i], stages[i], check.message, matched=_matched_text(utterances[i], spans), spans=spans
+            )
+            for i, spans in hits
+        ]
     if hits:
         return []
     first = utterances[scope[0]] if scope else None
@@ -158,16 +195,32 @@ def _response(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
         replies = [(j, spans) for j, spans in replies if spans is not None]
         said = f"第{utterance.line}行「{_matched_text(utterance, trigger_spans)}」"
         if check.expect == "present" and not replies:
-            findings.append(_finding(check, utterance, stages[i],
-                                     f"{check.message}({said}之后 {check.response.within} 句内没有回应)",
-                                     matched=_matched_text(utterance, trigger_spans), spans=trigger_spans))
+            findings.append(
+                _finding(
+                    check,
+                    utterance,
+                    stages[i],
+                    f"{check.message}({said}之后 {check.response.within} 句内没有回应)",
+                    matched=_matched_text(utterance, trigger_spans),
+                    spans=trigger_spans,
+                )
+            )
             blocked_until = window[-1] if window else i
         elif check.expect == "absent":
             for j, spans in replies:
                 if j not in reported:
                     reported.add(j)
-                    findings.append(_finding(check, utterances[j], stages[j], f"{check.message}(回应{said})",
-                                             matched=_matched_text(utterances[j], spans), spans=spans, trigger=utterance))
+                    findings.append(
+                        _finding(
+                            check,
+                            utterances[j],
+                            stages[j],
+                            f"{check.message}(回应{said})",
+                            matched=_matched_text(utterances[j], spans),
+                            spans=spans,
+                            trigger=utterance,
+                        )
+                    )
     return findings
 
 
@@ -215,14 +268,26 @@ def _speech_rate(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
 
 def _interruption(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
     check: InterruptionCheck = compiled.check
-    cuts = [i for i in range(1, len(utterances))
-            if utterances[i].role == "agent" and utterances[i - 1].role == "customer"
-            and utterances[i].start is not None and utterances[i - 1].end is not None
-            and utterances[i].start < utterances[i - 1].end - check.tolerance_seconds]
-    return [_finding(check, utterances[i], stages[i],
-                     f"{check.message}(第{utterances[i].line}行在客户说完前 "
-                     f"{utterances[i - 1].end - utterances[i].start:.1f} 秒开口)", trigger=utterances[i - 1])
-            for i in cuts[check.max_count:]]
+    cuts = [
+        i
+        for i in range(1, len(utterances))
+        if utterances[i].role == "agent"
+        and utterances[i - 1].role == "customer"
+        and utterances[i].start is not None
+        and utterances[i - 1].end is not None
+        and utterances[i].start < utterances[i - 1].end - check.tolerance_seconds
+    ]
+    return [
+        _finding(
+            check,
+            utterances[i],
+            stages[i],
+            f"{check.message}(第{utterances[i].line}行在客户说完前 "
+            f"{utterances[i - 1].end - utterances[i].start:.1f} 秒开口)",
+            trigger=utterances[i - 1],
+        )
+        for i in cuts[check.max_count :]
+    ]
 
 
 def _call_duration(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
@@ -232,8 +297,9 @@ def _call_duration(compiled: CompiledCheck, utterances, stages) -> list[Finding]
     if not starts:
         return []
     length = max(ends) - min(starts)
-    if (check.min_seconds is not None and length < check.min_seconds) or \
-            (check.max_seconds is not None and length > check.max_seconds):
+    if (check.min_seconds is not None and length < check.min_seconds) or (
+        check.max_seconds is not None and length > check.max_seconds
+    ):
         return [_finding(check, None, check.stage, f"{check.message}(通话时长 {length:.0f} 秒)")]
     return []
 
@@ -268,18 +334,34 @@ def _repetition(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
         if len(cluster) >= check.min_count:
             last = utterances[cluster[-1]]
             lines = "、".join(str(utterances[i].line) for i in cluster)
-            findings.append(_finding(check, last, stages[cluster[-1]],
-                                     f"{check.message}(同一问题问了 {len(cluster)} 次:第{lines}行)",
-                                     matched=last.text, trigger=utterances[cluster[0]]))
+            findings.append(
+                _finding(
+                    check,
+                    last,
+                    stages[cluster[-1]],
+                    f"{check.message}(同一问题问了 {len(cluster)} 次:第{lines}行)",
+                    matched=last.text,
+                    trigger=utterances[cluster[0]],
+                )
+            )
     return findings
 
 
-_RUNNERS = {"keyword": _keyword, "response": _response, "silence": _silence, "speech_rate": _speech_rate,
-            "interruption": _interruption, "duration": _call_duration, "talk_ratio": _talk_ratio,
-            "repetition": _repetition}
+_RUNNERS = {
+    "keyword": _keyword,
+    "response": _response,
+    "silence": _silence,
+    "speech_rate": _speech_rate,
+    "interruption": _interruption,
+    "duration": _call_duration,
+    "talk_ratio": _talk_ratio,
+    "repetition": _repetition,
+}
 
 
-def run_checks(checks: list[CompiledCheck], utterances: Sequence[Utterance], stages: Sequence[str]) -> tuple[list[Finding], list[str]]:
+def run_checks(
+    checks: list[CompiledCheck], utterances: Sequence[Utterance], stages: Sequence[str]
+) -> tuple[list[Finding], list[str]]:
     """Findings of every check, and notes about the checks that could not run (no times)."""
     findings: list[Finding] = []
     skipped = []

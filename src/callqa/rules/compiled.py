@@ -13,9 +13,9 @@ from rapidfuzz import fuzz
 
 from callqa.model import Role, Utterance
 from callqa.rules.checks import compile_check
+from callqa.rules.schema import ForbiddenRule, RecommendedScript, Rubric
 from callqa.rules.spans import near, occurrences, script_key
 from callqa.text.normalize import filler_pattern, normalize_phrase
-from callqa.rules.schema import ForbiddenRule, RecommendedScript, Rubric
 
 _SHORT_PHRASE = 2  # phrases this short need word boundaries under `word_boundary: auto`
 
@@ -235,8 +235,9 @@ class CompiledRubric:
         window = compiled.rule.context_window
         if any(near(a, b, start, end, window) for phrase in compiled.exceptions for a, b in occurrences(text, phrase)):
             return True
-        return any(near(*m.span(), start, end, window) for regex in compiled.exception_regexes
-                   for m in regex.finditer(text))
+        return any(
+            near(*m.span(), start, end, window) for regex in compiled.exception_regexes for m in regex.finditer(text)
+        )
 
     # --- recommended scripts -------------------------------------------------------------------
 

@@ -220,8 +220,17 @@ class RepetitionCheck(_Check):
     min_chars: int = Field(default=4, ge=1)  # shorter turns (好的, 嗯嗯) repeat by nature
 
 
-Check = Annotated[KeywordCheck | ResponseCheck | SilenceCheck | SpeechRateCheck | InterruptionCheck | DurationCheck
-                  | TalkRatioCheck | RepetitionCheck, Field(discriminator="kind")]
+Check = Annotated[
+    KeywordCheck
+    | ResponseCheck
+    | SilenceCheck
+    | SpeechRateCheck
+    | InterruptionCheck
+    | DurationCheck
+    | TalkRatioCheck
+    | RepetitionCheck,
+    Field(discriminator="kind"),
+]
 TIMING_KINDS = ("silence", "speech_rate", "interruption", "duration", "talk_ratio")
 
 
@@ -304,15 +313,51 @@ class Grade(_Model):
 class Speakers(_Model):
     """Regexes (matched at the start of the Simplified speaker label) that give each role."""
 
-    agent: list[NonEmptyText] = [r"客服", r"坐席", r"座席", r"工号", r"话务员", r"接线员", r"服务代表", r"agent", r"csr"]
-    customer: list[NonEmptyText] = [r"客户", r"用户", r"顾客", r"来电", r"消费者", r"旅客", r"乘客", r"买家", r"会员",
-                                    r"业主", r"住户", r"家长", r"市民", r"读者", r"车主", r"持卡人", r"参保人",
-                                    r"患者", r"客人", r"customer", r"caller", r"user"]
+    agent: list[NonEmptyText] = [
+        r"客服",
+        r"坐席",
+        r"座席",
+        r"工号",
+        r"话务员",
+        r"接线员",
+        r"服务代表",
+        r"agent",
+        r"csr",
+    ]
+    customer: list[NonEmptyText] = [
+        r"客户",
+        r"用户",
+        r"顾客",
+        r"来电",
+        r"消费者",
+        r"旅客",
+        r"乘客",
+        r"买家",
+        r"会员",
+        r"业主",
+        r"住户",
+        r"家长",
+        r"市民",
+        r"读者",
+        r"车主",
+        r"持卡人",
+        r"参保人",
+        r"患者",
+        r"客人",
+        r"customer",
+        r"caller",
+        r"user",
+    ]
 
     _check_regexes = field_validator("agent", "customer")(_compile_all)
 
 
-DEFAULT_GRADES = [Grade(name="优秀", min=90), Grade(name="良好", min=80), Grade(name="合格", min=60), Grade(name="不合格", min=0)]
+DEFAULT_GRADES = [
+    Grade(name="优秀", min=90),
+    Grade(name="良好", min=80),
+    Grade(name="合格", min=60),
+    Grade(name="不合格", min=0),
+]
 
 
 class Rubric(_Model):
@@ -418,7 +463,9 @@ def _merge(parent: dict, child: dict) -> tuple[dict, dict[str, list[int | None]]
     return merged, origins
 
 
-def _validation_problems(doc: YamlDocument, exc: ValidationError, origins: dict[str, list[int | None]]) -> list[RubricError]:
+def _validation_problems(
+    doc: YamlDocument, exc: ValidationError, origins: dict[str, list[int | None]]
+) -> list[RubricError]:
     problems = []
     for error in exc.errors():
         loc = tuple(error["loc"])
@@ -426,8 +473,13 @@ def _validation_problems(doc: YamlDocument, exc: ValidationError, origins: dict[
         if len(loc) >= 2 and loc[0] in origins and isinstance(loc[1], int):
             child_index = origins[loc[0]][loc[1]] if loc[1] < len(origins[loc[0]]) else None
             if child_index is None:
-                problems.append(RubricError(doc.path, f"{_format_loc(loc)}: {_error_message(error)} (in the extended rubric)",
-                                            line=doc.line_of(("extends",))))
+                problems.append(
+                    RubricError(
+                        doc.path,
+                        f"{_format_loc(loc)}: {_error_message(error)} (in the extended rubric)",
+                        line=doc.line_of(("extends",)),
+                    )
+                )
                 continue
             loc = (loc[0], child_index, *loc[2:])
         problems.append(RubricError(doc.path, f"{_format_loc(loc)}: {_error_message(error)}", line=doc.line_of(loc)))
@@ -450,8 +502,12 @@ def _semantic_errors(rubric: Rubric) -> list[tuple[tuple[str | int, ...], str]]:
     for stage in rubric.stages:
         script_points = sum(s.points for s in rubric.recommended if s.enabled and not s.bonus and s.stage == stage.name)
         if script_points > stage.points:
-            errors.append((("stages", names.index(stage.name), "points"),
-                           f"{stage.name} is worth {stage.points:g} but its recommended scripts add up to {script_points:g}"))
+            errors.append(
+                (
+                    ("stages", names.index(stage.name), "points"),
+                    f"{stage.name} is worth {stage.points:g} but its recommended scripts add up to {script_points:g}",
+                )
+            )
     for i, stage in enumerate(rubric.stages):
         lo, hi = stage.position
         if not 0 <= lo <= hi <= 1:
@@ -464,7 +520,9 @@ def _semantic_errors(rubric: Rubric) -> list[tuple[tuple[str | int, ...], str]]:
     return errors
 
 
-def rubric_problems(path: str | Path | None = None, *, _chain: tuple[Path, ...] = ()) -> tuple[Rubric | None, str, list[RubricError]]:
+def rubric_problems(
+    path: str | Path | None = None, *, _chain: tuple[Path, ...] = ()
+) -> tuple[Rubric | None, str, list[RubricError]]:
     """Load, merge (`extends`) and validate a rubric, collecting every problem instead of stopping at
     the first. Returns the rubric (None when there are problems), the path it came from and the problems."""
     path = default_rubric_path() if path is None or str(path) == "default" else Path(path)
@@ -473,17 +531,29 @@ def rubric_problems(path: str | Path | None = None, *, _chain: tuple[Path, ...] 
     except RubricError as exc:
         return None, str(path), [exc]
     if not isinstance(doc.data, dict):
-        return None, doc.path, [RubricError(doc.path, "a rubric must be a YAML mapping (name, version, stages, …)", line=1)]
+        return (
+            None,
+            doc.path,
+            [RubricError(doc.path, "a rubric must be a YAML mapping (name, version, stages, …)", line=1)],
+        )
     data: dict = doc.data
     origins: dict[str, list[int | None]] = {}
     extends = data.get("extends")
     if extends is not None:
         if not isinstance(extends, str):
-            return None, doc.path, [RubricError(doc.path, "extends: must be a path or 'default'", line=doc.line_of(("extends",)))]
+            return (
+                None,
+                doc.path,
+                [RubricError(doc.path, "extends: must be a path or 'default'", line=doc.line_of(("extends",)))],
+            )
         parent_path = default_rubric_path() if extends == "default" else (path.parent / extends)
         resolved = parent_path.resolve()
         if resolved in _chain or resolved == path.resolve():
-            return None, doc.path, [RubricError(doc.path, f"extends: cycle through {parent_path}", line=doc.line_of(("extends",)))]
+            return (
+                None,
+                doc.path,
+                [RubricError(doc.path, f"extends: cycle through {parent_path}", line=doc.line_of(("extends",)))],
+            )
         parent, _, problems = rubric_problems(parent_path, _chain=(*_chain, path.resolve()))
         if parent is None:
             return None, doc.path, problems
@@ -492,8 +562,10 @@ def rubric_problems(path: str | Path | None = None, *, _chain: tuple[Path, ...] 
         rubric = Rubric.model_validate(data)
     except ValidationError as exc:
         return None, doc.path, _validation_problems(doc, exc, origins)
-    problems = [RubricError(doc.path, f"{_format_loc(loc)}: {message}", line=doc.line_of(loc))
-                for loc, message in _semantic_errors(rubric)]
+    problems = [
+        RubricError(doc.path, f"{_format_loc(loc)}: {message}", line=doc.line_of(loc))
+        for loc, message in _semantic_errors(rubric)
+    ]
     return (None if problems else rubric), doc.path, problems
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from callqa.rules.compiled import CompiledRubric
 from callqa.model import Report, Transcript
-from callqa.transcripts.reader import ReadOptions, read_transcript
+from callqa.rules.compiled import CompiledRubric
 from callqa.rules.schema import load_rubric
 from callqa.scoring.score import score
 from callqa.stages.segment import segment
+from callqa.transcripts.reader import ReadOptions, read_transcript
 
 
 def compile_rubric(path: str | Path | None = None) -> CompiledRubric:

@@ -9,10 +9,21 @@ fatal hit sets the total to 0.
 
 from __future__ import annotations
 
+from callqa.model import (
+    STAGES,
+    Finding,
+    Report,
+    ReportRoles,
+    ReportRubric,
+    ReportTranscript,
+    ReportUtterance,
+    Segmentation,
+    StageScore,
+    Transcript,
+    Utterance,
+)
 from callqa.rules.checks import in_position, run_checks
 from callqa.rules.compiled import CompiledRubric, ScriptMatch
-from callqa.model import (STAGES, Finding, Report, ReportRoles, ReportRubric, ReportTranscript, ReportUtterance,
-                          Segmentation, StageScore, Transcript, Utterance)
 
 
 def stage_base(compiled: CompiledRubric, stage: str) -> float:
@@ -29,13 +40,24 @@ def _forbidden_findings(transcript: Transcript, segmentation: Segmentation, comp
             rule = compiled.rules[rule_index].rule
             if rule.position is not None and not _in_position(utterances, stages, utterance.index, rule):
                 continue
-            findings.append(Finding(
-                rule=rule.id, kind="forbidden", category=rule.category, severity=rule.severity,
-                utterance=utterance.index, line=utterance.line, stage=stage, role=utterance.role,
-                matched=utterance.text[slice(*utterance.original_span(hits[0].start, hits[0].end))],
-                points=-rule.deduct, nominal_points=-rule.deduct, message=rule.message, suggestion=rule.suggestion,
-                spans=[utterance.original_span(h.start, h.end) for h in hits],
-            ))
+            findings.append(
+                Finding(
+                    rule=rule.id,
+                    kind="forbidden",
+                    category=rule.category,
+                    severity=rule.severity,
+                    utterance=utterance.index,
+                    line=utterance.line,
+                    stage=stage,
+                    role=utterance.role,
+                    matched=utterance.text[slice(*utterance.original_span(hits[0].start, hits[0].end))],
+                    points=-rule.deduct,
+                    nominal_points=-rule.deduct,
+                    message=rule.message,
+                    suggestion=rule.suggestion,
+                    spans=[utterance.original_span(h.start, h.end) for h in hits],
+                )
+            )
     return findings
 
 
@@ -45,9 +67,16 @@ def _in_position(utterances, stages, index: int, rule) -> bool:
 
 
 def _script_finding(script, utterance: Utterance | None, **fields) -> Finding:
-    return Finding(rule=script.id, kind="recommended", category="推荐话术", stage=script.stage,
-                   utterance=utterance.index if utterance else None, line=utterance.line if utterance else None,
-                   role=utterance.role if utterance else None, **fields)
+    return Finding(
+        rule=script.id,
+        kind="recommended",
+        category="推荐话术",
+        stage=script.stage,
+        utterance=utterance.index if utterance else None,
+        line=utterance.line if utterance else None,
+        role=utterance.role if utterance else None,
+        **fields,
+    )
 
 
 def _missed(compiled: CompiledRubric, script, best: tuple[ScriptMatch, Utterance] | None) -> Finding:
@@ -55,15 +84,33 @@ def _missed(compiled: CompiledRubric, script, best: tuple[ScriptMatch, Utterance
     match, utterance = best if best is not None else (None, None)
     name = script.message or script.id
     gap = f"(缺少“{'、'.join(match.missing)}”)" if match is not None and match.missing else ""
-    common = dict(matched="", suggestion=match.sentence if match else script.sentences[0],
-                  similarity=round(match.similarity, 3) if match else None)
+    common = dict(
+        matched="",
+        suggestion=match.sentence if match else script.sentences[0],
+        similarity=round(match.similarity, 3) if match else None,
+    )
     if not script.required:
-        return _script_finding(script, utterance, severity="warning", points=0.0, nominal_points=script.points,
-                               message=f"未使用推荐话术:{name}{gap}", **common)
+        return _script_finding(
+            script,
+            utterance,
+            severity="warning",
+            points=0.0,
+            nominal_points=script.points,
+            message=f"未使用推荐话术:{name}{gap}",
+            **common,
+        )
     penalty = -(script.deduct if script.deduct is not None else script.points)
     missing_words = compiled.missing_words(match.sentence, utterance.norm) if utterance is not None else []
-    return _script_finding(script, utterance, severity="error", points=penalty, nominal_points=penalty,
-                           message=f"必说话术缺失:{name}{gap}", missing_words=missing_words, **common)
+    return _script_finding(
+        script,
+        utterance,
+        severity="error",
+        points=penalty,
+        nominal_points=penalty,
+        message=f"必说话术缺失:{name}{gap}",
+        missing_words=missing_words,
+        **common,
+    )
 
 
 def _script_findings(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> list[Finding]:
@@ -72,9 +119,17 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
     for script_index, script in enumerate(compiled.scripts):
         if script.only_if_stage_present and script.stage not in stages:
             if not script.bonus:  # the stage rightly did not happen: the points are given
-                findings.append(_script_finding(
-                    script, None, severity="info", matched="", points=script.points, nominal_points=script.points,
-                    message=f"本通话没有{script.stage}阶段,{script.message or script.id}不适用,计满分"))
+                findings.append(
+                    _script_finding(
+                        script,
+                        None,
+                        severity="info",
+                        matched="",
+                        points=script.points,
+                        nominal_points=script.points,
+                        message=f"本通话没有{script.stage}阶段,{script.message or script.id}不适用,计满分",
+                    )
+                )
             continue
         indices = [i for i, u in enumerate(utterances) if stages[i] == script.stage and u.role in script.roles]
         best: tuple[ScriptMatch, Utterance] | None = None
@@ -84,10 +139,18 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
                 best = (match, utterances[i])
         if best is not None and best[0].counts(script):
             match, utterance = best
-            findings.append(_script_finding(
-                script, utterance, severity="info", matched=utterance.text, points=script.points,
-                nominal_points=script.points, message=f"使用推荐话术:{script.message or script.id}",
-                similarity=round(match.similarity, 3)))
+            findings.append(
+                _script_finding(
+                    script,
+                    utterance,
+                    severity="info",
+                    matched=utterance.text,
+                    points=script.points,
+                    nominal_points=script.points,
+                    message=f"使用推荐话术:{script.message or script.id}",
+                    similarity=round(match.similarity, 3),
+                )
+            )
         elif not script.bonus:  # a bonus script not said costs nothing and is not worth a line
             findings.append(_missed(compiled, script, best))
     return findings
@@ -109,8 +172,11 @@ def _apply_caps(findings: list[Finding], compiled: CompiledRubric) -> dict[str, 
 
 
 def _apply_rule_caps(findings: list[Finding], compiled: CompiledRubric) -> None:
-    caps = {r.id: r.max_deduct for r in [c.rule for c in compiled.rules] + [c.check for c in compiled.checks]
-            if r.max_deduct is not None}
+    caps = {
+        r.id: r.max_deduct
+        for r in [c.rule for c in compiled.rules] + [c.check for c in compiled.checks]
+        if r.max_deduct is not None
+    }
     taken: dict[str, float] = {}
     for finding in findings:
         if finding.points < 0 and finding.rule in caps:
@@ -130,14 +196,18 @@ def _stage_ranges(segmentation: Segmentation) -> dict[str, tuple[int | None, int
 def score(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> Report:
     rubric = compiled.rubric
     check_findings, notes = run_checks(compiled.checks, transcript.utterances, segmentation.stages)
-    findings = (_forbidden_findings(transcript, segmentation, compiled) + _script_findings(transcript, segmentation, compiled)
-                + check_findings)
+    findings = (
+        _forbidden_findings(transcript, segmentation, compiled)
+        + _script_findings(transcript, segmentation, compiled)
+        + check_findings
+    )
     findings.sort(key=lambda f: (f.utterance if f.utterance is not None else len(transcript.utterances), f.rule))
     _apply_rule_caps(findings, compiled)
     totals = _apply_caps(findings, compiled)
     ranges = _stage_ranges(segmentation)
-    stages = [StageScore(s.name, *ranges[s.name], score=round(totals[s.name], 2), max_score=s.points)
-              for s in rubric.stages]
+    stages = [
+        StageScore(s.name, *ranges[s.name], score=round(totals[s.name], 2), max_score=s.points) for s in rubric.stages
+    ]
     fatal = any(f.severity == "fatal" for f in findings)
     total = 0.0 if fatal else round(sum(totals.values()), 2)
     grade = next((g.name for g in rubric.grades if total >= g.min), rubric.grades[-1].name if rubric.grades else "")
@@ -146,17 +216,34 @@ def score(transcript: Transcript, segmentation: Segmentation, compiled: Compiled
     roles = transcript.roles
     return Report.model_construct(
         transcript=ReportTranscript.model_construct(
-            path=transcript.path, format=transcript.format, encoding=transcript.encoding,
+            path=transcript.path,
+            format=transcript.format,
+            encoding=transcript.encoding,
             agent_name=transcript.agent_name,
             roles=ReportRoles.model_construct(method=roles.method, agent=roles.agent, confidence=roles.confidence),
         ),
         rubric=ReportRubric.model_construct(name=rubric.name, version=rubric.version, path=compiled.path),
-        score=total, max_score=rubric.max_score, passed=not fatal and total >= rubric.pass_mark, grade=grade,
-        fatal=fatal, segmentation="given" if segmentation.given else "inferred",
+        score=total,
+        max_score=rubric.max_score,
+        passed=not fatal and total >= rubric.pass_mark,
+        grade=grade,
+        fatal=fatal,
+        segmentation="given" if segmentation.given else "inferred",
         utterances=[
-            ReportUtterance.model_construct(index=u.index, line=u.line, speaker=u.speaker, role=u.role, start=u.start,
-                                            end=u.end, text=u.text, stage=stage)
+            ReportUtterance.model_construct(
+                index=u.index,
+                line=u.line,
+                speaker=u.speaker,
+                role=u.role,
+                start=u.start,
+                end=u.end,
+                text=u.text,
+                stage=stage,
+            )
             for u, stage in zip(transcript.utterances, segmentation.stages)
         ],
-        stages=stages, findings=findings, warnings=list(transcript.warnings), notes=notes,
+        stages=stages,
+        findings=findings,
+        warnings=list(transcript.warnings),
+        notes=notes,
     )

@@ -71,8 +71,18 @@ def _speaker(value: Any) -> str | None:
     return str(value).strip() or None
 
 
-def _turns(items: list, path: str, source: str, *, text_keys: tuple[str, ...], speaker_keys: tuple[str, ...],
-           start_keys: tuple[str, ...], end_keys: tuple[str, ...], ms: bool, what: str) -> list[RawTurn]:
+def _turns(
+    items: list,
+    path: str,
+    source: str,
+    *,
+    text_keys: tuple[str, ...],
+    speaker_keys: tuple[str, ...],
+    start_keys: tuple[str, ...],
+    end_keys: tuple[str, ...],
+    ms: bool,
+    what: str,
+) -> list[RawTurn]:
     finder = _LineFinder(source)
     turns = []
     for index, item in enumerate(items):
@@ -92,17 +102,24 @@ def _turns(items: list, path: str, source: str, *, text_keys: tuple[str, ...], s
             raise InputError(path, f"{what}[{index}]: {exc}") from None
         if not text.strip():
             continue
-        turn = RawTurn(line=finder.line_of(text, index + 1), speaker=_speaker(_first(fields, *speaker_keys)),
-                       text=text.strip(), start=start, end=end)
+        turn = RawTurn(
+            line=finder.line_of(text, index + 1),
+            speaker=_speaker(_first(fields, *speaker_keys)),
+            text=text.strip(),
+            start=start,
+            end=end,
+        )
         check_turn_length(path, turn)
         turns.append(turn)
     return turns
 
 
-_GENERIC = dict(text_keys=("text", "content", "sentence", "transcript", "utterance"),
-                speaker_keys=("speaker", "role", "spk", "speakerid", "channel", "channelid", "name"),
-                start_keys=("start", "begin", "starttime", "begintime", "startms", "beginms"),
-                end_keys=("end", "stop", "endtime", "endms", "stopms"))
+_GENERIC = dict(
+    text_keys=("text", "content", "sentence", "transcript", "utterance"),
+    speaker_keys=("speaker", "role", "spk", "speakerid", "channel", "channelid", "name"),
+    start_keys=("start", "begin", "starttime", "begintime", "startms", "beginms"),
+    end_keys=("end", "stop", "endtime", "endms", "stopms"),
+)
 
 
 def _detect(data: Any) -> str | None:
@@ -140,8 +157,12 @@ def load_json(source: str, path: str, *, lines: bool = False) -> Any:
     try:
         return json.loads(source)
     except json.JSONDecodeError as exc:
-        raise InputError(path, f"invalid JSON: {exc.msg}", line=exc.lineno,
-                         hint="truncated file?" if exc.pos >= len(source.rstrip()) - 1 else None) from None
+        raise InputError(
+            path,
+            f"invalid JSON: {exc.msg}",
+            line=exc.lineno,
+            hint="truncated file?" if exc.pos >= len(source.rstrip()) - 1 else None,
+        ) from None
     except (RecursionError, ValueError) as exc:
         raise InputError(path, f"invalid JSON: {_reason(exc)}") from None
 
@@ -155,29 +176,73 @@ def parse_json(source: str, path: str, format: str = "auto") -> Parsed:
     data = load_json(source, path, lines=format == "jsonl")
     kind = "json" if format == "jsonl" else _detect(data) if format == "auto" else format
     if kind is None:
-        raise InputError(path, "JSON of an unknown shape",
-                         hint="expected a list of {speaker, text, start, end}, or ASR output with Sentences, "
-                              "ResultDetail, sentence_info or segments")
-    ms = isinstance(data, dict) and str(_folded(data).get("timeunit", "")).lower() in ("ms", "millisecond", "milliseconds")
+        raise InputError(
+            path,
+            "JSON of an unknown shape",
+            hint="expected a list of {speaker, text, start, end}, or ASR output with Sentences, "
+            "ResultDetail, sentence_info or segments",
+        )
+    ms = isinstance(data, dict) and str(_folded(data).get("timeunit", "")).lower() in (
+        "ms",
+        "millisecond",
+        "milliseconds",
+    )
     if kind == "json":
-        items = data if isinstance(data, list) else _find_list(data, ("utterances", "turns", "dialogue", "dialog", "transcript"), 0)
+        items = (
+            data
+            if isinstance(data, list)
+            else _find_list(data, ("utterances", "turns", "dialogue", "dialog", "transcript"), 0)
+        )
         turns = _turns(items or [], path, source, ms=ms, what="utterances", **_GENERIC)
     elif kind == "aliyun":
-        turns = _turns(_find_list(data, ("sentences",)) or [], path, source, text_keys=("text",),
-                       speaker_keys=("channelid", "speakerid"), start_keys=("begintime",), end_keys=("endtime",),
-                       ms=True, what="Sentences")
+        turns = _turns(
+            _find_list(data, ("sentences",)) or [],
+            path,
+            source,
+            text_keys=("text",),
+            speaker_keys=("channelid", "speakerid"),
+            start_keys=("begintime",),
+            end_keys=("endtime",),
+            ms=True,
+            what="Sentences",
+        )
     elif kind == "tencent":
-        turns = _turns(_find_list(data, ("resultdetail", "sentencedetail")) or [], path, source,
-                       text_keys=("finalsentence", "text"), speaker_keys=("speakerid", "channelid"),
-                       start_keys=("startms",), end_keys=("endms",), ms=True, what="ResultDetail")
+        turns = _turns(
+            _find_list(data, ("resultdetail", "sentencedetail")) or [],
+            path,
+            source,
+            text_keys=("finalsentence", "text"),
+            speaker_keys=("speakerid", "channelid"),
+            start_keys=("startms",),
+            end_keys=("endms",),
+            ms=True,
+            what="ResultDetail",
+        )
     elif kind == "funasr":
         root = data[0] if isinstance(data, list) and data else data
-        turns = _turns(_find_list(root, ("sentenceinfo",)) or [], path, source, text_keys=("text", "sentence"),
-                       speaker_keys=("spk", "speaker"), start_keys=("start",), end_keys=("end",), ms=True,
-                       what="sentence_info")
+        turns = _turns(
+            _find_list(root, ("sentenceinfo",)) or [],
+            path,
+            source,
+            text_keys=("text", "sentence"),
+            speaker_keys=("spk", "speaker"),
+            start_keys=("start",),
+            end_keys=("end",),
+            ms=True,
+            what="sentence_info",
+        )
     elif kind == "whisper":
-        turns = _turns(_find_list(data, ("segments",), 0) or [], path, source, text_keys=("text",),
-                       speaker_keys=("speaker",), start_keys=("start",), end_keys=("end",), ms=False, what="segments")
+        turns = _turns(
+            _find_list(data, ("segments",), 0) or [],
+            path,
+            source,
+            text_keys=("text",),
+            speaker_keys=("speaker",),
+            start_keys=("start",),
+            end_keys=("end",),
+            ms=False,
+            what="segments",
+        )
     else:
         raise InputError(path, f"unknown JSON format '{format}'")
     return Parsed(format="jsonl" if format == "jsonl" else kind, turns=turns)

@@ -43,8 +43,12 @@ class Parsed:
 
 def check_turn_length(path: str, turn: RawTurn) -> None:
     if len(turn.text) > MAX_UTTERANCE_CHARS:
-        raise InputError(path, f"an utterance of {len(turn.text):,} characters", line=turn.line,
-                         hint=f"at most {MAX_UTTERANCE_CHARS:,}; is this a transcript?")
+        raise InputError(
+            path,
+            f"an utterance of {len(turn.text):,} characters",
+            line=turn.line,
+            hint=f"at most {MAX_UTTERANCE_CHARS:,}; is this a transcript?",
+        )
 
 
 def parse_time(value: object, *, milliseconds: bool = False) -> float | None:

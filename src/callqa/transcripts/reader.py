@@ -22,8 +22,15 @@ from callqa.transcripts.table import parse_table
 from callqa.transcripts.text import parse_text
 
 FORMATS = ("auto", "text", "json", "jsonl", "aliyun", "tencent", "funasr", "whisper", "srt", "vtt", "csv", "tsv")
-_BY_EXTENSION = {".json": "auto-json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".srt": "srt", ".vtt": "vtt",
-                 ".csv": "csv", ".tsv": "tsv"}
+_BY_EXTENSION = {
+    ".json": "auto-json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".srt": "srt",
+    ".vtt": "vtt",
+    ".csv": "csv",
+    ".tsv": "tsv",
+}
 #: Extensions that always mean a transcript, and every extension a transcript may have.
 STRUCTURED_SUFFIXES = frozenset(_BY_EXTENSION)
 TRANSCRIPT_SUFFIXES = frozenset({".txt", *_BY_EXTENSION})
@@ -63,7 +70,9 @@ def parse(text: str, path: Path, fmt: str, vocabulary: SpeakerVocabulary) -> Par
     return parse_text(text, name, lambda label: vocabulary.role_of(label) != "unknown")
 
 
-def read_transcript(path: str | Path, vocabulary: SpeakerVocabulary, options: ReadOptions = ReadOptions()) -> Transcript:
+def read_transcript(
+    path: str | Path, vocabulary: SpeakerVocabulary, options: ReadOptions = ReadOptions()
+) -> Transcript:
     path = Path(path)
     if options.input_format not in FORMATS:
         raise InputError(path, f"unknown input format '{options.input_format}'", hint=f"one of {', '.join(FORMATS)}")
@@ -71,8 +80,14 @@ def read_transcript(path: str | Path, vocabulary: SpeakerVocabulary, options: Re
     return transcript_from_text(text, path, vocabulary, options, encoding=encoding)
 
 
-def transcript_from_text(text: str, path: str | Path, vocabulary: SpeakerVocabulary, options: ReadOptions = ReadOptions(),
-                         *, encoding: str | None = None) -> Transcript:
+def transcript_from_text(
+    text: str,
+    path: str | Path,
+    vocabulary: SpeakerVocabulary,
+    options: ReadOptions = ReadOptions(),
+    *,
+    encoding: str | None = None,
+) -> Transcript:
     """A transcript from text already decoded (a file's, or a rubric example's)."""
     path = Path(path)
     fmt = detect_format(path, text) if options.input_format == "auto" else options.input_format
@@ -97,12 +112,26 @@ def transcript_from_text(text: str, path: str | Path, vocabulary: SpeakerVocabul
 
     utterances = []
     for index, (turn, norm, role) in enumerate(zip(parsed.turns, norms, assignment.roles)):
-        utterances.append(Utterance(
-            index=index, line=turn.line, speaker=turn.speaker or "", role=role, text=turn.text, norm=norm.text,
-            norm_index=norm.index, start=turn.start, end=turn.end, given_stage=turn.given_stage,
-        ))
+        utterances.append(
+            Utterance(
+                index=index,
+                line=turn.line,
+                speaker=turn.speaker or "",
+                role=role,
+                text=turn.text,
+                norm=norm.text,
+                norm_index=norm.index,
+                start=turn.start,
+                end=turn.end,
+                given_stage=turn.given_stage,
+            )
+        )
     return Transcript(
-        path=str(path), format=parsed.format, utterances=tuple(utterances), warnings=tuple(warnings),
-        roles=RoleInfo(assignment.method, assignment.agent, assignment.confidence), encoding=encoding,
+        path=str(path),
+        format=parsed.format,
+        utterances=tuple(utterances),
+        warnings=tuple(warnings),
+        roles=RoleInfo(assignment.method, assignment.agent, assignment.confidence),
+        encoding=encoding,
         agent_name=parsed.agent_name,
     )

@@ -39,16 +39,21 @@ def _agent_evidence(texts: list[str], vocabulary: SpeakerVocabulary) -> float:
     return score / max(len(texts), 1)
 
 
-def assign_roles(turns: list[RawTurn], norms: list[str], vocabulary: SpeakerVocabulary,
-                 agent_speaker: str | None = None) -> RoleAssignment:
+def assign_roles(
+    turns: list[RawTurn], norms: list[str], vocabulary: SpeakerVocabulary, agent_speaker: str | None = None
+) -> RoleAssignment:
     """Roles for the turns; `norms` is each turn's normalised text."""
     speakers = list(dict.fromkeys(t.speaker for t in turns if t.speaker is not None))
     if agent_speaker is not None:
         if agent_speaker not in speakers:
-            raise InputError(None, f"no speaker '{agent_speaker}' in the transcript",
-                             hint=f"speakers: {', '.join(speakers) or 'none'}")
-        roles: list[Role] = ["agent" if t.speaker == agent_speaker else "customer" if t.speaker else "unknown"
-                             for t in turns]
+            raise InputError(
+                None,
+                f"no speaker '{agent_speaker}' in the transcript",
+                hint=f"speakers: {', '.join(speakers) or 'none'}",
+            )
+        roles: list[Role] = [
+            "agent" if t.speaker == agent_speaker else "customer" if t.speaker else "unknown" for t in turns
+        ]
         return RoleAssignment(roles, "forced", agent=agent_speaker, confidence=1.0)
 
     mapped = {s: vocabulary.role_of(s) for s in speakers}
@@ -61,8 +66,11 @@ def assign_roles(turns: list[RawTurn], norms: list[str], vocabulary: SpeakerVoca
         return RoleAssignment([mapped[t.speaker] if t.speaker else "unknown" for t in turns], "labels")
 
     if len(speakers) < 2:
-        warning = ("没有说话人标签,角色未知:限定客服的规则和推荐话术无法评判" if not speakers
-                   else f"只有一个说话人「{speakers[0]}」,无法判断客服与客户,角色未知")
+        warning = (
+            "没有说话人标签,角色未知:限定客服的规则和推荐话术无法评判"
+            if not speakers
+            else f"只有一个说话人「{speakers[0]}」,无法判断客服与客户,角色未知"
+        )
         return RoleAssignment(["unknown"] * len(turns), "none", warning=warning)
 
     by_speaker: dict[str, list[str]] = {s: [] for s in speakers}

@@ -16,8 +16,13 @@ from callqa.errors import InputError
 from callqa.text.normalize import to_simplified
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # a long call is ~100 KB of text; 10 MB is not one call
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
-         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 _CONTROL_BYTES = bytes([*range(0, 9), *range(14, 32)])  # not tab, newline, vertical tab, form feed, CR
 _PIECES = re.compile(r"([:：,，。!！?？;；\s]+)")
 _BROKEN = re.compile(r"[\ufffd\ue000-\uf8ff]")  # replacement and private-use characters
@@ -29,8 +34,11 @@ def read_bytes(path: Path) -> bytes:
             raise InputError(path, "is a directory, not a transcript file")
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise InputError(path, f"file is {size / 1024 / 1024:.0f} MB, too large for one call",
-                             hint=f"at most {MAX_FILE_BYTES // 1024 // 1024} MB; split it into calls")
+            raise InputError(
+                path,
+                f"file is {size / 1024 / 1024:.0f} MB, too large for one call",
+                hint=f"at most {MAX_FILE_BYTES // 1024 // 1024} MB; split it into calls",
+            )
         with path.open("rb") as handle:
             return handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
@@ -84,8 +92,11 @@ def _odd_table() -> dict[int, str]:
     """A str.translate table that turns every "odd" character into a NUL: CJK outside GB2312 level 1
     (the 3,755 most frequent characters), enclosed CJK signs (㈡), replacement and private-use
     characters — the stuff of mojibake. Built once from the GB2312 table; translating runs in C."""
-    common = {ord(bytes([hi, lo]).decode("gb2312", errors="ignore") or "\0")
-              for hi in range(0xB0, 0xD8) for lo in range(0xA1, 0xFF)}
+    common = {
+        ord(bytes([hi, lo]).decode("gb2312", errors="ignore") or "\0")
+        for hi in range(0xB0, 0xD8)
+        for lo in range(0xA1, 0xFF)
+    }
     odd = [c for c in range(0x3400, 0xA000) if c not in common]
     odd += [*range(0x3200, 0x3300), 0xFFFD, *range(0xE000, 0xF900)]
     return dict.fromkeys(odd, "\0")

@@ -39,8 +39,12 @@ def parse_table(source: str, path: str, delimiter: str) -> Parsed:
                 if name in aliases or name.replace("_ms", "") in aliases:
                     columns.setdefault(field, i)
         if "text" not in columns:
-            raise InputError(path, "no text column in the header", line=1,
-                             hint=f"name one of: {', '.join(_COLUMNS['text'][:5])}, 内容, 文本")
+            raise InputError(
+                path,
+                "no text column in the header",
+                line=1,
+                hint=f"name one of: {', '.join(_COLUMNS['text'][:5])}, 内容, 文本",
+            )
         ms = {f: names[i].endswith("_ms") for f, i in columns.items()}
         turns = []
         for row in rows:
@@ -64,5 +68,7 @@ def parse_table(source: str, path: str, delimiter: str) -> Parsed:
             check_turn_length(path, turn)
             turns.append(turn)
     except csv.Error as exc:
-        raise InputError(path, f"malformed {'TSV' if delimiter == chr(9) else 'CSV'}: {exc}", line=rows.line_num) from None
+        raise InputError(
+            path, f"malformed {'TSV' if delimiter == chr(9) else 'CSV'}: {exc}", line=rows.line_num
+        ) from None
     return Parsed(format="tsv" if delimiter == "\t" else "csv", turns=turns)

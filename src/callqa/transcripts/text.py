@@ -36,7 +36,7 @@ def speaker_label(line: str) -> str | None:
     """The speaker label of a `ROLE:TEXT` line, after any timestamp; None when the line has none."""
     line = line.strip()
     stamp = _TIMESTAMP.match(line)
-    labelled = _LABELLED.match(line[stamp.end():] if stamp else line)
+    labelled = _LABELLED.match(line[stamp.end() :] if stamp else line)
     return labelled["speaker"] if labelled else None
 
 
@@ -49,7 +49,7 @@ def _split_run_together(text: str, is_label: Callable[[str], bool]) -> list[tupl
     for match in _INNER_LABEL.finditer(text):
         candidate = match["label"]
         label = next((candidate[i:] for i in range(len(candidate) - 2, -1, -1) if is_label(candidate[i:])), None)
-        if label is None or not text[match.end():].strip():
+        if label is None or not text[match.end() :].strip():
             continue
         label_start = match.end() - 1 - len(label)
         if label_start <= cursor:
@@ -79,11 +79,18 @@ def parse_text(text: str, path: str, is_label: Callable[[str], bool]) -> Parsed:
             if marker:
                 stage = to_simplified(marker["stage"])
                 if stage not in STAGES:
-                    raise InputError(path, f"unknown stage marker '{marker['stage']}'", line=line_number,
-                                     hint=f"use one of {' '.join(STAGES)}")
+                    raise InputError(
+                        path,
+                        f"unknown stage marker '{marker['stage']}'",
+                        line=line_number,
+                        hint=f"use one of {' '.join(STAGES)}",
+                    )
                 if given_stage is not None and STAGES.index(stage) < STAGES.index(given_stage):
-                    raise InputError(path, f"stage marker '{marker['stage']}' after {given_stage}: stages never go back",
-                                     line=line_number)
+                    raise InputError(
+                        path,
+                        f"stage marker '{marker['stage']}' after {given_stage}: stages never go back",
+                        line=line_number,
+                    )
                 given_stage = stage
             continue
         start = end = None
@@ -91,7 +98,7 @@ def parse_text(text: str, path: str, is_label: Callable[[str], bool]) -> Parsed:
         if stamp:
             start = parse_time(stamp["s1"] or stamp["s2"])
             end = parse_time(stamp["e1"] or stamp["e2"])
-            line = line[stamp.end():]
+            line = line[stamp.end() :]
         labelled = _LABELLED.match(line)
         if labelled:
             speaker, line = labelled["speaker"], labelled["text"]
@@ -101,8 +108,9 @@ def parse_text(text: str, path: str, is_label: Callable[[str], bool]) -> Parsed:
         for piece_speaker, piece in pieces:
             speaker = piece_speaker or speaker
             if piece.strip():
-                turn = RawTurn(line=line_number, speaker=speaker, text=piece.strip(), start=start, end=end,
-                               given_stage=given_stage)
+                turn = RawTurn(
+                    line=line_number, speaker=speaker, text=piece.strip(), start=start, end=end, given_stage=given_stage
+                )
                 check_turn_length(path, turn)
                 turns.append(turn)
                 start = end = None  # the times belong to the line's first turn
