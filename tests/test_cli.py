@@ -137,7 +137,7 @@ def test_rubric_is_compiled_once_per_run(monkeypatch):
 
     calls = []
     original = common.load_rubric
-    monkeypatch.setattr(common, "load_rubric", lambda path: calls.append(path) or original(path))
+    monkeypatch.setattr(common, "load_rubric", lambda path, **kw: calls.append(path) or original(path, **kw))
     assert run("score", *SAMPLES[:3], "--format", "jsonl").exit_code in (0, 1)
     assert len(calls) == 1
 
@@ -185,7 +185,7 @@ def test_a_bug_is_one_line_and_exit_3_never_a_traceback(monkeypatch, capsys):
     from callqa.cli import app as cli
     from callqa.cli import common
 
-    def broken(path):
+    def broken(path, **kw):
         raise RuntimeError("unexpected")
 
     monkeypatch.setattr(common, "load_rubric", broken)

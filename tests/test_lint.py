@@ -116,9 +116,12 @@ def test_model_dialogue_must_reach_the_minimum_score(tmp_path):
     assert ("transcript.min-score", 1) in [(d["rule"], d["line"]) for d in diagnostics]
     assert {"forbidden.shift_blame", "forbidden.cold", "forbidden.vague_delay"} <= {d["rule"] for d in diagnostics}
     assert result.exit_code == 1
-    hedging = ROOT / "transcripts" / "05_express_hedging.txt"  # scores 86
+    hedging = ROOT / "transcripts" / "05_express_hedging.txt"  # passes, with a few points lost
+    score = json.loads(CliRunner().invoke(app, ["score", str(hedging), "--format", "json"]).stdout)["score"]
+    assert 60 <= score < 100
     assert "transcript.min-score" not in run("lint", hedging).stdout
-    assert "transcript.min-score" in run("lint", hedging, "--min-score", "90").stdout
+    assert "transcript.min-score" not in run("lint", hedging, "--min-score", str(score)).stdout
+    assert "transcript.min-score" in run("lint", hedging, "--min-score", str(score + 1)).stdout
 
 
 def test_bad_files_are_errors_and_the_rest_is_still_linted(library, tmp_path):

@@ -35,7 +35,7 @@ def test_wheel_ships_the_default_rubric(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         shipped = archive.read("callqa/rubrics/default.yaml")
-    assert {"callqa/cli/app.py", "callqa/rules/schema.py"} <= names
+    assert {"callqa/cli/app.py", "callqa/rules/schema.py", "callqa/stages/default_model.json"} <= names
     assert shipped == (ROOT / "rubrics" / "default.yaml").read_bytes()
     assert any(n.endswith("entry_points.txt") for n in names)
 

@@ -12,10 +12,12 @@ whose `model_dump_json()` is that document.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,14 +25,19 @@ from typing import Any
 from callqa.batch.dask import score_on_dask
 from callqa.batch.runner import score_many as _score_many
 from callqa.errors import CallqaError, InputError
+from callqa.evaluation.evaluate import train_stages
 from callqa.model import Report, Segmentation, Transcript
 from callqa.rules.compiled import CompiledRubric
 from callqa.rules.schema import rubric_json_schema
-from callqa.scoring.pipeline import compile_rubric, score_transcript
-from callqa.stages.segment import segment as _segment
+from callqa.scoring.pipeline import compile_rubric, evidence_for, score_transcript, segment_transcript
+from callqa.stages.segment import Boundary, StageEvidence, explain_boundaries
+from callqa.stages.segment import segment as decode_evidence
+from callqa.stages.model import StageModel
+from callqa.transcripts.gold import LabelledCall, labelled_files, read_labelled, without_markers
 from callqa.transcripts.reader import FORMATS, TRANSCRIPT_SUFFIXES, ReadOptions, transcript_from_text
 from callqa.transcripts.reader import read_transcript as _read_file
 from callqa.transcripts.source import decode
+from callqa.version import __version__
 
 PathLike = str | os.PathLike[str]
 
@@ -39,12 +46,17 @@ __all__ = [
     "TRANSCRIPT_SUFFIXES",
     "CallqaError",
     "CompiledRubric",
+    "LabelledCall",
     "ReadOptions",
     "Report",
     "ScoredFile",
     "Segmentation",
+    "SegmentationExplained",
+    "StageModel",
     "Transcript",
+    "explain_segmentation",
     "load_rubric",
+    "read_labelled_calls",
     "read_transcript",
     "report_json_schema",
     "rubric_json_schema",
@@ -52,15 +64,18 @@ __all__ = [
     "score_file",
     "score_many",
     "segment",
+    "train_stage_model",
+    "without_markers",
 ]
 
 
-def load_rubric(path: PathLike | None = None) -> CompiledRubric:
+def load_rubric(path: PathLike | None = None, *, stage_model: PathLike | None = None) -> CompiledRubric:
     """Load, validate and compile a rubric (`None` or "default": the built-in one, compiled once per
-    process). Raises `RubricError` naming the file and line of the first problem."""
-    if path is None or str(path) == "default":
+    process) with the stage model it names, or `stage_model` ("default", "cues" or a model file).
+    Raises `RubricError` naming the file and line of the first problem, `ModelError` for a bad model."""
+    if (path is None or str(path) == "default") and stage_model is None:
         return _default_rubric()
-    return compile_rubric(path)
+    return compile_rubric(None if path is None or str(path) == "default" else path, stage_model=stage_model)
 
 
 @lru_cache(maxsize=1)
@@ -100,7 +115,26 @@ def read_transcript(
 
 def segment(transcript: Transcript, rubric: CompiledRubric | None = None) -> Segmentation:
     """The stage of every utterance (问候 切入 转化 协议 结束, never going back)."""
-    return _segment(transcript, rubric or load_rubric())
+    return segment_transcript(transcript, rubric or load_rubric())
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentationExplained:
+    """A split with its reasons: per-utterance evidence and, at each boundary, what put it there."""
+
+    segmentation: Segmentation
+    evidence: list[StageEvidence]
+    boundaries: list[Boundary]
+    model: str | None  # the stage model's name, or None when the rubric's cues made the split
+
+
+def explain_segmentation(transcript: Transcript, rubric: CompiledRubric | None = None) -> SegmentationExplained:
+    """`segment`, with the evidence `callqa segment --explain` prints."""
+    rubric = rubric or load_rubric()
+    evidence, model = evidence_for(transcript, rubric)
+    segmentation = decode_evidence(transcript, rubric, model, evidence)
+    name = str(model.manifest.get("name", model.path)) if model is not None else None
+    return SegmentationExplained(segmentation, evidence, explain_boundaries(segmentation, evidence, model), name)
 
 
 def score(transcript: Transcript, rubric: CompiledRubric | None = None) -> Report:
@@ -156,3 +190,45 @@ def score_many(
 def report_json_schema() -> dict[str, Any]:
     """The JSON Schema of the `--format json` report (`callqa schema report`)."""
     return Report.model_json_schema(by_alias=True)
+
+
+# --- labelled calls: training and evaluation ---------------------------------------------------
+
+
+def read_labelled_calls(paths: Iterable[PathLike], rubric: CompiledRubric | None = None) -> tuple[
+        list[LabelledCall], list[str]]:
+    """Labelled calls under `paths` (either gold format), and one error line per file that is not one."""
+    rubric = rubric or load_rubric()
+    calls, errors = [], []
+    for path in labelled_files(Path(p) for p in paths):
+        try:
+            calls.append(read_labelled(path, rubric))
+        except CallqaError as exc:
+            errors.append(str(exc))
+    return calls, errors
+
+
+def train_stage_model(calls: Sequence[LabelledCall], rubric: CompiledRubric | None = None, *,
+                      settings: dict[str, Any] | None = None, name: str = "stages") -> StageModel:
+    """A stage model trained on labelled calls (deterministic: the same calls give the same weights),
+    its manifest saying what it was trained on."""
+    rubric = rubric or load_rubric()
+    model = train_stages(calls, rubric, settings)
+    digest = hashlib.sha256()
+    groups: dict[str, dict[str, int]] = {}
+    for call in calls:
+        digest.update("\n".join(u.norm for u in call.transcript.utterances).encode("utf-8"))
+        digest.update("|".join(call.stages).encode("utf-8"))
+        group = groups.setdefault(call.group, {"calls": 0, "utterances": 0})
+        group["calls"] += 1
+        group["utterances"] += len(call.labels)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")  # reproducible builds fix the date
+    created = (datetime.fromtimestamp(int(epoch), tz=timezone.utc) if epoch else datetime.now(timezone.utc)).date()
+    model.manifest.update({
+        "name": name,
+        "created": created.isoformat(),
+        "callqa_version": __version__,
+        "rubric": {"name": rubric.rubric.name, "version": rubric.rubric.version},
+        "trained_on": {"groups": groups, "calls": len(calls), "sha256": digest.hexdigest()},
+    })
+    return model

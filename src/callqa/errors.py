@@ -29,3 +29,7 @@ class InputError(CallqaError):
 
 class RubricError(CallqaError):
     """A rubric that cannot be loaded or does not validate."""
+
+
+class ModelError(CallqaError):
+    """A trained model file that cannot be loaded: missing, corrupt, or of a format this callqa does not read."""

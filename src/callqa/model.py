@@ -17,6 +17,10 @@ Role = Literal["agent", "customer", "unknown"]
 
 #: The five stages of a service call, in the only order they can occur.
 STAGES: tuple[str, ...] = ("问候", "切入", "转化", "协议", "结束")
+#: The six kinds of forbidden expression (禁忌语) a QA reviewer marks on an agent line.
+FORBIDDEN_CATEGORIES: tuple[str, ...] = ("推诿", "拖延", "否定", "含糊", "冷漠", "强势")
+#: The recommended scripts a labelled call marks (the gold labels of `recommended`).
+RECOMMENDED_LABELS: tuple[str, ...] = ("greeting", "apology", "empathy", "time_commitment", "closing_offer", "thanks_bye")
 
 
 @dataclass(frozen=True, slots=True)

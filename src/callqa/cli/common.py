@@ -20,10 +20,10 @@ def error(message: str) -> None:
     print(f"callqa: error: {message}", file=sys.stderr)
 
 
-def compile_or_exit(rubric: Path | str | None) -> CompiledRubric:
-    """The compiled rubric, or one error line and exit code 2."""
+def compile_or_exit(rubric: Path | str | None, stage_model: str | None = None) -> CompiledRubric:
+    """The compiled rubric (with `stage_model` instead of the one it names), or one error line and exit 2."""
     try:
-        return load_rubric(rubric)
+        return load_rubric(rubric, stage_model=stage_model)
     except CallqaError as exc:
         error(str(exc))
         raise typer.Exit(EXIT_ERROR) from None
@@ -44,6 +44,14 @@ class OutputFormat(str, Enum):
 RubricOption = Annotated[
     Path | None,
     typer.Option("--rubric", "-r", help="Rubric YAML (default: the built-in rubric).", show_default=False),
+]
+
+
+StageModelOption = Annotated[
+    str | None,
+    typer.Option("--stage-model", help="Stage model file to use instead of the rubric's: a file from `callqa train "
+                                       "stages`, 'default' (shipped) or 'cues' (the rubric's cues alone).",
+                 show_default=False),
 ]
 
 

@@ -25,6 +25,7 @@ from callqa.cli.common import (
     InputFormat,
     OutputFormat,
     RubricOption,
+    StageModelOption,
     compile_or_exit,
     error,
 )
@@ -49,6 +50,7 @@ def score(
         ),
     ],
     rubric: RubricOption = None,
+    stage_model: StageModelOption = None,
     output_format: Annotated[
         OutputFormat,
         typer.Option(
@@ -124,7 +126,7 @@ def score(
         raise typer.Exit(EXIT_ERROR)
     agent = str(agent_channel) if agent_channel is not None else agent_speaker
     options = ReadOptions(input_format=input_format.value, encoding=encoding, agent_speaker=agent)
-    compiled = compile_or_exit(rubric)
+    compiled = compile_or_exit(rubric, stage_model)
     files, missing = find_transcripts(paths, pattern)
     batch = (
         len(files) > 1

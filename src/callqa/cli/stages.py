@@ -1,48 +1,42 @@
-"""`callqa segment` and `callqa eval-stages`: the stage split of a call, and how good it is."""
+"""`callqa segment`, `callqa eval` and `callqa train stages`: the stage split of a call, how good it is
+on labelled calls, and a model trained from a team's own labelled calls."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
-from callqa.api import CallqaError, read_transcript
-from callqa.batch.runner import find_transcripts
-from callqa.cli.common import (
-    EXIT_ERROR,
-    EXIT_FAILED,
-    EXIT_OK,
-    InputFormat,
-    RubricOption,
-    SummaryFormat,
-    SummaryFormatOption,
-    compile_or_exit,
-    error,
-)
-from callqa.evaluation.stages import evaluate, format_evaluation, without_markers
+from callqa.api import (CallqaError, explain_segmentation, read_labelled_calls, read_transcript, train_stage_model,
+                        without_markers)
+from callqa.cli.common import (EXIT_ERROR, EXIT_FAILED, EXIT_OK, InputFormat, RubricOption, StageModelOption, SummaryFormat,
+                               SummaryFormatOption, compile_or_exit, error)
+from callqa.evaluation.evaluate import evaluate
+from callqa.reports.evaluation import render_evaluation
 from callqa.reports.terminal import make_console, print_segmentation
-
 
 def segment(
     path: Annotated[Path, typer.Argument(help="A transcript file.", show_default=False)],
     rubric: RubricOption = None,
-    explain: Annotated[
-        bool, typer.Option("--explain", help="Show the cues and scores behind each line's stage and each boundary.")
-    ] = False,
-    ignore_markers: Annotated[
-        bool, typer.Option("--ignore-markers", help="Infer the split even where ## stage markers give it.")
-    ] = False,
+    stage_model: StageModelOption = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Show, at each boundary, what put it there (the model's "
+                                                            "strongest features, or the rubric's cues) and each line's "
+                                                            "scores.")] = False,
+    ignore_markers: Annotated[bool, typer.Option("--ignore-markers", help="Infer the split even where ## stage "
+                                                                         "markers give it.")] = False,
     input_format: Annotated[InputFormat, typer.Option("--input-format", "-i")] = InputFormat.auto,
 ) -> None:
     """Print the transcript with the stage of every line (问候 切入 转化 协议 结束).
 
     Exit codes: 0 done, 2 usage or input error.
     """
-    compiled = compile_or_exit(rubric)
+    compiled = compile_or_exit(rubric, stage_model)
     try:
         transcript = read_transcript(path, rubric=compiled, input_format=input_format.value)
     except CallqaError as exc:
@@ -50,40 +44,92 @@ def segment(
         raise typer.Exit(EXIT_ERROR) from None
     if ignore_markers:
         transcript = without_markers(transcript)
+    explained = explain_segmentation(transcript, compiled)
     plain = not sys.stdout.isatty() or bool(os.environ.get("NO_COLOR"))
-    print_segmentation(transcript, compiled, make_console(plain=plain), plain=plain, explain=explain)
+    print_segmentation(transcript, explained.segmentation, explained.evidence, explained.boundaries, explained.model,
+                       make_console(plain=plain), plain=plain, explain=explain)
 
 
-def eval_stages(
-    paths: Annotated[
-        list[Path],
-        typer.Argument(help="Labelled transcripts (with ## stage markers) or folders of them.", show_default=False),
-    ],
+class GroupBy(str, Enum):
+    folder = "folder"
+    none = "none"
+
+
+def _read_or_exit(paths: list[Path], compiled, what: str) -> list:
+    calls, errors = read_labelled_calls(paths, compiled)
+    for message in errors:
+        error(message)
+    if errors:
+        raise typer.Exit(EXIT_ERROR)
+    if not calls:
+        error(f"no labelled calls in {', '.join(map(str, paths))} ({what})")
+        raise typer.Exit(EXIT_ERROR)
+    return calls
+
+
+def eval_command(
+    paths: Annotated[list[Path], typer.Argument(help="Labelled calls (## stage markers, or NAME.gold.json beside "
+                                                     "NAME.txt) or folders of them.", show_default=False)],
     rubric: RubricOption = None,
+    stage_model: StageModelOption = None,
+    group_by: Annotated[GroupBy, typer.Option(help="folder: a group per folder (a writer, a team); none: one "
+                                                   "group.")] = GroupBy.none,
+    leave_one_group_out: Annotated[bool, typer.Option(
+        "--leave-one-group-out", help="Score each group with models trained on every other group (and "
+                                      "--train-also), never on itself.")] = False,
+    train_also: Annotated[list[Path] | None, typer.Option(
+        help="More labelled calls for training in --leave-one-group-out; never scored.", show_default=False)] = None,
+    baselines: Annotated[bool, typer.Option(help="Also show the rubric's cues alone and a split by position "
+                                                 "alone.")] = False,
     output_format: SummaryFormatOption = SummaryFormat.text,
-    min_accuracy: Annotated[
-        float | None,
-        typer.Option(help="Exit 1 when utterance accuracy is below this (0-1), e.g. in CI.", show_default=False),
-    ] = None,
+    min_accuracy: Annotated[float | None, typer.Option(
+        help="Exit 1 when overall utterance accuracy is below this (0-1), e.g. in CI.", show_default=False)] = None,
 ) -> None:
-    """Compare automatic segmentation with the stage markers written in labelled calls.
+    """Measure stages (accuracy, boundaries, κ, per-stage F1, confusion) and, where the gold labels lines,
+    forbidden expressions (precision, recall, near-misses flagged), recommended scripts and ranking.
 
-    Prints utterance accuracy, boundary accuracy (exact and within one utterance) and a confusion table.
     Exit codes: 0 done, 1 accuracy below --min-accuracy, 2 usage or input error.
     """
-    files, missing = find_transcripts(paths, "*.txt")
-    for message in missing:
-        error(message)
-    compiled = compile_or_exit(rubric)
-    try:
-        result = evaluate(files, compiled)
-    except CallqaError as exc:
-        error(str(exc))
-        raise typer.Exit(EXIT_ERROR) from None
+    compiled = compile_or_exit(rubric, stage_model)
+    calls = _read_or_exit(paths, compiled, "to evaluate")
+    extra = _read_or_exit(train_also, compiled, "--train-also") if train_also else []
+    if group_by is GroupBy.none:
+        calls = [call.__class__(call.transcript, call.labels, "全部", call.has_line_labels) for call in calls]
+    if leave_one_group_out and len({c.group for c in calls}) < 2 and not extra:
+        error("--leave-one-group-out needs two groups or more (use --group-by folder)")
+        raise typer.Exit(EXIT_ERROR)
+    stderr = Console(stderr=True)
+    report = (lambda group: stderr.print(f"callqa eval: {group} …", markup=False, highlight=False)) \
+        if stderr.is_terminal else (lambda group: None)
+    result = evaluate(calls, compiled, leave_one_group_out=leave_one_group_out, train_also=extra,
+                      baselines=baselines, progress=report)
     if output_format is SummaryFormat.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
-        print(format_evaluation(result))
-    if missing or not files:
-        raise typer.Exit(EXIT_ERROR)
-    raise typer.Exit(EXIT_FAILED if min_accuracy is not None and result.accuracy < min_accuracy else EXIT_OK)
+        plain = not sys.stdout.isatty() or bool(os.environ.get("NO_COLOR"))
+        render_evaluation(result, make_console(plain=plain))
+    accuracy = result.overall.stage_figures()["utterance_accuracy"] or 0.0
+    raise typer.Exit(EXIT_FAILED if min_accuracy is not None and accuracy < min_accuracy else EXIT_OK)
+
+
+def train_stages_command(
+    paths: Annotated[list[Path], typer.Argument(help="Labelled calls or folders of them (both gold formats).",
+                                                show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The model file to write (JSON).", show_default=False)],
+    rubric: RubricOption = None,
+    name: Annotated[str, typer.Option(help="The model's name, shown in reports.")] = "stages",
+) -> None:
+    """Train a stage model from labelled calls; use it with `stage_model:` in a rubric or --stage-model.
+
+    Exit codes: 0 written, 2 bad training input (nothing is written).
+    """
+    compiled = compile_or_exit(rubric, "cues")
+    calls = _read_or_exit(paths, compiled, "to train on")
+    model = train_stage_model(calls, compiled, name=name)
+    try:
+        model.save(out)
+    except OSError as exc:
+        error(f"{out}: cannot write: {exc.strerror}")
+        raise typer.Exit(EXIT_ERROR) from None
+    utterances = sum(len(c.labels) for c in calls)
+    print(f"callqa: trained {name} on {len(calls)} calls ({utterances} utterances); wrote {out}", file=sys.stderr)

@@ -18,9 +18,9 @@ from callqa.lint.diagnostics import CheckResult, Diagnostic
 from callqa.model import Utterance
 from callqa.rules.checks import run_checks
 from callqa.rules.compiled import CompiledRubric
+from callqa.scoring.pipeline import segment_transcript
 from callqa.rules.schema import Rubric, rubric_problems
 from callqa.rules.yamlsource import YamlDocument, load_yaml
-from callqa.stages.segment import segment
 from callqa.text.normalize import normalize, normalize_phrase
 from callqa.transcripts.reader import transcript_from_text
 
@@ -250,7 +250,7 @@ def _check_example_failure(compiled: CompiledRubric, compiled_check, expect: str
         transcript = transcript_from_text(example, "<example>", compiled)
     except CallqaError as exc:
         return f"{expect} example cannot be read: {exc.message}"
-    stages = segment(transcript, compiled).stages
+    stages = segment_transcript(transcript, compiled).stages
     findings, notes = run_checks([compiled_check], transcript.utterances, stages)
     shown = example.replace("\n", " / ")
     if notes:

@@ -13,7 +13,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from callqa.model import STAGES, Finding, Report
+from collections.abc import Sequence
+
+from callqa.model import STAGES, Finding, Report, Segmentation, Transcript
+from callqa.stages.segment import Boundary, StageEvidence
 
 STRIP_WIDTH = 60
 STAGE_COLOURS = dict(zip(STAGES, ("cyan", "blue", "magenta", "yellow", "green")))
@@ -260,31 +263,23 @@ def render_summary(summary, console: Console, *, plain: bool, rubric: str) -> No
         console.print(Text(f"无法读取: {message}", style=style("red")))
 
 
-def print_segmentation(transcript, compiled, console: Console, *, plain: bool, explain: bool) -> None:
-    """The transcript line by line with its stage; with `explain`, the cues and scores behind each
-    line and, at each boundary, why the new stage won."""
-    from callqa.stages.segment import segment, stage_evidence  # the renderer stays import-light
-
-    evidence = stage_evidence(transcript, compiled)
-    segmentation = segment(transcript, compiled, evidence)
+def print_segmentation(transcript: Transcript, segmentation: Segmentation, evidence: Sequence[StageEvidence],
+                       boundaries: Sequence[Boundary], model: str | None, console: Console, *, plain: bool,
+                       explain: bool) -> None:
+    """The transcript line by line with its stage; with `explain`, at each boundary what put it there
+    (the model's strongest features, or the rubric's cues) and, per line, the scores behind it."""
     style = (lambda s: "") if plain else (lambda s: s)
     how = "按标记行划分(given)" if segmentation.given else "自动划分(inferred)"
-    console.print(Text(f"{transcript.path}  {len(transcript.utterances)} 句  阶段{how}", style=style("bold")))
+    by = f"模型 {model} " if model else "规则线索(cues)"
+    console.print(Text(f"{transcript.path}  {len(transcript.utterances)} 句  阶段{how}  由{by}判断",
+                       style=style("bold")))
+    at = {b.index: b for b in boundaries}
     previous = None
-    for i, (utterance, stage) in enumerate(zip(transcript.utterances, segmentation.stages)):
+    for i, (utterance, stage) in enumerate(zip(transcript.utterances, segmentation.stages, strict=True)):
         if stage != previous:
             console.print(Text(f"── {stage} ──", style=style(f"bold {STAGE_COLOURS[stage]}")))
-            if explain and previous is not None:
-                ev = evidence[i]
-                before, after = STAGES.index(previous), STAGES.index(stage)
-                cues = "、".join(ev.cues.get(stage, ())) or "无"
-                console.print(
-                    Text(
-                        f"   边界: 第{utterance.line}行进入{stage};线索 {cues};"
-                        f"得分 {stage} {ev.scores[after]:+.1f} 对 {previous} {ev.scores[before]:+.1f}",
-                        style=style("dim"),
-                    )
-                )
+            if explain and i in at:
+                console.print(Text("   " + boundary_reason(at[i], utterance.line, evidence[i]), style=style("dim")))
             previous = stage
         line = Text(f"{utterance.line:>4}  ")
         line.append(stage, style=style(STAGE_COLOURS[stage]))
@@ -294,5 +289,22 @@ def print_segmentation(transcript, compiled, console: Console, *, plain: bool, e
         if explain:
             ev = evidence[i]
             found = "; ".join(f"{s}: {'、'.join(c)}" for s, c in ev.cues.items()) or "无线索"
-            scores = " ".join(f"{s}{v:+.1f}" if v != float("-inf") else f"{s}×" for s, v in zip(STAGES, ev.scores))
+            probabilities = ev.probabilities
+            if probabilities is not None:
+                scores = " ".join(f"{s}{p:.0%}" for s, p in zip(STAGES, probabilities, strict=True) if p >= 0.05)
+            else:
+                scores = " ".join(f"{s}{v:+.1f}" if v != float("-inf") else f"{s}×"
+                                  for s, v in zip(STAGES, ev.scores, strict=True))
             console.print(Text(f"        位置 {ev.position:.0%} | {found} | {scores}", style=style("dim")))
+
+
+def boundary_reason(boundary: Boundary, line: int, evidence: StageEvidence) -> str:
+    """Why the call moves to a new stage here, in words a trainer reads."""
+    head = f"边界: 第{line}行从{boundary.previous}进入{boundary.stage}"
+    if boundary.confidence is not None:
+        drivers = "、".join(f"{name}({weight:+.2f})" for name, weight in boundary.drivers) or "无突出特征"
+        return f"{head}(模型判断,把握 {boundary.confidence:.0%});主要依据: {drivers}"
+    cues = "、".join(boundary.cues) or "无"
+    after, before = STAGES.index(boundary.stage), STAGES.index(boundary.previous)
+    return (f"{head};线索 {cues};得分 {boundary.stage} {evidence.scores[after]:+.1f} 对 "
+            f"{boundary.previous} {evidence.scores[before]:+.1f}")

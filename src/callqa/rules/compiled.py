@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from functools import cached_property, lru_cache
 
 import ahocorasick
@@ -69,6 +70,8 @@ class CompiledRubric:
         self.path = path
         self.fillers = filler_pattern(rubric.fillers)
         self.stage_positions = tuple((stage.name, stage.position) for stage in rubric.stages)
+        #: "default", "cues", or the path of a stage model file (resolved against the rubric's folder).
+        self.stage_model_source = self.resolve_stage_model(rubric.stage_model, Path(path).parent)
         self.speaker_patterns: list[tuple[Role, re.Pattern[str]]] = [
             (role, re.compile(pattern, re.IGNORECASE))
             for role, patterns in (("agent", rubric.speakers.agent), ("customer", rubric.speakers.customer))
@@ -115,6 +118,10 @@ class CompiledRubric:
             automaton.add_word(key, (len(key), tuple(values)))
         automaton.make_automaton()
         self._automaton = automaton if entries else None
+
+    @staticmethod
+    def resolve_stage_model(name: str, folder: Path) -> str:
+        return name if name in ("default", "cues") else str((folder / name).resolve())
 
     @staticmethod
     def _needs_boundary(rule: ForbiddenRule, phrase: str) -> bool:

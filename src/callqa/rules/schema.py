@@ -279,6 +279,9 @@ class ForbiddenRule(_Model):
 class RecommendedScript(_Model):
     id: RuleId
     stage: StageName
+    #: The label a labelled call gives the lines that perform this script (greeting, apology,
+    #: empathy, time_commitment, closing_offer, thanks_bye): how `callqa eval` measures it.
+    label: Literal["greeting", "apology", "empathy", "time_commitment", "closing_offer", "thanks_bye"] | None = None
     #: Model sentences; an utterance similar enough to any of them counts (paraphrases included).
     sentences: list[NonEmptyText] = Field(min_length=1)
     #: Regexes (on normalised text) that count as saying the script outright, e.g. a concrete time.
@@ -372,6 +375,10 @@ class Rubric(_Model):
     recommended: list[RecommendedScript] = []
     checks: list[Check] = []
     speakers: Speakers = Speakers()
+    #: What splits calls into stages: `default` (the trained model shipped with callqa), `cues` (this
+    #: rubric's stage cues and positions alone, no model), or a model file (`callqa train stages`),
+    #: relative to the rubric file given to callqa.
+    stage_model: NonEmptyText = "default"
     #: Filler words dropped from transcript text before matching (ASR output is full of them).
     fillers: list[NonEmptyText] = ["嗯", "呃", "唔"]
     #: Words the tokenizer keeps whole, so a short phrase never matches inside them (可能 in 不可能).

@@ -4,23 +4,54 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from callqa.model import Report, Transcript
+from callqa.model import Report, Segmentation, Transcript
 from callqa.rules.compiled import CompiledRubric
 from callqa.rules.schema import load_rubric
 from callqa.scoring.score import score
-from callqa.stages.segment import segment
+from callqa.stages.model import StageModel, default_model_path, load_stage_model
+from callqa.stages.segment import StageEvidence, segment, stage_evidence
 from callqa.transcripts.reader import ReadOptions, read_transcript
 
+#: Stands for "the model the rubric names" where a caller may also pass a model (or None: cues only).
+RUBRIC_MODEL = "rubric"
 
-def compile_rubric(path: str | Path | None = None) -> CompiledRubric:
-    """Load and compile a rubric (the built-in default when `path` is None)."""
+
+def compile_rubric(path: str | Path | None = None, *, stage_model: str | Path | None = None) -> CompiledRubric:
+    """Load and compile a rubric (the built-in default when `path` is None) and load the stage model
+    it names, or `stage_model` instead ("default", "cues" or a file): a bad model fails here, once."""
     rubric, source = load_rubric(path)
-    return CompiledRubric(rubric, source)
+    compiled = CompiledRubric(rubric, source)
+    if stage_model is not None:
+        compiled.stage_model_source = CompiledRubric.resolve_stage_model(str(stage_model), Path.cwd())
+    stage_model_for(compiled)
+    return compiled
+
+
+def stage_model_for(compiled: CompiledRubric) -> StageModel | None:
+    """The stage model a compiled rubric uses (loaded once per process), or None for its cues alone."""
+    source = compiled.stage_model_source
+    if source == "cues":
+        return None
+    return load_stage_model(str(default_model_path()) if source == "default" else source)
+
+
+def evidence_for(transcript: Transcript, compiled: CompiledRubric,
+                 model: StageModel | None | str = RUBRIC_MODEL) -> tuple[list[StageEvidence], StageModel | None]:
+    """Per-utterance stage evidence, and the model that gave it (None: the rubric's cues)."""
+    chosen = stage_model_for(compiled) if isinstance(model, str) else model
+    return stage_evidence(transcript, compiled, chosen), chosen
+
+
+def segment_transcript(transcript: Transcript, compiled: CompiledRubric,
+                       model: StageModel | None | str = RUBRIC_MODEL) -> Segmentation:
+    chosen = stage_model_for(compiled) if isinstance(model, str) else model
+    return segment(transcript, compiled, chosen)
 
 
 def score_file(path: str | Path, compiled: CompiledRubric, options: ReadOptions = ReadOptions()) -> Report:
     return score_transcript(read_transcript(path, compiled, options), compiled)  # reading normalises
 
 
-def score_transcript(transcript: Transcript, compiled: CompiledRubric) -> Report:
-    return score(transcript, segment(transcript, compiled), compiled)
+def score_transcript(transcript: Transcript, compiled: CompiledRubric,
+                     model: StageModel | None | str = RUBRIC_MODEL) -> Report:
+    return score(transcript, segment_transcript(transcript, compiled, model), compiled)

@@ -1,0 +1,73 @@
+"""Build the models shipped in the wheel, deterministically, and record their leave-one-writer-out figures.
+
+    python scripts/build_models.py [--labelled ../shared/labelled] [--own training/calls]
+
+Stage model: trained on every call of the shared labelled set (eight writers) plus the project's own
+labelled calls (`training/calls`, `tests/data/stages/dev`); its manifest carries, per writer, the
+figures of `callqa eval --group-by folder --leave-one-group-out` (each writer scored by a model trained
+on the other seven plus the project's own calls). The labelled calls' text never enters the
+repository: only the learned weights and the figures do. Set SOURCE_DATE_EPOCH to fix the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import callqa
+from callqa.evaluation.evaluate import evaluate
+from callqa.stages.model import default_model_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--labelled", type=Path, default=ROOT.parent / "shared" / "labelled")
+    parser.add_argument("--own", type=Path, nargs="*",
+                        default=[ROOT / "training" / "calls", ROOT / "tests" / "data" / "stages" / "dev"])
+    parser.add_argument("--out", type=Path, default=default_model_path())
+    args = parser.parse_args()
+
+    rubric = callqa.load_rubric(stage_model="cues")  # the model's input features use the rubric's cues
+    shared, errors = callqa.read_labelled_calls([args.labelled], rubric)
+    own, own_errors = callqa.read_labelled_calls(args.own, rubric)
+    for message in errors + own_errors:
+        print(f"build_models: {message}", file=sys.stderr)
+    if errors or own_errors or not shared:
+        return 2
+    own = [call.__class__(call.transcript, call.labels, "own", call.has_line_labels) for call in own]
+
+    started = time.perf_counter()
+    figures = evaluate(shared, rubric, leave_one_group_out=True, train_also=own, baselines=True)
+    per_writer = {
+        name: {segmenter: {key: f.stage_figures(segmenter)[key]
+                           for key in ("utterance_accuracy", "boundary_exact", "boundary_within_1", "kappa")}
+               for segmenter in f.segmenters()}
+        for name, f in [*figures.groups.items(), ("overall", figures.overall)]
+    }
+    model = callqa.train_stage_model(shared + own, rubric, name="callqa-stages")
+    model.manifest["leave_one_writer_out"] = {
+        "method": "each writer of the shared labelled set scored by a model trained on the other writers and "
+                  "the project's own calls; 'cues' is the rubric's cue segmenter, 'position' a split by "
+                  "relative position alone",
+        "figures": per_writer,
+    }
+    model.manifest["sources"] = {
+        "shared/labelled": "80 calls by eight writers (weights only; no text ships)",
+        "training/calls, tests/data/stages/dev": "the project's own labelled calls",
+    }
+    model.save(args.out)
+    print(f"build_models: wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KB) in "
+          f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+    for name, row in per_writer.items():
+        cells = "  ".join(f"{seg} {v['utterance_accuracy']:.3f}/{v['boundary_within_1'] or 0:.3f}"
+                          for seg, v in row.items())
+        print(f"{name:>8}  {cells}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""`callqa eval`: score labelled calls blind and compare with their gold, per group and overall.
+
+With `leave_one_group_out`, each group (a writer, a team, a source) is scored by models trained on
+every other group (plus any `train_also` calls, which are never scored), so no figure comes from a
+model that saw the calls it is measured on. Baselines put the stage figures beside two simpler
+segmenters: the rubric's cues alone, and a split by relative position alone (each stage's share of
+utterances, learned from the training calls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from callqa.evaluation import metrics
+from callqa.evaluation.metrics import Counts
+from callqa.model import FORBIDDEN_CATEGORIES, STAGES, Report
+from callqa.rules.compiled import CompiledRubric
+from callqa.scoring.pipeline import RUBRIC_MODEL, score_transcript
+from callqa.stages.model import StageModel
+from callqa.stages.segment import cue_stage_sets
+from callqa.stages.training import TrainingCall, train_stage_model
+from callqa.transcripts.gold import LabelledCall
+
+#: Segmenters `baselines` adds beside the one being measured.
+BASELINES = ("cues", "position")
+#: A finding of these categories on a line flags it as a forbidden expression (辱骂 is the worst kind).
+FLAGGING_CATEGORIES = frozenset(FORBIDDEN_CATEGORIES) | {"辱骂"}
+
+
+@dataclass(frozen=True, slots=True)
+class CallScore:
+    """One labelled call as the system scored it."""
+
+    path: str
+    group: str
+    gold_stages: tuple[str, ...]
+    predicted: dict[str, tuple[str, ...]]  # segmenter ("model", "cues", "position") -> stages
+    has_line_labels: bool
+    agent_lines: tuple[int, ...] = ()
+    gold_forbidden: dict[int, str] = field(default_factory=dict)  # utterance -> category
+    near_misses: frozenset[int] = frozenset()
+    flagged: dict[int, str] = field(default_factory=dict)  # utterance -> predicted category
+    gold_scripts: frozenset[str] = frozenset()  # recommended labels the call performs
+    said_scripts: frozenset[str] = frozenset()  # labels of the scripts the report credits
+    score: float = 0.0
+
+
+@dataclass(slots=True)
+class Figures:
+    """Every figure of one set of calls (a group, or all of them)."""
+
+    calls: list[CallScore]
+
+    def segmenters(self) -> list[str]:
+        return list(self.calls[0].predicted) if self.calls else []
+
+    def _stages(self, segmenter: str) -> tuple[list[str], list[str]]:
+        gold = [s for c in self.calls for s in c.gold_stages]
+        predicted = [s for c in self.calls for s in c.predicted[segmenter]]
+        return gold, predicted
+
+    def stage_figures(self, segmenter: str = "model") -> dict[str, Any]:
+        gold, predicted = self._stages(segmenter)
+        exact = [metrics.boundary_hits(c.gold_stages, c.predicted[segmenter], 0) for c in self.calls]
+        near = [metrics.boundary_hits(c.gold_stages, c.predicted[segmenter], 1) for c in self.calls]
+        boundaries = sum(total for _, total in exact)
+        return {
+            "utterances": len(gold),
+            "utterance_accuracy": _share(sum(g == p for g, p in zip(gold, predicted, strict=True)), len(gold)),
+            "boundary_exact": _share(sum(found for found, _ in exact), boundaries),
+            "boundary_within_1": _share(sum(found for found, _ in near), boundaries),
+            "kappa": _round(metrics.cohen_kappa(gold, predicted)),
+            "per_stage": {s: c.to_dict() for s, c in metrics.stage_counts(gold, predicted).items()},
+            "confusion": metrics.confusion(gold, predicted),
+        }
+
+    @property
+    def line_labelled(self) -> list[CallScore]:
+        return [c for c in self.calls if c.has_line_labels]
+
+    def forbidden(self) -> Counts:
+        """Agent lines flagged, whatever the category, against agent lines the gold marks."""
+        total = Counts()
+        for c in self.line_labelled:
+            flagged = {i for i in c.flagged if i in c.agent_lines}
+            total += Counts(len(flagged & set(c.gold_forbidden)), len(flagged), len(c.gold_forbidden))
+        return total
+
+    def forbidden_by_category(self) -> dict[str, Counts]:
+        """Category-exact: a flag counts for its category only where the gold has that category."""
+        result = {}
+        for category in FORBIDDEN_CATEGORIES:
+            total = Counts()
+            for c in self.line_labelled:
+                gold = {i for i, g in c.gold_forbidden.items() if g == category}
+                flagged = {i for i, p in c.flagged.items() if p == category and i in c.agent_lines}
+                total += Counts(len(gold & flagged), len(flagged), len(gold))
+            result[category] = total
+        return result
+
+    def near_miss_flag_rate(self) -> float | None:
+        near = sum(len(c.near_misses) for c in self.line_labelled)
+        flagged = sum(len(c.near_misses & set(c.flagged)) for c in self.line_labelled)
+        return _share(flagged, near)
+
+    def recommended(self) -> Counts:
+        """Per call and script: said (as the report credits it) against performed (as the gold marks it)."""
+        total = Counts()
+        for c in self.line_labelled:
+            total += Counts(len(c.said_scripts & c.gold_scripts), len(c.said_scripts), len(c.gold_scripts))
+        return total
+
+    def score_rank_correlation(self) -> float | None:
+        """Spearman's ρ of the call score with the gold violation count (good: strongly negative)."""
+        calls = self.line_labelled
+        return _round(metrics.spearman([c.score for c in calls], [len(c.gold_forbidden) for c in calls]))
+
+    def to_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "calls": len(self.calls),
+            "stages": {name: self.stage_figures(name) for name in self.segmenters()},
+        }
+        if self.line_labelled:
+            result["forbidden"] = {
+                **self.forbidden().to_dict(),
+                "near_misses_flagged": _round(self.near_miss_flag_rate()),
+                "near_misses": sum(len(c.near_misses) for c in self.line_labelled),
+                "per_category": {k: v.to_dict() for k, v in self.forbidden_by_category().items()},
+            }
+            result["recommended"] = self.recommended().to_dict()
+            result["score_violation_spearman"] = self.score_rank_correlation()
+        return result
+
+
+@dataclass(slots=True)
+class Evaluation:
+    groups: dict[str, Figures]
+    leave_one_group_out: bool
+    trained_on: dict[str, int]  # group -> calls its models were trained on (LOGO), else {}
+
+    @property
+    def overall(self) -> Figures:
+        return Figures([c for figures in self.groups.values() for c in figures.calls])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "callqa.eval/1",
+            "leave_one_group_out": self.leave_one_group_out,
+            "groups": {name: figures.to_dict() for name, figures in self.groups.items()},
+            "overall": self.overall.to_dict(),
+            "trained_on_calls": self.trained_on,
+        }
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def training_calls(calls: Sequence[LabelledCall], compiled: CompiledRubric) -> list[TrainingCall]:
+    return [TrainingCall(c.transcript.utterances, cue_stage_sets(c.transcript, compiled), c.stages) for c in calls]
+
+
+def train_stages(calls: Sequence[LabelledCall], compiled: CompiledRubric,
+                 settings: dict[str, Any] | None = None) -> StageModel:
+    return train_stage_model(training_calls(calls, compiled), settings)
+
+
+def stage_shares(calls: Sequence[LabelledCall]) -> list[float]:
+    """Each stage's share of all utterances: what the position-only split cuts by."""
+    counts = [sum(label.stage == s for c in calls for label in c.labels) for s in STAGES]
+    total = sum(counts) or 1
+    return [n / total for n in counts]
+
+
+def position_split(count: int, shares: Sequence[float]) -> tuple[str, ...]:
+    """Stages by relative position alone: utterance i goes to the stage whose cumulative share covers it."""
+    bounds, running = [], 0.0
+    for share in shares:
+        running += share
+        bounds.append(running)
+    return tuple(STAGES[next((k for k, b in enumerate(bounds) if (i + 0.5) / count <= b), len(STAGES) - 1)]
+                 for i in range(count))
+
+
+def _script_labels(compiled: CompiledRubric) -> dict[str, str]:
+    return {script.id: script.label for script in compiled.scripts if script.label}
+
+
+def score_call(call: LabelledCall, compiled: CompiledRubric, model: StageModel | None | str,
+               shares: Sequence[float], baselines: bool) -> CallScore:
+    report = score_transcript(call.transcript, compiled, model)
+    predicted = {"model": report.utterance_stages}
+    if baselines:
+        predicted["cues"] = score_transcript(call.transcript, compiled, None).utterance_stages
+        predicted["position"] = position_split(len(call.labels), shares)
+    return _call_score(call, report, predicted, _script_labels(compiled))
+
+
+def _call_score(call: LabelledCall, report: Report, predicted: dict[str, tuple[str, ...]],
+                labels: dict[str, str]) -> CallScore:
+    utterances = report.utterances
+    flagged: dict[int, str] = {}
+    for f in report.findings:
+        if f.utterance is not None and f.category in FLAGGING_CATEGORIES and (f.kind == "forbidden" or f.points < 0):
+            flagged.setdefault(f.utterance, f.category)
+    said = frozenset(labels[f.rule] for f in report.findings
+                     if f.kind == "recommended" and f.rule in labels and f.utterance is not None and f.matched)
+    return CallScore(
+        path=call.transcript.path,
+        group=call.group,
+        gold_stages=tuple(call.stages),
+        predicted=predicted,
+        has_line_labels=call.has_line_labels,
+        agent_lines=tuple(i for i, u in enumerate(utterances) if u.role == "agent"),
+        gold_forbidden={i: label.forbidden for i, label in enumerate(call.labels) if label.forbidden},
+        near_misses=frozenset(i for i, label in enumerate(call.labels) if label.near_miss),
+        flagged=flagged,
+        gold_scripts=frozenset(label.recommended for label in call.labels if label.recommended),
+        said_scripts=said,
+        score=report.score,
+    )
+
+
+def evaluate(calls: Sequence[LabelledCall], compiled: CompiledRubric, *, leave_one_group_out: bool = False,
+             train_also: Sequence[LabelledCall] = (), baselines: bool = False,
+             stage_settings: dict[str, Any] | None = None,
+             progress: Callable[[str], None] = lambda group: None) -> Evaluation:
+    """Figures per group. Without `leave_one_group_out` the rubric's own models score every call."""
+    groups: dict[str, list[LabelledCall]] = {}
+    for call in calls:
+        groups.setdefault(call.group, []).append(call)
+    results: dict[str, Figures] = {}
+    trained_on: dict[str, int] = {}
+    for name, members in groups.items():
+        progress(name)
+        model: StageModel | None | str = RUBRIC_MODEL
+        training = [c for c in calls if c.group != name] + list(train_also)
+        if leave_one_group_out:
+            if not training:
+                raise ValueError("leave-one-group-out needs at least two groups (or --train-also calls)")
+            model = train_stages(training, compiled, stage_settings)
+            trained_on[name] = len(training)
+        shares = stage_shares(training or calls)  # one group alone: the shares of all calls (in-sample)
+        results[name] = Figures([score_call(c, compiled, model, shares, baselines) for c in members])
+    return Evaluation(results, leave_one_group_out, trained_on)

@@ -1,0 +1,89 @@
+"""`callqa eval` on a terminal: one table row per group and overall, then per-stage figures and the
+confusion table of all calls. Machines read `--format json` (the `Evaluation.to_dict()` document)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from callqa.evaluation.evaluate import Evaluation, Figures
+from callqa.model import STAGES
+
+SEGMENTER_NAMES = {"model": "阶段模型", "cues": "规则线索", "position": "按位置"}
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.2f}"
+
+
+def render_evaluation(result: Evaluation, console: Console) -> None:
+    how = "leave-one-group-out: 每组由其余各组训练的模型评估" if result.leave_one_group_out else "使用评分规则自带的模型"
+    console.print(Text(f"callqa eval  ({how})", style="bold"))
+    rows: list[tuple[str, Figures]] = list(result.groups.items())
+    if len(rows) > 1:
+        rows.append(("全部", result.overall))
+    segmenters = result.overall.segmenters()
+
+    stages = Table(title="阶段划分", box=box.SIMPLE_HEAD, title_justify="left")
+    stages.add_column("组")
+    stages.add_column("通话", justify="right")
+    stages.add_column("语句", justify="right")
+    for segmenter in segmenters:
+        name = SEGMENTER_NAMES.get(segmenter, segmenter)
+        stages.add_column(f"{name}\n准确率", justify="right")
+        if segmenter == "model":
+            stages.add_column("边界\n精确", justify="right")
+            stages.add_column("边界\n±1", justify="right")
+            stages.add_column("κ", justify="right")
+    for name, figures in rows:
+        cells = [name, str(len(figures.calls))]
+        for segmenter in segmenters:
+            f = figures.stage_figures(segmenter)
+            if len(cells) == 2:
+                cells.append(str(f["utterances"]))
+            cells.append(_pct(f["utterance_accuracy"]))
+            if segmenter == "model":
+                cells += [_pct(f["boundary_exact"]), _pct(f["boundary_within_1"]),
+                          "—" if f["kappa"] is None else f"{f['kappa']:.2f}"]
+        stages.add_row(*cells, end_section=len(rows) > 1 and name == rows[-2][0])
+    console.print(stages)
+
+    if result.overall.line_labelled:
+        findings = Table(title="禁忌语与推荐话术 (逐句标注的通话)", box=box.SIMPLE_HEAD, title_justify="left")
+        for column in ("组", "禁忌语\n精确率", "召回率", "F1", "误报\n近似句", "推荐话术\n召回率", "精确率", "得分与违规数\nSpearman ρ"):
+            findings.add_column(column, justify="left" if column == "组" else "right")
+        for name, figures in rows:
+            if not figures.line_labelled:
+                continue
+            forbidden, recommended = figures.forbidden(), figures.recommended()
+            findings.add_row(name, _pct(forbidden.precision), _pct(forbidden.recall), _pct(forbidden.f1),
+                             _pct(figures.near_miss_flag_rate()), _pct(recommended.recall), _pct(recommended.precision),
+                             _num(figures.score_rank_correlation()), end_section=len(rows) > 1 and name == rows[-2][0])
+        console.print(findings)
+        categories = Table(title="各类禁忌语 (类别一致才算命中, 全部通话)", box=box.SIMPLE_HEAD, title_justify="left")
+        for column in ("类别", "标注", "检出", "命中", "精确率", "召回率"):
+            categories.add_column(column, justify="left" if column == "类别" else "right")
+        for category, counts in result.overall.forbidden_by_category().items():
+            categories.add_row(category, str(counts.gold), str(counts.predicted), str(counts.hits),
+                               _pct(counts.precision), _pct(counts.recall))
+        console.print(categories)
+
+    overall: dict[str, Any] = result.overall.stage_figures("model")
+    per_stage = Table(title="各阶段 (全部通话, 阶段模型)", box=box.SIMPLE_HEAD, title_justify="left")
+    for column in ("阶段", "精确率", "召回率", "F1", *[f"→{s}" for s in STAGES]):
+        per_stage.add_column(column, justify="left" if column == "阶段" else "right")
+    for stage in STAGES:
+        counts = overall["per_stage"][stage]
+        row = overall["confusion"][stage]
+        per_stage.add_row(stage, _pct(counts["precision"]), _pct(counts["recall"]), _pct(counts["f1"]),
+                          *[str(row[s]) for s in STAGES])
+    console.print(per_stage)
+    console.print(Text("行: 标注的阶段; →列: 预测的阶段", style="dim"))

@@ -1,0 +1,308 @@
+"""Features for the trained stage segmenter (问候 / 切入 / 转化 / 协议 / 结束).
+
+`call_features(utterances, cue_stages)` turns one call into one feature dict per utterance. It is a pure
+function of the utterances' `.role` and `.norm` (normalised text, as callqa's readers give it) and of
+which stages' rubric cues hit each utterance, so it can move into the package unchanged.
+
+Every feature name is human-readable, because the segmenter prints the strongest features behind a
+boundary: `ng:还有什么` (a character n-gram), `pos:9` (last tenth of the call), `prev_role:customer`,
+`seen_cue:协议` (a 协议 cue was heard earlier), `since_matter:3-4` (turns since the customer stated the
+matter) ….
+
+What varies between writers and transcription systems is folded away before n-grams are taken:
+digits and read-out numbers, placeholders such as `[订单x]`, names before 先生/女士, punctuation (ASR
+text has none). Speaker-label style, timestamps and Traditional script never reach this module: the
+reader has normalised them already.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+STAGES: tuple[str, ...] = ("问候", "切入", "转化", "协议", "结束")
+
+
+class UtteranceLike(Protocol):
+    role: str  # 'agent' | 'customer' | 'unknown'
+    norm: str  # normalised text
+
+
+# Which feature groups are on, and their parameters. `train.py` stores the settings in the model so
+# that scoring uses exactly the features the model was trained with.
+DEFAULT_FEATURES: dict[str, object] = {
+    "ngram_max": 3,  # character n-grams 1..ngram_max of the folded text
+    "ngram_role": False,  # also emit role-tagged n-grams (a|ng:…, c|ng:…)
+    "context_ngrams": 2,  # n-gram order used for the previous / next utterance (0 = none)
+    "position": True,  # pos:k (tenths), start:k, end:k
+    "ranks": True,  # rank among agent turns / customer turns, from start and from end
+    "matter": True,  # first substantive customer turn, and turns since it
+    "cues": True,  # rubric stage cues of this, previous and next utterance
+    "cumulative": True,  # seen_cue:S, cust_emotion_before, …
+    "lexical": True,  # question / time / amount / deadline / thanks flags
+    "length": True,
+}
+
+# --- text folding -----------------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\[[^\]]{0,20}\]|【[^】]{0,20}】|\{[^}]{0,20}\}|<[^>]{0,20}>")
+_DIGITS = re.compile(r"[0-9０-９]+(?:[.:：\-/][0-9０-９]+)*")
+_CN_NUMBER = re.compile(r"[零〇一二三四五六七八九十百千万两幺]{3,}")  # read-out numbers (138…), not 一下
+_NAME_TITLE = re.compile(r"[\u4e00-\u9fff](?=(?:先生|女士|小姐|师傅|阿姨|大爷|经理|老师|同学))")
+_SURNAME = re.compile(r"(?<=[姓])[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]+")
+_PUNCT = re.compile(r"[^\w#]+|_")  # split text into punctuation-free runs; '#' is the placeholder mark
+
+_QUESTION_WORDS = re.compile(
+    r"什么|怎么|哪|几[点天个号]|多少|多久|多长|是否|是不是|能不能|可不可以|可以吗|有没有|对吗|对不对|行不行|好吗|"
+    r"吗$|呢$|么$|请问"
+)
+_TIME = re.compile(
+    r"[0#]\s*(?:点|时|分|号|日|月|天|小时|分钟|个工作日|工作日)|今天|明天|后天|今晚|明早|上午|下午|晚上|"
+    r"礼拜|星期|周[一二三四五六日末]|月底|月初|小时|分钟|工作日|马上|立刻|尽快"
+)
+_DEADLINE = re.compile(r"之前|以前|之内|以内|内[给回完到]|前[给回完到]|最晚|最迟|截止|到期|期限|时限")
+_AMOUNT = re.compile(r"[0#]\s*(?:元|块|万|千|百|角|%|折)|金额|费用|退款|赔偿|补偿|优惠|券|积分|返还")
+_THANKS = re.compile(r"谢谢|感谢|多谢|再见|拜拜|辛苦|不客气|祝您")
+_ANYTHING_ELSE = re.compile(r"还有(?:什么|其他|别的)|其他问题|别的问题|还需要")
+_EMOTION = re.compile(r"[!！]|凭什么|什么意思|太[过离差慢]|气死|投诉|搞什么|怎么回事|开玩笑|骗|坑|受不了|着急|急死|烦")
+
+
+def fold(norm: str) -> str:
+    """Normalised text with the writer- and call-specific details folded away (see module docstring)."""
+    text = _PLACEHOLDER.sub("#", norm)
+    text = _DIGITS.sub("0", text)
+    text = _CN_NUMBER.sub("0", text)
+    text = _NAME_TITLE.sub("X", text)
+    text = _SURNAME.sub("X", text)
+    text = _LATIN.sub("a", text)
+    return text
+
+
+def _runs(folded: str) -> list[str]:
+    """Punctuation-free runs of the folded text (n-grams never cross punctuation)."""
+    return [r for r in _PUNCT.split(folded) if r]
+
+
+def ngrams(runs: Sequence[str], n_max: int, n_min: int = 1) -> set[str]:
+    out: set[str] = set()
+    for run in runs:
+        length = len(run)
+        for n in range(n_min, n_max + 1):
+            for i in range(length - n + 1):
+                out.add(run[i:i + n])
+    return out
+
+
+def _bucket(value: int, edges: Sequence[int]) -> str:
+    """'0', '1', …, or 'a-b' / 'a+' for a count, by the given bucket starts (edges ascending)."""
+    for lo, hi in zip(edges, edges[1:]):
+        if lo <= value < hi:
+            return str(lo) if hi == lo + 1 else f"{lo}-{hi - 1}"
+    return f"{edges[-1]}+"
+
+
+_TURN_EDGES = (0, 1, 2, 3, 5, 8)
+_LEN_EDGES = (0, 4, 9, 17, 33, 65)
+_GREETING_ONLY = re.compile(r"^(?:喂|你好|您好|hello|hi|在吗|在不在|嗯|哦|啊|是的|是|对|好的|好|我是|我姓X|X先生|X女士|0)*$")
+
+
+def _is_substantive(folded_runs: Sequence[str], cues: set[str]) -> bool:
+    """A customer turn that is about the matter: more than a hello, a name or a yes."""
+    content = "".join(folded_runs)
+    if _GREETING_ONLY.match(content):
+        return False
+    stripped = re.sub(r"喂|你好|您好|在吗|我是|我姓X|X先生|X女士|请问", "", content)
+    return len(stripped) >= 5 or "切入" in cues
+
+
+def call_features(
+    utterances: Sequence[UtteranceLike],
+    cue_stages: Sequence[set[str] | frozenset[str]],
+    settings: Mapping[str, object] | None = None,
+) -> list[dict[str, float]]:
+    """One {feature name: value} dict per utterance of a call (all values 1.0 except where noted)."""
+    opt = dict(DEFAULT_FEATURES)
+    if settings:
+        opt.update(settings)
+    n_max = int(opt["ngram_max"])  # type: ignore[arg-type]
+    ctx_n = int(opt["context_ngrams"])  # type: ignore[arg-type]
+    count = len(utterances)
+
+    roles = [u.role for u in utterances]
+    folded = [fold(u.norm) for u in utterances]
+    runs = [_runs(f) for f in folded]
+    joined = ["".join(r) for r in runs]
+    grams = [ngrams(r, n_max) for r in runs]
+    ctx_grams = [ngrams(r, ctx_n, min(2, ctx_n)) if ctx_n else set() for r in runs]
+
+    # Turn ranks per role (agent turn 0, 1, 2 … from the start and from the end).
+    rank: list[int] = []
+    rank_end: list[int] = []
+    totals: dict[str, int] = {}
+    for role in roles:
+        rank.append(totals.get(role, 0))
+        totals[role] = totals.get(role, 0) + 1
+    seen: dict[str, int] = {}
+    for role in roles:
+        seen[role] = seen.get(role, 0) + 1
+        rank_end.append(totals[role] - seen[role])
+
+    # The customer's first statement of the matter (切入 usually starts there).
+    matter = next(
+        (i for i in range(count) if roles[i] == "customer" and _is_substantive(runs[i], set(cue_stages[i]))),
+        None,
+    )
+
+    rows: list[dict[str, float]] = []
+    cues_before: set[str] = set()
+    cust_cues_before: set[str] = set()
+    emotion_before = False
+    thanks_before = False
+    for i in range(count):
+        f: dict[str, float] = {"bias": 1.0}
+        role = roles[i]
+        f[f"role:{role}"] = 1.0
+        text = joined[i]
+        cues = cue_stages[i]
+
+        if opt["position"]:
+            f[f"pos:{min(9, int(10 * i / count))}"] = 1.0
+            f[f"start:{_bucket(i, _TURN_EDGES)}"] = 1.0
+            f[f"end:{_bucket(count - 1 - i, _TURN_EDGES)}"] = 1.0
+        if opt["ranks"]:
+            f[f"{role}_rank:{_bucket(rank[i], _TURN_EDGES)}"] = 1.0
+            f[f"{role}_rank_end:{_bucket(rank_end[i], _TURN_EDGES)}"] = 1.0
+        if opt["length"]:
+            f[f"len:{_bucket(len(text), _LEN_EDGES)}"] = 1.0
+        if opt["lexical"]:
+            raw = utterances[i].norm
+            if "?" in raw or "？" in raw or _QUESTION_WORDS.search(text):
+                f["question"] = 1.0
+            if _TIME.search(text):
+                f["time_expr"] = 1.0
+            if _DEADLINE.search(text):
+                f["deadline_expr"] = 1.0
+            if _AMOUNT.search(text):
+                f["amount_expr"] = 1.0
+            if _THANKS.search(text):
+                f[f"{role}_thanks"] = 1.0
+            if _ANYTHING_ELSE.search(text):
+                f[f"{role}_anything_else"] = 1.0
+            if _EMOTION.search(raw):
+                f[f"{role}_emotion"] = 1.0
+            if thanks_before:
+                f["thanks_before"] = 1.0
+            if emotion_before:
+                f["cust_emotion_before"] = 1.0
+        for g in grams[i]:
+            f[f"ng:{g}"] = 1.0
+            if opt["ngram_role"]:
+                f[f"{role[0]}|ng:{g}"] = 1.0
+        for offset, tag in ((-1, "prev"), (1, "next")):
+            j = i + offset
+            if 0 <= j < count:
+                f[f"{tag}_role:{roles[j]}"] = 1.0
+                if roles[j] == role:
+                    f[f"{tag}_same_speaker"] = 1.0
+                for g in ctx_grams[j]:
+                    f[f"{tag}_ng:{g}"] = 1.0
+                if opt["cues"]:
+                    for s in cue_stages[j]:
+                        f[f"{tag}_cue:{s}"] = 1.0
+            else:
+                f[f"{tag}:none"] = 1.0
+        if opt["cues"]:
+            for s in cues:
+                f[f"cue:{s}"] = 1.0
+                f[f"{role}_cue:{s}"] = 1.0
+        if opt["cumulative"]:
+            for s in cues_before:
+                f[f"seen_cue:{s}"] = 1.0
+            for s in cust_cues_before:
+                f[f"seen_cust_cue:{s}"] = 1.0
+        if opt["matter"]:
+            if matter is None:
+                f["matter:none"] = 1.0
+            elif i < matter:
+                f["before_matter"] = 1.0
+                f[f"to_matter:{_bucket(matter - i, _TURN_EDGES)}"] = 1.0
+            elif i == matter:
+                f["is_matter"] = 1.0
+            else:
+                f[f"since_matter:{_bucket(i - matter, _TURN_EDGES)}"] = 1.0
+        rows.append(f)
+
+        cues_before.update(cues)
+        if role == "customer":
+            cust_cues_before.update(cues)
+            if _EMOTION.search(utterances[i].norm) or "转化" in cues:
+                emotion_before = True
+        if _THANKS.search(text):
+            thanks_before = True
+    return rows
+
+
+# --- feature names in words a trainer reads -------------------------------------------------------
+
+_ROLE_WORDS = {"agent": "客服", "customer": "客户", "unknown": "未知说话人"}
+_FLAG_WORDS = {
+    "bias": "(基线)",
+    "question": "是问句",
+    "time_expr": "提到时间",
+    "deadline_expr": "提到期限",
+    "amount_expr": "提到金额或补偿",
+    "thanks_before": "此前已有人道谢或道别",
+    "cust_emotion_before": "客户此前已表达情绪",
+    "before_matter": "在客户说明来意之前",
+    "is_matter": "客户第一次说明来意",
+    "matter:none": "客户始终没有说明来意",
+    "prev:none": "通话第一句",
+    "next:none": "通话最后一句",
+    "prev_same_speaker": "与上一句同一人说",
+    "next_same_speaker": "与下一句同一人说",
+}
+
+
+def describe_feature(name: str) -> str:
+    """A feature name as a trainer reads it: ng:还有什么 -> 说了「还有什么」, pos:9 -> 位于通话 90%–100%."""
+    if name in _FLAG_WORDS:
+        return _FLAG_WORDS[name]
+    key, _, value = name.partition(":")
+    role_prefix, _, rest = key.partition("_")
+    if key == "ng":
+        return f"说了「{value}」"
+    if key in ("prev_ng", "next_ng"):
+        return f"{'上' if key == 'prev_ng' else '下'}一句说了「{value}」"
+    if key == "role":
+        return f"{_ROLE_WORDS.get(value, value)}说的"
+    if key in ("prev_role", "next_role"):
+        return f"{'上' if key == 'prev_role' else '下'}一句是{_ROLE_WORDS.get(value, value)}"
+    if key == "pos":
+        return f"位于通话 {int(value) * 10}%–{int(value) * 10 + 10}%"
+    if key == "start":
+        return f"通话开始后第 {value} 句"
+    if key == "end":
+        return f"距通话结束 {value} 句"
+    if key == "len":
+        return f"长度 {value} 字"
+    if key == "since_matter":
+        return f"客户说明来意后第 {value} 句"
+    if key == "to_matter":
+        return f"客户说明来意前 {value} 句"
+    if key in ("cue", "prev_cue", "next_cue"):
+        where = {"cue": "", "prev_cue": "上一句", "next_cue": "下一句"}[key]
+        return f"{where}命中「{value}」阶段的规则线索"
+    if key in ("seen_cue", "seen_cust_cue"):
+        return f"此前{'客户' if key == 'seen_cust_cue' else ''}已命中「{value}」阶段的线索"
+    if role_prefix in _ROLE_WORDS:
+        who = _ROLE_WORDS[role_prefix]
+        if rest == "cue":
+            return f"{who}命中「{value}」阶段的规则线索"
+        if rest in ("rank", "rank_end"):
+            return f"{who}的第 {value} 句" if rest == "rank" else f"{who}倒数第 {value} 句"
+        words = {"thanks": "道谢或道别", "anything_else": "问还有没有别的问题", "emotion": "表达情绪"}
+        if rest in words:
+            return f"{who}{words[rest]}"
+    return name

@@ -1,0 +1,140 @@
+"""The trained stage model: a linear-chain CRF whose per-utterance marginals feed the monotone decode.
+
+A model file is one JSON document, so that loading it can never run code (no pickle):
+
+    {"format": "callqa.stage-model/1",          # checked first: another format is refused
+     "manifest": {...},                          # what it was trained on, when, settings, its figures
+     "settings": {"features": {...}, "decode": {...}},
+     "weights": {"crfsuite": "<base64 of the CRF library's own model file>", "sha256": "..."}}
+
+At run time only python-crfsuite's tagger is used (no training library): it reads the weights from
+memory. A corrupt, truncated or mismatched file is one `ModelError` line naming the file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pycrfsuite
+
+from callqa.errors import ModelError
+from callqa.model import STAGES
+from callqa.stages.decode import Costs
+from callqa.stages.features import UtteranceLike, call_features
+
+FORMAT = "callqa.stage-model/1"
+_FLOOR = 1e-6  # marginals are clipped here before the log: one confident mistake is not fatal
+
+
+def default_model_path() -> Path:
+    """The model shipped in the wheel (built by `scripts/build_models.py`)."""
+    return Path(str(resources.files("callqa.stages") / "default_model.json"))
+
+
+@dataclass(slots=True)
+class StageModel:
+    settings: dict[str, Any]  # {"features": {...}, "decode": {...}}: what scoring must do as training did
+    manifest: dict[str, Any]
+    weights: bytes  # the CRF library's own model file
+    path: str = "<memory>"
+    _tagger: Any = field(default=None, repr=False)
+    _state_weights: dict[tuple[str, str], float] | None = field(default=None, repr=False)
+
+    @property
+    def costs(self) -> Costs:
+        return Costs(**self.settings.get("decode", {}))
+
+    @property
+    def tagger(self) -> Any:
+        if self._tagger is None:
+            tagger = pycrfsuite.Tagger()
+            try:
+                tagger.open_inmemory(self.weights)
+            except (ValueError, OSError) as exc:
+                raise ModelError(self.path, f"the CRF weights cannot be read: {exc}") from None
+            self._tagger = tagger
+        return self._tagger
+
+    def features(self, utterances: Sequence[UtteranceLike], cue_stages: Sequence[frozenset[str]]) -> list[dict[str, float]]:
+        return call_features(utterances, cue_stages, self.settings.get("features"))
+
+    def log_scores(self, rows: Sequence[Mapping[str, float]]) -> list[list[float]]:
+        """log P(stage | call) per utterance, in STAGES order (marginals of the CRF)."""
+        tagger = self.tagger
+        tagger.set(pycrfsuite.ItemSequence(list(rows)))
+        known = set(tagger.labels())
+        return [
+            [math.log(max(tagger.marginal(s, i), _FLOOR)) if s in known else math.log(_FLOOR) for s in STAGES]
+            for i in range(len(rows))
+        ]
+
+    def drivers(self, row: Mapping[str, float], stage: str, against: str, top: int = 5) -> list[tuple[str, float]]:
+        """The features of one utterance that most favour `stage` over `against`, with their weight."""
+        if self._state_weights is None:
+            self._state_weights = dict(self.tagger.info().state_features)
+        weights = self._state_weights
+        scored = [
+            (name, value * (weights.get((name, stage), 0.0) - weights.get((name, against), 0.0)))
+            for name, value in row.items()
+        ]
+        return sorted((item for item in scored if item[1] > 0), key=lambda item: -item[1])[:top]
+
+    # --- the file ------------------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        document = {
+            "format": FORMAT,
+            "manifest": self.manifest,
+            "settings": self.settings,
+            "weights": {
+                "crfsuite": base64.b64encode(self.weights).decode("ascii"),
+                "sha256": hashlib.sha256(self.weights).hexdigest(),
+            },
+        }
+        return json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json(), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> StageModel:
+        name = str(path)
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelError(name, "no such stage model file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(name, f"not a callqa stage model (not readable JSON: {exc})") from None
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            found = document.get("format") if isinstance(document, dict) else None
+            raise ModelError(
+                name,
+                f"not a stage model this callqa reads (format {found!r}, expected {FORMAT!r})",
+                hint="retrain it with this version: callqa train stages DIR --out MODEL",
+            )
+        try:
+            weights = base64.b64decode(document["weights"]["crfsuite"], validate=True)
+            digest, settings, manifest = document["weights"]["sha256"], document["settings"], document["manifest"]
+        except (KeyError, TypeError, binascii.Error):
+            raise ModelError(name, "stage model file is incomplete or corrupt") from None
+        if hashlib.sha256(weights).hexdigest() != digest:
+            raise ModelError(name, "stage model weights do not match their checksum: the file is corrupt")
+        model = cls(settings=settings, manifest=manifest, weights=weights, path=name)
+        model.tagger  # noqa: B018 - open now, so a bad file fails at load, not mid-batch
+        return model
+
+
+@lru_cache(maxsize=8)
+def load_stage_model(path: str) -> StageModel:
+    """A model file loaded once per process (batch workers share the parent's)."""
+    return StageModel.load(path)
