@@ -38,7 +38,7 @@ def findings(report, rule: str):
     ],
 )
 def test_keyword_logic(match, text, expected):
-    assert (CompiledMatch(Match.model_validate(match)).spans(text) is not None) is expected
+    assert (CompiledMatch(Match.model_validate(match), {}).spans(text) is not None) is expected
 
 
 CHECKS = """\

@@ -8,7 +8,7 @@ transcript has times; otherwise the report notes that they were skipped.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
@@ -27,6 +27,7 @@ from callqa.rules.schema import (
     SpeechRateCheck,
     TalkRatioCheck,
 )
+from callqa.rules.patterns import compile_pattern, fold_homophones
 from callqa.rules.spans import near, occurrences, script_key
 from callqa.text.normalize import normalize_phrase
 
@@ -38,9 +39,12 @@ class CompiledMatch:
     """A keyword expression ready to run on normalised text. `spans(text)` is None when it does not
     match, else the spans that made it match (empty for `none`)."""
 
-    def __init__(self, match: Match | str):
+    def __init__(self, match: Match | str, classes: Mapping[str, Sequence[str]]):
         if isinstance(match, str):
             self.op, self.phrase = "phrase", normalize_phrase(match)
+            return
+        if match.pattern is not None:
+            self.op, self.pattern = "pattern", compile_pattern(match.pattern, classes, pinyin=match.pinyin)
             return
         if match.regex is not None:
             self.op = "regex"
@@ -49,12 +53,14 @@ class CompiledMatch:
             return
         self.op = next(name for name in ("any", "all", "none", "at_least") if getattr(match, name) is not None)
         terms = match.of if self.op == "at_least" else getattr(match, self.op)
-        self.children = [CompiledMatch(term) for term in terms]
+        self.children = [CompiledMatch(term, classes) for term in terms]
         self.at_least = match.at_least
 
     def spans(self, text: str) -> list[Span] | None:
         if self.op == "phrase":
             return occurrences(text, self.phrase) or None
+        if self.op == "pattern":
+            return self.pattern.spans(text, fold_homophones(text) if self.pattern.pinyin else None) or None
         if self.op == "regex":
             if self.not_regex is not None and self.not_regex.search(text):
                 return None
@@ -98,15 +104,15 @@ class CompiledCheck:
     exceptions: tuple[str, ...] = ()
 
 
-def compile_check(check) -> CompiledCheck:
+def compile_check(check, classes: Mapping[str, Sequence[str]]) -> CompiledCheck:
     matches = {}
     if isinstance(check, KeywordCheck):
-        matches["match"] = CompiledMatch(check.match)
+        matches["match"] = CompiledMatch(check.match, classes)
     elif isinstance(check, ResponseCheck):
-        matches["trigger"] = CompiledMatch(check.trigger.match)
-        matches["response"] = CompiledMatch(check.response.match)
+        matches["trigger"] = CompiledMatch(check.trigger.match, classes)
+        matches["response"] = CompiledMatch(check.response.match, classes)
     elif isinstance(check, SilenceCheck) and check.bridge is not None:
-        matches["bridge"] = CompiledMatch(check.bridge)
+        matches["bridge"] = CompiledMatch(check.bridge, classes)
     exceptions = tuple(normalize_phrase(e) for e in getattr(check, "exceptions", ()))
     return CompiledCheck(check, matches, exceptions)
 

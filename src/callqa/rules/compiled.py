@@ -15,7 +15,9 @@ from rapidfuzz import fuzz
 from callqa.model import Role, Utterance
 from callqa.rules.checks import compile_check
 from callqa.rules.schema import ForbiddenRule, RecommendedScript, Rubric
-from callqa.rules.spans import near, occurrences, script_key
+from callqa.errors import RubricError
+from callqa.rules.patterns import Pattern, PatternError, compile_pattern, fold_homophones
+from callqa.rules.spans import near, script_key
 from callqa.text.normalize import filler_pattern, normalize_phrase
 
 _SHORT_PHRASE = 2  # phrases this short need word boundaries under `word_boundary: auto`
@@ -44,7 +46,8 @@ class ScriptMatch:
 class _CompiledRule:
     rule: ForbiddenRule
     regexes: tuple[re.Pattern[str], ...]
-    exceptions: tuple[str, ...]
+    patterns: tuple[Pattern, ...]
+    exceptions: tuple[Pattern, ...]
     exception_regexes: tuple[re.Pattern[str], ...]
 
 
@@ -77,18 +80,10 @@ class CompiledRubric:
             for role, patterns in (("agent", rubric.speakers.agent), ("customer", rubric.speakers.customer))
             for pattern in patterns
         ]
-        self.rules = [
-            _CompiledRule(
-                rule,
-                tuple(re.compile(r) for r in rule.regexes),
-                tuple(normalize_phrase(e) for e in rule.exceptions),
-                tuple(re.compile(r) for r in rule.exception_regexes),
-            )
-            for rule in rubric.forbidden
-            if rule.enabled
-        ]
-        self.scripts = [s for s in rubric.recommended if s.enabled]
-        self.checks = [compile_check(c) for c in rubric.checks if c.enabled]
+        try:
+            self._compile_rules(rubric)
+        except PatternError as exc:  # a class name used deep inside a check, say
+            raise RubricError(path, str(exc)) from None
         self._script_keys = [tuple(script_key(normalize_phrase(x)) for x in s.sentences) for s in self.scripts]
         self._script_required = [tuple(normalize_phrase(w) for w in s.must_include) for s in self.scripts]
         self._script_regexes = [tuple(re.compile(r) for r in s.regexes) for s in self.scripts]
@@ -118,6 +113,24 @@ class CompiledRubric:
             automaton.add_word(key, (len(key), tuple(values)))
         automaton.make_automaton()
         self._automaton = automaton if entries else None
+
+    def _compile_rules(self, rubric: Rubric) -> None:
+        """Forbidden rules, scripts and checks, their patterns compiled against the rubric's classes."""
+        classes = rubric.classes
+        self.rules = [
+            _CompiledRule(
+                rule,
+                tuple(re.compile(r) for r in rule.regexes),
+                tuple(compile_pattern(p, classes, pinyin=rule.pinyin) for p in rule.patterns),
+                tuple(compile_pattern(e, classes, pinyin=rule.pinyin) for e in rule.exceptions),
+                tuple(re.compile(r) for r in rule.exception_regexes),
+            )
+            for rule in rubric.forbidden
+            if rule.enabled
+        ]
+        self.scripts = [s for s in rubric.recommended if s.enabled]
+        self.checks = [compile_check(c, classes) for c in rubric.checks if c.enabled]
+        self._script_patterns = [tuple(compile_pattern(p, classes) for p in s.patterns) for s in self.scripts]
 
     @staticmethod
     def resolve_stage_model(name: str, folder: Path) -> str:
@@ -208,12 +221,21 @@ class CompiledRubric:
             for kind, rule_index, needs_boundary in values:
                 if kind == "rule":
                     candidates.setdefault(rule_index, []).append((start, end, needs_boundary))
+        folded = None  # the homophone-folded text, made only for a rule that asks for it
         for rule_index, compiled in enumerate(self.rules):
-            if compiled.regexes and utterance.role in compiled.rule.roles and stage in compiled.rule.stages:
-                for regex in compiled.regexes:
-                    for match in regex.finditer(text):
-                        if match.end() > match.start():
-                            candidates.setdefault(rule_index, []).append((match.start(), match.end(), False))
+            if not (compiled.regexes or compiled.patterns) or utterance.role not in compiled.rule.roles:
+                continue
+            if stage not in compiled.rule.stages:
+                continue
+            for regex in compiled.regexes:
+                for match in regex.finditer(text):
+                    if match.end() > match.start():
+                        candidates.setdefault(rule_index, []).append((match.start(), match.end(), False))
+            if compiled.rule.pinyin and folded is None:
+                folded = fold_homophones(text)
+            for pattern in compiled.patterns:
+                for start, end in pattern.spans(text, folded):
+                    candidates.setdefault(rule_index, []).append((start, end, False))
         hits: dict[int, list[Hit]] = {}
         boundaries: set[int] | None = None
         for rule_index, spans in candidates.items():
@@ -224,7 +246,7 @@ class CompiledRubric:
             for start, end, needs_boundary in sorted(spans, key=lambda s: (s[0], -(s[1] - s[0]))):
                 if kept and start < kept[-1].end:
                     continue  # inside a longer hit of the same rule
-                if self._is_exception(compiled, text, start, end):
+                if self._is_exception(compiled, text, folded, start, end):
                     continue
                 if needs_boundary:
                     if boundaries is None:
@@ -237,10 +259,12 @@ class CompiledRubric:
         return hits
 
     @staticmethod
-    def _is_exception(compiled: _CompiledRule, text: str, start: int, end: int) -> bool:
-        """An exception phrase or regex overlapping the hit, or within the rule's context window of it."""
+    def _is_exception(compiled: _CompiledRule, text: str, folded: str | None, start: int, end: int) -> bool:
+        """An exception pattern or regex overlapping the hit, or within the rule's context window of it."""
         window = compiled.rule.context_window
-        if any(near(a, b, start, end, window) for phrase in compiled.exceptions for a, b in occurrences(text, phrase)):
+        if compiled.rule.pinyin and folded is None:
+            folded = fold_homophones(text)
+        if any(near(a, b, start, end, window) for pattern in compiled.exceptions for a, b in pattern.spans(text, folded)):
             return True
         return any(
             near(*m.span(), start, end, window) for regex in compiled.exception_regexes for m in regex.finditer(text)
@@ -264,6 +288,11 @@ class CompiledRubric:
             found = regex.search(utterance.norm)
             if found:
                 best, best_sentence = 1.0, found.group()
+                break
+        for pattern in self._script_patterns[script_index]:
+            spans = pattern.spans(utterance.norm)
+            if spans:
+                best, best_sentence = 1.0, utterance.norm[slice(*spans[0])]
                 break
         missing = tuple(w for w in self._script_required[script_index] if w not in utterance.norm)
         return ScriptMatch(best, best_sentence or self.scripts[script_index].sentences[0], missing)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from callqa.errors import RubricError
 from callqa.model import STAGES
+from callqa.rules.patterns import PatternError, class_names, compile_pattern
 from callqa.rules.yamlsource import YamlDocument, load_yaml
 
 StageName = Literal["问候", "切入", "转化", "协议", "结束"]
@@ -27,6 +28,26 @@ RoleName = Literal["agent", "customer", "unknown"]
 Severity = Literal["info", "warning", "error", "fatal"]
 RuleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$", min_length=1)]
 NonEmptyText = Annotated[str, Field(min_length=1)]
+
+
+class _AnyClass(dict[str, list[str]]):
+    """Stands for the rubric's classes while one rule is checked alone: every name exists."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __missing__(self, name: str) -> list[str]:
+        return ["x"]
+
+
+def _check_patterns(patterns: list[str]) -> list[str]:
+    """Each pattern must compile (its class names are checked against `classes:` with the whole rubric)."""
+    for i, pattern in enumerate(patterns):
+        try:
+            compile_pattern(pattern, _AnyClass())
+        except PatternError as exc:
+            raise ValueError(f"item {i}: {exc}") from None
+    return patterns
 
 
 def _compile_all(patterns: list[str]) -> list[str]:
@@ -87,12 +108,19 @@ class Match(_Model):
     of: list[MatchTerm] | None = None
     regex: str | None = None
     not_regex: str | None = None
+    #: A pattern of the rubric's pattern language (README "Patterns"): ordered terms, gaps, classes.
+    pattern: str | None = None
+    #: With `pattern`: also match words that sound alike (ASR slips such as 公号 for 工号).
+    pinyin: bool = False
 
     @model_validator(mode="after")
     def _one_operator(self) -> Match:
-        given = [name for name in ("any", "all", "none", "at_least", "regex") if getattr(self, name) is not None]
+        given = [name for name in ("any", "all", "none", "at_least", "regex", "pattern")
+                 if getattr(self, name) is not None]
         if len(given) != 1:
-            raise ValueError("use exactly one of any, all, none, at_least (with of), regex")
+            raise ValueError("use exactly one of any, all, none, at_least (with of), regex, pattern")
+        if self.pattern is not None:
+            _check_patterns([self.pattern])
         if (self.at_least is None) != (self.of is None):
             raise ValueError("at_least and of go together")
         if self.not_regex is not None and self.regex is None:
@@ -247,9 +275,11 @@ class ForbiddenRule(_Model):
     id: RuleId
     category: NonEmptyText
     phrases: list[NonEmptyText] = []
+    #: Patterns of the rubric's pattern language: `$WE … (管不了|负责不了)` (README "Patterns").
+    patterns: list[NonEmptyText] = []
     regexes: list[NonEmptyText] = []
-    #: A hit overlapped by one of these (in the same utterance), or with one within `context_window`
-    #: characters of it, is a near-miss, not a violation (allow-contexts).
+    #: Patterns (a plain phrase is one) of near-misses: a hit overlapped by one (in the same utterance),
+    #: or with one within `context_window` characters of it, is not a violation (allow-contexts).
     exceptions: list[NonEmptyText] = []
     exception_regexes: list[NonEmptyText] = []
     context_window: int = Field(default=0, ge=0)
@@ -262,17 +292,20 @@ class ForbiddenRule(_Model):
     position: Position | None = None
     #: auto: phrases of one or two characters must start and end on jieba word boundaries.
     word_boundary: Literal["auto", "always", "never"] = "auto"
+    #: Patterns and exceptions also match words that sound alike (ASR text: 公号 for 工号, 在见 for 再见).
+    pinyin: bool = False
     message: NonEmptyText
     suggestion: str | None = None
     enabled: bool = True
     examples: RuleExamples = RuleExamples()
 
     _check_regexes = field_validator("regexes", "exception_regexes")(_compile_all)
+    _check_patterns = field_validator("patterns", "exceptions")(_check_patterns)
 
     @model_validator(mode="after")
     def _has_patterns(self) -> ForbiddenRule:
-        if not self.phrases and not self.regexes:
-            raise ValueError("a forbidden rule needs phrases or regexes")
+        if not self.phrases and not self.patterns and not self.regexes:
+            raise ValueError("a forbidden rule needs phrases, patterns or regexes")
         return self
 
 
@@ -286,6 +319,8 @@ class RecommendedScript(_Model):
     sentences: list[NonEmptyText] = Field(min_length=1)
     #: Regexes (on normalised text) that count as saying the script outright, e.g. a concrete time.
     regexes: list[NonEmptyText] = []
+    #: Patterns (README "Patterns") that count as saying the script outright, in any words they allow.
+    patterns: list[NonEmptyText] = []
     #: Words the utterance must contain as well, e.g. 工号 for the greeting.
     must_include: list[NonEmptyText] = []
     threshold: float = Field(default=0.8, gt=0, le=1)
@@ -306,6 +341,7 @@ class RecommendedScript(_Model):
     examples: RuleExamples = RuleExamples()
 
     _check_regexes = field_validator("regexes")(_compile_all)
+    _check_patterns = field_validator("patterns")(_check_patterns)
 
 
 class Grade(_Model):
@@ -383,6 +419,22 @@ class Rubric(_Model):
     fillers: list[NonEmptyText] = ["嗯", "呃", "唔"]
     #: Words the tokenizer keeps whole, so a short phrase never matches inside them (可能 in 不可能).
     words: list[NonEmptyText] = []
+    #: Named word classes that patterns share: `$WE` in a pattern stands for any of classes.WE.
+    classes: dict[Annotated[str, Field(pattern=r"^[A-Za-z_]\w*$")], list[NonEmptyText]] = {}
+
+    @model_validator(mode="after")
+    def _classes_defined(self) -> Rubric:
+        """Every `$NAME` a pattern uses is one of `classes:`."""
+        used: list[tuple[str, str]] = []
+        for rule in self.forbidden:
+            used += [(rule.id, p) for p in [*rule.patterns, *rule.exceptions]]
+        for script in self.recommended:
+            used += [(script.id, p) for p in script.patterns]
+        for rule_id, pattern in used:
+            missing = class_names(pattern) - set(self.classes)
+            if missing:
+                raise ValueError(f"{rule_id}: pattern {pattern!r} uses undefined class ${sorted(missing)[0]}")
+        return self
 
     @field_validator("version", mode="before")
     @classmethod

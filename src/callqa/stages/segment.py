@@ -58,7 +58,7 @@ def stage_evidence(transcript: Transcript, stage_cues: StageCues, model: StageMo
     if model is None:
         return [StageEvidence(e.position, e.cues, e.scores) for e in cue_evidence]
     utterances = transcript.utterances
-    rows = model.features(utterances, cue_stage_sets(transcript, stage_cues))
+    rows = model.features(utterances, [frozenset(e.cues) for e in cue_evidence])  # the stages whose cues hit
     evidence = []
     for utterance, cue_ev, row, scores in zip(utterances, cue_evidence, rows, model.log_scores(rows), strict=True):
         if utterance.given_stage is not None:

@@ -1,0 +1,138 @@
+"""The rubric's pattern language, compiled once into regular expressions over normalised text.
+
+A pattern is a row of terms, each matched right after the one before unless a gap stands between:
+
+    不归 … 管                  不归 then 管, at most 8 characters apart (a gap never crosses 。！？)
+    $WE …4 (管不了|负责不了)     a word of the class WE, at most 4 characters, then either phrase
+    !可能                      可能, but not negated (不可能, 没可能 are not hits)
+    您 (当时)? 自己 … 确认       an optional term: (…)? ; spaces only separate terms
+
+Terms: a literal phrase; `$NAME`, a word class from the rubric's `classes:` (shared by every rule);
+`(a|b|$C)`, any of them; a `!` before a term: only where it is not negated (不 没 没有 别 未 无 非 just
+before it); a `?` after a term: it may be absent. Gaps: `…` or `...` (up to 8 characters), `…N`
+(up to N). A plain phrase is a pattern too, so `exceptions` are patterns as well.
+
+For ASR text a rule may ask for homophone-tolerant matching (`pinyin: true`): its patterns and the
+utterance are both folded so that characters with the same toneless pinyin are one (公号 matches 工号,
+在见 matches 再见), character for character, so spans still point into the original text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from callqa.text.normalize import normalize_phrase
+
+DEFAULT_GAP = 8
+_NEGATORS = ("没有", "不", "没", "别", "未", "无", "非")
+_CLAUSE_END = "。！？!?"
+_TOKEN = re.compile(r"\s*(?:(?P<gap>…|\.\.\.)(?P<n>\d+)?|(?P<neg>!)?(?P<term>\([^()]*\)|\$[A-Za-z_][\w]*|[^\s…()$!?]+)(?P<opt>\?)?)")
+_CLASS_NAME = re.compile(r"^\$[A-Za-z_]\w*$")
+
+
+class PatternError(ValueError):
+    """A pattern that cannot be compiled; the message says what is wrong with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    source: str
+    regex: re.Pattern[str]
+    pinyin: bool  # match on homophone-folded text
+
+    def spans(self, norm: str, folded: str | None = None) -> list[tuple[int, int]]:
+        """Every non-overlapping (start, end) of the pattern in normalised text."""
+        text = folded if self.pinyin and folded is not None else norm
+        return [m.span() for m in self.regex.finditer(text) if m.end() > m.start()]
+
+
+def class_names(pattern: str) -> set[str]:
+    return {m[1:] for m in re.findall(r"\$[A-Za-z_]\w*", pattern)}
+
+
+def compile_pattern(source: str, classes: Mapping[str, Sequence[str]], *, pinyin: bool = False) -> Pattern:
+    """The pattern as a regex over normalised text; PatternError says what is wrong."""
+    pieces: list[str] = []
+    pending_gap: int | None = None
+    position = 0
+    text = source.strip()
+    if not text:
+        raise PatternError("empty pattern")
+    while position < len(text):
+        token = _TOKEN.match(text, position)
+        if token is None or token.end() == position:
+            raise PatternError(f"cannot read {text[position:]!r} in pattern {source!r}")
+        position = token.end()
+        if token["gap"]:
+            if not pieces or pending_gap is not None:
+                raise PatternError(f"a gap must stand between two terms in {source!r}")
+            pending_gap = int(token["n"]) if token["n"] else DEFAULT_GAP
+            continue
+        term = _term(token["term"], classes, source, pinyin)
+        if token["neg"]:
+            term = "".join(f"(?<!{re.escape(_fold_if(n, pinyin))})" for n in _NEGATORS) + term
+        if token["opt"]:
+            term = f"(?:{term})?"
+        if pending_gap is not None:
+            pieces.append(f"[^{_CLAUSE_END}]{{0,{pending_gap}}}?")
+            pending_gap = None
+        pieces.append(term)
+    if pending_gap is not None:
+        raise PatternError(f"a gap must stand between two terms in {source!r}")
+    try:
+        return Pattern(source, re.compile("".join(pieces)), pinyin)
+    except re.error as exc:
+        raise PatternError(f"pattern {source!r}: {exc}") from None
+
+
+def _term(term: str, classes: Mapping[str, Sequence[str]], source: str, pinyin: bool) -> str:
+    if term.startswith("("):
+        options = [o.strip() for o in term[1:-1].split("|")]
+        if not all(options):
+            raise PatternError(f"empty alternative in {term!r} of pattern {source!r}")
+        return "(?:" + "|".join(_term(o, classes, source, pinyin) for o in _longest_first(options)) + ")"
+    if _CLASS_NAME.match(term):
+        name = term[1:]
+        if name not in classes:
+            raise PatternError(f"unknown class ${name} in pattern {source!r} (define it under classes:)")
+        words = [normalize_phrase(w) for w in classes[name]]
+        return "(?:" + "|".join(re.escape(_fold_if(w, pinyin)) for w in _longest_first(words) if w) + ")"
+    literal = normalize_phrase(term)
+    if not literal:
+        raise PatternError(f"term {term!r} of pattern {source!r} is empty once normalised")
+    return re.escape(_fold_if(literal, pinyin))
+
+
+def _longest_first(words: Sequence[str]) -> list[str]:
+    return sorted(dict.fromkeys(words), key=len, reverse=True)
+
+
+def _fold_if(text: str, pinyin: bool) -> str:
+    return fold_homophones(text) if pinyin else text
+
+
+# --- homophones ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _homophone_codes() -> dict[str, str]:
+    """Each GB2312 character -> one private-use character per toneless syllable (400 of them), from the
+    table `scripts/build_homophones.py` makes: characters that sound alike get the same one."""
+    table = json.loads((resources.files("callqa.rules") / "homophones.json").read_text(encoding="utf-8"))
+    codes = {}
+    for index, chars in enumerate(table["syllables"].values()):
+        for char in chars:
+            codes[char] = chr(0xF0000 + index)
+    return codes
+
+
+@lru_cache(maxsize=16384)
+def fold_homophones(text: str) -> str:
+    """`text` with each common Chinese character replaced by its syllable's code, one for one."""
+    codes = _homophone_codes()
+    return "".join(codes.get(char, char) for char in text)
