@@ -34,7 +34,7 @@ class CallResult:
 
     @property
     def correct(self) -> int:
-        return sum(g == p for g, p in zip(self.gold, self.predicted))
+        return sum(g == p for g, p in zip(self.gold, self.predicted, strict=True))
 
 
 @dataclass(slots=True)
@@ -64,7 +64,7 @@ class Evaluation:
     def confusion(self) -> dict[str, dict[str, int]]:
         table = {g: dict.fromkeys(STAGES, 0) for g in STAGES}
         for call in self.calls:
-            for g, p in zip(call.gold, call.predicted):
+            for g, p in zip(call.gold, call.predicted, strict=True):
                 table[g][p] += 1
         return table
 

@@ -283,7 +283,7 @@ def summary_json(summary: BatchSummary) -> str:
                 "schema": "callqa.summary/1",
                 "calls": summary.calls,
                 "passed": summary.passed,
-                "groups": [dict(zip(GROUP_COLUMNS, row)) for row in group_rows(summary)],
+                "groups": [dict(zip(GROUP_COLUMNS, row, strict=True)) for row in group_rows(summary)],
                 "frequent_rules": [
                     {"rule": r, "category": summary.rule_names.get(r, ""), "calls": n}
                     for r, n in summary.frequent_rules(10)

@@ -10,7 +10,7 @@ from callqa.batch.runner import BatchSummary, CallSummary, lost_points
 from callqa.model import STAGES
 from callqa.version import __version__
 
-COLOURS = dict(zip(STAGES, ("#0ea5e9", "#6366f1", "#d946ef", "#f59e0b", "#10b981")))
+COLOURS = dict(zip(STAGES, ("#0ea5e9", "#6366f1", "#d946ef", "#f59e0b", "#10b981"), strict=True))
 
 _CSS = """
 :root{--ink:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f8fafc;--ok:#059669;--bad:#dc2626}

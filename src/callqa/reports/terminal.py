@@ -16,7 +16,7 @@ from rich.text import Text
 from callqa.model import STAGES, Finding, Report
 
 STRIP_WIDTH = 60
-STAGE_COLOURS = dict(zip(STAGES, ("cyan", "blue", "magenta", "yellow", "green")))
+STAGE_COLOURS = dict(zip(STAGES, ("cyan", "blue", "magenta", "yellow", "green"), strict=True))
 ROLE_NAMES = {"agent": "客服", "customer": "客户", "unknown": "未知"}
 
 
@@ -271,7 +271,7 @@ def print_segmentation(transcript, compiled, console: Console, *, plain: bool, e
     how = "按标记行划分(given)" if segmentation.given else "自动划分(inferred)"
     console.print(Text(f"{transcript.path}  {len(transcript.utterances)} 句  阶段{how}", style=style("bold")))
     previous = None
-    for i, (utterance, stage) in enumerate(zip(transcript.utterances, segmentation.stages)):
+    for i, (utterance, stage) in enumerate(zip(transcript.utterances, segmentation.stages, strict=True)):
         if stage != previous:
             console.print(Text(f"── {stage} ──", style=style(f"bold {STAGE_COLOURS[stage]}")))
             if explain and previous is not None:
@@ -294,5 +294,7 @@ def print_segmentation(transcript, compiled, console: Console, *, plain: bool, e
         if explain:
             ev = evidence[i]
             found = "; ".join(f"{s}: {'、'.join(c)}" for s, c in ev.cues.items()) or "无线索"
-            scores = " ".join(f"{s}{v:+.1f}" if v != float("-inf") else f"{s}×" for s, v in zip(STAGES, ev.scores))
+            scores = " ".join(
+                f"{s}{v:+.1f}" if v != float("-inf") else f"{s}×" for s, v in zip(STAGES, ev.scores, strict=True)
+            )
             console.print(Text(f"        位置 {ev.position:.0%} | {found} | {scores}", style=style("dim")))

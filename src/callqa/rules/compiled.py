@@ -246,7 +246,9 @@ class CompiledRubric:
         anywhere (partial ratio); a shorter one must not leave much of it out (plain ratio)."""
         key = script_key(utterance.norm)
         best, best_sentence = 0.0, ""
-        for sentence_key, sentence in zip(self._script_keys[script_index], self.scripts[script_index].sentences):
+        for sentence_key, sentence in zip(
+            self._script_keys[script_index], self.scripts[script_index].sentences, strict=True
+        ):
             if not key or not sentence_key:
                 continue
             scorer = fuzz.partial_ratio if len(key) > len(sentence_key) else fuzz.ratio

@@ -35,7 +35,7 @@ def stage_base(compiled: CompiledRubric, stage: str) -> float:
 def _forbidden_findings(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> list[Finding]:
     findings = []
     utterances, stages = transcript.utterances, segmentation.stages
-    for utterance, stage in zip(utterances, stages):
+    for utterance, stage in zip(utterances, stages, strict=True):
         for rule_index, hits in compiled.forbidden_hits(utterance, stage).items():
             rule = compiled.rules[rule_index].rule
             if rule.position is not None and not _in_position(utterances, stages, utterance.index, rule):
@@ -240,7 +240,7 @@ def score(transcript: Transcript, segmentation: Segmentation, compiled: Compiled
                 text=u.text,
                 stage=stage,
             )
-            for u, stage in zip(transcript.utterances, segmentation.stages)
+            for u, stage in zip(transcript.utterances, segmentation.stages, strict=True)
         ],
         stages=stages,
         findings=findings,

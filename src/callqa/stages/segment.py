@@ -61,7 +61,7 @@ def stage_evidence(transcript: Transcript, stage_cues: StageCues) -> list[Eviden
         all_cues.append(cues)
     present = {stage for cues in all_cues for stage in cues}
     evidence = []
-    for utterance, cues in zip(transcript.utterances, all_cues):
+    for utterance, cues in zip(transcript.utterances, all_cues, strict=True):
         position = (utterance.index + 0.5) / count
         rest = utterance.norm
         for cue in cues.get("问候", ()):

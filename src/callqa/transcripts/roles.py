@@ -74,7 +74,7 @@ def assign_roles(
         return RoleAssignment(["unknown"] * len(turns), "none", warning=warning)
 
     by_speaker: dict[str, list[str]] = {s: [] for s in speakers}
-    for turn, norm in zip(turns, norms):
+    for turn, norm in zip(turns, norms, strict=True):
         if turn.speaker is not None:
             by_speaker[turn.speaker].append(norm)
     evidence = {s: _agent_evidence(texts, vocabulary) for s, texts in by_speaker.items()}
