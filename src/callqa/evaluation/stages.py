@@ -114,7 +114,8 @@ def format_evaluation(result: Evaluation) -> str:
     lines = [
         f"{len(result.calls)} calls, {result.utterances} utterances",
         f"utterance accuracy  {result.accuracy:.1%}",
-        f"boundary accuracy   {result.boundary_accuracy(0):.1%} exact, {result.boundary_accuracy(1):.1%} within ±1 utterance",
+        f"boundary accuracy   {result.boundary_accuracy(0):.1%} exact,"
+        f" {result.boundary_accuracy(1):.1%} within ±1 utterance",
         "",
         "confusion (rows: gold, columns: predicted)",
         "      " + "".join(f"{s:>6}" for s in STAGES),

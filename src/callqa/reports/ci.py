@@ -62,7 +62,10 @@ def format_github(result: CheckResult, fail_on: str, tool: str) -> str:
     """GitHub Actions workflow commands: annotations on the pull request's lines."""
     lines = []
     for d in result.sorted():
-        props = f"file={_github_escape(d.path, prop=True)},line={d.line},col={d.col},title={_github_escape(d.rule, prop=True)}"
+        props = (
+            f"file={_github_escape(d.path, prop=True)},line={d.line},col={d.col},"
+            f"title={_github_escape(d.rule, prop=True)}"
+        )
         message = d.message + (f" ({d.suggestion})" if d.suggestion else "")
         lines.append(f"::{_GITHUB_LEVEL[d.severity]} {props}::{_github_escape(message)}\n")
     lines.extend(f"::error::{_github_escape(error)}\n" for error in result.errors)

@@ -108,7 +108,8 @@ Match.model_rebuild()
 
 
 class CheckExamples(_Model):
-    """Dialogues (ROLE:TEXT lines, timestamps for timing checks) that must (hit) or must not (miss) trigger the check."""
+    # The docstring is this model's description in the JSON schema (rubrics/schema.json): one line, so no wrap.
+    """Dialogues (ROLE:TEXT lines, timestamps for timing checks) that must (hit) or must not (miss) trigger the check."""  # noqa: E501
 
     hit: list[NonEmptyText] = []
     miss: list[NonEmptyText] = []
