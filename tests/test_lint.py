@@ -71,7 +71,7 @@ def test_text_output_is_sorted_flake8_style_with_true_columns(library):
     ]
     source = (library / "drafts.yaml").read_text(encoding="utf-8").splitlines()
     for line in draft:
-        path, number, col, rest = line.split(":", 3)
+        _path, number, col, rest = line.split(":", 3)
         matched = rest.split("「")[1].split("」")[0]
         assert source[int(number) - 1][int(col) - 1 :].startswith(matched)
     assert "(先接受客户意见" in draft[0]  # the suggestion closes the line

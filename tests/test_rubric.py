@@ -41,7 +41,7 @@ def load_error(rubric_file, text) -> str:
 
 
 def test_minimal_rubric_loads_with_defaults(rubric_file):
-    rubric, source = load_rubric(rubric_file(MINIMAL))
+    rubric, _source = load_rubric(rubric_file(MINIMAL))
     assert rubric.version == "2"
     assert rubric.max_score == 100
     assert [g.name for g in rubric.grades] == ["优秀", "良好", "合格", "不合格"]
