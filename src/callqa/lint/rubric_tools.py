@@ -166,7 +166,7 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
     """Run every rule's examples; return the failures and how many examples ran."""
     result = CheckResult([], [], [])
     ran = 0
-    for rubric, source, lines, compiled in _compiled(paths, result):
+    for _rubric, source, lines, compiled in _compiled(paths, result):
         rules = [c.rule for c in compiled.rules] + compiled.scripts + [c.check for c in compiled.checks]
         if not any(r.examples.hit or r.examples.miss for r in rules):
             result.diagnostics.append(
