@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -32,7 +32,7 @@ def compile_or_exit(rubric: Path | str | None) -> CompiledRubric:
 InputFormat = Enum("InputFormat", {name: name for name in FORMATS}, type=str)  # type: ignore[misc]
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     auto = "auto"
     rich = "rich"
     text = "text"
@@ -47,7 +47,7 @@ RubricOption = Annotated[
 ]
 
 
-class SummaryFormat(str, Enum):
+class SummaryFormat(StrEnum):
     text = "text"
     json = "json"
 
@@ -55,14 +55,14 @@ class SummaryFormat(str, Enum):
 SummaryFormatOption = Annotated[SummaryFormat, typer.Option("--format", "-f", help="text or json.")]
 
 
-class GroupBy(str, Enum):
+class GroupBy(StrEnum):
     auto = "auto"
     header = "header"
     folder = "folder"
     none = "none"
 
 
-class DiagnosticFormat(str, Enum):
+class DiagnosticFormat(StrEnum):
     text = "text"
     json = "json"
     github = "github"
@@ -70,7 +70,7 @@ class DiagnosticFormat(str, Enum):
     sarif = "sarif"
 
 
-class FailOn(str, Enum):
+class FailOn(StrEnum):
     info = "info"
     warning = "warning"
     error = "error"
