@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any, Literal
 
 import ahocorasick
 from rapidfuzz import fuzz
@@ -18,6 +20,10 @@ from callqa.rules.spans import near, occurrences, script_key
 from callqa.text.normalize import filler_pattern, normalize_phrase
 
 _SHORT_PHRASE = 2  # phrases this short need word boundaries under `word_boundary: auto`
+
+#: What the automaton stores for a phrase: a forbidden rule's (index, needs a word boundary), or a
+#: stage cue's (stage, cue role).
+_Entry = tuple[Literal["rule"], int, bool] | tuple[Literal["cue"], str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +54,7 @@ class _CompiledRule:
 
 
 @lru_cache(maxsize=4)
-def _tokenizer_for(words: tuple[str, ...]):
+def _tokenizer_for(words: tuple[str, ...]) -> Any:  # a jieba.Tokenizer: jieba ships no types
     """A jieba tokenizer tuned to keep `words` whole. Its dictionary costs about half a second and
     70 MB, so a process builds one per distinct word list (in practice: one)."""
     import jieba
@@ -69,10 +75,12 @@ class CompiledRubric:
         self.path = path
         self.fillers = filler_pattern(rubric.fillers)
         self.stage_positions = tuple((stage.name, stage.position) for stage in rubric.stages)
+        speakers: tuple[tuple[Role, list[str]], ...] = (
+            ("agent", rubric.speakers.agent),
+            ("customer", rubric.speakers.customer),
+        )
         self.speaker_patterns: list[tuple[Role, re.Pattern[str]]] = [
-            (role, re.compile(pattern, re.IGNORECASE))
-            for role, patterns in (("agent", rubric.speakers.agent), ("customer", rubric.speakers.customer))
-            for pattern in patterns
+            (role, re.compile(pattern, re.IGNORECASE)) for role, patterns in speakers for pattern in patterns
         ]
         self.rules = [
             _CompiledRule(
@@ -92,7 +100,7 @@ class CompiledRubric:
 
         # One automaton for forbidden phrases and stage cues: value = list of (kind, payload).
         automaton = ahocorasick.Automaton()
-        entries: dict[str, list[tuple]] = {}
+        entries: dict[str, list[_Entry]] = {}
         for rule_index, compiled in enumerate(self.rules):
             for phrase in compiled.rule.phrases:
                 norm = normalize_phrase(phrase)
@@ -123,7 +131,7 @@ class CompiledRubric:
         return rule.word_boundary == "always"
 
     @cached_property
-    def _tokenizer(self):
+    def _tokenizer(self) -> Any:  # a jieba.Tokenizer
         """A jieba tokenizer that keeps the rubric's `words` whole, built only when a short phrase
         needs a word boundary, and shared by rubrics with the same words."""
         return _tokenizer_for(tuple(normalize_phrase(w) for w in self.rubric.words))
@@ -160,7 +168,7 @@ class CompiledRubric:
 
     # --- phrase hits ---------------------------------------------------------------------------
 
-    def _phrase_hits(self, text: str):
+    def _phrase_hits(self, text: str) -> Iterator[tuple[int, int, tuple[_Entry, ...]]]:
         """Every (start, end, entries) the automaton finds in normalised text. Segmentation and scoring
         each scan an utterance once; caching the scan was measured and gained nothing."""
         if self._automaton is None:
@@ -177,9 +185,11 @@ class CompiledRubric:
         A cue inside a longer cue counts only as the longer one: 可以帮您 in 有什么可以帮您 is a greeting."""
         found = []
         for start, end, values in self._phrase_hits(norm):
-            for kind, stage, cue_role in values:
-                if kind == "cue" and (role is None or cue_role in ("any", role)):
-                    found.append((start, end, stage, cue_role))
+            for value in values:
+                if value[0] == "cue":
+                    _, stage, cue_role = value
+                    if role is None or cue_role in ("any", role):
+                        found.append((start, end, stage, cue_role))
         hits = [
             (stage, cue_role, norm[start:end])
             for start, end, stage, cue_role in found
@@ -198,8 +208,9 @@ class CompiledRubric:
         text = utterance.norm
         candidates: dict[int, list[tuple[int, int, bool]]] = {}
         for start, end, values in self._phrase_hits(text):
-            for kind, rule_index, needs_boundary in values:
-                if kind == "rule":
+            for value in values:
+                if value[0] == "rule":
+                    _, rule_index, needs_boundary = value
                     candidates.setdefault(rule_index, []).append((start, end, needs_boundary))
         for rule_index, compiled in enumerate(self.rules):
             if compiled.regexes and utterance.role in compiled.rule.roles and stage in compiled.rule.stages:
