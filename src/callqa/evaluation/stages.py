@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from callqa.errors import InputError
 from callqa.model import STAGES, Transcript
@@ -68,7 +69,7 @@ class Evaluation:
                 table[g][p] += 1
         return table
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "calls": len(self.calls),
             "utterances": self.utterances,
@@ -94,7 +95,7 @@ def gold_and_blind(transcript: Transcript) -> tuple[list[str], Transcript]:
             line=first.line,
             hint="every utterance of a labelled call needs a stage: start with a ## marker",
         )
-    return gold, without_markers(transcript)
+    return [stage for stage in gold if stage is not None], without_markers(transcript)  # all are, by now
 
 
 def without_markers(transcript: Transcript) -> Transcript:

@@ -31,7 +31,8 @@ class Normalized:
 
 def to_simplified(text: str) -> str:
     """Traditional -> Simplified Chinese (OpenCC t2s, phrase-aware)."""
-    return _T2S.convert(text)
+    simplified: str = _T2S.convert(text)  # opencc ships no types
+    return simplified
 
 
 _SPACE = re.compile(r"\s+")
@@ -46,7 +47,7 @@ def _fold(text: str) -> tuple[str, list[int]]:
         index = [i for i, c in enumerate(folded) if not c.isspace()]
         return "".join(folded[i] for i in index), index
     chars: list[str] = []
-    index: list[int] = []
+    index = []
     for offset, char in enumerate(text):
         for piece in _fold_char(char):
             chars.append(piece)
