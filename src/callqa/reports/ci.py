@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import PurePath
+from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
@@ -109,7 +110,7 @@ def _uri(path: str) -> str:
 def format_sarif(result: CheckResult, fail_on: str, tool: str) -> str:
     """SARIF 2.1.0, as GitHub code scanning and most CI servers read it."""
     diagnostics = result.sorted()
-    rules: dict[str, dict] = {}
+    rules: dict[str, dict[str, Any]] = {}
     for d in diagnostics:
         rules.setdefault(
             d.rule,

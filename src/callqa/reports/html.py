@@ -5,6 +5,7 @@ HTML-escaped."""
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from callqa.batch.runner import BatchSummary, CallSummary, lost_points
 from callqa.model import STAGES
@@ -86,7 +87,7 @@ def _highlighted(text: str, marks: list[str]) -> str:
     return escape(text)
 
 
-def _call(call: CallSummary, report: dict) -> str:
+def _call(call: CallSummary, report: dict[str, Any]) -> str:
     group = call.group
     utterances = report["utterances"]
     timeline = "".join(

@@ -7,6 +7,8 @@ as markup, so brackets in what a customer said survive.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich import box
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -14,6 +16,11 @@ from rich.table import Table
 from rich.text import Text
 
 from callqa.model import STAGES, Finding, Report
+
+if TYPE_CHECKING:  # annotations only: the renderer stays import-light
+    from callqa.batch.runner import BatchSummary
+    from callqa.model import Transcript
+    from callqa.rules.compiled import CompiledRubric
 
 STRIP_WIDTH = 60
 STAGE_COLOURS = dict(zip(STAGES, ("cyan", "blue", "magenta", "yellow", "green"), strict=True))
@@ -33,7 +40,7 @@ class TerminalRenderer:
         return "" if self.plain else style
 
     def render(self, report: Report) -> None:
-        header = self._header(report)
+        header: Text | Panel = self._header(report)
         if not self.plain:
             header = Panel(header, box=box.ROUNDED, expand=False, border_style="green" if report.passed else "red")
         self.console.print(
@@ -79,7 +86,7 @@ class TerminalRenderer:
             text.append("\n")
         parts = []
         for stage in report.stages:
-            if stage.first is None:
+            if stage.first is None or stage.last is None:  # both or neither
                 parts.append(Text(f"{stage.name} 无", style=self.style("dim")))
             else:
                 first, last = utterances[stage.first].line, utterances[stage.last].line
@@ -118,6 +125,7 @@ class TerminalRenderer:
         return table
 
     def _quote(self, report: Report, finding: Finding) -> Text:
+        assert finding.utterance is not None  # quoted only for findings about an utterance
         utterance = report.utterances[finding.utterance]
         text = Text(f"{utterance.speaker or ROLE_NAMES[utterance.role]}:", style=self.style("dim"))
         cursor = 0
@@ -206,7 +214,7 @@ def make_console(*, plain: bool, stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, emoji=False, markup=False)
 
 
-def render_summary(summary, console: Console, *, plain: bool, rubric: str) -> None:
+def render_summary(summary: BatchSummary, console: Console, *, plain: bool, rubric: str) -> None:
     """The batch summary: groups ranked, the ten weakest calls, the ten most frequent findings, a histogram."""
     from callqa.reports.batch_files import histogram_text  # the one histogram, shared with summary.md
 
@@ -260,7 +268,9 @@ def render_summary(summary, console: Console, *, plain: bool, rubric: str) -> No
         console.print(Text(f"无法读取: {message}", style=style("red")))
 
 
-def print_segmentation(transcript, compiled, console: Console, *, plain: bool, explain: bool) -> None:
+def print_segmentation(
+    transcript: Transcript, compiled: CompiledRubric, console: Console, *, plain: bool, explain: bool
+) -> None:
     """The transcript line by line with its stage; with `explain`, the cues and scores behind each
     line and, at each boundary, why the new stage won."""
     from callqa.stages.segment import segment, stage_evidence  # the renderer stays import-light
