@@ -60,7 +60,7 @@ def load_rubric(path: PathLike | None = None) -> CompiledRubric:
     process). Raises `RubricError` naming the file and line of the first problem."""
     if path is None or str(path) == "default":
         return _default_rubric()
-    return compile_rubric(path)
+    return compile_rubric(os.fspath(path))
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,7 @@ Schema printed by `callqa schema report`): fields may be added, none are ever re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,7 +99,7 @@ class Segmentation:
     given: bool  # True when marker lines fixed the split
 
 
-SCHEMA = "callqa.report/1"
+SCHEMA: Final = "callqa.report/1"
 
 
 class _ReportPart(BaseModel):

@@ -29,7 +29,9 @@ def compile_or_exit(rubric: Path | str | None) -> CompiledRubric:
         raise typer.Exit(EXIT_ERROR) from None
 
 
+# Built from FORMATS so the choices never drift; mypy cannot analyse an Enum made from a computed dict.
 InputFormat = Enum("InputFormat", {name: name for name in FORMATS}, type=str)  # type: ignore[misc]
+AUTO_INPUT_FORMAT = InputFormat("auto")  # the --input-format default
 
 
 class OutputFormat(StrEnum):

@@ -13,6 +13,7 @@ import typer
 from callqa.api import CallqaError, read_transcript
 from callqa.batch.runner import find_transcripts
 from callqa.cli.common import (
+    AUTO_INPUT_FORMAT,
     EXIT_ERROR,
     EXIT_FAILED,
     EXIT_OK,
@@ -36,7 +37,7 @@ def segment(
     ignore_markers: Annotated[
         bool, typer.Option("--ignore-markers", help="Infer the split even where ## stage markers give it.")
     ] = False,
-    input_format: Annotated[InputFormat, typer.Option("--input-format", "-i")] = InputFormat.auto,
+    input_format: Annotated[InputFormat, typer.Option("--input-format", "-i")] = AUTO_INPUT_FORMAT,
 ) -> None:
     """Print the transcript with the stage of every line (问候 切入 转化 协议 结束).
 
