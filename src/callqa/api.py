@@ -95,7 +95,8 @@ def read_transcript(
         return transcript_from_text(decoded, name, rubric, options, encoding=found)
     if text is not None:
         return transcript_from_text(text, name, rubric, options)
-    return _read_file(Path(source), rubric, options)  # type: ignore[arg-type]  # source is a path here
+    assert source is not None  # checked above: exactly one of source and text
+    return _read_file(Path(source), rubric, options)
 
 
 def segment(transcript: Transcript, rubric: CompiledRubric | None = None) -> Segmentation:
