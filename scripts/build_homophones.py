@@ -38,10 +38,15 @@ def main() -> int:
         if reading and reading[0].isascii():
             syllable = unicodedata.normalize("NFKC", reading[0]).replace("ü", "v")
             by_syllable.setdefault(syllable, []).append(char)
-    table = {"format": "callqa.homophones/1", "source": "pypinyin, first reading of each GB2312 character",
-             "syllables": {s: "".join(chars) for s, chars in sorted(by_syllable.items())}}
+    table = {
+        "format": "callqa.homophones/1",
+        "source": "pypinyin, first reading of each GB2312 character",
+        "syllables": {s: "".join(chars) for s, chars in sorted(by_syllable.items())},
+    }
     OUT.write_text(json.dumps(table, ensure_ascii=False, indent=0, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {OUT}: {sum(map(len, by_syllable.values()))} characters, {len(by_syllable)} syllables", file=sys.stderr)
+    print(
+        f"wrote {OUT}: {sum(map(len, by_syllable.values()))} characters, {len(by_syllable)} syllables", file=sys.stderr
+    )
     return 0
 
 

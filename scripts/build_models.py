@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--labelled", type=Path, default=ROOT.parent / "shared" / "labelled")
-    parser.add_argument("--own", type=Path, nargs="*",
-                        default=[ROOT / "training" / "calls", ROOT / "tests" / "data" / "stages" / "dev"])
+    parser.add_argument(
+        "--own", type=Path, nargs="*", default=[ROOT / "training" / "calls", ROOT / "tests" / "data" / "stages" / "dev"]
+    )
     parser.add_argument("--out", type=Path, default=default_model_path())
     args = parser.parse_args()
 
@@ -43,16 +44,20 @@ def main() -> int:
     started = time.perf_counter()
     figures = evaluate(shared, rubric, leave_one_group_out=True, train_also=own, baselines=True)
     per_writer = {
-        name: {segmenter: {key: f.stage_figures(segmenter)[key]
-                           for key in ("utterance_accuracy", "boundary_exact", "boundary_within_1", "kappa")}
-               for segmenter in f.segmenters()}
+        name: {
+            segmenter: {
+                key: f.stage_figures(segmenter)[key]
+                for key in ("utterance_accuracy", "boundary_exact", "boundary_within_1", "kappa")
+            }
+            for segmenter in f.segmenters()
+        }
         for name, f in [*figures.groups.items(), ("overall", figures.overall)]
     }
     model = callqa.train_stage_model(shared + own, rubric, name="callqa-stages")
     model.manifest["leave_one_writer_out"] = {
         "method": "each writer of the shared labelled set scored by a model trained on the other writers and "
-                  "the project's own calls; 'cues' is the rubric's cue segmenter, 'position' a split by "
-                  "relative position alone",
+        "the project's own calls; 'cues' is the rubric's cue segmenter, 'position' a split by "
+        "relative position alone",
         "figures": per_writer,
     }
     model.manifest["sources"] = {
@@ -60,11 +65,15 @@ def main() -> int:
         "training/calls, tests/data/stages/dev": "the project's own labelled calls",
     }
     model.save(args.out)
-    print(f"build_models: wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KB) in "
-          f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+    print(
+        f"build_models: wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KB) in "
+        f"{time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
     for name, row in per_writer.items():
-        cells = "  ".join(f"{seg} {v['utterance_accuracy']:.3f}/{v['boundary_within_1'] or 0:.3f}"
-                          for seg, v in row.items())
+        cells = "  ".join(
+            f"{seg} {v['utterance_accuracy']:.3f}/{v['boundary_within_1'] or 0:.3f}" for seg, v in row.items()
+        )
         print(f"{name:>8}  {cells}")
     return 0
 

@@ -62,9 +62,9 @@ def test_a_transcript_reads_the_same_from_a_path_bytes_or_text():
 
 
 def test_bad_input_raises_a_callqa_error_naming_the_source():
-    with pytest.raises(callqa.CallqaError, match="pasted.txt"):
+    with pytest.raises(callqa.CallqaError, match=r"pasted\.txt"):
         callqa.read_transcript(text="\n\n", name="pasted.txt")
-    with pytest.raises(callqa.CallqaError, match="nope.yaml"):
+    with pytest.raises(callqa.CallqaError, match=r"nope\.yaml"):
         callqa.load_rubric("nope.yaml")
 
 

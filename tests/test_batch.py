@@ -265,7 +265,7 @@ def test_jobs_2_gives_the_same_results_as_jobs_1(trainees):
 
 def test_progress_stays_off_a_non_terminal_stderr(trainees, tmp_path):
     result = run("score", trainees, "--format", "csv", "--out", tmp_path / "o")
-    assert [l for l in result.stderr.splitlines() if not l.startswith("callqa: ")] == []
+    assert [line for line in result.stderr.splitlines() if not line.startswith("callqa: ")] == []
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)")

@@ -61,12 +61,17 @@ def test_text_output_is_sorted_flake8_style_with_true_columns(library):
     result = run("lint", library)
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert lines == sorted(lines, key=lambda l: (l.split(":")[0], int(l.split(":")[1]), int(l.split(":")[2])))
-    draft = [l for l in lines if "drafts.yaml" in l]
-    assert [l.split(" ")[1:3] for l in draft] == [["error", "forbidden.shift_blame"], ["warning", "forbidden.hedging"]]
+    assert lines == sorted(
+        lines, key=lambda line: (line.split(":")[0], int(line.split(":")[1]), int(line.split(":")[2]))
+    )
+    draft = [line for line in lines if "drafts.yaml" in line]
+    assert [line.split(" ")[1:3] for line in draft] == [
+        ["error", "forbidden.shift_blame"],
+        ["warning", "forbidden.hedging"],
+    ]
     source = (library / "drafts.yaml").read_text(encoding="utf-8").splitlines()
     for line in draft:
-        path, number, col, rest = line.split(":", 3)
+        _path, number, col, rest = line.split(":", 3)
         matched = rest.split("「")[1].split("」")[0]
         assert source[int(number) - 1][int(col) - 1 :].startswith(matched)
     assert "(先接受客户意见" in draft[0]  # the suggestion closes the line
@@ -105,7 +110,7 @@ def test_markdown_skips_code_and_takes_stage_from_headings(tmp_path):
 def test_unknown_rule_in_a_suppression_and_unknown_stage_are_reported(tmp_path):
     (tmp_path / "t.txt").write_text("[寒暄] 您好  # callqa: disable=forbidden.nonsense\n", encoding="utf-8")
     lines = run("lint", tmp_path / "t.txt").stdout.splitlines()
-    assert [l.split(" ")[2] for l in lines] == ["lint.unknown-stage", "lint.unknown-rule"]
+    assert [line.split(" ")[2] for line in lines] == ["lint.unknown-stage", "lint.unknown-rule"]
     assert lines[1].startswith(f"{tmp_path / 't.txt'}:1:10: warning lint.unknown-rule")
 
 
@@ -144,9 +149,9 @@ def test_json_format(library):
 
 def test_github_annotations(library):
     lines = run("lint", library, "--format", "github").stdout.splitlines()
-    blame = next(l for l in lines if "shift_blame" in l)
+    blame = next(line for line in lines if "shift_blame" in line)
     assert blame.startswith(f"::error file={library / 'drafts.yaml'},line=3,col=11,title=forbidden.shift_blame::")
-    assert any(l.startswith("::warning ") for l in lines)
+    assert any(line.startswith("::warning ") for line in lines)
 
 
 def test_junit_xml(library):

@@ -41,7 +41,7 @@ def load_error(rubric_file, text) -> str:
 
 
 def test_minimal_rubric_loads_with_defaults(rubric_file):
-    rubric, source = load_rubric(rubric_file(MINIMAL))
+    rubric, _source = load_rubric(rubric_file(MINIMAL))
     assert rubric.version == "2"
     assert rubric.max_score == 100
     assert [g.name for g in rubric.grades] == ["优秀", "良好", "合格", "不合格"]
@@ -66,7 +66,10 @@ def test_minimal_rubric_loads_with_defaults(rubric_file):
         (("{name: 结束, points: 20}", "{name: 结尾, points: 20}"), "R:8: stages[4].name: input should be"),
         (("version: 2", "version: 2\nname: again"), "R:3: duplicate key 'name' (first on line 1)"),
         (("phrases: [改天]", "phrases: [改天"), "R:18: invalid YAML"),
-        (("phrases: [改天]\n", "phrases: []\n"), "R:15: forbidden[1]: a forbidden rule needs phrases, patterns or regexes"),
+        (
+            ("phrases: [改天]\n", "phrases: []\n"),
+            "R:15: forbidden[1]: a forbidden rule needs phrases, patterns or regexes",
+        ),
     ],
 )
 def test_errors_name_file_line_and_field(rubric_file, replace, expected):

@@ -84,13 +84,13 @@ def test_check_reports_schema_errors_with_lines_and_keeps_going(tmp_path):
     loop_b.write_text("extends: a.yaml\n", encoding="utf-8")
     result = run("rubric", "check", bad, loop_b, DEFAULT)
     lines = result.stdout.splitlines()
-    bad_lines = [l for l in lines if l.startswith(str(bad))]
+    bad_lines = [line for line in lines if line.startswith(str(bad))]
     assert bad_lines[0].startswith(f"{bad}:4:1: error rubric.schema forbidden[0].regexes: item 0: invalid regex '('")
     assert bad_lines[1].startswith(f"{bad}:6:1: error rubric.schema forbidden[1].stages[0]: input should be")
     assert any(
-        l.startswith(f"{loop_a}:1:1: error rubric.schema extends: cycle")
-        or l.startswith(f"{loop_b}:1:1: error rubric.schema extends: cycle")
-        for l in lines
+        line.startswith(f"{loop_a}:1:1: error rubric.schema extends: cycle")
+        or line.startswith(f"{loop_b}:1:1: error rubric.schema extends: cycle")
+        for line in lines
     )
     assert result.exit_code == 1
 
@@ -125,9 +125,9 @@ def test_a_rubric_without_examples_tests_nothing_and_fails(tmp_path):
     )
     rubric.write_text(
         "\n".join(
-            l
-            for l in rubric.read_text(encoding="utf-8").splitlines()
-            if not l.startswith(("    old_examples:", "      hit:", "      miss:"))
+            line
+            for line in rubric.read_text(encoding="utf-8").splitlines()
+            if not line.startswith(("    old_examples:", "      hit:", "      miss:"))
         ),
         encoding="utf-8",
     )

@@ -77,7 +77,9 @@ def test_the_shipped_model_has_a_manifest_with_its_leave_one_writer_out_figures(
     document = json.loads(default_model_path().read_text(encoding="utf-8"))
     assert document["format"] == "callqa.stage-model/1"
     manifest = document["manifest"]
-    assert {"name", "created", "callqa_version", "trained_on", "training_settings", "leave_one_writer_out"} <= set(manifest)
+    assert {"name", "created", "callqa_version", "trained_on", "training_settings", "leave_one_writer_out"} <= set(
+        manifest
+    )
     assert manifest["trained_on"]["calls"] >= 80
     figures = manifest["leave_one_writer_out"]["figures"]
     assert {"w1", "w2", "w3", "w4", "w5", "w8", "w9", "w10"} <= set(figures)
@@ -117,8 +119,9 @@ def test_train_stages_writes_a_model_a_rubric_can_name(tmp_path):
     assert "trained team on" in result.stderr
     rubric = tmp_path / "rubric.yaml"
     rubric.write_text("extends: default\nstage_model: team.json\n", encoding="utf-8")
-    explained = run("segment", STAGES_DIR / "heldout" / labelled("heldout")[0].name, "--rubric", rubric,
-                    "--ignore-markers")
+    explained = run(
+        "segment", STAGES_DIR / "heldout" / labelled("heldout")[0].name, "--rubric", rubric, "--ignore-markers"
+    )
     assert explained.exit_code == 0 and "由模型 team 判断" in explained.stdout
 
 
@@ -129,12 +132,21 @@ def test_train_stages_writes_a_model_a_rubric_can_name(tmp_path):
         ({"a.txt": "客服:您好\n## 切入\n客户:我的快递没到\n"}, "a.txt:1: utterance before the first stage marker"),
         ({"a.txt": "## 切入\n客服:您好\n## 问候\n客户:你好\n"}, "a.txt:3: stage marker '问候' after 切入"),
         ({"a.txt": "## 开场\n客服:您好\n"}, "a.txt:1: unknown stage marker '开场'"),
-        ({"a.txt": "客服:您好\n客户:你好\n", "a.gold.json": '{"utterances": [{"stage": "问候"}]}'},
-         "a.gold.json: 1 gold utterances but a.txt has 2 non-empty lines"),
-        ({"a.txt": "客服:您好\n客户:你好\n", "a.gold.json": '{"utterances": [{"stage": "切入"}, {"stage": "问候"}]}'},
-         "a.txt:2: gold stage goes back to 问候"),
-        ({"a.txt": "客服:您好\n", "a.gold.json": '{"utterances": [{"stage": "greeting"}]}'},
-         "a.txt:1: unknown gold stage 'greeting'"),
+        (
+            {"a.txt": "客服:您好\n客户:你好\n", "a.gold.json": '{"utterances": [{"stage": "问候"}]}'},
+            "a.gold.json: 1 gold utterances but a.txt has 2 non-empty lines",
+        ),
+        (
+            {
+                "a.txt": "客服:您好\n客户:你好\n",
+                "a.gold.json": '{"utterances": [{"stage": "切入"}, {"stage": "问候"}]}',
+            },
+            "a.txt:2: gold stage goes back to 问候",
+        ),
+        (
+            {"a.txt": "客服:您好\n", "a.gold.json": '{"utterances": [{"stage": "greeting"}]}'},
+            "a.txt:1: unknown gold stage 'greeting'",
+        ),
     ],
 )
 def test_bad_training_input_is_one_line_naming_file_and_line_and_writes_no_model(tmp_path, files, message):
@@ -159,7 +171,9 @@ def test_eval_reports_every_figure_per_group_and_overall(tmp_path):
     stages = report["overall"]["stages"]
     assert set(stages) == {"model", "cues", "position"}
     figures = stages["model"]
-    assert {"utterance_accuracy", "boundary_exact", "boundary_within_1", "kappa", "per_stage", "confusion"} <= set(figures)
+    assert {"utterance_accuracy", "boundary_exact", "boundary_within_1", "kappa", "per_stage", "confusion"} <= set(
+        figures
+    )
     assert sum(sum(row.values()) for row in figures["confusion"].values()) == figures["utterances"]
     assert set(figures["per_stage"]["转化"]) >= {"precision", "recall", "f1"}
     text = run("eval", tmp_path, "--group-by", "folder").stdout
@@ -235,18 +249,28 @@ def test_a_call_without_a_greeting_starts_in_cut_in(score_text):
 
 
 def test_speaker_label_style_timestamps_and_script_make_no_difference(default_rubric):
-    lines = [("客服", "您好,工号1234为您服务"), ("客户", "我的宽带断网两天了"), ("客服", "请问您的宽带账号是多少"),
-             ("客户", "0755123456"), ("客服", "查到是光猫故障,明天上午十点师傅上门"), ("客户", "好的谢谢"),
-             ("客服", "还有其他可以帮您的吗"), ("客户", "没有了"), ("客服", "感谢来电,再见")]
+    lines = [
+        ("客服", "您好,工号1234为您服务"),
+        ("客户", "我的宽带断网两天了"),
+        ("客服", "请问您的宽带账号是多少"),
+        ("客户", "0755123456"),
+        ("客服", "查到是光猫故障,明天上午十点师傅上门"),
+        ("客户", "好的谢谢"),
+        ("客服", "还有其他可以帮您的吗"),
+        ("客户", "没有了"),
+        ("客服", "感谢来电,再见"),
+    ]
     styles = [
         "".join(f"{'客服' if a == '客服' else '客户'}:{t}\n" for a, t in lines),
         "".join(f"[00:{i:02d}] {'坐席' if a == '客服' else '用户'}:{t}\n" for i, (a, t) in enumerate(lines)),
         "".join(f"{'Agent' if a == '客服' else 'Caller'}: {t}\n" for a, t in lines),
-        "".join(f"{'客服人員' if a == '客服' else '民眾'}:{t.replace('话', '話').replace('师', '師')}\n"
-                for a, t in lines),
+        "".join(
+            f"{'客服人員' if a == '客服' else '民眾'}:{t.replace('话', '話').replace('师', '師')}\n" for a, t in lines
+        ),
     ]
-    splits = {callqa.score(callqa.read_transcript(text=s, name="c.txt"), default_rubric).utterance_stages
-              for s in styles}
+    splits = {
+        callqa.score(callqa.read_transcript(text=s, name="c.txt"), default_rubric).utterance_stages for s in styles
+    }
     assert len(splits) == 1
 
 

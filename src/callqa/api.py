@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,9 +30,9 @@ from callqa.model import Report, Segmentation, Transcript
 from callqa.rules.compiled import CompiledRubric
 from callqa.rules.schema import rubric_json_schema
 from callqa.scoring.pipeline import compile_rubric, evidence_for, score_transcript, segment_transcript
+from callqa.stages.model import StageModel
 from callqa.stages.segment import Boundary, StageEvidence, explain_boundaries
 from callqa.stages.segment import segment as decode_evidence
-from callqa.stages.model import StageModel
 from callqa.transcripts.gold import LabelledCall, labelled_files, read_labelled, without_markers
 from callqa.transcripts.reader import FORMATS, TRANSCRIPT_SUFFIXES, ReadOptions, transcript_from_text
 from callqa.transcripts.reader import read_transcript as _read_file
@@ -75,7 +75,10 @@ def load_rubric(path: PathLike | None = None, *, stage_model: PathLike | None = 
     Raises `RubricError` naming the file and line of the first problem, `ModelError` for a bad model."""
     if (path is None or str(path) == "default") and stage_model is None:
         return _default_rubric()
-    return compile_rubric(None if path is None or str(path) == "default" else path, stage_model=stage_model)
+    return compile_rubric(
+        None if path is None or str(path) == "default" else os.fspath(path),
+        stage_model=None if stage_model is None else os.fspath(stage_model),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -110,7 +113,8 @@ def read_transcript(
         return transcript_from_text(decoded, name, rubric, options, encoding=found)
     if text is not None:
         return transcript_from_text(text, name, rubric, options)
-    return _read_file(Path(source), rubric, options)  # type: ignore[arg-type]  # source is a path here
+    assert source is not None  # checked above: exactly one of source and text
+    return _read_file(Path(source), rubric, options)
 
 
 def segment(transcript: Transcript, rubric: CompiledRubric | None = None) -> Segmentation:
@@ -195,8 +199,9 @@ def report_json_schema() -> dict[str, Any]:
 # --- labelled calls: training and evaluation ---------------------------------------------------
 
 
-def read_labelled_calls(paths: Iterable[PathLike], rubric: CompiledRubric | None = None) -> tuple[
-        list[LabelledCall], list[str]]:
+def read_labelled_calls(
+    paths: Iterable[PathLike], rubric: CompiledRubric | None = None
+) -> tuple[list[LabelledCall], list[str]]:
     """Labelled calls under `paths` (either gold format), and one error line per file that is not one."""
     rubric = rubric or load_rubric()
     calls, errors = [], []
@@ -208,8 +213,13 @@ def read_labelled_calls(paths: Iterable[PathLike], rubric: CompiledRubric | None
     return calls, errors
 
 
-def train_stage_model(calls: Sequence[LabelledCall], rubric: CompiledRubric | None = None, *,
-                      settings: dict[str, Any] | None = None, name: str = "stages") -> StageModel:
+def train_stage_model(
+    calls: Sequence[LabelledCall],
+    rubric: CompiledRubric | None = None,
+    *,
+    settings: dict[str, Any] | None = None,
+    name: str = "stages",
+) -> StageModel:
     """A stage model trained on labelled calls (deterministic: the same calls give the same weights),
     its manifest saying what it was trained on."""
     rubric = rubric or load_rubric()
@@ -223,12 +233,14 @@ def train_stage_model(calls: Sequence[LabelledCall], rubric: CompiledRubric | No
         group["calls"] += 1
         group["utterances"] += len(call.labels)
     epoch = os.environ.get("SOURCE_DATE_EPOCH")  # reproducible builds fix the date
-    created = (datetime.fromtimestamp(int(epoch), tz=timezone.utc) if epoch else datetime.now(timezone.utc)).date()
-    model.manifest.update({
-        "name": name,
-        "created": created.isoformat(),
-        "callqa_version": __version__,
-        "rubric": {"name": rubric.rubric.name, "version": rubric.rubric.version},
-        "trained_on": {"groups": groups, "calls": len(calls), "sha256": digest.hexdigest()},
-    })
+    created = (datetime.fromtimestamp(int(epoch), tz=UTC) if epoch else datetime.now(UTC)).date()
+    model.manifest.update(
+        {
+            "name": name,
+            "created": created.isoformat(),
+            "callqa_version": __version__,
+            "rubric": {"name": rubric.rubric.name, "version": rubric.rubric.version},
+            "trained_on": {"groups": groups, "calls": len(calls), "sha256": digest.hexdigest()},
+        }
+    )
     return model

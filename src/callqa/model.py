@@ -9,7 +9,7 @@ Schema printed by `callqa schema report`): fields may be added, none are ever re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,7 +20,14 @@ STAGES: tuple[str, ...] = ("问候", "切入", "转化", "协议", "结束")
 #: The six kinds of forbidden expression (禁忌语) a QA reviewer marks on an agent line.
 FORBIDDEN_CATEGORIES: tuple[str, ...] = ("推诿", "拖延", "否定", "含糊", "冷漠", "强势")
 #: The recommended scripts a labelled call marks (the gold labels of `recommended`).
-RECOMMENDED_LABELS: tuple[str, ...] = ("greeting", "apology", "empathy", "time_commitment", "closing_offer", "thanks_bye")
+RECOMMENDED_LABELS: tuple[str, ...] = (
+    "greeting",
+    "apology",
+    "empathy",
+    "time_commitment",
+    "closing_offer",
+    "thanks_bye",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +110,7 @@ class Segmentation:
     given: bool  # True when marker lines fixed the split
 
 
-SCHEMA = "callqa.report/1"
+SCHEMA: Final = "callqa.report/1"
 
 
 class _ReportPart(BaseModel):

@@ -30,7 +30,7 @@ def _client(scheduler: str | Any) -> Any:
     if not isinstance(scheduler, str):
         return scheduler  # a Client (or LocalCluster) the caller made
     try:
-        return Client(scheduler, timeout="5s")
+        return Client(scheduler, timeout="5s")  # type: ignore[no-untyped-call]  # distributed leaves it unannotated
     except (OSError, TimeoutError) as exc:
         raise CallqaError(scheduler, f"cannot reach the Dask scheduler: {exc}") from None
 
@@ -73,7 +73,7 @@ def _outcomes(
         score_paths, chunks, rubric=rubric, options=options, group_by=group_by, details=details, pure=False
     )
     try:
-        for future in as_completed(futures):
+        for future in as_completed(futures):  # type: ignore[no-untyped-call]  # distributed leaves it unannotated
             if stop is not None and stop.is_set():
                 return
             yield from future.result()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from callqa.batch.runner import CallSummary, score_many
 from callqa.rules.compiled import CompiledRubric
@@ -49,7 +50,7 @@ class RubricDiff:
     groups: list[GroupChange]
     errors: list[str]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "schema": "callqa.rules.schema-diff/1",
             "calls": self.calls,

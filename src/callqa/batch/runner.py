@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from multiprocessing import TimeoutError as MultiprocessingTimeout
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from callqa.errors import CallqaError
 from callqa.model import STAGES
@@ -54,18 +55,18 @@ def find_transcripts(inputs: Iterable[str | Path], pattern: str | None = None) -
         elif path.exists() or not glob.has_magic(str(item)):
             found.append(path)  # a missing file is reported when it is read, like any unreadable one
         else:
-            matches = sorted(glob.glob(str(item), recursive=True))
-            if not matches:
+            globbed = sorted(glob.glob(str(item), recursive=True))
+            if not globbed:
                 errors.append(f"{item}: no file matches")
-            found.extend(Path(m) for m in matches if Path(m).is_file())
+            found.extend(Path(m) for m in globbed if Path(m).is_file())
     unique = list({str(p.resolve()): p for p in reversed(found)}.values())[::-1]  # each file once, first place kept
     return unique, errors
 
 
-def group_of(report: dict, path: Path, group_by: str) -> str:
+def group_of(report: dict[str, Any], path: Path, group_by: str) -> str:
     if group_by == "none":
         return ALL_GROUP
-    header = report["transcript"].get("agent_name")
+    header: str | None = report["transcript"].get("agent_name")
     if group_by in ("auto", "header") and header:
         return header
     if group_by == "header":
@@ -100,11 +101,11 @@ class Outcome:
     path: str
     call: CallSummary | None = None
     json: str | None = None  # the callqa.report/1 document, when an output needs it
-    lost: tuple[dict, ...] = ()  # lost points with the words said, for feedback sheets
+    lost: tuple[dict[str, Any], ...] = ()  # lost points with the words said, for feedback sheets
     error: str | None = None
 
 
-def lost_points(report: dict) -> list[dict]:
+def lost_points(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The findings a trainee needs to see: every point deducted and every script not said."""
     return [
         f
@@ -115,7 +116,7 @@ def lost_points(report: dict) -> list[dict]:
     ]
 
 
-def summarize(report: dict, path: Path, group_by: str) -> tuple[CallSummary, tuple[dict, ...]]:
+def summarize(report: dict[str, Any], path: Path, group_by: str) -> tuple[CallSummary, tuple[dict[str, Any], ...]]:
     """The call's summary and its lost points, each with the utterance text it refers to."""
     utterances = report["utterances"]
     lost = tuple(
@@ -268,7 +269,7 @@ class GroupStats:
     passed: int = 0
     stage_totals: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     stage_max: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
-    rules: Counter = field(default_factory=Counter)
+    rules: Counter[str] = field(default_factory=Counter)
 
     @property
     def calls(self) -> int:
@@ -302,7 +303,7 @@ class BatchSummary:
 
     def __init__(self) -> None:
         self.groups: dict[str, GroupStats] = {}
-        self.rules: Counter = Counter()  # rule id -> calls it cost points in
+        self.rules: Counter[str] = Counter()  # rule id -> calls it cost points in
         self.rule_names: dict[str, str] = {}  # rule id -> category
         self.histogram = [0] * self.HISTOGRAM_BINS
         self.errors: list[tuple[str, str]] = []
@@ -345,7 +346,7 @@ class BatchSummary:
     def ranked_groups(self) -> list[GroupStats]:
         return sorted(self.groups.values(), key=lambda g: (-g.mean, g.name))
 
-    def weakest(self, n: int = KEEP_WEAKEST) -> list[tuple[CallSummary, dict | None]]:
+    def weakest(self, n: int = KEEP_WEAKEST) -> list[tuple[CallSummary, dict[str, Any] | None]]:
         """The n lowest-scoring calls, lowest first, with their whole report where it was kept."""
         ordered = sorted(self._weakest, key=lambda e: (-e[0], -e[1]))[:n]
         return [(call, json.loads(text) if text is not None else None) for _, _, call, text in ordered]

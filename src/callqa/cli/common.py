@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -29,10 +29,12 @@ def compile_or_exit(rubric: Path | str | None, stage_model: str | None = None) -
         raise typer.Exit(EXIT_ERROR) from None
 
 
+# Built from FORMATS so the choices never drift; mypy cannot analyse an Enum made from a computed dict.
 InputFormat = Enum("InputFormat", {name: name for name in FORMATS}, type=str)  # type: ignore[misc]
+AUTO_INPUT_FORMAT = InputFormat("auto")  # the --input-format default
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     auto = "auto"
     rich = "rich"
     text = "text"
@@ -49,13 +51,16 @@ RubricOption = Annotated[
 
 StageModelOption = Annotated[
     str | None,
-    typer.Option("--stage-model", help="Stage model file to use instead of the rubric's: a file from `callqa train "
-                                       "stages`, 'default' (shipped) or 'cues' (the rubric's cues alone).",
-                 show_default=False),
+    typer.Option(
+        "--stage-model",
+        help="Stage model file to use instead of the rubric's: a file from `callqa train "
+        "stages`, 'default' (shipped) or 'cues' (the rubric's cues alone).",
+        show_default=False,
+    ),
 ]
 
 
-class SummaryFormat(str, Enum):
+class SummaryFormat(StrEnum):
     text = "text"
     json = "json"
 
@@ -63,14 +68,14 @@ class SummaryFormat(str, Enum):
 SummaryFormatOption = Annotated[SummaryFormat, typer.Option("--format", "-f", help="text or json.")]
 
 
-class GroupBy(str, Enum):
+class GroupBy(StrEnum):
     auto = "auto"
     header = "header"
     folder = "folder"
     none = "none"
 
 
-class DiagnosticFormat(str, Enum):
+class DiagnosticFormat(StrEnum):
     text = "text"
     json = "json"
     github = "github"
@@ -78,7 +83,7 @@ class DiagnosticFormat(str, Enum):
     sarif = "sarif"
 
 
-class FailOn(str, Enum):
+class FailOn(StrEnum):
     info = "info"
     warning = "warning"
     error = "error"

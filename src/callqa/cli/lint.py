@@ -120,8 +120,8 @@ def rubric_diff(
     if output_format is SummaryFormat.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
-        names = (f"{r.rubric.name} v{r.rubric.version}" for r in (before, after))
-        print(format_diff(result, *names))
+        old_name, new_name = (f"{r.rubric.name} v{r.rubric.version}" for r in (before, after))
+        print(format_diff(result, old_name, new_name))
     raise typer.Exit(EXIT_ERROR if missing or result.errors or not files else EXIT_OK)
 
 

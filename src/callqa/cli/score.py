@@ -10,13 +10,22 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
-from callqa.api import CallqaError, ReadOptions, score_file
+from callqa.api import CallqaError, CompiledRubric, ReadOptions, score_file
 from callqa.batch.dask import score_on_dask
 from callqa.batch.runner import BatchSummary, Outcome, find_transcripts, interrupt_flag, score_many, summarize
 from callqa.cli.common import (
+    AUTO_INPUT_FORMAT,
     EXIT_ERROR,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -37,7 +46,7 @@ from callqa.reports.terminal import TerminalRenderer, make_console, render_summa
 class SpeedColumn(ProgressColumn):
     """Calls per second."""
 
-    def render(self, task) -> Text:
+    def render(self, task: Task) -> Text:
         return Text(f"{task.speed:.0f} 通/秒" if task.speed else "", style="cyan")
 
 
@@ -67,7 +76,7 @@ def score(
             "-i",
             help="Transcript format; auto detects it from the extension and content.",
         ),
-    ] = InputFormat.auto,
+    ] = AUTO_INPUT_FORMAT,
     encoding: Annotated[
         str | None,
         typer.Option(
@@ -151,7 +160,9 @@ def score(
     raise typer.Exit(EXIT_ERROR if missing and status != EXIT_INTERRUPTED else status)
 
 
-def _score_one(files: list[Path], compiled, options: ReadOptions, fmt: OutputFormat, plain: bool) -> int:
+def _score_one(
+    files: list[Path], compiled: CompiledRubric, options: ReadOptions, fmt: OutputFormat, plain: bool
+) -> int:
     if not files:
         return EXIT_ERROR
     try:
@@ -179,7 +190,7 @@ def _score_one(files: list[Path], compiled, options: ReadOptions, fmt: OutputFor
 
 def _score_batch(
     files: list[Path],
-    compiled,
+    compiled: CompiledRubric,
     options: ReadOptions,
     fmt: OutputFormat,
     plain: bool,

@@ -6,31 +6,58 @@ from __future__ import annotations
 import json
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from callqa.api import (CallqaError, explain_segmentation, read_labelled_calls, read_transcript, train_stage_model,
-                        without_markers)
-from callqa.cli.common import (EXIT_ERROR, EXIT_FAILED, EXIT_OK, InputFormat, RubricOption, StageModelOption, SummaryFormat,
-                               SummaryFormatOption, compile_or_exit, error)
+from callqa.api import (
+    CallqaError,
+    CompiledRubric,
+    LabelledCall,
+    explain_segmentation,
+    read_labelled_calls,
+    read_transcript,
+    train_stage_model,
+    without_markers,
+)
+from callqa.cli.common import (
+    AUTO_INPUT_FORMAT,
+    EXIT_ERROR,
+    EXIT_FAILED,
+    EXIT_OK,
+    InputFormat,
+    RubricOption,
+    StageModelOption,
+    SummaryFormat,
+    SummaryFormatOption,
+    compile_or_exit,
+    error,
+)
 from callqa.evaluation.evaluate import evaluate
 from callqa.reports.evaluation import render_evaluation
 from callqa.reports.terminal import make_console, print_segmentation
+
 
 def segment(
     path: Annotated[Path, typer.Argument(help="A transcript file.", show_default=False)],
     rubric: RubricOption = None,
     stage_model: StageModelOption = None,
-    explain: Annotated[bool, typer.Option("--explain", help="Show, at each boundary, what put it there (the model's "
-                                                            "strongest features, or the rubric's cues) and each line's "
-                                                            "scores.")] = False,
-    ignore_markers: Annotated[bool, typer.Option("--ignore-markers", help="Infer the split even where ## stage "
-                                                                         "markers give it.")] = False,
-    input_format: Annotated[InputFormat, typer.Option("--input-format", "-i")] = InputFormat.auto,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Show, at each boundary, what put it there (the model's "
+            "strongest features, or the rubric's cues) and each line's "
+            "scores.",
+        ),
+    ] = False,
+    ignore_markers: Annotated[
+        bool, typer.Option("--ignore-markers", help="Infer the split even where ## stage markers give it.")
+    ] = False,
+    input_format: Annotated[InputFormat, typer.Option("--input-format", "-i")] = AUTO_INPUT_FORMAT,
 ) -> None:
     """Print the transcript with the stage of every line (问候 切入 转化 协议 结束).
 
@@ -46,16 +73,24 @@ def segment(
         transcript = without_markers(transcript)
     explained = explain_segmentation(transcript, compiled)
     plain = not sys.stdout.isatty() or bool(os.environ.get("NO_COLOR"))
-    print_segmentation(transcript, explained.segmentation, explained.evidence, explained.boundaries, explained.model,
-                       make_console(plain=plain), plain=plain, explain=explain)
+    print_segmentation(
+        transcript,
+        explained.segmentation,
+        explained.evidence,
+        explained.boundaries,
+        explained.model,
+        make_console(plain=plain),
+        plain=plain,
+        explain=explain,
+    )
 
 
-class GroupBy(str, Enum):
+class GroupBy(StrEnum):
     folder = "folder"
     none = "none"
 
 
-def _read_or_exit(paths: list[Path], compiled, what: str) -> list:
+def _read_or_exit(paths: list[Path], compiled: CompiledRubric, what: str) -> list[LabelledCall]:
     calls, errors = read_labelled_calls(paths, compiled)
     for message in errors:
         error(message)
@@ -68,22 +103,41 @@ def _read_or_exit(paths: list[Path], compiled, what: str) -> list:
 
 
 def eval_command(
-    paths: Annotated[list[Path], typer.Argument(help="Labelled calls (## stage markers, or NAME.gold.json beside "
-                                                     "NAME.txt) or folders of them.", show_default=False)],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Labelled calls (## stage markers, or NAME.gold.json beside NAME.txt) or folders of them.",
+            show_default=False,
+        ),
+    ],
     rubric: RubricOption = None,
     stage_model: StageModelOption = None,
-    group_by: Annotated[GroupBy, typer.Option(help="folder: a group per folder (a writer, a team); none: one "
-                                                   "group.")] = GroupBy.none,
-    leave_one_group_out: Annotated[bool, typer.Option(
-        "--leave-one-group-out", help="Score each group with models trained on every other group (and "
-                                      "--train-also), never on itself.")] = False,
-    train_also: Annotated[list[Path] | None, typer.Option(
-        help="More labelled calls for training in --leave-one-group-out; never scored.", show_default=False)] = None,
-    baselines: Annotated[bool, typer.Option(help="Also show the rubric's cues alone and a split by position "
-                                                 "alone.")] = False,
+    group_by: Annotated[
+        GroupBy, typer.Option(help="folder: a group per folder (a writer, a team); none: one group.")
+    ] = GroupBy.none,
+    leave_one_group_out: Annotated[
+        bool,
+        typer.Option(
+            "--leave-one-group-out",
+            help="Score each group with models trained on every other group (and --train-also), never on itself.",
+        ),
+    ] = False,
+    train_also: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="More labelled calls for training in --leave-one-group-out; never scored.", show_default=False
+        ),
+    ] = None,
+    baselines: Annotated[
+        bool, typer.Option(help="Also show the rubric's cues alone and a split by position alone.")
+    ] = False,
     output_format: SummaryFormatOption = SummaryFormat.text,
-    min_accuracy: Annotated[float | None, typer.Option(
-        help="Exit 1 when overall utterance accuracy is below this (0-1), e.g. in CI.", show_default=False)] = None,
+    min_accuracy: Annotated[
+        float | None,
+        typer.Option(
+            help="Exit 1 when overall utterance accuracy is below this (0-1), e.g. in CI.", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """Measure stages (accuracy, boundaries, κ, per-stage F1, confusion) and, where the gold labels lines,
     forbidden expressions (precision, recall, near-misses flagged), recommended scripts and ranking.
@@ -99,10 +153,14 @@ def eval_command(
         error("--leave-one-group-out needs two groups or more (use --group-by folder)")
         raise typer.Exit(EXIT_ERROR)
     stderr = Console(stderr=True)
-    report = (lambda group: stderr.print(f"callqa eval: {group} …", markup=False, highlight=False)) \
-        if stderr.is_terminal else (lambda group: None)
-    result = evaluate(calls, compiled, leave_one_group_out=leave_one_group_out, train_also=extra,
-                      baselines=baselines, progress=report)
+    report = (
+        (lambda group: stderr.print(f"callqa eval: {group} …", markup=False, highlight=False))
+        if stderr.is_terminal
+        else (lambda group: None)
+    )
+    result = evaluate(
+        calls, compiled, leave_one_group_out=leave_one_group_out, train_also=extra, baselines=baselines, progress=report
+    )
     if output_format is SummaryFormat.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -113,8 +171,9 @@ def eval_command(
 
 
 def train_stages_command(
-    paths: Annotated[list[Path], typer.Argument(help="Labelled calls or folders of them (both gold formats).",
-                                                show_default=False)],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Labelled calls or folders of them (both gold formats).", show_default=False)
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="The model file to write (JSON).", show_default=False)],
     rubric: RubricOption = None,
     name: Annotated[str, typer.Option(help="The model's name, shown in reports.")] = "stages",

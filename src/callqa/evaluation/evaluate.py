@@ -166,8 +166,9 @@ def training_calls(calls: Sequence[LabelledCall], compiled: CompiledRubric) -> l
     return [TrainingCall(c.transcript.utterances, cue_stage_sets(c.transcript, compiled), c.stages) for c in calls]
 
 
-def train_stages(calls: Sequence[LabelledCall], compiled: CompiledRubric,
-                 settings: dict[str, Any] | None = None) -> StageModel:
+def train_stages(
+    calls: Sequence[LabelledCall], compiled: CompiledRubric, settings: dict[str, Any] | None = None
+) -> StageModel:
     return train_stage_model(training_calls(calls, compiled), settings)
 
 
@@ -184,16 +185,22 @@ def position_split(count: int, shares: Sequence[float]) -> tuple[str, ...]:
     for share in shares:
         running += share
         bounds.append(running)
-    return tuple(STAGES[next((k for k, b in enumerate(bounds) if (i + 0.5) / count <= b), len(STAGES) - 1)]
-                 for i in range(count))
+    return tuple(
+        STAGES[next((k for k, b in enumerate(bounds) if (i + 0.5) / count <= b), len(STAGES) - 1)] for i in range(count)
+    )
 
 
 def _script_labels(compiled: CompiledRubric) -> dict[str, str]:
     return {script.id: script.label for script in compiled.scripts if script.label}
 
 
-def score_call(call: LabelledCall, compiled: CompiledRubric, model: StageModel | None | str,
-               shares: Sequence[float], baselines: bool) -> CallScore:
+def score_call(
+    call: LabelledCall,
+    compiled: CompiledRubric,
+    model: StageModel | str | None,
+    shares: Sequence[float],
+    baselines: bool,
+) -> CallScore:
     report = score_transcript(call.transcript, compiled, model)
     predicted = {"model": report.utterance_stages}
     if baselines:
@@ -202,15 +209,19 @@ def score_call(call: LabelledCall, compiled: CompiledRubric, model: StageModel |
     return _call_score(call, report, predicted, _script_labels(compiled))
 
 
-def _call_score(call: LabelledCall, report: Report, predicted: dict[str, tuple[str, ...]],
-                labels: dict[str, str]) -> CallScore:
+def _call_score(
+    call: LabelledCall, report: Report, predicted: dict[str, tuple[str, ...]], labels: dict[str, str]
+) -> CallScore:
     utterances = report.utterances
     flagged: dict[int, str] = {}
     for f in report.findings:
         if f.utterance is not None and f.category in FLAGGING_CATEGORIES and (f.kind == "forbidden" or f.points < 0):
             flagged.setdefault(f.utterance, f.category)
-    said = frozenset(labels[f.rule] for f in report.findings
-                     if f.kind == "recommended" and f.rule in labels and f.utterance is not None and f.matched)
+    said = frozenset(
+        labels[f.rule]
+        for f in report.findings
+        if f.kind == "recommended" and f.rule in labels and f.utterance is not None and f.matched
+    )
     return CallScore(
         path=call.transcript.path,
         group=call.group,
@@ -227,10 +238,16 @@ def _call_score(call: LabelledCall, report: Report, predicted: dict[str, tuple[s
     )
 
 
-def evaluate(calls: Sequence[LabelledCall], compiled: CompiledRubric, *, leave_one_group_out: bool = False,
-             train_also: Sequence[LabelledCall] = (), baselines: bool = False,
-             stage_settings: dict[str, Any] | None = None,
-             progress: Callable[[str], None] = lambda group: None) -> Evaluation:
+def evaluate(
+    calls: Sequence[LabelledCall],
+    compiled: CompiledRubric,
+    *,
+    leave_one_group_out: bool = False,
+    train_also: Sequence[LabelledCall] = (),
+    baselines: bool = False,
+    stage_settings: dict[str, Any] | None = None,
+    progress: Callable[[str], None] = lambda group: None,
+) -> Evaluation:
     """Figures per group. Without `leave_one_group_out` the rubric's own models score every call."""
     groups: dict[str, list[LabelledCall]] = {}
     for call in calls:
@@ -239,7 +256,7 @@ def evaluate(calls: Sequence[LabelledCall], compiled: CompiledRubric, *, leave_o
     trained_on: dict[str, int] = {}
     for name, members in groups.items():
         progress(name)
-        model: StageModel | None | str = RUBRIC_MODEL
+        model: StageModel | str | None = RUBRIC_MODEL
         training = [c for c in calls if c.group != name] + list(train_also)
         if leave_one_group_out:
             if not training:

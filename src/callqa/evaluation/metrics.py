@@ -55,8 +55,14 @@ class Counts:
         return 2 * p * r / (p + r)
 
     def to_dict(self) -> dict[str, float | int | None]:
-        return {"precision": _round(self.precision), "recall": _round(self.recall), "f1": _round(self.f1),
-                "hits": self.hits, "predicted": self.predicted, "gold": self.gold}
+        return {
+            "precision": _round(self.precision),
+            "recall": _round(self.recall),
+            "f1": _round(self.f1),
+            "hits": self.hits,
+            "predicted": self.predicted,
+            "gold": self.gold,
+        }
 
 
 def _round(value: float | None) -> float | None:

@@ -18,7 +18,7 @@ class Diagnostic:
     suggestion: str | None = None
 
     @property
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.path, self.line, self.col, self.rule, self.message)
 
     def at_least(self, severity: str) -> bool:

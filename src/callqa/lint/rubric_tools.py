@@ -16,11 +16,11 @@ from pathlib import Path
 from callqa.errors import CallqaError
 from callqa.lint.diagnostics import CheckResult, Diagnostic
 from callqa.model import Utterance
-from callqa.rules.checks import run_checks
+from callqa.rules.checks import CompiledCheck, run_checks
 from callqa.rules.compiled import CompiledRubric
-from callqa.scoring.pipeline import segment_transcript
 from callqa.rules.schema import Rubric, rubric_problems
 from callqa.rules.yamlsource import YamlDocument, load_yaml
+from callqa.scoring.pipeline import segment_transcript
 from callqa.text.normalize import normalize, normalize_phrase
 from callqa.transcripts.reader import transcript_from_text
 
@@ -146,16 +146,16 @@ def check_rubrics(paths: list[Path]) -> CheckResult:
             ("recommended", rubric.recommended),
             ("checks", rubric.checks),
         ):
-            for rule in rules:
-                if rule.enabled and not (rule.examples.hit or rule.examples.miss):
+            for entry in rules:
+                if entry.enabled and not (entry.examples.hit or entry.examples.miss):
                     add(
                         Diagnostic(
                             source,
-                            lines.of(key, rule.id, "id"),
+                            lines.of(key, entry.id, "id"),
                             1,
                             "info",
                             "rubric.no-examples",
-                            f"{rule.id} has no examples",
+                            f"{entry.id} has no examples",
                             "add examples: {hit: [...], miss: [...]}",
                         )
                     )
@@ -166,7 +166,7 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
     """Run every rule's examples; return the failures and how many examples ran."""
     result = CheckResult([], [], [])
     ran = 0
-    for rubric, source, lines, compiled in _compiled(paths, result):
+    for _rubric, source, lines, compiled in _compiled(paths, result):
         rules = [c.rule for c in compiled.rules] + compiled.scripts + [c.check for c in compiled.checks]
         if not any(r.examples.hit or r.examples.miss for r in rules):
             result.diagnostics.append(
@@ -229,8 +229,8 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
             for expect, examples in (("hit", check.examples.hit), ("miss", check.examples.miss)):
                 for j, example in enumerate(examples):
                     ran += 1
-                    message = _check_example_failure(compiled, compiled_check, expect, example)
-                    if message:
+                    failure = _check_example_failure(compiled, compiled_check, expect, example)
+                    if failure:
                         result.diagnostics.append(
                             Diagnostic(
                                 source,
@@ -238,13 +238,15 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
                                 1,
                                 "error",
                                 "rubric.example",
-                                f"{check.id}: {message}",
+                                f"{check.id}: {failure}",
                             )
                         )
     return result, ran
 
 
-def _check_example_failure(compiled: CompiledRubric, compiled_check, expect: str, example: str) -> str | None:
+def _check_example_failure(
+    compiled: CompiledRubric, compiled_check: CompiledCheck, expect: str, example: str
+) -> str | None:
     """Why a check's example dialogue fails, or None when it behaves as expected."""
     try:
         transcript = transcript_from_text(example, "<example>", compiled)

@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from callqa.batch.runner import BatchSummary, CallSummary, Outcome
 from callqa.model import STAGES
@@ -88,7 +88,7 @@ class CsvStream:
         self.handle.flush()
 
 
-def error_record(outcome: Outcome) -> dict:
+def error_record(outcome: Outcome) -> dict[str, Any]:
     return {"schema": "callqa.error/1", "path": outcome.path, "error": outcome.error}
 
 
@@ -156,7 +156,7 @@ class OutputFolder:
         if outcome.call is not None:
             self._feedback_part(outcome.call, outcome.lost)
 
-    def _feedback_part(self, call: CallSummary, lost: tuple[dict, ...]) -> None:
+    def _feedback_part(self, call: CallSummary, lost: tuple[dict[str, Any], ...]) -> None:
         part = self._parts.setdefault(call.group, self.work / "feedback" / f"{len(self._parts)}.part")
         verdict = "通过" if call.passed else "未通过"
         lines = [f"\n### {call.path}\n\n得分 {call.score:g}/{call.max_score:g},等级 {call.grade},{verdict}\n"]
@@ -283,7 +283,7 @@ def summary_json(summary: BatchSummary) -> str:
                 "schema": "callqa.summary/1",
                 "calls": summary.calls,
                 "passed": summary.passed,
-                "groups": [dict(zip(GROUP_COLUMNS, row)) for row in group_rows(summary)],
+                "groups": [dict(zip(GROUP_COLUMNS, row, strict=True)) for row in group_rows(summary)],
                 "frequent_rules": [
                     {"rule": r, "category": summary.rule_names.get(r, ""), "calls": n}
                     for r, n in summary.frequent_rules(10)

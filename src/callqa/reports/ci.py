@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import PurePath
+from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
@@ -62,7 +63,10 @@ def format_github(result: CheckResult, fail_on: str, tool: str) -> str:
     """GitHub Actions workflow commands: annotations on the pull request's lines."""
     lines = []
     for d in result.sorted():
-        props = f"file={_github_escape(d.path, prop=True)},line={d.line},col={d.col},title={_github_escape(d.rule, prop=True)}"
+        props = (
+            f"file={_github_escape(d.path, prop=True)},line={d.line},col={d.col},"
+            f"title={_github_escape(d.rule, prop=True)}"
+        )
         message = d.message + (f" ({d.suggestion})" if d.suggestion else "")
         lines.append(f"::{_GITHUB_LEVEL[d.severity]} {props}::{_github_escape(message)}\n")
     lines.extend(f"::error::{_github_escape(error)}\n" for error in result.errors)
@@ -106,7 +110,7 @@ def _uri(path: str) -> str:
 def format_sarif(result: CheckResult, fail_on: str, tool: str) -> str:
     """SARIF 2.1.0, as GitHub code scanning and most CI servers read it."""
     diagnostics = result.sorted()
-    rules: dict[str, dict] = {}
+    rules: dict[str, dict[str, Any]] = {}
     for d in diagnostics:
         rules.setdefault(
             d.rule,

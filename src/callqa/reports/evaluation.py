@@ -25,7 +25,9 @@ def _num(value: float | None) -> str:
 
 
 def render_evaluation(result: Evaluation, console: Console) -> None:
-    how = "leave-one-group-out: 每组由其余各组训练的模型评估" if result.leave_one_group_out else "使用评分规则自带的模型"
+    how = (
+        "leave-one-group-out: 每组由其余各组训练的模型评估" if result.leave_one_group_out else "使用评分规则自带的模型"
+    )
     console.print(Text(f"callqa eval  ({how})", style="bold"))
     rows: list[tuple[str, Figures]] = list(result.groups.items())
     if len(rows) > 1:
@@ -51,29 +53,55 @@ def render_evaluation(result: Evaluation, console: Console) -> None:
                 cells.append(str(f["utterances"]))
             cells.append(_pct(f["utterance_accuracy"]))
             if segmenter == "model":
-                cells += [_pct(f["boundary_exact"]), _pct(f["boundary_within_1"]),
-                          "—" if f["kappa"] is None else f"{f['kappa']:.2f}"]
+                cells += [
+                    _pct(f["boundary_exact"]),
+                    _pct(f["boundary_within_1"]),
+                    "—" if f["kappa"] is None else f"{f['kappa']:.2f}",
+                ]
         stages.add_row(*cells, end_section=len(rows) > 1 and name == rows[-2][0])
     console.print(stages)
 
     if result.overall.line_labelled:
         findings = Table(title="禁忌语与推荐话术 (逐句标注的通话)", box=box.SIMPLE_HEAD, title_justify="left")
-        for column in ("组", "禁忌语\n精确率", "召回率", "F1", "误报\n近似句", "推荐话术\n召回率", "精确率", "得分与违规数\nSpearman ρ"):
+        for column in (
+            "组",
+            "禁忌语\n精确率",
+            "召回率",
+            "F1",
+            "误报\n近似句",
+            "推荐话术\n召回率",
+            "精确率",
+            "得分与违规数\nSpearman ρ",
+        ):
             findings.add_column(column, justify="left" if column == "组" else "right")
         for name, figures in rows:
             if not figures.line_labelled:
                 continue
             forbidden, recommended = figures.forbidden(), figures.recommended()
-            findings.add_row(name, _pct(forbidden.precision), _pct(forbidden.recall), _pct(forbidden.f1),
-                             _pct(figures.near_miss_flag_rate()), _pct(recommended.recall), _pct(recommended.precision),
-                             _num(figures.score_rank_correlation()), end_section=len(rows) > 1 and name == rows[-2][0])
+            findings.add_row(
+                name,
+                _pct(forbidden.precision),
+                _pct(forbidden.recall),
+                _pct(forbidden.f1),
+                _pct(figures.near_miss_flag_rate()),
+                _pct(recommended.recall),
+                _pct(recommended.precision),
+                _num(figures.score_rank_correlation()),
+                end_section=len(rows) > 1 and name == rows[-2][0],
+            )
         console.print(findings)
         categories = Table(title="各类禁忌语 (类别一致才算命中, 全部通话)", box=box.SIMPLE_HEAD, title_justify="left")
         for column in ("类别", "标注", "检出", "命中", "精确率", "召回率"):
             categories.add_column(column, justify="left" if column == "类别" else "right")
         for category, counts in result.overall.forbidden_by_category().items():
-            categories.add_row(category, str(counts.gold), str(counts.predicted), str(counts.hits),
-                               _pct(counts.precision), _pct(counts.recall))
+            categories.add_row(
+                category,
+                str(counts.gold),
+                str(counts.predicted),
+                str(counts.hits),
+                _pct(counts.precision),
+                _pct(counts.recall),
+            )
         console.print(categories)
 
     overall: dict[str, Any] = result.overall.stage_figures("model")
@@ -83,7 +111,8 @@ def render_evaluation(result: Evaluation, console: Console) -> None:
     for stage in STAGES:
         counts = overall["per_stage"][stage]
         row = overall["confusion"][stage]
-        per_stage.add_row(stage, _pct(counts["precision"]), _pct(counts["recall"]), _pct(counts["f1"]),
-                          *[str(row[s]) for s in STAGES])
+        per_stage.add_row(
+            stage, _pct(counts["precision"]), _pct(counts["recall"]), _pct(counts["f1"]), *[str(row[s]) for s in STAGES]
+        )
     console.print(per_stage)
     console.print(Text("行: 标注的阶段; →列: 预测的阶段", style="dim"))

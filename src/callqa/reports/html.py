@@ -5,12 +5,13 @@ HTML-escaped."""
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from callqa.batch.runner import BatchSummary, CallSummary, lost_points
 from callqa.model import STAGES
 from callqa.version import __version__
 
-COLOURS = dict(zip(STAGES, ("#0ea5e9", "#6366f1", "#d946ef", "#f59e0b", "#10b981")))
+COLOURS = dict(zip(STAGES, ("#0ea5e9", "#6366f1", "#d946ef", "#f59e0b", "#10b981"), strict=True))
 
 _CSS = """
 :root{--ink:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f8fafc;--ok:#059669;--bad:#dc2626}
@@ -22,7 +23,8 @@ section{background:#fff;border:1px solid var(--line);border-radius:10px;padding:
 h2{font-size:16px;margin:0 0 12px}.cards{display:flex;gap:14px;flex-wrap:wrap;margin-bottom:20px}
 .card{flex:1;min-width:150px;background:#fff;border:1px solid var(--line);border-radius:10px;padding:14px 18px}
 .card b{display:block;font-size:24px}.card span{color:var(--muted);font-size:12px}
-.scroll{overflow-x:auto}table{width:100%;border-collapse:collapse}th,td.nowrap{white-space:nowrap}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);
+.scroll{overflow-x:auto}table{width:100%;border-collapse:collapse}th,td.nowrap{white-space:nowrap}\
+th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);
 vertical-align:top}th{font-size:12px;color:var(--muted);font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .bar{display:inline-block;height:8px;border-radius:4px;background:var(--ok);vertical-align:middle;margin-right:6px}
 .bad{color:var(--bad)}.ok{color:var(--ok)}.legend span{display:inline-block;margin-right:14px;font-size:12px}
@@ -85,7 +87,7 @@ def _highlighted(text: str, marks: list[str]) -> str:
     return escape(text)
 
 
-def _call(call: CallSummary, report: dict) -> str:
+def _call(call: CallSummary, report: dict[str, Any]) -> str:
     group = call.group
     utterances = report["utterances"]
     timeline = "".join(
@@ -110,7 +112,8 @@ def _call(call: CallSummary, report: dict) -> str:
     verdict = '<b class="ok">合格</b>' if report["passed"] else '<b class="bad">不合格</b>'
     return (
         f'<div class="call" data-group="{escape(group)}"><h3>{escape(report["transcript"]["path"])}</h3>'
-        f"<div>{escape(group)} · 得分 <b>{report['score']:g}</b>/{report['max_score']:g} · {escape(report['grade'])} · {verdict}</div>"
+        f"<div>{escape(group)} · 得分 <b>{report['score']:g}</b>/{report['max_score']:g}"
+        f" · {escape(report['grade'])} · {verdict}</div>"
         f'<div class="timeline" aria-label="阶段时间线">{timeline}</div>'
         f'<ul class="lost">{lost or "<li>没有失分</li>"}</ul>'
         f"<details><summary>通话原文({len(utterances)} 句)</summary><table><tr><th>行</th><th>阶段</th>"
@@ -138,7 +141,8 @@ def render_html(summary: BatchSummary, rubric: str, pass_mark: float) -> str:
         f'<td class="num">{g.mean:.1f}</td><td class="num">{g.median:.1f}</td>'
         f'<td class="nowrap"><span class="bar" style="width:{g.pass_rate * 80:.0f}px"></span>{g.pass_rate:.0%}</td>'
         + "".join(f'<td class="num">{g.stage_mean(s):.1f}</td>' for s in STAGES)
-        + f'<td class="nowrap">{g.weakest_stage}</td><td>{escape("、".join(r for r, _ in g.rules.most_common(3)))}</td></tr>'
+        + f'<td class="nowrap">{g.weakest_stage}</td>'
+        + f"<td>{escape('、'.join(r for r, _ in g.rules.most_common(3)))}</td></tr>"
         for rank, g in enumerate(summary.ranked_groups(), start=1)
     )
     rule_rows = "".join(
@@ -165,8 +169,10 @@ def render_html(summary: BatchSummary, rubric: str, pass_mark: float) -> str:
 <main>
 <div class="cards" id="summary">{cards}</div>
 <section><h2>分数分布</h2>{_histogram_svg(summary, pass_mark)}</section>
-<section><h2>分组排名</h2><div class="scroll"><table id="groups"><tr><th>#</th><th>分组</th><th>通话</th><th>平均分</th><th>中位数</th>
-<th>合格率</th>{"".join(f"<th>{s}</th>" for s in STAGES)}<th>最弱阶段</th><th>常见问题</th></tr>{group_rows}</table></div></section>
+<section><h2>分组排名</h2><div class="scroll">\
+<table id="groups"><tr><th>#</th><th>分组</th><th>通话</th><th>平均分</th><th>中位数</th>
+<th>合格率</th>{"".join(f"<th>{s}</th>" for s in STAGES)}<th>最弱阶段</th><th>常见问题</th></tr>\
+{group_rows}</table></div></section>
 <section><h2>最常见的问题</h2><table><tr><th>规则</th><th>类别</th><th>通话数</th></tr>{rule_rows}</table></section>
 <section><h2>最低分的通话</h2><p class="legend">{legend}</p>
 <p>显示 <b id="shown">{len(weakest)}</b> 通(共 {calls} 通中分数最低的 {len(weakest)} 通) ·

@@ -7,19 +7,24 @@ as markup, so brackets in what a customer said survive.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from rich import box
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from collections.abc import Sequence
-
 from callqa.model import STAGES, Finding, Report, Segmentation, Transcript
 from callqa.stages.segment import Boundary, StageEvidence
 
+if TYPE_CHECKING:  # annotations only: the renderer stays import-light
+    from callqa.batch.runner import BatchSummary
+    from callqa.model import Transcript
+
 STRIP_WIDTH = 60
-STAGE_COLOURS = dict(zip(STAGES, ("cyan", "blue", "magenta", "yellow", "green")))
+STAGE_COLOURS = dict(zip(STAGES, ("cyan", "blue", "magenta", "yellow", "green"), strict=True))
 ROLE_NAMES = {"agent": "客服", "customer": "客户", "unknown": "未知"}
 
 
@@ -36,7 +41,7 @@ class TerminalRenderer:
         return "" if self.plain else style
 
     def render(self, report: Report) -> None:
-        header = self._header(report)
+        header: Text | Panel = self._header(report)
         if not self.plain:
             header = Panel(header, box=box.ROUNDED, expand=False, border_style="green" if report.passed else "red")
         self.console.print(
@@ -82,7 +87,7 @@ class TerminalRenderer:
             text.append("\n")
         parts = []
         for stage in report.stages:
-            if stage.first is None:
+            if stage.first is None or stage.last is None:  # both or neither
                 parts.append(Text(f"{stage.name} 无", style=self.style("dim")))
             else:
                 first, last = utterances[stage.first].line, utterances[stage.last].line
@@ -121,6 +126,7 @@ class TerminalRenderer:
         return table
 
     def _quote(self, report: Report, finding: Finding) -> Text:
+        assert finding.utterance is not None  # quoted only for findings about an utterance
         utterance = report.utterances[finding.utterance]
         text = Text(f"{utterance.speaker or ROLE_NAMES[utterance.role]}:", style=self.style("dim"))
         cursor = 0
@@ -209,7 +215,7 @@ def make_console(*, plain: bool, stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, emoji=False, markup=False)
 
 
-def render_summary(summary, console: Console, *, plain: bool, rubric: str) -> None:
+def render_summary(summary: BatchSummary, console: Console, *, plain: bool, rubric: str) -> None:
     """The batch summary: groups ranked, the ten weakest calls, the ten most frequent findings, a histogram."""
     from callqa.reports.batch_files import histogram_text  # the one histogram, shared with summary.md
 
@@ -263,16 +269,25 @@ def render_summary(summary, console: Console, *, plain: bool, rubric: str) -> No
         console.print(Text(f"无法读取: {message}", style=style("red")))
 
 
-def print_segmentation(transcript: Transcript, segmentation: Segmentation, evidence: Sequence[StageEvidence],
-                       boundaries: Sequence[Boundary], model: str | None, console: Console, *, plain: bool,
-                       explain: bool) -> None:
+def print_segmentation(
+    transcript: Transcript,
+    segmentation: Segmentation,
+    evidence: Sequence[StageEvidence],
+    boundaries: Sequence[Boundary],
+    model: str | None,
+    console: Console,
+    *,
+    plain: bool,
+    explain: bool,
+) -> None:
     """The transcript line by line with its stage; with `explain`, at each boundary what put it there
     (the model's strongest features, or the rubric's cues) and, per line, the scores behind it."""
     style = (lambda s: "") if plain else (lambda s: s)
     how = "按标记行划分(given)" if segmentation.given else "自动划分(inferred)"
     by = f"模型 {model} " if model else "规则线索(cues)"
-    console.print(Text(f"{transcript.path}  {len(transcript.utterances)} 句  阶段{how}  由{by}判断",
-                       style=style("bold")))
+    console.print(
+        Text(f"{transcript.path}  {len(transcript.utterances)} 句  阶段{how}  由{by}判断", style=style("bold"))
+    )
     at = {b.index: b for b in boundaries}
     previous = None
     for i, (utterance, stage) in enumerate(zip(transcript.utterances, segmentation.stages, strict=True)):
@@ -293,8 +308,9 @@ def print_segmentation(transcript: Transcript, segmentation: Segmentation, evide
             if probabilities is not None:
                 scores = " ".join(f"{s}{p:.0%}" for s, p in zip(STAGES, probabilities, strict=True) if p >= 0.05)
             else:
-                scores = " ".join(f"{s}{v:+.1f}" if v != float("-inf") else f"{s}×"
-                                  for s, v in zip(STAGES, ev.scores, strict=True))
+                scores = " ".join(
+                    f"{s}{v:+.1f}" if v != float("-inf") else f"{s}×" for s, v in zip(STAGES, ev.scores, strict=True)
+                )
             console.print(Text(f"        位置 {ev.position:.0%} | {found} | {scores}", style=style("dim")))
 
 
@@ -306,5 +322,7 @@ def boundary_reason(boundary: Boundary, line: int, evidence: StageEvidence) -> s
         return f"{head}(模型判断,把握 {boundary.confidence:.0%});主要依据: {drivers}"
     cues = "、".join(boundary.cues) or "无"
     after, before = STAGES.index(boundary.stage), STAGES.index(boundary.previous)
-    return (f"{head};线索 {cues};得分 {boundary.stage} {evidence.scores[after]:+.1f} 对 "
-            f"{boundary.previous} {evidence.scores[before]:+.1f}")
+    return (
+        f"{head};线索 {cues};得分 {boundary.stage} {evidence.scores[after]:+.1f} 对 "
+        f"{boundary.previous} {evidence.scores[before]:+.1f}"
+    )

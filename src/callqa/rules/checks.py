@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from callqa.model import Finding, Utterance
+from callqa.rules.patterns import compile_pattern, fold_homophones
 from callqa.rules.schema import (
     TIMING_KINDS,
+    Check,
     DurationCheck,
     InterruptionCheck,
     KeywordCheck,
@@ -27,7 +29,6 @@ from callqa.rules.schema import (
     SpeechRateCheck,
     TalkRatioCheck,
 )
-from callqa.rules.patterns import compile_pattern, fold_homophones
 from callqa.rules.spans import near, occurrences, script_key
 from callqa.text.normalize import normalize_phrase
 
@@ -52,9 +53,10 @@ class CompiledMatch:
             self.not_regex = re.compile(match.not_regex) if match.not_regex else None
             return
         self.op = next(name for name in ("any", "all", "none", "at_least") if getattr(match, name) is not None)
-        terms = match.of if self.op == "at_least" else getattr(match, self.op)
+        terms: list[str | Match] | None = match.of if self.op == "at_least" else getattr(match, self.op)
+        assert terms is not None  # Match's validator: the operator found is set (and at_least comes with of)
         self.children = [CompiledMatch(term, classes) for term in terms]
-        self.at_least = match.at_least
+        self.at_least = match.at_least or 0  # read only when op is at_least, which the validator makes >= 1
 
     def spans(self, text: str) -> list[Span] | None:
         if self.op == "phrase":
@@ -83,29 +85,33 @@ def in_position(
         return candidates
     if position.of == "call":
         order = list(range(len(utterances)))
-        keep = set(order[: position.first] if position.first else order[-position.last :])
+        keep = set(_ends(order, position))
         return [i for i in candidates if i in keep]
     groups: dict[str, list[int]] = {}
     for i in candidates:
         key = stages[i] if position.of == "stage" else utterances[i].role
         groups.setdefault(key, []).append(i)
-    keep = {
-        i
-        for members in groups.values()
-        for i in (members[: position.first] if position.first else members[-position.last :])
-    }
+    keep = {i for members in groups.values() for i in _ends(members, position)}
     return [i for i in candidates if i in keep]
+
+
+def _ends(members: list[int], position: Position) -> list[int]:
+    """The first or the last N of `members`."""
+    if position.first:
+        return members[: position.first]
+    assert position.last is not None  # Position's validator: exactly one of first and last
+    return members[-position.last :]
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledCheck:
-    check: object  # one of the rubric's check models
+    check: Check  # one of the rubric's check models
     matches: dict[str, CompiledMatch]
     exceptions: tuple[str, ...] = ()
 
 
-def compile_check(check, classes: Mapping[str, Sequence[str]]) -> CompiledCheck:
-    matches = {}
+def compile_check(check: Check, classes: Mapping[str, Sequence[str]]) -> CompiledCheck:
+    matches: dict[str, CompiledMatch] = {}
     if isinstance(check, KeywordCheck):
         matches["match"] = CompiledMatch(check.match, classes)
     elif isinstance(check, ResponseCheck):
@@ -118,7 +124,7 @@ def compile_check(check, classes: Mapping[str, Sequence[str]]) -> CompiledCheck:
 
 
 def _finding(
-    check,
+    check: Check,
     utterance: Utterance | None,
     stage: str,
     message: str,
@@ -156,12 +162,14 @@ def _matched_text(utterance: Utterance, spans: list[Span]) -> str:
 
 def _cancelled(compiled: CompiledCheck, text: str, span: Span) -> bool:
     """An allow-context: an exception phrase overlapping the match or within the check's context window."""
+    assert isinstance(compiled.check, KeywordCheck)  # the only check with allow-contexts
     window = compiled.check.context_window
     return any(near(a, b, *span, window) for phrase in compiled.exceptions for a, b in occurrences(text, phrase))
 
 
-def _keyword(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
-    check: KeywordCheck = compiled.check
+def _keyword(compiled: CompiledCheck, utterances: Sequence[Utterance], stages: Sequence[str]) -> list[Finding]:
+    check = compiled.check
+    assert isinstance(check, KeywordCheck)  # run_checks dispatches on check.kind
     scope = [i for i, u in enumerate(utterances) if u.role in check.scope.roles and stages[i] in check.scope.stages]
     scope = in_position(utterances, stages, scope, check.scope.position)
     hits: list[tuple[int, list[Span]]] = []
@@ -184,8 +192,9 @@ def _keyword(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
     return [_finding(check, first, stages[scope[0]] if scope else check.stage, check.message)]
 
 
-def _response(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
-    check: ResponseCheck = compiled.check
+def _response(compiled: CompiledCheck, utterances: Sequence[Utterance], stages: Sequence[str]) -> list[Finding]:
+    check = compiled.check
+    assert isinstance(check, ResponseCheck)  # run_checks dispatches on check.kind
     findings: list[Finding] = []
     blocked_until = -1
     reported: set[int] = set()
@@ -197,8 +206,8 @@ def _response(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
             continue
         window = [j for j in range(i + 1, len(utterances)) if utterances[j].role in check.response.roles]
         window = window[: check.response.within]
-        replies = [(j, compiled.matches["response"].spans(utterances[j].norm)) for j in window]
-        replies = [(j, spans) for j, spans in replies if spans is not None]
+        answers = [(j, compiled.matches["response"].spans(utterances[j].norm)) for j in window]
+        replies = [(j, spans) for j, spans in answers if spans is not None]
         said = f"第{utterance.line}行「{_matched_text(utterance, trigger_spans)}」"
         if check.expect == "present" and not replies:
             findings.append(
@@ -230,7 +239,7 @@ def _response(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
     return findings
 
 
-def _timed(utterances) -> bool:
+def _timed(utterances: Sequence[Utterance]) -> bool:
     return any(u.start is not None for u in utterances)
 
 
@@ -238,8 +247,9 @@ def _duration(u: Utterance) -> float | None:
     return u.end - u.start if u.start is not None and u.end is not None and u.end >= u.start else None
 
 
-def _silence(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
-    check: SilenceCheck = compiled.check
+def _silence(compiled: CompiledCheck, utterances: Sequence[Utterance], stages: Sequence[str]) -> list[Finding]:
+    check = compiled.check
+    assert isinstance(check, SilenceCheck)  # run_checks dispatches on check.kind
     findings = []
     for i in range(1, len(utterances)):
         before, after = utterances[i - 1], utterances[i]
@@ -258,10 +268,11 @@ def _silence(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
     return findings
 
 
-def _speech_rate(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
-    check: SpeechRateCheck = compiled.check
-    timed = [(u, _duration(u)) for u in utterances if u.role == check.role]
-    timed = [(u, d) for u, d in timed if d]
+def _speech_rate(compiled: CompiledCheck, utterances: Sequence[Utterance], stages: Sequence[str]) -> list[Finding]:
+    check = compiled.check
+    assert isinstance(check, SpeechRateCheck)  # run_checks dispatches on check.kind
+    durations = [(u, _duration(u)) for u in utterances if u.role == check.role]
+    timed = [(u, d) for u, d in durations if d]
     seconds = sum(d for _, d in timed)
     if seconds <= 0:
         return []
@@ -272,32 +283,35 @@ def _speech_rate(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
     return []
 
 
-def _interruption(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
-    check: InterruptionCheck = compiled.check
-    cuts = [
-        i
-        for i in range(1, len(utterances))
-        if utterances[i].role == "agent"
-        and utterances[i - 1].role == "customer"
-        and utterances[i].start is not None
-        and utterances[i - 1].end is not None
-        and utterances[i].start < utterances[i - 1].end - check.tolerance_seconds
-    ]
+def _interruption(compiled: CompiledCheck, utterances: Sequence[Utterance], stages: Sequence[str]) -> list[Finding]:
+    check = compiled.check
+    assert isinstance(check, InterruptionCheck)  # run_checks dispatches on check.kind
+    cuts: list[tuple[int, float]] = []  # the agent's utterance, and how early it started
+    for i in range(1, len(utterances)):
+        before, after = utterances[i - 1], utterances[i]
+        if (
+            after.role == "agent"
+            and before.role == "customer"
+            and after.start is not None
+            and before.end is not None
+            and after.start < before.end - check.tolerance_seconds
+        ):
+            cuts.append((i, before.end - after.start))
     return [
         _finding(
             check,
             utterances[i],
             stages[i],
-            f"{check.message}(第{utterances[i].line}行在客户说完前 "
-            f"{utterances[i - 1].end - utterances[i].start:.1f} 秒开口)",
+            f"{check.message}(第{utterances[i].line}行在客户说完前 {early:.1f} 秒开口)",
             trigger=utterances[i - 1],
         )
-        for i in cuts[check.max_count :]
+        for i, early in cuts[check.max_count :]
     ]
 
 
-def _call_duration(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
-    check: DurationCheck = compiled.check
+def _call_duration(compiled: CompiledCheck, utterances: Sequence[Utterance], stages: Sequence[str]) -> list[Finding]:
+    check = compiled.check
+    assert isinstance(check, DurationCheck)  # run_checks dispatches on check.kind
     starts = [u.start for u in utterances if u.start is not None]
     ends = [u.end if u.end is not None else u.start for u in utterances if u.start is not None]
     if not starts:
@@ -310,8 +324,9 @@ def _call_duration(compiled: CompiledCheck, utterances, stages) -> list[Finding]
     return []
 
 
-def _talk_ratio(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
-    check: TalkRatioCheck = compiled.check
+def _talk_ratio(compiled: CompiledCheck, utterances: Sequence[Utterance], stages: Sequence[str]) -> list[Finding]:
+    check = compiled.check
+    assert isinstance(check, TalkRatioCheck)  # run_checks dispatches on check.kind
     talk = [(u.role, _duration(u)) for u in utterances]
     total = sum(d for _, d in talk if d)
     if total <= 0:
@@ -322,8 +337,9 @@ def _talk_ratio(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
     return []
 
 
-def _repetition(compiled: CompiledCheck, utterances, stages) -> list[Finding]:
-    check: RepetitionCheck = compiled.check
+def _repetition(compiled: CompiledCheck, utterances: Sequence[Utterance], stages: Sequence[str]) -> list[Finding]:
+    check = compiled.check
+    assert isinstance(check, RepetitionCheck)  # run_checks dispatches on check.kind
     clusters: list[list[int]] = []
     for i, u in enumerate(utterances):
         key = script_key(u.norm)

@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any, Literal
 
 import ahocorasick
 from rapidfuzz import fuzz
 
+from callqa.errors import RubricError
 from callqa.model import Role, Utterance
 from callqa.rules.checks import compile_check
-from callqa.rules.schema import ForbiddenRule, RecommendedScript, Rubric
-from callqa.errors import RubricError
 from callqa.rules.patterns import Pattern, PatternError, compile_pattern, fold_homophones
+from callqa.rules.schema import ForbiddenRule, RecommendedScript, Rubric
 from callqa.rules.spans import near, script_key
 from callqa.text.normalize import filler_pattern, normalize_phrase
 
 _SHORT_PHRASE = 2  # phrases this short need word boundaries under `word_boundary: auto`
+
+#: What the automaton stores for a phrase: a forbidden rule's (index, needs a word boundary), or a
+#: stage cue's (stage, cue role).
+_Entry = tuple[Literal["rule"], int, bool] | tuple[Literal["cue"], str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +58,7 @@ class _CompiledRule:
 
 
 @lru_cache(maxsize=4)
-def _tokenizer_for(words: tuple[str, ...]):
+def _tokenizer_for(words: tuple[str, ...]) -> Any:  # a jieba.Tokenizer: jieba ships no types
     """A jieba tokenizer tuned to keep `words` whole. Its dictionary costs about half a second and
     70 MB, so a process builds one per distinct word list (in practice: one)."""
     import jieba
@@ -75,10 +81,12 @@ class CompiledRubric:
         self.stage_positions = tuple((stage.name, stage.position) for stage in rubric.stages)
         #: "default", "cues", or the path of a stage model file (resolved against the rubric's folder).
         self.stage_model_source = self.resolve_stage_model(rubric.stage_model, Path(path).parent)
+        speakers: tuple[tuple[Role, list[str]], ...] = (
+            ("agent", rubric.speakers.agent),
+            ("customer", rubric.speakers.customer),
+        )
         self.speaker_patterns: list[tuple[Role, re.Pattern[str]]] = [
-            (role, re.compile(pattern, re.IGNORECASE))
-            for role, patterns in (("agent", rubric.speakers.agent), ("customer", rubric.speakers.customer))
-            for pattern in patterns
+            (role, re.compile(pattern, re.IGNORECASE)) for role, patterns in speakers for pattern in patterns
         ]
         try:
             self._compile_rules(rubric)
@@ -90,7 +98,7 @@ class CompiledRubric:
 
         # One automaton for forbidden phrases and stage cues: value = list of (kind, payload).
         automaton = ahocorasick.Automaton()
-        entries: dict[str, list[tuple]] = {}
+        entries: dict[str, list[_Entry]] = {}
         for rule_index, compiled in enumerate(self.rules):
             for phrase in compiled.rule.phrases:
                 norm = normalize_phrase(phrase)
@@ -143,7 +151,7 @@ class CompiledRubric:
         return rule.word_boundary == "always"
 
     @cached_property
-    def _tokenizer(self):
+    def _tokenizer(self) -> Any:  # a jieba.Tokenizer
         """A jieba tokenizer that keeps the rubric's `words` whole, built only when a short phrase
         needs a word boundary, and shared by rubrics with the same words."""
         return _tokenizer_for(tuple(normalize_phrase(w) for w in self.rubric.words))
@@ -180,7 +188,7 @@ class CompiledRubric:
 
     # --- phrase hits ---------------------------------------------------------------------------
 
-    def _phrase_hits(self, text: str):
+    def _phrase_hits(self, text: str) -> Iterator[tuple[int, int, tuple[_Entry, ...]]]:
         """Every (start, end, entries) the automaton finds in normalised text. Segmentation and scoring
         each scan an utterance once; caching the scan was measured and gained nothing."""
         if self._automaton is None:
@@ -197,9 +205,11 @@ class CompiledRubric:
         A cue inside a longer cue counts only as the longer one: 可以帮您 in 有什么可以帮您 is a greeting."""
         found = []
         for start, end, values in self._phrase_hits(norm):
-            for kind, stage, cue_role in values:
-                if kind == "cue" and (role is None or cue_role in ("any", role)):
-                    found.append((start, end, stage, cue_role))
+            for value in values:
+                if value[0] == "cue":
+                    _, stage, cue_role = value
+                    if role is None or cue_role in ("any", role):
+                        found.append((start, end, stage, cue_role))
         hits = [
             (stage, cue_role, norm[start:end])
             for start, end, stage, cue_role in found
@@ -218,8 +228,9 @@ class CompiledRubric:
         text = utterance.norm
         candidates: dict[int, list[tuple[int, int, bool]]] = {}
         for start, end, values in self._phrase_hits(text):
-            for kind, rule_index, needs_boundary in values:
-                if kind == "rule":
+            for value in values:
+                if value[0] == "rule":
+                    _, rule_index, needs_boundary = value
                     candidates.setdefault(rule_index, []).append((start, end, needs_boundary))
         folded = None  # the homophone-folded text, made only for a rule that asks for it
         for rule_index, compiled in enumerate(self.rules):
@@ -264,7 +275,9 @@ class CompiledRubric:
         window = compiled.rule.context_window
         if compiled.rule.pinyin and folded is None:
             folded = fold_homophones(text)
-        if any(near(a, b, start, end, window) for pattern in compiled.exceptions for a, b in pattern.spans(text, folded)):
+        if any(
+            near(a, b, start, end, window) for pattern in compiled.exceptions for a, b in pattern.spans(text, folded)
+        ):
             return True
         return any(
             near(*m.span(), start, end, window) for regex in compiled.exception_regexes for m in regex.finditer(text)
@@ -277,7 +290,9 @@ class CompiledRubric:
         anywhere (partial ratio); a shorter one must not leave much of it out (plain ratio)."""
         key = script_key(utterance.norm)
         best, best_sentence = 0.0, ""
-        for sentence_key, sentence in zip(self._script_keys[script_index], self.scripts[script_index].sentences):
+        for sentence_key, sentence in zip(
+            self._script_keys[script_index], self.scripts[script_index].sentences, strict=True
+        ):
             if not key or not sentence_key:
                 continue
             scorer = fuzz.partial_ratio if len(key) > len(sentence_key) else fuzz.ratio

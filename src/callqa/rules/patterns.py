@@ -31,7 +31,9 @@ from callqa.text.normalize import normalize_phrase
 DEFAULT_GAP = 8
 _NEGATORS = ("没有", "不", "没", "别", "未", "无", "非")
 _CLAUSE_END = "。！？!?"
-_TOKEN = re.compile(r"\s*(?:(?P<gap>…|\.\.\.)(?P<n>\d+)?|(?P<neg>!)?(?P<term>\([^()]*\)|\$[A-Za-z_][\w]*|[^\s…()$!?]+)(?P<opt>\?)?)")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<gap>…|\.\.\.)(?P<n>\d+)?|(?P<neg>!)?(?P<term>\([^()]*\)|\$[A-Za-z_][\w]*|[^\s…()$!?]+)(?P<opt>\?)?)"
+)
 _CLASS_NAME = re.compile(r"^\$[A-Za-z_]\w*$")
 
 

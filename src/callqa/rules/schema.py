@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from callqa.errors import RubricError
 from callqa.model import STAGES
@@ -24,6 +25,8 @@ from callqa.rules.patterns import PatternError, class_names, compile_pattern
 from callqa.rules.yamlsource import YamlDocument, load_yaml
 
 StageName = Literal["问候", "切入", "转化", "协议", "结束"]
+_ALL_STAGES: tuple[StageName, ...] = get_args(StageName)
+assert _ALL_STAGES == STAGES, "StageName must list callqa.model.STAGES, in order"
 RoleName = Literal["agent", "customer", "unknown"]
 Severity = Literal["info", "warning", "error", "fatal"]
 RuleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$", min_length=1)]
@@ -115,8 +118,9 @@ class Match(_Model):
 
     @model_validator(mode="after")
     def _one_operator(self) -> Match:
-        given = [name for name in ("any", "all", "none", "at_least", "regex", "pattern")
-                 if getattr(self, name) is not None]
+        given = [
+            name for name in ("any", "all", "none", "at_least", "regex", "pattern") if getattr(self, name) is not None
+        ]
         if len(given) != 1:
             raise ValueError("use exactly one of any, all, none, at_least (with of), regex, pattern")
         if self.pattern is not None:
@@ -136,7 +140,8 @@ Match.model_rebuild()
 
 
 class CheckExamples(_Model):
-    """Dialogues (ROLE:TEXT lines, timestamps for timing checks) that must (hit) or must not (miss) trigger the check."""
+    # The docstring is this model's description in the JSON schema (rubrics/schema.json): one line, so no wrap.
+    """Dialogues (ROLE:TEXT lines, timestamps for timing checks) that must (hit) or must not (miss) trigger the check."""  # noqa: E501
 
     hit: list[NonEmptyText] = []
     miss: list[NonEmptyText] = []
@@ -159,7 +164,7 @@ class _Check(_Model):
 
 class Scope(_Model):
     roles: list[RoleName] = ["agent"]
-    stages: list[StageName] = list(STAGES)
+    stages: list[StageName] = list(_ALL_STAGES)
     position: Position | None = None
 
 
@@ -284,7 +289,7 @@ class ForbiddenRule(_Model):
     exception_regexes: list[NonEmptyText] = []
     context_window: int = Field(default=0, ge=0)
     roles: list[RoleName] = ["agent"]
-    stages: list[StageName] = list(STAGES)
+    stages: list[StageName] = list(_ALL_STAGES)
     deduct: float = Field(ge=0)
     #: The most this rule can deduct in one call, however often it is hit.
     max_deduct: float | None = Field(default=None, ge=0)
@@ -476,7 +481,7 @@ def _format_loc(loc: tuple[str | int, ...]) -> str:
     return text or "rubric"
 
 
-def _error_message(error: dict) -> str:
+def _error_message(error: ErrorDetails) -> str:
     message = _MESSAGES.get(error["type"])
     if message is None:
         message = error["msg"]
@@ -497,7 +502,7 @@ def default_rubric_path() -> Path:
 _LIST_KEYS = {"stages": "name", "forbidden": "id", "recommended": "id", "checks": "id"}
 
 
-def _merge(parent: dict, child: dict) -> tuple[dict, dict[str, list[int | None]]]:
+def _merge(parent: dict[str, Any], child: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[int | None]]]:
     """Overlay `child` on `parent`; also return, per list, which child item each merged item came from."""
     merged = dict(parent)
     origins: dict[str, list[int | None]] = {}
@@ -595,7 +600,7 @@ def rubric_problems(
             doc.path,
             [RubricError(doc.path, "a rubric must be a YAML mapping (name, version, stages, …)", line=1)],
         )
-    data: dict = doc.data
+    data: dict[str, Any] = doc.data
     origins: dict[str, list[int | None]] = {}
     extends = data.get("extends")
     if extends is not None:
@@ -633,10 +638,11 @@ def load_rubric(path: str | Path | None = None) -> tuple[Rubric, str]:
     rubric, source, problems = rubric_problems(path)
     if problems:
         raise problems[0]
+    assert rubric is not None  # rubric_problems gives a rubric whenever there are no problems
     return rubric, source
 
 
-def rubric_json_schema() -> dict:
+def rubric_json_schema() -> dict[str, Any]:
     """JSON Schema of the rubric format. A rubric that `extends` another needs none of the top-level
     fields, so they are required only when `extends` is absent."""
     schema = Rubric.model_json_schema()

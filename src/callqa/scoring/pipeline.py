@@ -35,15 +35,17 @@ def stage_model_for(compiled: CompiledRubric) -> StageModel | None:
     return load_stage_model(str(default_model_path()) if source == "default" else source)
 
 
-def evidence_for(transcript: Transcript, compiled: CompiledRubric,
-                 model: StageModel | None | str = RUBRIC_MODEL) -> tuple[list[StageEvidence], StageModel | None]:
+def evidence_for(
+    transcript: Transcript, compiled: CompiledRubric, model: StageModel | str | None = RUBRIC_MODEL
+) -> tuple[list[StageEvidence], StageModel | None]:
     """Per-utterance stage evidence, and the model that gave it (None: the rubric's cues)."""
     chosen = stage_model_for(compiled) if isinstance(model, str) else model
     return stage_evidence(transcript, compiled, chosen), chosen
 
 
-def segment_transcript(transcript: Transcript, compiled: CompiledRubric,
-                       model: StageModel | None | str = RUBRIC_MODEL) -> Segmentation:
+def segment_transcript(
+    transcript: Transcript, compiled: CompiledRubric, model: StageModel | str | None = RUBRIC_MODEL
+) -> Segmentation:
     chosen = stage_model_for(compiled) if isinstance(model, str) else model
     return segment(transcript, compiled, chosen)
 
@@ -52,6 +54,7 @@ def score_file(path: str | Path, compiled: CompiledRubric, options: ReadOptions 
     return score_transcript(read_transcript(path, compiled, options), compiled)  # reading normalises
 
 
-def score_transcript(transcript: Transcript, compiled: CompiledRubric,
-                     model: StageModel | None | str = RUBRIC_MODEL) -> Report:
+def score_transcript(
+    transcript: Transcript, compiled: CompiledRubric, model: StageModel | str | None = RUBRIC_MODEL
+) -> Report:
     return score(transcript, segment_transcript(transcript, compiled, model), compiled)

@@ -9,6 +9,9 @@ fatal hit sets the total to 0.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from callqa.model import (
     STAGES,
     Finding,
@@ -24,6 +27,7 @@ from callqa.model import (
 )
 from callqa.rules.checks import in_position, run_checks
 from callqa.rules.compiled import CompiledRubric, ScriptMatch
+from callqa.rules.schema import Check, ForbiddenRule, RecommendedScript
 
 
 def stage_base(compiled: CompiledRubric, stage: str) -> float:
@@ -35,7 +39,7 @@ def stage_base(compiled: CompiledRubric, stage: str) -> float:
 def _forbidden_findings(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> list[Finding]:
     findings = []
     utterances, stages = transcript.utterances, segmentation.stages
-    for utterance, stage in zip(utterances, stages):
+    for utterance, stage in zip(utterances, stages, strict=True):
         for rule_index, hits in compiled.forbidden_hits(utterance, stage).items():
             rule = compiled.rules[rule_index].rule
             if rule.position is not None and not _in_position(utterances, stages, utterance.index, rule):
@@ -61,12 +65,12 @@ def _forbidden_findings(transcript: Transcript, segmentation: Segmentation, comp
     return findings
 
 
-def _in_position(utterances, stages, index: int, rule) -> bool:
+def _in_position(utterances: Sequence[Utterance], stages: Sequence[str], index: int, rule: ForbiddenRule) -> bool:
     candidates = [i for i, u in enumerate(utterances) if u.role in rule.roles and stages[i] in rule.stages]
     return index in in_position(utterances, stages, candidates, rule.position)
 
 
-def _script_finding(script, utterance: Utterance | None, **fields) -> Finding:
+def _script_finding(script: RecommendedScript, utterance: Utterance | None, **fields: Any) -> Finding:
     return Finding(
         rule=script.id,
         kind="recommended",
@@ -79,7 +83,7 @@ def _script_finding(script, utterance: Utterance | None, **fields) -> Finding:
     )
 
 
-def _missed(compiled: CompiledRubric, script, best: tuple[ScriptMatch, Utterance] | None) -> Finding:
+def _missed(compiled: CompiledRubric, script: RecommendedScript, best: tuple[ScriptMatch, Utterance] | None) -> Finding:
     """A script not said: the points not earned, and for a required one a deduction and the near-miss."""
     match, utterance = best if best is not None else (None, None)
     name = script.message or script.id
@@ -100,7 +104,9 @@ def _missed(compiled: CompiledRubric, script, best: tuple[ScriptMatch, Utterance
             **common,
         )
     penalty = -(script.deduct if script.deduct is not None else script.points)
-    missing_words = compiled.missing_words(match.sentence, utterance.norm) if utterance is not None else []
+    missing_words = (
+        compiled.missing_words(match.sentence, utterance.norm) if match is not None and utterance is not None else []
+    )
     return _script_finding(
         script,
         utterance,
@@ -159,7 +165,7 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
 def _apply_caps(findings: list[Finding], compiled: CompiledRubric) -> dict[str, float]:
     """Cut each finding's points to what the caps leave; return the resulting stage scores."""
     rubric = compiled.rubric
-    totals = {stage.name: stage_base(compiled, stage.name) for stage in rubric.stages}
+    totals: dict[str, float] = {stage.name: stage_base(compiled, stage.name) for stage in rubric.stages}
     # Gains first, so a deduction is measured against the points the stage actually earned.
     for finding in sorted(findings, key=lambda f: (f.points < 0, f.utterance if f.utterance is not None else -1)):
         if finding.points > 0:
@@ -172,11 +178,9 @@ def _apply_caps(findings: list[Finding], compiled: CompiledRubric) -> dict[str, 
 
 
 def _apply_rule_caps(findings: list[Finding], compiled: CompiledRubric) -> None:
-    caps = {
-        r.id: r.max_deduct
-        for r in [c.rule for c in compiled.rules] + [c.check for c in compiled.checks]
-        if r.max_deduct is not None
-    }
+    rules: list[ForbiddenRule | Check] = [c.rule for c in compiled.rules]
+    rules += [c.check for c in compiled.checks]
+    caps = {r.id: r.max_deduct for r in rules if r.max_deduct is not None}
     taken: dict[str, float] = {}
     for finding in findings:
         if finding.points < 0 and finding.rule in caps:
@@ -240,7 +244,7 @@ def score(transcript: Transcript, segmentation: Segmentation, compiled: Compiled
                 text=u.text,
                 stage=stage,
             )
-            for u, stage in zip(transcript.utterances, segmentation.stages)
+            for u, stage in zip(transcript.utterances, segmentation.stages, strict=True)
         ],
         stages=stages,
         findings=findings,

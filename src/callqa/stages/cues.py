@@ -35,8 +35,9 @@ _NOT_CONTENT = re.compile(r"[\W\d_]+")  # punctuation, digits: not what a turn i
 class StageCues(Protocol):
     """What segmentation needs of a rubric: each stage's usual place in a call, and its cue phrases."""
 
-    #: (stage name, (from, to) relative position), in stage order.
-    stage_positions: Sequence[tuple[str, tuple[float, float]]]
+    @property  # read-only, so a rubric whose stage names are narrower (a Literal) fits
+    def stage_positions(self) -> Sequence[tuple[str, tuple[float, float]]]:
+        """(stage name, (from, to) relative position), in stage order."""
 
     def cue_hits(self, utterance: Utterance) -> list[tuple[str, str, str]]: ...
 
@@ -62,7 +63,7 @@ def stage_evidence(transcript: Transcript, stage_cues: StageCues) -> list[Eviden
         all_cues.append(cues)
     present = {stage for cues in all_cues for stage in cues}
     evidence = []
-    for utterance, cues in zip(transcript.utterances, all_cues):
+    for utterance, cues in zip(transcript.utterances, all_cues, strict=True):
         position = (utterance.index + 0.5) / count
         rest = utterance.norm
         for cue in cues.get("问候", ()):

@@ -28,8 +28,9 @@ def decode(scores: Sequence[Sequence[float]], costs: Costs) -> list[int]:
     """Stage index per utterance, never decreasing (Viterbi over the five stages)."""
     if not scores:
         return []
-    incoming = [[(p, 0.0 if p == s else -costs.boundary - costs.skip * (s - p - 1)) for p in range(s + 1)]
-                for s in range(_N)]
+    incoming = [
+        [(p, 0.0 if p == s else -costs.boundary - costs.skip * (s - p - 1)) for p in range(s + 1)] for s in range(_N)
+    ]
     best = [scores[0][s] - costs.start_skip * s for s in range(_N)]
     back: list[list[int]] = []
     for row in scores[1:]:

@@ -17,6 +17,7 @@ reader has normalised them already.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -25,8 +26,11 @@ STAGES: tuple[str, ...] = ("问候", "切入", "转化", "协议", "结束")
 
 
 class UtteranceLike(Protocol):
-    role: str  # 'agent' | 'customer' | 'unknown'
-    norm: str  # normalised text
+    @property
+    def role(self) -> str: ...  # 'agent' | 'customer' | 'unknown'
+
+    @property
+    def norm(self) -> str: ...  # normalised text
 
 
 # Which feature groups are on, and their parameters. `train.py` stores the settings in the model so
@@ -91,13 +95,13 @@ def ngrams(runs: Sequence[str], n_max: int, n_min: int = 1) -> set[str]:
         length = len(run)
         for n in range(n_min, n_max + 1):
             for i in range(length - n + 1):
-                out.add(run[i:i + n])
+                out.add(run[i : i + n])
     return out
 
 
 def _bucket(value: int, edges: Sequence[int]) -> str:
     """'0', '1', …, or 'a-b' / 'a+' for a count, by the given bucket starts (edges ascending)."""
-    for lo, hi in zip(edges, edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         if lo <= value < hi:
             return str(lo) if hi == lo + 1 else f"{lo}-{hi - 1}"
     return f"{edges[-1]}+"
@@ -105,7 +109,9 @@ def _bucket(value: int, edges: Sequence[int]) -> str:
 
 _TURN_EDGES = (0, 1, 2, 3, 5, 8)
 _LEN_EDGES = (0, 4, 9, 17, 33, 65)
-_GREETING_ONLY = re.compile(r"^(?:喂|你好|您好|hello|hi|在吗|在不在|嗯|哦|啊|是的|是|对|好的|好|我是|我姓X|X先生|X女士|0)*$")
+_GREETING_ONLY = re.compile(
+    r"^(?:喂|你好|您好|hello|hi|在吗|在不在|嗯|哦|啊|是的|是|对|好的|好|我是|我姓X|X先生|X女士|0)*$"
+)
 
 
 def _is_substantive(folded_runs: Sequence[str], cues: set[str]) -> bool:
@@ -126,8 +132,8 @@ def call_features(
     opt = dict(DEFAULT_FEATURES)
     if settings:
         opt.update(settings)
-    n_max = int(opt["ngram_max"])  # type: ignore[arg-type]
-    ctx_n = int(opt["context_ngrams"])  # type: ignore[arg-type]
+    n_max = int(str(opt["ngram_max"]))
+    ctx_n = int(str(opt["context_ngrams"]))
     count = len(utterances)
 
     roles = [u.role for u in utterances]

@@ -65,7 +65,9 @@ class StageModel:
             self._tagger = tagger
         return self._tagger
 
-    def features(self, utterances: Sequence[UtteranceLike], cue_stages: Sequence[frozenset[str]]) -> list[dict[str, float]]:
+    def features(
+        self, utterances: Sequence[UtteranceLike], cue_stages: Sequence[frozenset[str]]
+    ) -> list[dict[str, float]]:
         return call_features(utterances, cue_stages, self.settings.get("features"))
 
     def log_scores(self, rows: Sequence[Mapping[str, float]]) -> list[list[float]]:

@@ -62,13 +62,19 @@ def stage_evidence(transcript: Transcript, stage_cues: StageCues, model: StageMo
     evidence = []
     for utterance, cue_ev, row, scores in zip(utterances, cue_evidence, rows, model.log_scores(rows), strict=True):
         if utterance.given_stage is not None:
-            scores = [s if name == utterance.given_stage else IMPOSSIBLE for name, s in zip(STAGES, scores, strict=True)]
+            scores = [
+                s if name == utterance.given_stage else IMPOSSIBLE for name, s in zip(STAGES, scores, strict=True)
+            ]
         evidence.append(StageEvidence(cue_ev.position, cue_ev.cues, tuple(scores), row))
     return evidence
 
 
-def segment(transcript: Transcript, stage_cues: StageCues, model: StageModel | None = None,
-            evidence: Sequence[StageEvidence] | None = None) -> Segmentation:
+def segment(
+    transcript: Transcript,
+    stage_cues: StageCues,
+    model: StageModel | None = None,
+    evidence: Sequence[StageEvidence] | None = None,
+) -> Segmentation:
     """The stage of every utterance; pass `evidence` when it was computed already (to explain it)."""
     if not transcript.utterances:
         return Segmentation(stages=(), given=False)
@@ -79,8 +85,9 @@ def segment(transcript: Transcript, stage_cues: StageCues, model: StageModel | N
     return Segmentation(stages=tuple(STAGES[s] for s in path), given=given)
 
 
-def explain_boundaries(segmentation: Segmentation, evidence: Sequence[StageEvidence], model: StageModel | None,
-                       top: int = 5) -> list[Boundary]:
+def explain_boundaries(
+    segmentation: Segmentation, evidence: Sequence[StageEvidence], model: StageModel | None, top: int = 5
+) -> list[Boundary]:
     """Each stage change, with the model features (or the rubric cues) that favoured the new stage."""
     found = []
     stages = segmentation.stages
@@ -91,8 +98,10 @@ def explain_boundaries(segmentation: Segmentation, evidence: Sequence[StageEvide
         drivers: tuple[tuple[str, float], ...] = ()
         confidence = None
         if model is not None and ev.features is not None:
-            drivers = tuple((describe_feature(name), weight)
-                            for name, weight in model.drivers(ev.features, stages[i], stages[i - 1], top))
+            drivers = tuple(
+                (describe_feature(name), weight)
+                for name, weight in model.drivers(ev.features, stages[i], stages[i - 1], top)
+            )
             probabilities = ev.probabilities
             confidence = probabilities[STAGES.index(stages[i])] if probabilities else None
         found.append(Boundary(i, stages[i], stages[i - 1], confidence, drivers, ev.cues.get(stages[i], ())))

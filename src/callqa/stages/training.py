@@ -48,21 +48,24 @@ def settings_with(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     return merged
 
 
-def train_stage_model(calls: Sequence[TrainingCall], settings: Mapping[str, Any] | None = None,
-                      manifest: Mapping[str, Any] | None = None) -> StageModel:
+def train_stage_model(
+    calls: Sequence[TrainingCall], settings: Mapping[str, Any] | None = None, manifest: Mapping[str, Any] | None = None
+) -> StageModel:
     options = settings_with(settings)
     trainer = pycrfsuite.Trainer(verbose=False)
     for call in calls:
         rows = call_features(call.utterances, call.cue_stages, options["features"])
         trainer.append(pycrfsuite.ItemSequence([dict(sorted(row.items())) for row in rows]), list(call.stages))
     trainer.select("lbfgs")
-    trainer.set_params({
-        "c1": float(options["c1"]),
-        "c2": float(options["c2"]),
-        "max_iterations": int(options["max_iterations"]),
-        "feature.minfreq": float(options["min_freq"]),
-        "feature.possible_transitions": False,
-    })
+    trainer.set_params(
+        {
+            "c1": float(options["c1"]),
+            "c2": float(options["c2"]),
+            "max_iterations": int(options["max_iterations"]),
+            "feature.minfreq": float(options["min_freq"]),
+            "feature.possible_transitions": False,
+        }
+    )
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "stages.crfsuite")
         trainer.train(path)

@@ -31,7 +31,8 @@ class Normalized:
 
 def to_simplified(text: str) -> str:
     """Traditional -> Simplified Chinese (OpenCC t2s, phrase-aware)."""
-    return _T2S.convert(text)
+    simplified: str = _T2S.convert(text)  # opencc ships no types
+    return simplified
 
 
 _SPACE = re.compile(r"\s+")
@@ -46,7 +47,7 @@ def _fold(text: str) -> tuple[str, list[int]]:
         index = [i for i, c in enumerate(folded) if not c.isspace()]
         return "".join(folded[i] for i in index), index
     chars: list[str] = []
-    index: list[int] = []
+    index = []
     for offset, char in enumerate(text):
         for piece in _fold_char(char):
             chars.append(piece)
@@ -61,15 +62,15 @@ def normalize(text: str, fillers: re.Pattern[str] | None = None) -> Normalized:
     if len(simplified) != len(folded_text):
         # OpenCC changed the length (rare): convert char by char so the offsets stay exact.
         simplified_chars = [_T2S.convert(c) for c in folded_text]
-        index = [i for c, i in zip(simplified_chars, index) for _ in c]
+        index = [i for c, i in zip(simplified_chars, index, strict=True) for _ in c]
         simplified = "".join(simplified_chars)
     if fillers is not None and fillers.search(simplified):
         keep = [True] * len(simplified)
         for match in fillers.finditer(simplified):
             for i in range(match.start(), match.end()):
                 keep[i] = False
-        simplified = "".join(c for c, k in zip(simplified, keep) if k)
-        index = [i for i, k in zip(index, keep) if k]
+        simplified = "".join(c for c, k in zip(simplified, keep, strict=True) if k)
+        index = [i for i, k in zip(index, keep, strict=True) if k]
     return Normalized(simplified, tuple(index))
 
 

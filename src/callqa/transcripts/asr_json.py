@@ -23,7 +23,7 @@ def _key(name: str) -> str:
     return name.replace("_", "").replace("-", "").lower()
 
 
-def _folded(obj: dict) -> dict[str, Any]:
+def _folded(obj: dict[Any, Any]) -> dict[str, Any]:
     return {_key(k): v for k, v in obj.items() if isinstance(k, str)}
 
 
@@ -34,14 +34,15 @@ def _first(obj: dict[str, Any], *names: str) -> Any:
     return None
 
 
-def _find_list(obj: Any, names: tuple[str, ...], depth: int = 3) -> list | None:
+def _find_list(obj: Any, names: tuple[str, ...], depth: int = 3) -> list[Any] | None:
     """The first list under one of `names`, searching nested objects a few levels down."""
     if not isinstance(obj, dict) or depth < 0:
         return None
     folded = _folded(obj)
     for name in names:
-        if isinstance(folded.get(name), list):
-            return folded[name]
+        found = folded.get(name)
+        if isinstance(found, list):
+            return found
     for value in folded.values():
         found = _find_list(value, names, depth - 1)
         if found is not None:
@@ -72,7 +73,7 @@ def _speaker(value: Any) -> str | None:
 
 
 def _turns(
-    items: list,
+    items: list[Any],
     path: str,
     source: str,
     *,

@@ -128,10 +128,15 @@ def _label(gold_file: Path, path: Path, line: int, entry: object) -> GoldLabel:
         raise InputError(path, f"unknown gold stage {stage!r}", line=line, hint=f"one of {' '.join(STAGES)}")
     forbidden = entry.get("forbidden")
     if forbidden is not None and forbidden not in FORBIDDEN_CATEGORIES:
-        raise InputError(path, f"unknown forbidden category {forbidden!r}", line=line,
-                         hint=f"one of {' '.join(FORBIDDEN_CATEGORIES)}")
+        raise InputError(
+            path,
+            f"unknown forbidden category {forbidden!r}",
+            line=line,
+            hint=f"one of {' '.join(FORBIDDEN_CATEGORIES)}",
+        )
     recommended = entry.get("recommended")
     if recommended is not None and recommended not in RECOMMENDED_LABELS:
-        raise InputError(path, f"unknown recommended label {recommended!r}", line=line,
-                         hint=f"one of {' '.join(RECOMMENDED_LABELS)}")
+        raise InputError(
+            path, f"unknown recommended label {recommended!r}", line=line, hint=f"one of {' '.join(RECOMMENDED_LABELS)}"
+        )
     return GoldLabel(stage, forbidden, bool(entry.get("near_miss")), recommended)

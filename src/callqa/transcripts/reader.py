@@ -111,7 +111,7 @@ def transcript_from_text(
         warnings[_MAX_WARNINGS:] = [f"另有 {len(warnings) - _MAX_WARNINGS} 条警告未列出"]
 
     utterances = []
-    for index, (turn, norm, role) in enumerate(zip(parsed.turns, norms, assignment.roles)):
+    for index, (turn, norm, role) in enumerate(zip(parsed.turns, norms, assignment.roles, strict=True)):
         utterances.append(
             Utterance(
                 index=index,

@@ -61,12 +61,12 @@ def assign_roles(
     if known:
         if len(speakers) == 2 and len(known) == 1:
             # Two speakers and one label says who it is (话务员 / 纳税人): the other is the other side.
-            other = "customer" if known == {"agent"} else "agent"
+            other: Role = "customer" if known == {"agent"} else "agent"
             mapped = {s: other if role == "unknown" else role for s, role in mapped.items()}
         return RoleAssignment([mapped[t.speaker] if t.speaker else "unknown" for t in turns], "labels")
 
     if len(speakers) < 2:
-        warning = (
+        warning: str | None = (
             "没有说话人标签,角色未知:限定客服的规则和推荐话术无法评判"
             if not speakers
             else f"只有一个说话人「{speakers[0]}」,无法判断客服与客户,角色未知"
@@ -74,7 +74,7 @@ def assign_roles(
         return RoleAssignment(["unknown"] * len(turns), "none", warning=warning)
 
     by_speaker: dict[str, list[str]] = {s: [] for s in speakers}
-    for turn, norm in zip(turns, norms):
+    for turn, norm in zip(turns, norms, strict=True):
         if turn.speaker is not None:
             by_speaker[turn.speaker].append(norm)
     evidence = {s: _agent_evidence(texts, vocabulary) for s, texts in by_speaker.items()}

@@ -24,11 +24,8 @@ def parse_subtitles(source: str, path: str, format: str) -> Parsed:
     while index < len(lines):
         timing = _CUE_TIME.match(lines[index])
         if not timing:
-            if (
-                (format == "vtt"
-                and lines[index].strip() in ("NOTE", "STYLE", "REGION"))
-                or lines[index].startswith("NOTE ")
-            ):
+            vtt_block = format == "vtt" and lines[index].strip() in ("NOTE", "STYLE", "REGION")
+            if vtt_block or lines[index].startswith("NOTE "):
                 while index < len(lines) and lines[index].strip():
                     index += 1  # skip the block
             index += 1

@@ -47,24 +47,24 @@ def parse_table(source: str, path: str, delimiter: str) -> Parsed:
             )
         ms = {f: names[i].endswith("_ms") for f, i in columns.items()}
         turns = []
+
+        def cell(row: list[str], field: str) -> str | None:
+            i = columns.get(field)
+            return row[i].strip() if i is not None and i < len(row) else None
+
         for row in rows:
             line = rows.line_num
-            if not any(cell.strip() for cell in row):
+            if not any(value.strip() for value in row):
                 continue
-
-            def cell(field: str) -> str | None:
-                i = columns.get(field)
-                return row[i].strip() if i is not None and i < len(row) else None
-
-            text = cell("text")
+            text = cell(row, "text")
             if not text:
                 continue
             try:
-                start = parse_time(cell("start"), milliseconds=ms.get("start", False))
-                end = parse_time(cell("end"), milliseconds=ms.get("end", False))
+                start = parse_time(cell(row, "start"), milliseconds=ms.get("start", False))
+                end = parse_time(cell(row, "end"), milliseconds=ms.get("end", False))
             except ValueError as exc:
                 raise InputError(path, str(exc), line=line) from None
-            turn = RawTurn(line=line, speaker=cell("speaker") or None, text=text, start=start, end=end)
+            turn = RawTurn(line=line, speaker=cell(row, "speaker") or None, text=text, start=start, end=end)
             check_turn_length(path, turn)
             turns.append(turn)
     except csv.Error as exc:

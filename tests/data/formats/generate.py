@@ -27,7 +27,7 @@ LABEL = {"agent": "客服", "customer": "客户"}
 def clock(seconds: float, sep: str) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    return f"{int(hours):02d}:{int(minutes):02d}:{int(secs):02d}{sep}{int(round((secs % 1) * 1000)):03d}"
+    return f"{int(hours):02d}:{int(minutes):02d}:{int(secs):02d}{sep}{round((secs % 1) * 1000):03d}"
 
 
 def dump(name: str, data: object) -> None:
@@ -35,7 +35,7 @@ def dump(name: str, data: object) -> None:
 
 
 def main() -> None:
-    ms = lambda seconds: int(round(seconds * 1000))  # noqa: E731
+    ms = lambda seconds: round(seconds * 1000)  # noqa: E731
     dump("generic.json", [{"speaker": LABEL[r], "text": t, "start": s, "end": e} for r, t, s, e in CALL])
     (HERE / "generic.jsonl").write_text(
         "".join(
