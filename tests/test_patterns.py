@@ -1,0 +1,144 @@
+"""The rubric's pattern language: every operator with hits and misses, Traditional and ASR-style text
+included, as a rule author writes it in YAML, and its errors as `callqa rubric check` reports them."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from callqa.cli.app import app
+from callqa.model import Utterance
+from callqa.scoring.pipeline import compile_rubric
+from callqa.text.normalize import normalize
+
+RUBRIC = """\
+extends: default
+classes:
+  WE: [我们, 我这边, 本部门, 咱们]
+  ELSEWHERE: [营业厅, 银行, 快递公司, 物业]
+forbidden:
+  - id: t.ordered_gap
+    category: 推诿
+    patterns: ["$WE … (管不了|负责不了)"]
+    deduct: 5
+    message: m
+  - id: t.bounded_gap
+    category: 推诿
+    patterns: ["您 …4 去 $ELSEWHERE"]
+    deduct: 5
+    message: m
+  - id: t.negation
+    category: 含糊
+    patterns: ["!可能"]
+    exceptions: ["系统显示 … 可能"]
+    context_window: 0
+    deduct: 5
+    message: m
+  - id: t.optional
+    category: 冷漠
+    patterns: ["您 (当时)? 自己 … (点|签|确认)"]
+    deduct: 5
+    message: m
+  - id: t.pinyin
+    category: 拖延
+    patterns: ["改天 … 再 说"]
+    pinyin: true
+    deduct: 5
+    message: m
+"""
+
+CASES = {
+    "t.ordered_gap": (
+        ["这个我们这边确实管不了", "這個我們這邊確實管不了", "这个 我这边 也 负责不了"],  # plain, Traditional, ASR spacing
+        ["我们马上帮您处理", "管不了我们也得管", "我们已经登记了。客户那边管不了"],  # no order, gap across a sentence end
+    ),
+    "t.bounded_gap": (
+        ["您得去营业厅问问", "您自己去銀行那邊問吧", "您 可以 去 物业 看看"],
+        ["您先别急，我帮您联系营业厅", "您的问题我们会转给银行"],
+    ),
+    "t.negation": (
+        ["可能要等几天", "可能吧我也不清楚", "可能 要 等 几天"],
+        ["不可能让您白跑一趟", "没可能出错的", "系统显示可能是网络波动"],
+    ),
+    "t.optional": (
+        ["您当时自己点的确认", "您自己签的字", "您當時自己點的確認"],
+        ["我帮您确认一下", "您稍等我自己查一下"],
+    ),
+    "t.pinyin": (
+        ["改天再说吧", "那个 改天 在 说", "改天再說"],  # ASR homophone 在 for 再, Traditional
+        ["今天下午五点前给您回电", "改天见"],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    path = tmp_path_factory.mktemp("patterns") / "rubric.yaml"
+    path.write_text(RUBRIC, encoding="utf-8")
+    return compile_rubric(path)
+
+
+def hits(compiled, text: str) -> set[str]:
+    norm = normalize(text, compiled.fillers)
+    utterance = Utterance(index=0, line=1, speaker="客服", role="agent", text=text, norm=norm.text,
+                          norm_index=norm.index)
+    return {compiled.rules[i].rule.id for i in compiled.forbidden_hits(utterance, "切入")}
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_each_operator_hits_and_misses(compiled, rule):
+    should_hit, should_miss = CASES[rule]
+    for text in should_hit:
+        assert rule in hits(compiled, text), f"{rule} should match {text!r}"
+    for text in should_miss:
+        assert rule not in hits(compiled, text), f"{rule} should not match {text!r}"
+
+
+def test_a_pattern_hit_points_at_the_words_in_the_original_text(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(RUBRIC, encoding="utf-8")
+    call = tmp_path / "call.txt"
+    call.write_text("客服:您好\n客户:我的话费有问题\n客服:这个我們這邊確實管不了\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["score", str(call), "--rubric", str(path), "--format", "text"])
+    assert "【我們這邊確實管不了】" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("$NOPE … 管", "undefined class $NOPE"),
+        ("… 管", "a gap must stand between two terms"),
+        ("管 …", "a gap must stand between two terms"),
+        ("(管|)", "empty alternative"),
+    ],
+)
+def test_bad_patterns_are_reported_with_file_and_line(tmp_path, pattern, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        f'extends: default\nforbidden:\n  - id: t.bad\n    category: 推诿\n    patterns: ["{pattern}"]\n'
+        "    deduct: 1\n    message: m\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["rubric", "check", str(path)])
+    assert result.exit_code in (1, 2)
+    assert message in result.stdout + result.stderr
+    assert str(path) in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_patterns_serve_checks_and_scripts_too(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "extends: default\n"
+        "classes:\n  WAIT: [等了, 排了, 打了]\n"
+        "checks:\n"
+        "  - id: check.apology_after_wait\n"
+        "    kind: response\n    category: 致歉\n    deduct: 5\n    message: 客户抱怨等待后未致歉\n"
+        "    trigger: {roles: [customer], match: {pattern: '$WAIT … (半天|很久|[0-9]+分钟|二十分钟)'}}\n"
+        "    response: {roles: [agent], within: 2, match: {any: [久等, 抱歉, 对不起, 不好意思]}}\n",
+        encoding="utf-8",
+    )
+    call = tmp_path / "call.txt"
+    call.write_text("客服:您好,请讲\n客户:我等了二十分钟才打通\n客服:请问什么问题\n", encoding="utf-8")
+    report = CliRunner().invoke(app, ["score", str(call), "--rubric", str(path), "--format", "json"]).stdout
+    assert "check.apology_after_wait" in report
