@@ -18,6 +18,7 @@ from pathlib import Path
 
 import callqa
 from callqa.evaluation.evaluate import evaluate
+from callqa.rules.detector import default_detector_path
 from callqa.stages.model import default_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,9 +31,10 @@ def main() -> int:
         "--own", type=Path, nargs="*", default=[ROOT / "training" / "calls", ROOT / "tests" / "data" / "stages" / "dev"]
     )
     parser.add_argument("--out", type=Path, default=default_model_path())
+    parser.add_argument("--detector-out", type=Path, default=default_detector_path())
     args = parser.parse_args()
 
-    rubric = callqa.load_rubric(stage_model="cues")  # the model's input features use the rubric's cues
+    rubric = callqa.load_rubric(stage_model="cues")  # the stage model's input features use the rubric's cues
     shared, errors = callqa.read_labelled_calls([args.labelled], rubric)
     own, own_errors = callqa.read_labelled_calls(args.own, rubric)
     for message in errors + own_errors:
@@ -42,6 +44,11 @@ def main() -> int:
     own = [call.__class__(call.transcript, call.labels, "own", call.has_line_labels) for call in own]
 
     started = time.perf_counter()
+    # The detector first: the rubric's detector rule needs a model file to load (it is retrained per
+    # fold below in any case, so the figures never come from it).
+    detector = callqa.train_forbidden_model(shared + own, rubric, name="callqa-forbidden")
+    detector.save(args.detector_out)
+    rubric = callqa.load_rubric(stage_model="cues")
     figures = evaluate(shared, rubric, leave_one_group_out=True, train_also=own, baselines=True)
     per_writer = {
         name: {
@@ -65,6 +72,22 @@ def main() -> int:
         "training/calls, tests/data/stages/dev": "the project's own labelled calls",
     }
     model.save(args.out)
+    forbidden = {
+        name: f.to_dict().get("forbidden") for name, f in [*figures.groups.items(), ("overall", figures.overall)]
+    }
+    recommended = {
+        name: f.to_dict().get("recommended") for name, f in [*figures.groups.items(), ("overall", figures.overall)]
+    }
+    detector.manifest["leave_one_writer_out"] = {
+        "method": "each writer scored by the default rubric with a detector (and stage model) trained on the other "
+        "writers and the project's own calls; a line is flagged by any forbidden finding",
+        "forbidden": {
+            name: {k: v for k, v in (row or {}).items() if k != "per_category"} for name, row in forbidden.items()
+        },
+        "recommended": recommended,
+    }
+    detector.manifest["sources"] = model.manifest["sources"]
+    detector.save(args.detector_out)
     print(
         f"build_models: wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KB) in "
         f"{time.perf_counter() - started:.0f} s",

@@ -119,7 +119,9 @@ def test_position_last_of_call_with_an_allow_context(score_text, checks):
 
 def test_position_restricts_a_forbidden_rule(rubric_file, score_text):
     compiled = compile_rubric(
-        rubric_file("extends: default\nforbidden:\n  - {id: forbidden.hedging, position: {first: 1, of: role}}\n")
+        rubric_file(
+            "extends: default\nforbidden:\n  - {id: forbidden.hedging, enabled: true, position: {first: 1, of: role}}\n"
+        )
     )
     report = score_text("客服:您好,工号1\n客户:在吗\n客服:可能明天到\n", compiled)
     assert findings(report, "forbidden.hedging") == []  # the hedge is not in the agent's first turn
@@ -227,7 +229,7 @@ def test_rubric_diff_lists_changed_calls_largest_first_with_pass_fail_flips(tmp_
     stricter = tmp_path / "stricter.yaml"
     stricter.write_text(
         "extends: default\nname: stricter\nversion: 2\npass_mark: 85\n"
-        "forbidden:\n  - {id: forbidden.hedging, deduct: 6, max_deduct: 12}\n",
+        "forbidden:\n  - {id: forbidden.hedging, enabled: true, deduct: 6, max_deduct: 12}\n",
         encoding="utf-8",
     )
     result = CliRunner().invoke(

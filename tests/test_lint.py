@@ -49,16 +49,19 @@ def test_shipped_library_is_clean():
     assert result.stdout == ""
 
 
+HEDGING_ON = ROOT / "tests" / "data" / "rubrics" / "hedging-on.yaml"
+
+
 def test_suppressions_hold_and_can_be_ignored():
-    result = run("lint", LIBRARY, "--no-suppress")
+    result = run("lint", LIBRARY, "--no-suppress", "--rubric", HEDGING_ON)
     lines = result.stdout.splitlines()
     assert len(lines) == 2 and all(" warning forbidden.hedging " in line for line in lines)
     assert result.exit_code == 0  # warnings are below the default --fail-on error
-    assert run("lint", LIBRARY, "--no-suppress", "--fail-on", "warning").exit_code == 1
+    assert run("lint", LIBRARY, "--no-suppress", "--fail-on", "warning", "--rubric", HEDGING_ON).exit_code == 1
 
 
 def test_text_output_is_sorted_flake8_style_with_true_columns(library):
-    result = run("lint", library)
+    result = run("lint", library, "--rubric", HEDGING_ON)
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert lines == sorted(
@@ -148,7 +151,7 @@ def test_json_format(library):
 
 
 def test_github_annotations(library):
-    lines = run("lint", library, "--format", "github").stdout.splitlines()
+    lines = run("lint", library, "--format", "github", "--rubric", HEDGING_ON).stdout.splitlines()
     blame = next(line for line in lines if "shift_blame" in line)
     assert blame.startswith(f"::error file={library / 'drafts.yaml'},line=3,col=11,title=forbidden.shift_blame::")
     assert any(line.startswith("::warning ") for line in lines)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from callqa.model import Utterance
 from callqa.scoring.pipeline import compile_rubric
 from callqa.text.normalize import normalize
+
+
+@pytest.fixture(scope="module")
+def hedging_on():
+    """The default rubric with its (off by default) single-word hedging rule switched on."""
+    return compile_rubric(Path(__file__).parent / "data" / "rubrics" / "hedging-on.yaml")
 
 
 def utterance(compiled, text: str, role: str = "agent") -> Utterance:
@@ -28,7 +36,6 @@ def rule_hits(compiled, text: str, role: str = "agent", stage: str = "切入") -
         ("这个不由我们部门负责", "forbidden.shift_blame"),  # by regex
         ("改天给您处理吧", "forbidden.vague_delay"),
         ("您的要求无法满足", "forbidden.flat_refusal"),
-        ("这个不可能的", "forbidden.flat_refusal"),
         ("可能要等几天", "forbidden.hedging"),
         ("好像是系统的问题", "forbidden.hedging"),
         ("我已经放假了,处理不了", "forbidden.cold"),
@@ -38,8 +45,8 @@ def rule_hits(compiled, text: str, role: str = "agent", stage: str = "切入") -
         ("这个嗯不归我们管", "forbidden.shift_blame"),  # filler inside
     ],
 )
-def test_forbidden_phrasings_are_caught(default_rubric, text, rule):
-    assert rule in rule_hits(default_rubric, text)
+def test_forbidden_phrasings_are_caught(hedging_on, text, rule):
+    assert rule in rule_hits(hedging_on, text)
 
 
 @pytest.mark.parametrize(
@@ -62,16 +69,18 @@ def test_short_phrase_needs_jieba_word_boundaries(rubric_file):
     """可能 inside 不可能 is no hedge, even for a rule with no exceptions."""
     compiled = compile_rubric(
         rubric_file(
-            "extends: default\nforbidden:\n  - {id: forbidden.hedging, exceptions: [], exception_regexes: []}\n"
+            "extends: default\nforbidden:\n  - {id: forbidden.hedging, enabled: true, exceptions: [], exception_regexes: []}\n"
         )
     )
-    assert rule_hits(compiled, "这个不可能") == {"forbidden.flat_refusal": ["不可能"]}
+    assert rule_hits(compiled, "这个不可能") == {}
     assert rule_hits(compiled, "这可能不行") == {"forbidden.hedging": ["可能"]}
 
 
 def test_word_boundary_can_be_switched_off(rubric_file):
     compiled = compile_rubric(
-        rubric_file("extends: default\nforbidden:\n  - {id: forbidden.hedging, word_boundary: never, exceptions: []}\n")
+        rubric_file(
+            "extends: default\nforbidden:\n  - {id: forbidden.hedging, enabled: true, word_boundary: never, exceptions: []}\n"
+        )
     )
     assert rule_hits(compiled, "这个不可能")["forbidden.hedging"] == ["可能"]
 
@@ -140,7 +149,7 @@ def test_unrelated_sentence_is_not_a_script(default_rubric):
 def test_allow_context_window_cancels_a_hit_near_an_exception(rubric_file):
     compiled = compile_rubric(
         rubric_file(
-            "extends: default\nforbidden:\n  - {id: forbidden.hedging, exceptions: [仅供参考], context_window: 4}\n"
+            "extends: default\nforbidden:\n  - {id: forbidden.hedging, enabled: true, exceptions: [仅供参考], context_window: 4}\n"
         )
     )
     assert rule_hits(compiled, "预计可能明天到,仅供参考") == {}  # 可能 is 4 characters from 仅供参考

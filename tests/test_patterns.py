@@ -49,8 +49,16 @@ forbidden:
 
 CASES = {
     "t.ordered_gap": (
-        ["这个我们这边确实管不了", "這個我們這邊確實管不了", "这个 我这边 也 负责不了"],  # plain, Traditional, ASR spacing
-        ["我们马上帮您处理", "管不了我们也得管", "我们已经登记了。客户那边管不了"],  # no order, gap across a sentence end
+        [
+            "这个我们这边确实管不了",
+            "這個我們這邊確實管不了",
+            "这个 我这边 也 负责不了",
+        ],  # plain, Traditional, ASR spacing
+        [
+            "我们马上帮您处理",
+            "管不了我们也得管",
+            "我们已经登记了。客户那边管不了",
+        ],  # no order, gap across a sentence end
     ),
     "t.bounded_gap": (
         ["您得去营业厅问问", "您自己去銀行那邊問吧", "您 可以 去 物业 看看"],
@@ -80,8 +88,9 @@ def compiled(tmp_path_factory):
 
 def hits(compiled, text: str) -> set[str]:
     norm = normalize(text, compiled.fillers)
-    utterance = Utterance(index=0, line=1, speaker="客服", role="agent", text=text, norm=norm.text,
-                          norm_index=norm.index)
+    utterance = Utterance(
+        index=0, line=1, speaker="客服", role="agent", text=text, norm=norm.text, norm_index=norm.index
+    )
     return {compiled.rules[i].rule.id for i in compiled.forbidden_hits(utterance, "切入")}
 
 

@@ -45,10 +45,11 @@ extends: default
 name: team
 forbidden:
   - id: forbidden.hedging
+    enabled: true
     phrases: [可能, 应该, 好]
   - id: team.sorry
     category: 推诿
-    phrases: [不归我们管]
+    phrases: [与我们无关]
     deduct: 5
     message: m
 recommended:
@@ -64,11 +65,11 @@ def test_check_finds_duplicates_short_phrases_conflicts_and_missing_examples(tmp
     rubric.write_text(CHILD, encoding="utf-8")
     result = run("rubric", "check", rubric, "--format", "json")
     found = diagnostics(result)
-    assert (5, "rubric.short-phrase") in found  # 好
-    assert (8, "rubric.duplicate-phrase") in found  # 不归我们管 is in forbidden.shift_blame too
-    assert (14, "rubric.short-sentence") in found  # [再见, 好的,再见] split by the ASCII comma
-    assert (14, "rubric.conflict") in found  # 好的 triggers the new one-character phrase 好
-    assert (6, "rubric.no-examples") in found
+    assert (6, "rubric.short-phrase") in found  # 好
+    assert (9, "rubric.duplicate-phrase") in found  # 与我们无关 is in forbidden.shift_blame too
+    assert (15, "rubric.short-sentence") in found  # [再见, 好的,再见] split by the ASCII comma
+    assert (15, "rubric.conflict") in found  # 好的 triggers the new one-character phrase 好
+    assert (7, "rubric.no-examples") in found
     assert result.exit_code == 1  # the conflict is an error
 
 
@@ -76,7 +77,7 @@ def test_check_reports_schema_errors_with_lines_and_keeps_going(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "extends: default\nforbidden:\n  - id: forbidden.cold\n    regexes: ['(']\n"
-        "  - id: forbidden.hedging\n    stages: [寒暄]\n",
+        "  - id: forbidden.hedging\n    enabled: true\n    stages: [寒暄]\n",
         encoding="utf-8",
     )
     loop_a, loop_b = tmp_path / "a.yaml", tmp_path / "b.yaml"
@@ -86,7 +87,7 @@ def test_check_reports_schema_errors_with_lines_and_keeps_going(tmp_path):
     lines = result.stdout.splitlines()
     bad_lines = [line for line in lines if line.startswith(str(bad))]
     assert bad_lines[0].startswith(f"{bad}:4:1: error rubric.schema forbidden[0].regexes: item 0: invalid regex '('")
-    assert bad_lines[1].startswith(f"{bad}:6:1: error rubric.schema forbidden[1].stages[0]: input should be")
+    assert bad_lines[1].startswith(f"{bad}:7:1: error rubric.schema forbidden[1].stages[0]: input should be")
     assert any(
         line.startswith(f"{loop_a}:1:1: error rubric.schema extends: cycle")
         or line.startswith(f"{loop_b}:1:1: error rubric.schema extends: cycle")
@@ -98,7 +99,7 @@ def test_check_reports_schema_errors_with_lines_and_keeps_going(tmp_path):
 def test_failing_examples_name_the_rule_and_what_matched(tmp_path):
     rubric = tmp_path / "r.yaml"
     rubric.write_text(
-        "extends: default\nforbidden:\n  - id: forbidden.hedging\n    examples:\n"
+        "extends: default\nforbidden:\n  - id: forbidden.hedging\n    enabled: true\n    examples:\n"
         "      hit: [这个绝对没问题]\n      miss: [可能明天到]\nrecommended:\n"
         "  - id: recommended.greeting\n    examples: {hit: [您好]}\n",
         encoding="utf-8",
@@ -107,11 +108,11 @@ def test_failing_examples_name_the_rule_and_what_matched(tmp_path):
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert lines[:2] == [
-        f"{rubric}:5:1: error rubric.example forbidden.hedging: hit example「这个绝对没问题」is not matched",
-        f"{rubric}:6:1: error rubric.example forbidden.hedging: miss example「可能明天到」is matched on「可能」",
+        f"{rubric}:6:1: error rubric.example forbidden.hedging: hit example「这个绝对没问题」is not matched",
+        f"{rubric}:7:1: error rubric.example forbidden.hedging: miss example「可能明天到」is matched on「可能」",
     ]
     assert lines[2].startswith(
-        f"{rubric}:9:1: error rubric.example recommended.greeting: hit example「您好」is not recognised: similarity "
+        f"{rubric}:10:1: error rubric.example recommended.greeting: hit example「您好」is not recognised: similarity "
     )
     assert lines[2].endswith("(threshold 75%), missing 工号, closest to「您好,工号1234为您服务,请问有什么可以帮您?」")
     assert len(lines) == 3

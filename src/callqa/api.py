@@ -25,9 +25,10 @@ from typing import Any
 from callqa.batch.dask import score_on_dask
 from callqa.batch.runner import score_many as _score_many
 from callqa.errors import CallqaError, InputError
-from callqa.evaluation.evaluate import train_stages
+from callqa.evaluation.evaluate import train_forbidden, train_stages
 from callqa.model import Report, Segmentation, Transcript
 from callqa.rules.compiled import CompiledRubric
+from callqa.rules.detector import ForbiddenModel
 from callqa.rules.schema import rubric_json_schema
 from callqa.scoring.pipeline import compile_rubric, evidence_for, score_transcript, segment_transcript
 from callqa.stages.model import StageModel
@@ -46,6 +47,7 @@ __all__ = [
     "TRANSCRIPT_SUFFIXES",
     "CallqaError",
     "CompiledRubric",
+    "ForbiddenModel",
     "LabelledCall",
     "ReadOptions",
     "Report",
@@ -64,6 +66,7 @@ __all__ = [
     "score_file",
     "score_many",
     "segment",
+    "train_forbidden_model",
     "train_stage_model",
     "without_markers",
 ]
@@ -224,6 +227,28 @@ def train_stage_model(
     its manifest saying what it was trained on."""
     rubric = rubric or load_rubric()
     model = train_stages(calls, rubric, settings)
+    model.manifest.update(_training_manifest(calls, rubric, name))
+    return model
+
+
+def train_forbidden_model(
+    calls: Sequence[LabelledCall],
+    rubric: CompiledRubric | None = None,
+    *,
+    settings: dict[str, Any] | None = None,
+    name: str = "forbidden",
+) -> ForbiddenModel:
+    """A forbidden-expression detector trained on the agent lines of labelled calls (`.gold.json`
+    with `forbidden` labels), its threshold chosen by leave-one-group-out inside them. Needs the
+    `train` extra (scikit-learn); scoring with the model does not."""
+    rubric = rubric or load_rubric()
+    model = train_forbidden(calls, settings)
+    model.manifest.update(_training_manifest(calls, rubric, name))
+    return model
+
+
+def _training_manifest(calls: Sequence[LabelledCall], rubric: CompiledRubric, name: str) -> dict[str, Any]:
+    """What a model was trained on, when, by which callqa: recorded in its file."""
     digest = hashlib.sha256()
     groups: dict[str, dict[str, int]] = {}
     for call in calls:
@@ -234,13 +259,10 @@ def train_stage_model(
         group["utterances"] += len(call.labels)
     epoch = os.environ.get("SOURCE_DATE_EPOCH")  # reproducible builds fix the date
     created = (datetime.fromtimestamp(int(epoch), tz=UTC) if epoch else datetime.now(UTC)).date()
-    model.manifest.update(
-        {
-            "name": name,
-            "created": created.isoformat(),
-            "callqa_version": __version__,
-            "rubric": {"name": rubric.rubric.name, "version": rubric.rubric.version},
-            "trained_on": {"groups": groups, "calls": len(calls), "sha256": digest.hexdigest()},
-        }
-    )
-    return model
+    return {
+        "name": name,
+        "created": created.isoformat(),
+        "callqa_version": __version__,
+        "rubric": {"name": rubric.rubric.name, "version": rubric.rubric.version},
+        "trained_on": {"groups": groups, "calls": len(calls), "sha256": digest.hexdigest()},
+    }

@@ -71,6 +71,15 @@ class Transcript:
     agent_name: str | None = None  # from a `# agent: 张三` header
 
 
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """One reason a trained model gave for a finding: a feature, in words, and how far it pushed."""
+
+    feature: str  # as the model names it, e.g. c:不归
+    words: str  # as a reviewer reads it, e.g. 说了「不归」
+    weight: float  # its contribution to the model's score
+
+
 @dataclass(slots=True, kw_only=True)
 class Finding:
     """One rule's verdict on one place in the call: a deduction, a script said, or a script missed."""
@@ -93,6 +102,9 @@ class Finding:
     trigger_line: int | None = None
     missing_words: list[str] = field(default_factory=list)  # a script not said: words the closest line lacked
     spans: list[tuple[int, int]] = field(default_factory=list)  # where it matched, in the original utterance text
+    source: Literal["rule", "model"] = "rule"  # a phrase/pattern rule, or a trained model, made it
+    confidence: float | None = None  # a model's confidence, 0-1
+    evidence: list[Driver] = field(default_factory=list)  # a model's reasons, strongest first
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,7 @@ app.command()(stages.segment)
 app.command("eval")(stages.eval_command)
 train_app = typer.Typer(help="Train models from labelled calls.", no_args_is_help=True)
 train_app.command("stages")(stages.train_stages_command)
+train_app.command("forbidden")(stages.train_forbidden_command)
 app.add_typer(train_app, name="train")
 
 schema_app = typer.Typer(help="Print the JSON Schema of callqa's documents.", no_args_is_help=True)

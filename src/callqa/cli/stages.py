@@ -20,6 +20,7 @@ from callqa.api import (
     explain_segmentation,
     read_labelled_calls,
     read_transcript,
+    train_forbidden_model,
     train_stage_model,
     without_markers,
 )
@@ -192,3 +193,41 @@ def train_stages_command(
         raise typer.Exit(EXIT_ERROR) from None
     utterances = sum(len(c.labels) for c in calls)
     print(f"callqa: trained {name} on {len(calls)} calls ({utterances} utterances); wrote {out}", file=sys.stderr)
+
+
+def train_forbidden_command(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Labelled calls with NAME.gold.json (forbidden labels) or "
+            "folders of them; each folder is a group for the threshold choice.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The model file to write (JSON).", show_default=False)],
+    rubric: RubricOption = None,
+    name: Annotated[str, typer.Option(help="The model's name, shown in reports.")] = "forbidden",
+) -> None:
+    """Train a forbidden-expression detector from labelled calls; a rubric uses it under `detectors:`
+    (`model: FILE`). Needs scikit-learn (pip install 'callqa[train]'); scoring with it does not.
+
+    Exit codes: 0 written, 2 bad training input (nothing is written).
+    """
+    compiled = compile_or_exit(rubric, "cues")
+    calls = _read_or_exit(paths, compiled, "to train on")
+    if not any(c.has_line_labels for c in calls):
+        error(
+            "no call has line labels (NAME.gold.json with forbidden labels): stage markers alone cannot train a detector"
+        )
+        raise typer.Exit(EXIT_ERROR)
+    try:
+        model = train_forbidden_model(calls, compiled, name=name)
+        model.save(out)
+    except CallqaError as exc:
+        error(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+    except OSError as exc:
+        error(f"{out}: cannot write: {exc.strerror}")
+        raise typer.Exit(EXIT_ERROR) from None
+    lines = sum(1 for c in calls for u in c.transcript.utterances if u.role == "agent")
+    print(f"callqa: trained {name} on {len(calls)} calls ({lines} agent lines); wrote {out}", file=sys.stderr)

@@ -1,8 +1,9 @@
 """`callqa eval`: score labelled calls blind and compare with their gold, per group and overall.
 
 With `leave_one_group_out`, each group (a writer, a team, a source) is scored by models trained on
-every other group (plus any `train_also` calls, which are never scored), so no figure comes from a
-model that saw the calls it is measured on. Baselines put the stage figures beside two simpler
+every other group (plus any `train_also` calls, which are never scored): the stage model, and the
+forbidden-expression detector where the rubric uses one, so no figure comes from a model that saw the
+calls it is measured on. Baselines put the stage figures beside two simpler
 segmenters: the rubric's cues alone, and a split by relative position alone (each stage's share of
 utterances, learned from the training calls).
 """
@@ -17,6 +18,9 @@ from callqa.evaluation import metrics
 from callqa.evaluation.metrics import Counts
 from callqa.model import FORBIDDEN_CATEGORIES, STAGES, Report
 from callqa.rules.compiled import CompiledRubric
+from callqa.rules.detector import ForbiddenModel
+from callqa.rules.detector_features import agent_line_features
+from callqa.rules.detector_training import TrainingLine, train_detector
 from callqa.scoring.pipeline import RUBRIC_MODEL, score_transcript
 from callqa.stages.model import StageModel
 from callqa.stages.segment import cue_stage_sets
@@ -172,6 +176,23 @@ def train_stages(
     return train_stage_model(training_calls(calls, compiled), settings)
 
 
+def detector_lines(calls: Sequence[LabelledCall]) -> list[TrainingLine]:
+    """Every agent line of the calls whose gold labels lines, with its features and gold category."""
+    lines = []
+    for call in calls:
+        if not call.has_line_labels:
+            continue
+        utterances = call.transcript.utterances
+        for i, (utterance, label) in enumerate(zip(utterances, call.labels, strict=True)):
+            if utterance.role == "agent":
+                lines.append(TrainingLine(agent_line_features(utterances, i), label.forbidden, call.group))
+    return lines
+
+
+def train_forbidden(calls: Sequence[LabelledCall], settings: dict[str, Any] | None = None) -> ForbiddenModel:
+    return train_detector(detector_lines(calls), settings)
+
+
 def stage_shares(calls: Sequence[LabelledCall]) -> list[float]:
     """Each stage's share of all utterances: what the position-only split cuts by."""
     counts = [sum(label.stage == s for c in calls for label in c.labels) for s in STAGES]
@@ -257,12 +278,15 @@ def evaluate(
     for name, members in groups.items():
         progress(name)
         model: StageModel | str | None = RUBRIC_MODEL
+        scorer = compiled
         training = [c for c in calls if c.group != name] + list(train_also)
         if leave_one_group_out:
             if not training:
                 raise ValueError("leave-one-group-out needs at least two groups (or --train-also calls)")
             model = train_stages(training, compiled, stage_settings)
+            if compiled.detectors and any(c.has_line_labels for c in training):
+                scorer = compiled.with_detector_model(train_forbidden(training))
             trained_on[name] = len(training)
         shares = stage_shares(training or calls)  # one group alone: the shares of all calls (in-sample)
-        results[name] = Figures([score_call(c, compiled, model, shares, baselines) for c in members])
+        results[name] = Figures([score_call(c, scorer, model, shares, baselines) for c in members])
     return Evaluation(results, leave_one_group_out, trained_on)

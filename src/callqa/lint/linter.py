@@ -296,7 +296,41 @@ class Linter:
                             rule.suggestion,
                         )
                     )
+        if not diagnostics or all(d.rule.startswith("lint.") for d in diagnostics):
+            diagnostics += self._model_diagnostics(path, lines, script, utterance, stages)
         return diagnostics
+
+    def _model_diagnostics(
+        self, path: str, lines: list[str], script: Script, utterance: Utterance, stages: tuple[str, ...]
+    ) -> list[Diagnostic]:
+        """The rubric's trained detectors on a script line no rule flagged: a script line is an agent
+        line said on its own, so the CI contract catches what scoring catches."""
+        found = []
+        for detector in self.compiled.detectors:
+            rule = detector.rule
+            if self.suppress and (rule.id in script.suppressed or "all" in script.suppressed):
+                continue
+            if not set(stages) & set(rule.stages):
+                continue
+            verdict = detector.flag([utterance], 0)
+            if verdict is None:
+                continue
+            words = "、".join(
+                d for d, _ in ((detector.model.describe(n), w) for n, w in verdict.prediction.drivers[:3])
+            )
+            line, col = _locate(lines, script.line, script.text[:4])
+            found.append(
+                Diagnostic(
+                    path,
+                    line,
+                    col,
+                    rule.severity,
+                    rule.id,
+                    f"{verdict.category}(模型判断,把握 {verdict.prediction.confidence:.0%};依据 {words}): {verdict.message}",
+                    verdict.suggestion,
+                )
+            )
+        return found
 
     def _lint_transcript(self, path: Path, source: str, lines: list[str]) -> list[Diagnostic]:
         report = score_transcript(transcript_from_text(source, path, self.compiled, self.read_options), self.compiled)

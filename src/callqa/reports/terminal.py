@@ -162,6 +162,8 @@ class TerminalRenderer:
             title = f"{finding.category} {finding.rule} {_points(finding.points)}分"
             if finding.points != finding.nominal_points:
                 title += f"(规则 {_points(finding.nominal_points)},已封顶)"
+            if finding.source == "model":
+                title += f"  [模型判断,把握 {finding.confidence or 0:.0%}]"
         text = Text()
         text.append(f"{mark} ", style=self.style(mark_style))
         text.append(f"{where}[{finding.stage}] ", style=self.style(STAGE_COLOURS.get(finding.stage, "")))
@@ -176,6 +178,9 @@ class TerminalRenderer:
         if not missed and finding.kind != "recommended" and finding.utterance is not None:
             text.append("\n    ")
             text.append(self._quote(report, finding))
+        if finding.evidence:
+            reasons = "、".join(f"{d.words}({d.weight:+.2f})" for d in finding.evidence)
+            text.append(f"\n    模型依据: {reasons}", style=self.style("dim"))
         elif missed and finding.utterance is not None:
             closest = report.utterances[finding.utterance]
             text.append(

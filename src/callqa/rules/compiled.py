@@ -3,6 +3,7 @@ stage cue, compiled regexes, a jieba tokenizer for word boundaries, and keys for
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections.abc import Iterator
@@ -17,8 +18,9 @@ from rapidfuzz import fuzz
 from callqa.errors import RubricError
 from callqa.model import Role, Utterance
 from callqa.rules.checks import compile_check
+from callqa.rules.detector import ForbiddenModel, Prediction, default_detector_path, load_detector
 from callqa.rules.patterns import Pattern, PatternError, compile_pattern, fold_homophones
-from callqa.rules.schema import ForbiddenRule, RecommendedScript, Rubric
+from callqa.rules.schema import DetectorRule, ForbiddenRule, RecommendedScript, Rubric
 from callqa.rules.spans import near, script_key
 from callqa.text.normalize import filler_pattern, normalize_phrase
 
@@ -71,6 +73,34 @@ def _tokenizer_for(words: tuple[str, ...]) -> Any:  # a jieba.Tokenizer: jieba s
     return tokenizer
 
 
+@dataclass(frozen=True, slots=True)
+class DetectorFlag:
+    """A line the detector flags: its category, the rubric's points and words for it, and why."""
+
+    category: str
+    deduct: float
+    message: str
+    suggestion: str | None
+    prediction: Prediction
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledDetector:
+    rule: DetectorRule
+    model: ForbiddenModel
+    #: category -> (threshold, deduct, message, suggestion), the rubric's settings over the model's.
+    categories: dict[str, tuple[float, float, str, str | None]]
+
+    def flag(self, utterances: Sequence[Utterance], index: int) -> DetectorFlag | None:
+        """The verdict on utterance `index` in its call (scoring) or alone (a script line in lint)."""
+        prediction = self.model.predict(self.model.line_features(utterances, index))
+        setting = self.categories.get(prediction.category)
+        if setting is None or not prediction.flagged(setting[0]):
+            return None
+        _, deduct, message, suggestion = setting
+        return DetectorFlag(prediction.category, deduct, message, suggestion, prediction)
+
+
 class CompiledRubric:
     """A rubric ready to match: built once per run, then applied to every utterance of every call."""
 
@@ -92,6 +122,7 @@ class CompiledRubric:
             self._compile_rules(rubric)
         except PatternError as exc:  # a class name used deep inside a check, say
             raise RubricError(path, str(exc)) from None
+        self.detectors = [self._compile_detector(d, Path(path).parent) for d in rubric.detectors if d.enabled]
         self._script_keys = [tuple(script_key(normalize_phrase(x)) for x in s.sentences) for s in self.scripts]
         self._script_required = [tuple(normalize_phrase(w) for w in s.must_include) for s in self.scripts]
         self._script_regexes = [tuple(re.compile(r) for r in s.regexes) for s in self.scripts]
@@ -139,6 +170,30 @@ class CompiledRubric:
         self.scripts = [s for s in rubric.recommended if s.enabled]
         self.checks = [compile_check(c, classes) for c in rubric.checks if c.enabled]
         self._script_patterns = [tuple(compile_pattern(p, classes) for p in s.patterns) for s in self.scripts]
+
+    def _compile_detector(
+        self, rule: DetectorRule, folder: Path, model: ForbiddenModel | None = None
+    ) -> CompiledDetector:
+        """The detector rule with its model loaded, and each category's message taken from this
+        rubric's phrase rule of that category where the detector rule gives none."""
+        if model is None:
+            source = default_detector_path() if rule.model == "default" else (folder / rule.model).resolve()
+            model = load_detector(str(source))
+        by_category = {r.category: r for r in reversed(self.rubric.forbidden)}  # switched-off rules' words too
+        categories = {}
+        for name, setting in rule.categories.items():
+            phrase_rule = by_category.get(name)
+            message = setting.message or (phrase_rule.message if phrase_rule else f"{name}(模型判断)")
+            suggestion = setting.suggestion or (phrase_rule.suggestion if phrase_rule else None)
+            threshold = setting.threshold if setting.threshold is not None else model.threshold(name)
+            categories[name] = (threshold, setting.deduct, message, suggestion)
+        return CompiledDetector(rule, model, categories)
+
+    def with_detector_model(self, model: ForbiddenModel) -> CompiledRubric:
+        """This rubric with every detector rule using `model` (leave-one-group-out evaluation)."""
+        clone = copy.copy(self)
+        clone.detectors = [self._compile_detector(d.rule, Path(self.path).parent, model) for d in self.detectors]
+        return clone
 
     @staticmethod
     def resolve_stage_model(name: str, folder: Path) -> str:

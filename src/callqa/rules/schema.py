@@ -314,6 +314,36 @@ class ForbiddenRule(_Model):
         return self
 
 
+Category = Literal["推诿", "拖延", "否定", "含糊", "冷漠", "强势"]
+
+
+class DetectorCategory(_Model):
+    #: Flag a line when the model's confidence that it is a forbidden expression reaches this (0-1).
+    threshold: float | None = Field(default=None, gt=0, le=1)  # default: the model's own, chosen in training
+    deduct: float = Field(ge=0)
+    message: str | None = None  # default: the message of this rubric's phrase rule of the category
+    suggestion: str | None = None
+
+
+class DetectorRule(_Model):
+    """The trained forbidden-expression detector as a rule: it reads every agent line in its context
+    and flags the categories listed here. Its findings are `forbidden` findings whose `source` is
+    `model`, with the model's confidence and the words that drove it. A line a phrase or pattern
+    rule already flagged is not flagged again."""
+
+    id: RuleId
+    #: `default` (shipped with callqa) or a model file from `callqa train forbidden`, relative to the rubric.
+    model: NonEmptyText = "default"
+    categories: dict[Category, DetectorCategory]
+    roles: list[RoleName] = ["agent"]
+    stages: list[StageName] = list(STAGES)
+    #: The most this rule can deduct in one call, however often it fires.
+    max_deduct: float | None = Field(default=None, ge=0)
+    severity: Severity = "error"
+    enabled: bool = True
+    examples: RuleExamples = RuleExamples()
+
+
 class RecommendedScript(_Model):
     id: RuleId
     stage: StageName
@@ -413,6 +443,8 @@ class Rubric(_Model):
     grades: list[Grade] = DEFAULT_GRADES
     stages: list[StageDef]
     forbidden: list[ForbiddenRule] = []
+    #: Trained detectors of forbidden expressions (README "Forbidden expressions: the detector").
+    detectors: list[DetectorRule] = []
     recommended: list[RecommendedScript] = []
     checks: list[Check] = []
     speakers: Speakers = Speakers()
@@ -499,7 +531,7 @@ def default_rubric_path() -> Path:
     return Path(__file__).resolve().parents[3] / "rubrics" / "default.yaml"
 
 
-_LIST_KEYS = {"stages": "name", "forbidden": "id", "recommended": "id", "checks": "id"}
+_LIST_KEYS = {"stages": "name", "forbidden": "id", "detectors": "id", "recommended": "id", "checks": "id"}
 
 
 def _merge(parent: dict[str, Any], child: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[int | None]]]:
@@ -507,6 +539,9 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> tuple[dict[str, Any
     merged = dict(parent)
     origins: dict[str, list[int | None]] = {}
     for key, value in child.items():
+        if key == "classes" and isinstance(value, dict) and isinstance(parent.get(key), dict):
+            merged[key] = {**parent[key], **value}  # classes are shared: a child adds or redefines some
+            continue
         id_key = _LIST_KEYS.get(key)
         if id_key is None or not isinstance(value, list):
             merged[key] = value
@@ -558,7 +593,7 @@ def _semantic_errors(rubric: Rubric) -> list[tuple[tuple[str | int, ...], str]]:
         errors.append((("stages",), f"must list the five stages in order: {' '.join(STAGES)} (got {' '.join(names)})"))
         return errors
     seen: set[str] = set()
-    for key in ("forbidden", "recommended", "checks"):
+    for key in ("forbidden", "detectors", "recommended", "checks"):
         for i, rule in enumerate(getattr(rubric, key)):
             if rule.id in seen:
                 errors.append(((key, i, "id"), f"duplicate rule id '{rule.id}'"))

@@ -14,6 +14,7 @@ from typing import Any
 
 from callqa.model import (
     STAGES,
+    Driver,
     Finding,
     Report,
     ReportRoles,
@@ -27,7 +28,8 @@ from callqa.model import (
 )
 from callqa.rules.checks import in_position, run_checks
 from callqa.rules.compiled import CompiledRubric, ScriptMatch
-from callqa.rules.schema import Check, ForbiddenRule, RecommendedScript
+from callqa.rules.schema import Check, DetectorRule, ForbiddenRule, RecommendedScript
+from callqa.rules.spans import occurrences
 
 
 def stage_base(compiled: CompiledRubric, stage: str) -> float:
@@ -60,6 +62,52 @@ def _forbidden_findings(transcript: Transcript, segmentation: Segmentation, comp
                     message=rule.message,
                     suggestion=rule.suggestion,
                     spans=[utterance.original_span(h.start, h.end) for h in hits],
+                )
+            )
+    return findings
+
+
+def _detector_findings(
+    transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric, flagged: set[int]
+) -> list[Finding]:
+    """What each trained detector flags on lines no phrase or pattern rule flagged already."""
+    findings = []
+    utterances, stages = transcript.utterances, segmentation.stages
+    for detector in compiled.detectors:
+        rule, model = detector.rule, detector.model
+        for utterance, stage in zip(utterances, stages, strict=True):
+            if utterance.index in flagged or utterance.role not in rule.roles or stage not in rule.stages:
+                continue
+            verdict = detector.flag(utterances, utterance.index)
+            if verdict is None:
+                continue
+            prediction = verdict.prediction
+            flagged.add(utterance.index)
+            # Highlight the n-grams that drove it (single characters say little to a reviewer).
+            words = [name[2:].strip("^$") for name, _ in prediction.drivers if name.startswith("c:")]
+            words = [w for w in words if len(w) >= 2]
+            spans = sorted(
+                {utterance.original_span(a, b) for w in words if w for a, b in occurrences(utterance.norm, w)}
+            )
+            findings.append(
+                Finding(
+                    rule=rule.id,
+                    kind="forbidden",
+                    category=verdict.category,
+                    severity=rule.severity,
+                    utterance=utterance.index,
+                    line=utterance.line,
+                    stage=stage,
+                    role=utterance.role,
+                    matched=utterance.text,
+                    points=-verdict.deduct,
+                    nominal_points=-verdict.deduct,
+                    message=verdict.message,
+                    suggestion=verdict.suggestion,
+                    spans=spans,
+                    source="model",
+                    confidence=round(prediction.confidence, 3),
+                    evidence=[Driver(name, model.describe(name), weight) for name, weight in prediction.drivers],
                 )
             )
     return findings
@@ -178,7 +226,8 @@ def _apply_caps(findings: list[Finding], compiled: CompiledRubric) -> dict[str, 
 
 
 def _apply_rule_caps(findings: list[Finding], compiled: CompiledRubric) -> None:
-    rules: list[ForbiddenRule | Check] = [c.rule for c in compiled.rules]
+    rules: list[ForbiddenRule | DetectorRule | Check] = [c.rule for c in compiled.rules]
+    rules += [d.rule for d in compiled.detectors]
     rules += [c.check for c in compiled.checks]
     caps = {r.id: r.max_deduct for r in rules if r.max_deduct is not None}
     taken: dict[str, float] = {}
@@ -200,11 +249,11 @@ def _stage_ranges(segmentation: Segmentation) -> dict[str, tuple[int | None, int
 def score(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> Report:
     rubric = compiled.rubric
     check_findings, notes = run_checks(compiled.checks, transcript.utterances, segmentation.stages)
-    findings = (
-        _forbidden_findings(transcript, segmentation, compiled)
-        + _script_findings(transcript, segmentation, compiled)
-        + check_findings
+    forbidden = _forbidden_findings(transcript, segmentation, compiled)
+    detected = _detector_findings(
+        transcript, segmentation, compiled, {f.utterance for f in forbidden if f.utterance is not None}
     )
+    findings = forbidden + detected + _script_findings(transcript, segmentation, compiled) + check_findings
     findings.sort(key=lambda f: (f.utterance if f.utterance is not None else len(transcript.utterances), f.rule))
     _apply_rule_caps(findings, compiled)
     totals = _apply_caps(findings, compiled)

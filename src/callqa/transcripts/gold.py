@@ -62,7 +62,11 @@ def labelled_files(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*.txt")) if not any(part.startswith(".") for part in p.parts))
+            found.extend(
+                p
+                for p in sorted(path.rglob("*.txt"))
+                if not any(part.startswith(".") for part in p.relative_to(path).parts)  # hidden folders skipped
+            )
         else:
             found.append(path)
     return list(dict.fromkeys(found))

@@ -1,0 +1,152 @@
+"""The trained forbidden-expression detector: a linear model over an agent line in its context.
+
+A model file is one JSON document (loading it can never run code):
+
+    {"format": "callqa.forbidden-model/1",
+     "manifest": {...},                  # training data, date, settings, leave-one-writer-out figures
+     "features": {...},                  # the feature settings it was trained with
+     "categories": ["推诿", ...],
+     "detector": {"intercept": b, "weights": {feature: w}},            # logistic P(any forbidden)
+     "category": {"intercepts": [b_k], "weights": {feature: [w_k]}},   # softmax over the categories
+     "thresholds": {"推诿": t, ..., "default": t}}                      # chosen on the training writers
+
+Scoring is plain Python arithmetic over the feature dict (no training library). Every prediction
+comes with its confidence, P(any forbidden), and the features that pushed it up most: the words
+that drove it, in names a reviewer reads (`说了「不归」`, `客户刚说「多久」`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from callqa.errors import ModelError
+from callqa.rules.detector_features import LineLike, agent_line_features, describe_feature
+
+FORMAT = "callqa.forbidden-model/1"
+
+
+def default_detector_path() -> Path:
+    """The detector shipped in the wheel (built by `scripts/build_models.py`)."""
+    return Path(str(resources.files("callqa.rules") / "default_detector.json"))
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    category: str  # the most likely category (flagged or not)
+    confidence: float  # P(any forbidden expression) on this line
+    category_probability: float  # P(category | forbidden)
+    drivers: tuple[tuple[str, float], ...]  # (feature, contribution), strongest first
+
+    def flagged(self, threshold: float) -> bool:
+        return self.confidence >= threshold
+
+
+@dataclass(slots=True)
+class ForbiddenModel:
+    categories: list[str]
+    intercept: float
+    weights: dict[str, float]
+    category_intercepts: list[float]
+    category_weights: dict[str, list[float]]
+    thresholds: dict[str, float]
+    features: dict[str, Any] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    path: str = "<memory>"
+
+    def threshold(self, category: str) -> float:
+        return self.thresholds.get(category, self.thresholds.get("default", 0.5))
+
+    def line_features(self, utterances: Sequence[LineLike], index: int) -> dict[str, float]:
+        return agent_line_features(utterances, index, config=self.features)
+
+    def predict(self, features: Mapping[str, float], top: int = 5) -> Prediction:
+        z = self.intercept
+        parts = []
+        for name, value in features.items():
+            weight = self.weights.get(name)
+            if weight is not None and value:
+                z += weight * value
+                parts.append((name, weight * value))
+        confidence = 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
+        scores = list(self.category_intercepts)
+        for name, value in features.items():
+            row = self.category_weights.get(name)
+            if row is not None and value:
+                for k, weight in enumerate(row):
+                    scores[k] += weight * value
+        peak = max(scores)
+        exp = [math.exp(s - peak) for s in scores]
+        best = max(range(len(exp)), key=exp.__getitem__)
+        parts.sort(key=lambda part: -part[1])
+        drivers = tuple((name, round(c, 3)) for name, c in parts if c > 0 and name != "bias")[:top]
+        return Prediction(self.categories[best], confidence, exp[best] / sum(exp), drivers)
+
+    @staticmethod
+    def describe(feature: str) -> str:
+        return describe_feature(feature)
+
+    # --- the file ------------------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        document = {
+            "format": FORMAT,
+            "manifest": self.manifest,
+            "features": self.features,
+            "categories": self.categories,
+            "detector": {"intercept": self.intercept, "weights": self.weights},
+            "category": {"intercepts": self.category_intercepts, "weights": self.category_weights},
+            "thresholds": self.thresholds,
+        }
+        return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json(), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> ForbiddenModel:
+        name = str(path)
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelError(name, "no such forbidden-expression model file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(name, f"not a callqa forbidden-expression model (not readable JSON: {exc})") from None
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            found = document.get("format") if isinstance(document, dict) else None
+            raise ModelError(
+                name,
+                f"not a forbidden-expression model this callqa reads (format {found!r}, expected {FORMAT!r})",
+                hint="retrain it with this version: callqa train forbidden DIR --out MODEL",
+            )
+        try:
+            model = cls(
+                categories=list(document["categories"]),
+                intercept=float(document["detector"]["intercept"]),
+                weights={str(k): float(v) for k, v in document["detector"]["weights"].items()},
+                category_intercepts=[float(v) for v in document["category"]["intercepts"]],
+                category_weights={str(k): [float(w) for w in v] for k, v in document["category"]["weights"].items()},
+                thresholds={str(k): float(v) for k, v in document["thresholds"].items()},
+                features=dict(document.get("features") or {}),
+                manifest=dict(document.get("manifest") or {}),
+                path=name,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise ModelError(name, "forbidden-expression model file is incomplete or corrupt") from None
+        if len(model.category_intercepts) != len(model.categories) or any(
+            len(row) != len(model.categories) for row in model.category_weights.values()
+        ):
+            raise ModelError(name, "forbidden-expression model file is corrupt: category weights do not fit")
+        return model
+
+
+@lru_cache(maxsize=8)
+def load_detector(path: str) -> ForbiddenModel:
+    """A model file loaded once per process."""
+    return ForbiddenModel.load(path)

@@ -1,0 +1,194 @@
+"""Features of one agent line in its call, for the forbidden-expression detector: pure functions with
+names a reviewer can read (`describe_feature` puts them in words).
+
+    agent_line_features(utterances, i, roles=None) -> dict[str, float]
+
+`utterances` is a sequence of objects with `.norm` (normalised text) and `.role`
+('agent'|'customer'|'unknown'), e.g. callqa's Transcript.utterances; `roles` may override the roles
+(a list of the same length). Feature names:
+
+  c:XYZ        character n-gram (1-4) of the agent line, digits folded to 0, placeholders <ph>,
+               ^ and $ mark the line's start and end
+  prev:XY      character n-gram (1-3) of the customer turn before (off by default: measured worse,
+               it teaches "upset customer => forbidden reply"; the ctx: patterns are kept)
+  pat:NAME     a named pattern of patterns.py fired on the agent line ("pat:NAME~exc": it fired but
+               its exception did too, i.e. the near-miss variant)
+  ctx:NAME     a named pattern fired on the customer turn before
+  ctx:A&pat:B  both (context-dependent evidence, e.g. a hedge right after "多久?")
+  pos:k        relative position of the line in the call, in tenths (0-9)
+  neg:n        number of negation cues (不 没 无 别 未), capped at 3
+  len:k        length bucket of the agent line
+  first_agent  the agent's first line in the call
+  call:heat_k  customer turns so far in the call with emotion cues (0, 1, 2-3, 4+)
+  call:calm&pat:X  a pattern fired in a call where the customer has shown no emotion so far
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+from callqa.rules.detector_patterns import fold, match_patterns
+
+
+class LineLike(Protocol):
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def norm(self) -> str: ...
+
+
+_PUNCT = re.compile(r"[，,。.!！?？;；:：、…~～\s\"'“”‘’「」《》()（）\-—]+")
+_NEG = re.compile(r"[不没无别未冇]")
+AGENT_N = (1, 2, 3, 4)
+PREV_N = (1, 2, 3)
+_CONJ_CTX = ("ctx:cust_emotion", "ctx:cust_asks_time", "ctx:cust_asks_fact", "ctx:cust_requests", "ctx:cust_thanks")
+
+
+def _clean(text: str) -> str:
+    return _PUNCT.sub("，", fold(text)).strip("，")
+
+
+DEFAULT_CONFIG = {
+    "agent_n": AGENT_N,
+    "prev_n": (),
+    "prev_chars": 40,
+    "norm": "none",
+    "conj": True,
+    "patterns": True,
+    "call_ctx": True,
+}
+
+
+def ngrams(text: str, sizes: Sequence[int], prefix: str, out: dict[str, float], norm: str = "none") -> None:
+    """Binary n-gram features; with norm="l2" each group is scaled to unit length (1/sqrt(count)), so a
+    long line does not outvote the named patterns by sheer number of n-grams."""
+    grams = {prefix + text[k : k + n] for n in sizes for k in range(len(text) - n + 1)}
+    v = 1.0 / len(grams) ** 0.5 if grams and norm == "l2" else 1.0
+    for g in grams:
+        out[g] = round(v, 4)
+
+
+def previous_customer(utterances, i: int, roles=None) -> str:
+    """The customer turn before line i (consecutive customer lines joined), '' if none."""
+    role = (lambda j: roles[j]) if roles is not None else (lambda j: utterances[j].role)
+    j = i - 1
+    while j >= 0 and role(j) != "customer":
+        j -= 1
+    parts = []
+    while j >= 0 and role(j) == "customer" and len(parts) < 3:
+        parts.append(utterances[j].norm)
+        j -= 1
+    return "，".join(reversed(parts))
+
+
+def agent_line_features(utterances, i: int, roles=None, config: dict | None = None) -> dict[str, float]:
+    """Features of agent line i (see the module docstring for the names). `config` (stored in the
+    model JSON as "features") selects n-gram sizes and scaling; None = DEFAULT_CONFIG."""
+    cfg = DEFAULT_CONFIG if config is None else {**DEFAULT_CONFIG, **config}
+    text = utterances[i].norm
+    f: dict[str, float] = {}
+    line = _clean(text)
+    ngrams("^" + line + "$", cfg["agent_n"], "c:", f, cfg["norm"])
+    prev = previous_customer(utterances, i, roles)
+    if prev and cfg["prev_n"]:
+        # the end of the turn is what the agent answers
+        ngrams(_clean(prev)[-cfg["prev_chars"] :], cfg["prev_n"], "prev:", f, cfg["norm"])
+    elif not prev:
+        f["prev:<none>"] = 1.0
+    pats = match_patterns(text, "agent") if cfg["patterns"] else {}
+    ctx = match_patterns(prev, "customer") if prev and cfg["patterns"] else {}
+    for name in pats:
+        f[name] = 1.0
+    for name in ctx:
+        f[name] = 1.0
+    for c in _CONJ_CTX if cfg["conj"] else ():
+        if c in ctx:
+            for p in pats:
+                f[c + "&" + p] = 1.0
+    n = len(utterances)
+    f["pos:%d" % min(9, int(10 * i / max(1, n)))] = 1.0
+    f["neg:%d" % min(3, len(_NEG.findall(line)))] = 1.0
+    L = len(line)
+    f["len:%s" % ("<8" if L < 8 else "<20" if L < 20 else "<45" if L < 45 else "45+")] = 1.0
+    role = (lambda j: roles[j]) if roles is not None else (lambda j: utterances[j].role)
+    if not any(role(j) == "agent" for j in range(i)):
+        f["first_agent"] = 1.0
+    if cfg["patterns"] and cfg.get("call_ctx", True):
+        # how heated the call has been so far (customer turns before this line with emotion cues)
+        heat = sum(
+            1
+            for j in range(i)
+            if role(j) == "customer" and "ctx:cust_emotion" in match_patterns(utterances[j].norm, "customer")
+        )
+        f["call:heat_%s" % ("0" if heat == 0 else "1" if heat == 1 else "2-3" if heat <= 3 else "4+")] = 1.0
+        if heat == 0:
+            for p in pats:
+                f["call:calm&" + p] = 1.0
+    f["bias"] = 1.0
+    return f
+
+
+_PATTERN_WORDS = {
+    "shift_elsewhere": "让客户去找别的部门或单位",
+    "not_our_scope": "说不归我们管、与我们无关",
+    "go_police": "让客户去报警",
+    "vague_later": "含糊的以后再说(没有具体时间)",
+    "concrete_time": "给出了具体时间",
+    "no_time_given": "没有给出时间",
+    "hedge_word": "用了可能、应该、好像之类的含糊词",
+    "system_fact_maybe": "可能出现在系统显示的事实里",
+    "polite_yinggai": "应该的(客气话)",
+    "flat_no": "直接拒绝",
+    "no_way_then_alternative": "没办法之后马上给出替代办法",
+    "impossible_promise": "不可能用于承诺",
+    "agent_acts": "客服主动去办",
+    "blame_customer": "把责任推给客户",
+    "cant_help": "说帮不了",
+    "recording_threat": "拿录音压客户",
+    "recording_disclosure": "中性的录音告知",
+    "you_agreed": "说客户当时同意过",
+    "silence_customer": "打断或压制客户",
+    "reassure": "安抚客户",
+}
+_CONTEXT_WORDS = {
+    "cust_emotion": "客户刚表达了情绪",
+    "cust_asks_time": "客户刚问了时间",
+    "cust_asks_fact": "客户刚问了事实",
+    "cust_requests": "客户刚提出要求",
+    "cust_thanks": "客户刚道谢",
+}
+
+
+def describe_feature(name: str) -> str:
+    """A feature as a reviewer reads it: c:不归 -> 说了「不归」, pat:vague_later -> 含糊的以后再说 …"""
+    if "&" in name:
+        return " 且 ".join(describe_feature(part) for part in name.split("&"))
+    key, _, value = name.partition(":")
+    if key == "c":
+        return f"说了「{value.strip('^$')}」" + (
+            "(句首)" if value.startswith("^") else "(句末)" if value.endswith("$") else ""
+        )
+    if key == "prev":
+        return f"客户上一句说了「{value}」"
+    if key == "pat":
+        base, _, exception = value.partition("~")
+        words = _PATTERN_WORDS.get(base, base)
+        return f"{words}(但有例外语境)" if exception else words
+    if key == "ctx":
+        return _CONTEXT_WORDS.get(value, value)
+    if key == "call":
+        if value.startswith("heat_"):
+            return f"此前客户有 {value[5:]} 次情绪表达"
+        return "客户此前一直平静"
+    if key == "pos":
+        return f"位于通话 {int(value) * 10}%–{int(value) * 10 + 10}%"
+    if key == "neg":
+        return f"含 {value} 个否定词"
+    if key == "len":
+        return f"长度 {value} 字"
+    if name == "first_agent":
+        return "客服的第一句"
+    return name

@@ -1,0 +1,171 @@
+"""The trained forbidden-expression detector: it beats phrase lists on calls held back from its training,
+explains every finding (model, confidence, the words that drove it), retrains with one command, and a
+bad model file is one clear line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import callqa
+from callqa.cli.app import app
+from callqa.evaluation import evaluate as evaluation
+from callqa.rules.detector import ForbiddenModel, default_detector_path
+
+from conftest import ROOT
+
+OWN_CALLS = ROOT / "training" / "calls"
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def split():
+    """The project's own line-labelled calls, every third one held back from training."""
+    rubric = callqa.load_rubric(stage_model="cues")
+    calls, errors = callqa.read_labelled_calls([OWN_CALLS], rubric)
+    assert errors == [] and len(calls) >= 50
+    return rubric, [c for i, c in enumerate(calls) if i % 3], [c for i, c in enumerate(calls) if not i % 3]
+
+
+def test_a_detector_trained_on_own_calls_beats_the_phrase_rules_on_calls_held_back(split, tmp_path):
+    rubric, training, heldout = split
+    model = callqa.train_forbidden_model(training, rubric)
+    with_model = rubric.with_detector_model(model)
+    phrases_only = tmp_path / "phrases.yaml"
+    phrases_only.write_text(
+        "extends: default\ndetectors:\n  - {id: forbidden.model, enabled: false}\n", encoding="utf-8"
+    )
+    without = callqa.load_rubric(phrases_only, stage_model="cues")
+    shares = evaluation.stage_shares(training)
+
+    def f1(scorer):
+        scored = [evaluation.score_call(c, scorer, None, shares, baselines=False) for c in heldout]
+        return evaluation.Figures(scored).forbidden()
+
+    trained, rules = f1(with_model), f1(without)
+    assert trained.gold >= 15
+    assert (trained.f1 or 0) > (rules.f1 or 0) + 0.1, (trained.to_dict(), rules.to_dict())
+    assert (trained.recall or 0) > (rules.recall or 0)
+
+
+def test_a_model_finding_says_it_is_a_model_with_its_confidence_and_evidence(tmp_path):
+    call = tmp_path / "call.txt"
+    call.write_text(
+        "客服:您好，工号1234，请问有什么可以帮您\n客户:我的快递三天了还没到，怎么回事\n"
+        "客服:这个问题不归我们这边管，您得去找快递公司那边问问\n客户:好吧\n",
+        encoding="utf-8",
+    )
+    report = json.loads(run("score", call, "--format", "json").stdout)
+    found = [f for f in report["findings"] if f["kind"] == "forbidden" and f["line"] == 3]
+    assert found, report["findings"]
+    finding = found[0]
+    if finding["source"] == "model":
+        assert finding["rule"] == "forbidden.model" and 0.5 <= finding["confidence"] <= 1
+        assert finding["evidence"] and {"feature", "words", "weight"} <= set(finding["evidence"][0])
+        text = run("score", call, "--format", "text").stdout
+        assert "模型判断,把握" in text and "模型依据:" in text
+    else:  # a phrase or pattern rule took the line: it names its rule and carries no model fields
+        assert finding["confidence"] is None and finding["evidence"] == []
+    rule_findings = [f for f in report["findings"] if f["source"] == "rule" and f["kind"] == "forbidden"]
+    assert all(f["confidence"] is None for f in rule_findings)
+
+
+def test_every_model_finding_in_the_samples_explains_itself():
+    for sample in sorted((ROOT / "transcripts").glob("*.txt")):
+        for finding in callqa.score_file(sample).findings:
+            if finding.source == "model":
+                assert finding.kind == "forbidden" and finding.confidence is not None and finding.evidence
+
+
+def test_the_detector_leaves_near_misses_alone():
+    rubric = callqa.load_rubric()
+    detector = rubric.detectors[0]
+    for text in [
+        "系统显示可能是网络波动导致扣费失败，我现在帮您重新提交",
+        "我们不可能让您白跑一趟",
+        "为了保障您的权益，本次通话会录音",
+        "应该的，这是我们应该做的",
+    ]:
+        transcript = callqa.read_transcript(text=f"客户:你好\n客服:{text}\n", name="n.txt")
+        prediction = detector.model.predict(detector.model.line_features(transcript.utterances, 1))
+        threshold = detector.categories[prediction.category][0]
+        assert not prediction.flagged(threshold), (text, prediction)
+
+
+def test_the_shipped_detector_has_a_manifest_and_loads_without_a_training_library():
+    document = json.loads(default_detector_path().read_text(encoding="utf-8"))
+    assert document["format"] == "callqa.forbidden-model/1"
+    assert {"name", "created", "trained_on", "leave_one_writer_out", "training_settings"} <= set(document["manifest"])
+    assert default_detector_path().stat().st_size < 2 * 1024 * 1024
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, callqa; callqa.score_file(sys.argv[1]); "
+        "bad = [m for m in ('sklearn', 'scipy') if m in sys.modules]; print(bad)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "transcripts" / "03_refund_bad.txt")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not readable JSON"),
+        ('{"format": "callqa.forbidden-model/0"}', "not a forbidden-expression model this callqa reads"),
+        ('{"format": "callqa.forbidden-model/1", "categories": ["推诿"]}', "incomplete or corrupt"),
+    ],
+)
+def test_a_corrupt_detector_file_is_one_clear_line(tmp_path, content, message):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content, encoding="utf-8")
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text("extends: default\ndetectors:\n  - {id: forbidden.model, model: bad.json}\n", encoding="utf-8")
+    result = run("score", ROOT / "transcripts" / "01_broadband_good.txt", "--rubric", rubric)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"callqa: error: {bad}: ") and message in result.stderr
+    assert "Traceback" not in result.stderr
+    with pytest.raises(callqa.CallqaError, match=message.split(" (")[0]):
+        ForbiddenModel.load(bad)
+
+
+def test_train_forbidden_writes_a_model_a_rubric_can_name(tmp_path):
+    out = tmp_path / "team-detector.json"
+    result = run("train", "forbidden", OWN_CALLS / "complaints", OWN_CALLS / "routine", "--out", out, "--name", "team")
+    assert result.exit_code == 0, result.stderr
+    assert ForbiddenModel.load(out).manifest["name"] == "team"
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(
+        "extends: default\ndetectors:\n  - {id: forbidden.model, model: team-detector.json}\n", encoding="utf-8"
+    )
+    assert run("score", ROOT / "transcripts" / "03_refund_bad.txt", "--rubric", rubric).exit_code in (0, 1)
+
+
+def test_train_forbidden_needs_line_labels(tmp_path):
+    out = tmp_path / "m.json"
+    result = run("train", "forbidden", ROOT / "tests" / "data" / "stages" / "dev", "--out", out)
+    assert result.exit_code == 2 and "no call has line labels" in result.stderr and not out.exists()
+
+
+def test_eval_reports_forbidden_and_script_figures_where_the_gold_has_them(tmp_path):
+    result = run("eval", OWN_CALLS / ".." / "calls", "--group-by", "folder", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report["groups"]) == {"complaints", "routine"}
+    forbidden = report["overall"]["forbidden"]
+    assert {"precision", "recall", "f1", "near_misses_flagged", "per_category"} <= set(forbidden)
+    assert set(forbidden["per_category"]) == {"推诿", "拖延", "否定", "含糊", "冷漠", "强势"}
+    assert {"precision", "recall"} <= set(report["overall"]["recommended"])
+    assert -1 <= report["overall"]["score_violation_spearman"] <= 1
+    text = run("eval", OWN_CALLS, "--group-by", "folder").stdout
+    assert "禁忌语" in text and "推荐话术" in text and "Spearman" in text
