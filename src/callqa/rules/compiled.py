@@ -91,9 +91,16 @@ class CompiledDetector:
     #: category -> (threshold, deduct, message, suggestion), the rubric's settings over the model's.
     categories: dict[str, tuple[float, float, str, str | None]]
 
+    @property
+    def lowest_threshold(self) -> float:
+        return min((setting[0] for setting in self.categories.values()), default=1.0)
+
     def flag(self, utterances: Sequence[Utterance], index: int) -> DetectorFlag | None:
         """The verdict on utterance `index` in its call (scoring) or alone (a script line in lint)."""
-        prediction = self.model.predict(self.model.line_features(utterances, index))
+        features = self.model.line_features(utterances, index)
+        if self.model.confidence(features) < self.lowest_threshold:
+            return None  # most lines: no category could flag it, so the category model need not run
+        prediction = self.model.predict(features)
         setting = self.categories.get(prediction.category)
         if setting is None or not prediction.flagged(setting[0]):
             return None

@@ -66,15 +66,15 @@ class ForbiddenModel:
     def line_features(self, utterances: Sequence[LineLike], index: int) -> dict[str, float]:
         return agent_line_features(utterances, index, config=self.features)
 
+    def confidence(self, features: Mapping[str, float]) -> float:
+        """P(any forbidden expression) for a line's features: the cheap part, run on every agent line."""
+        weights = self.weights
+        z = self.intercept + sum(weights.get(name, 0.0) * value for name, value in features.items())
+        return 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
+
     def predict(self, features: Mapping[str, float], top: int = 5) -> Prediction:
-        z = self.intercept
-        parts = []
-        for name, value in features.items():
-            weight = self.weights.get(name)
-            if weight is not None and value:
-                z += weight * value
-                parts.append((name, weight * value))
-        confidence = 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
+        """The full verdict: confidence, the most likely category, and the features that drove it."""
+        confidence = self.confidence(features)
         scores = list(self.category_intercepts)
         for name, value in features.items():
             row = self.category_weights.get(name)
@@ -84,8 +84,10 @@ class ForbiddenModel:
         peak = max(scores)
         exp = [math.exp(s - peak) for s in scores]
         best = max(range(len(exp)), key=exp.__getitem__)
+        parts = [(name, self.weights[name] * value) for name, value in features.items()
+                 if name in self.weights and name != "bias" and self.weights[name] * value > 0]
         parts.sort(key=lambda part: -part[1])
-        drivers = tuple((name, round(c, 3)) for name, c in parts if c > 0 and name != "bias")[:top]
+        drivers = tuple((name, round(c, 3)) for name, c in parts[:top])
         return Prediction(self.categories[best], confidence, exp[best] / sum(exp), drivers)
 
     @staticmethod

@@ -281,6 +281,7 @@ def compiled_patterns() -> list[_Compiled]:
     return _COMPILED
 
 
+@lru_cache(maxsize=8192)  # a call's customer turns are matched again for every agent line after them
 def match_patterns(text: str, scope: str = "agent") -> dict[str, tuple[int, int]]:
     """Fired pattern names -> span of the first match, for patterns of `scope`, on folded text.
     A pattern whose `unless` also matches fires as "<name>~exc" instead of "<name>"."""

@@ -55,3 +55,37 @@ def decode(scores: Sequence[Sequence[float]], costs: Costs) -> list[int]:
 def boundaries(path: Sequence[int]) -> list[int]:
     """Indices where a new stage starts (after the first utterance)."""
     return [i for i in range(1, len(path)) if path[i] != path[i - 1]]
+
+
+def decode_begin_inside(scores: Sequence[Sequence[float]], costs: Costs) -> list[int]:
+    """Like `decode`, over begin/inside label scores: row[2*s] scores "stage s begins here",
+    row[2*s+1] "inside stage s, begun earlier". A stage can only start on its begin label, so the
+    evidence for where a stage starts (an offer, a goodbye) counts at the boundary itself."""
+    if not scores:
+        return []
+    states = 2 * _N
+    best = [scores[0][k] - costs.start_skip * (k // 2) if k % 2 == 0 else IMPOSSIBLE for k in range(states)]
+    back: list[list[int]] = []
+    for row in scores[1:]:
+        step, pointers = [], []
+        for s in range(_N):
+            prev, value = 0, IMPOSSIBLE  # begin s: from any state of an earlier stage
+            for p in range(s):
+                cost = costs.boundary + costs.skip * (s - p - 1)
+                for k in (2 * p, 2 * p + 1):
+                    if best[k] - cost > value:
+                        prev, value = k, best[k] - cost
+            step.append(value + row[2 * s])
+            pointers.append(prev)
+            k0, k1 = 2 * s, 2 * s + 1  # inside s: from its begin or from inside
+            prev, value = (k0, best[k0]) if best[k0] >= best[k1] else (k1, best[k1])
+            step.append(value + row[2 * s + 1])
+            pointers.append(prev)
+        best = step
+        back.append(pointers)
+    state = max(range(states), key=lambda k: best[k] - costs.end_skip * (_N - 1 - k // 2))
+    path = [state]
+    for pointers in reversed(back):
+        state = pointers[state]
+        path.append(state)
+    return [k // 2 for k in path[::-1]]

@@ -17,7 +17,6 @@ reader has normalised them already.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -36,7 +35,8 @@ class UtteranceLike(Protocol):
 # Which feature groups are on, and their parameters. `train.py` stores the settings in the model so
 # that scoring uses exactly the features the model was trained with.
 DEFAULT_FEATURES: dict[str, object] = {
-    "ngram_max": 3,  # character n-grams 1..ngram_max of the folded text
+    "ngram_max": 3,  # character n-grams ngram_min..ngram_max of the folded text
+    "ngram_min": 1,
     "ngram_role": False,  # also emit role-tagged n-grams (a|ng:…, c|ng:…)
     "context_ngrams": 2,  # n-gram order used for the previous / next utterance (0 = none)
     "position": True,  # pos:k (tenths), start:k, end:k
@@ -46,6 +46,9 @@ DEFAULT_FEATURES: dict[str, object] = {
     "cumulative": True,  # seen_cue:S, cust_emotion_before, …
     "lexical": True,  # question / time / amount / deadline / thanks flags
     "length": True,
+    "outbound": True,  # the agent opens by asking for the person called (外呼): conjoined with turn ranks
+    "relpos": True,  # relative position as a real value (and its square)
+    "anchors": True,  # turns since the first 协议-like / emotion / closing evidence
 }
 
 # --- text folding -----------------------------------------------------------------------------
@@ -90,18 +93,13 @@ def _runs(folded: str) -> list[str]:
 
 
 def ngrams(runs: Sequence[str], n_max: int, n_min: int = 1) -> set[str]:
-    out: set[str] = set()
-    for run in runs:
-        length = len(run)
-        for n in range(n_min, n_max + 1):
-            for i in range(length - n + 1):
-                out.add(run[i : i + n])
-    return out
+    """Character n-grams (n_min..n_max) of each run."""
+    return {run[i:i + n] for run in runs for n in range(n_min, n_max + 1) for i in range(len(run) - n + 1)}
 
 
 def _bucket(value: int, edges: Sequence[int]) -> str:
     """'0', '1', …, or 'a-b' / 'a+' for a count, by the given bucket starts (edges ascending)."""
-    for lo, hi in itertools.pairwise(edges):
+    for lo, hi in zip(edges, edges[1:]):
         if lo <= value < hi:
             return str(lo) if hi == lo + 1 else f"{lo}-{hi - 1}"
     return f"{edges[-1]}+"
@@ -109,14 +107,18 @@ def _bucket(value: int, edges: Sequence[int]) -> str:
 
 _TURN_EDGES = (0, 1, 2, 3, 5, 8)
 _LEN_EDGES = (0, 4, 9, 17, 33, 65)
-_GREETING_ONLY = re.compile(
-    r"^(?:喂|你好|您好|hello|hi|在吗|在不在|嗯|哦|啊|是的|是|对|好的|好|我是|我姓X|X先生|X女士|0)*$"
-)
+_GREETING_ONLY = re.compile(r"^(?:喂|你好|您好|hello|hi|在吗|在不在|嗯|哦|啊|是的|是|对|好的|好|我是|我姓X|X先生|X女士|0)*$")
+
+
+_OUTBOUND = re.compile(r"(?:请问)?(?:是|您是)[^,。?!]{0,12}(?:X先生|X女士|X小姐|本人|机主|家属|吗|吧|是吧|对吧)|回访|外呼|给您来电|打扰")
 
 
 def _is_substantive(folded_runs: Sequence[str], cues: set[str]) -> bool:
-    """A customer turn that is about the matter: more than a hello, a name or a yes."""
+    """A customer turn that is about the matter: more than a hello, a name or a yes. An order card or
+    other placeholder-only message (online chats open with one) counts: it is the matter."""
     content = "".join(folded_runs)
+    if content and set(content) <= {"#", "0"} and "#" in content:
+        return True
     if _GREETING_ONLY.match(content):
         return False
     stripped = re.sub(r"喂|你好|您好|在吗|我是|我姓X|X先生|X女士|请问", "", content)
@@ -132,16 +134,22 @@ def call_features(
     opt = dict(DEFAULT_FEATURES)
     if settings:
         opt.update(settings)
-    n_max = int(str(opt["ngram_max"]))
-    ctx_n = int(str(opt["context_ngrams"]))
+    n_max = int(opt["ngram_max"])  # type: ignore[arg-type]
+    ctx_n = int(opt["context_ngrams"])  # type: ignore[arg-type]
     count = len(utterances)
 
     roles = [u.role for u in utterances]
     folded = [fold(u.norm) for u in utterances]
     runs = [_runs(f) for f in folded]
     joined = ["".join(r) for r in runs]
-    grams = [ngrams(r, n_max) for r in runs]
-    ctx_grams = [ngrams(r, ctx_n, min(2, ctx_n)) if ctx_n else set() for r in runs]
+    grams = [ngrams(r, n_max, int(opt["ngram_min"])) for r in runs]  # type: ignore[arg-type]
+    ctx_min = min(2, ctx_n)
+    ctx_grams = [sorted(g for g in gs if ctx_min <= len(g) <= ctx_n) for gs in grams] if ctx_n <= n_max else \
+        [sorted(ngrams(r, ctx_n, ctx_min)) for r in runs]
+    # Feature names built once per utterance (each is used by the utterance and both neighbours).
+    gram_features = [dict.fromkeys(["ng:" + g for g in sorted(gs)], 1.0) for gs in grams]
+    ctx_features = {tag: [dict.fromkeys([f"{tag}_ng:{g}" for g in gs], 1.0) for gs in ctx_grams]
+                    for tag in ("prev", "next")}
 
     # Turn ranks per role (agent turn 0, 1, 2 … from the start and from the end).
     rank: list[int] = []
@@ -161,7 +169,14 @@ def call_features(
         None,
     )
 
+    # Outbound call: the agent speaks first and asks for the person called, or announces a follow-up.
+    first_agent = next((i for i in range(count) if roles[i] == "agent"), None)
+    outbound = bool(opt["outbound"]) and first_agent is not None and first_agent <= 1 and bool(
+        _OUTBOUND.search(folded[first_agent]) and not _ANYTHING_ELSE.search(folded[first_agent])
+        and "有什么可以" not in folded[first_agent])
+
     rows: list[dict[str, float]] = []
+    first_seen: dict[str, int] = {}  # anchor -> index of the first utterance that showed it
     cues_before: set[str] = set()
     cust_cues_before: set[str] = set()
     emotion_before = False
@@ -173,6 +188,13 @@ def call_features(
         text = joined[i]
         cues = cue_stages[i]
 
+        if outbound:
+            f["outbound"] = 1.0
+            f[f"outbound&{role}_rank:{_bucket(rank[i], _TURN_EDGES)}"] = 1.0
+        if opt["relpos"]:
+            x = (i + 0.5) / count
+            f["relpos"] = x
+            f["relpos^2"] = x * x
         if opt["position"]:
             f[f"pos:{min(9, int(10 * i / count))}"] = 1.0
             f[f"start:{_bucket(i, _TURN_EDGES)}"] = 1.0
@@ -202,18 +224,16 @@ def call_features(
                 f["thanks_before"] = 1.0
             if emotion_before:
                 f["cust_emotion_before"] = 1.0
-        for g in grams[i]:
-            f[f"ng:{g}"] = 1.0
-            if opt["ngram_role"]:
-                f[f"{role[0]}|ng:{g}"] = 1.0
+        f.update(gram_features[i])
+        if opt["ngram_role"]:
+            f.update(dict.fromkeys([f"{role[0]}|ng:{g}" for g in grams[i]], 1.0))
         for offset, tag in ((-1, "prev"), (1, "next")):
             j = i + offset
             if 0 <= j < count:
                 f[f"{tag}_role:{roles[j]}"] = 1.0
                 if roles[j] == role:
                     f[f"{tag}_same_speaker"] = 1.0
-                for g in ctx_grams[j]:
-                    f[f"{tag}_ng:{g}"] = 1.0
+                f.update(ctx_features[tag][j])
                 if opt["cues"]:
                     for s in cue_stages[j]:
                         f[f"{tag}_cue:{s}"] = 1.0
@@ -238,8 +258,19 @@ def call_features(
                 f["is_matter"] = 1.0
             else:
                 f[f"since_matter:{_bucket(i - matter, _TURN_EDGES)}"] = 1.0
+        if opt["anchors"]:
+            for anchor, j in first_seen.items():
+                f[f"since_{anchor}:{_bucket(i - j, _TURN_EDGES)}"] = 1.0
         rows.append(f)
 
+        # Anchors seen up to and including this utterance (used from the next one on).
+        raw = utterances[i].norm
+        if role == "customer" and ("转化" in cues or _EMOTION.search(raw)):
+            first_seen.setdefault("emotion", i)
+        if role == "agent" and ("协议" in cues or (_TIME.search(text) and _DEADLINE.search(text))):
+            first_seen.setdefault("offer", i)
+        if "结束" in cues or _THANKS.search(text):
+            first_seen.setdefault("thanks", i)
         cues_before.update(cues)
         if role == "customer":
             cust_cues_before.update(cues)
@@ -268,7 +299,11 @@ _FLAG_WORDS = {
     "next:none": "通话最后一句",
     "prev_same_speaker": "与上一句同一人说",
     "next_same_speaker": "与下一句同一人说",
+    "outbound": "外呼通话(客服先找人)",
+    "relpos": "在通话中的相对位置",
+    "relpos^2": "在通话中的相对位置(平方)",
 }
+_ANCHOR_WORDS = {"offer": "第一次给出方案或时间", "emotion": "客户第一次表达情绪", "thanks": "第一次道谢或道别"}
 
 
 def describe_feature(name: str) -> str:
@@ -293,8 +328,12 @@ def describe_feature(name: str) -> str:
         return f"距通话结束 {value} 句"
     if key == "len":
         return f"长度 {value} 字"
+    if "&" in name:
+        return " 且 ".join(describe_feature(part) for part in name.split("&"))
     if key == "since_matter":
         return f"客户说明来意后第 {value} 句"
+    if key.startswith("since_"):
+        return f"{_ANCHOR_WORDS.get(key[6:], key[6:])}之后第 {value} 句"
     if key == "to_matter":
         return f"客户说明来意前 {value} 句"
     if key in ("cue", "prev_cue", "next_cue"):

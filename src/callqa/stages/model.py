@@ -17,7 +17,6 @@ import base64
 import binascii
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,7 +32,6 @@ from callqa.stages.decode import Costs
 from callqa.stages.features import UtteranceLike, call_features
 
 FORMAT = "callqa.stage-model/1"
-_FLOOR = 1e-6  # marginals are clipped here before the log: one confident mistake is not fatal
 
 
 def default_model_path() -> Path:
@@ -70,18 +68,33 @@ class StageModel:
     ) -> list[dict[str, float]]:
         return call_features(utterances, cue_stages, self.settings.get("features"))
 
-    def log_scores(self, rows: Sequence[Mapping[str, float]]) -> list[list[float]]:
-        """log P(stage | call) per utterance, in STAGES order (marginals of the CRF)."""
+    @property
+    def scheme(self) -> str:
+        return str(self.settings.get("scheme", "stage"))
+
+    @property
+    def labels(self) -> list[str]:
+        """The CRF's labels, one column of `marginals` each: the stages, or stage+B / stage+I."""
+        return [s + t for s in STAGES for t in "BI"] if self.scheme == "bi" else list(STAGES)
+
+    def marginals(self, rows: Sequence[Mapping[str, float]]) -> list[list[float]]:
+        """P(label | call) per utterance, one column per `labels` (0 for a label never trained)."""
         tagger = self.tagger
         tagger.set(pycrfsuite.ItemSequence(list(rows)))
         known = set(tagger.labels())
-        return [
-            [math.log(max(tagger.marginal(s, i), _FLOOR)) if s in known else math.log(_FLOOR) for s in STAGES]
-            for i in range(len(rows))
-        ]
+        return [[tagger.marginal(label, i) if label in known else 0.0 for label in self.labels]
+                for i in range(len(rows))]
+
+    def stage_probabilities(self, marginals: Sequence[Sequence[float]]) -> list[list[float]]:
+        """P(stage | call) per utterance, in STAGES order (begin and inside labels added up)."""
+        if self.scheme != "bi":
+            return [list(row) for row in marginals]
+        return [[row[2 * s] + row[2 * s + 1] for s in range(len(STAGES))] for row in marginals]
 
     def drivers(self, row: Mapping[str, float], stage: str, against: str, top: int = 5) -> list[tuple[str, float]]:
-        """The features of one utterance that most favour `stage` over `against`, with their weight."""
+        """The features of one utterance that most favour entering `stage` over staying in `against`."""
+        if self.scheme == "bi":
+            stage, against = stage + "B", against + "I"
         if self._state_weights is None:
             self._state_weights = dict(self.tagger.info().state_features)
         weights = self._state_weights

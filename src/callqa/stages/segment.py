@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from callqa.model import STAGES, Segmentation, Transcript
 from callqa.stages import cues as cue_scorer
 from callqa.stages.cues import StageCues
-from callqa.stages.decode import IMPOSSIBLE, Costs, decode
+from callqa.stages.decode import IMPOSSIBLE, decode, decode_begin_inside
 from callqa.stages.features import describe_feature
 from callqa.stages.model import StageModel
+
+
+_FLOOR = 1e-6  # marginals are clipped here before the log: one confident mistake is not fatal
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +29,9 @@ class StageEvidence:
 
     position: float  # 0..1 through the call
     cues: dict[str, tuple[str, ...]]  # stage -> the rubric's cue phrases found
-    scores: tuple[float, ...]  # per stage, in STAGES order (model: log-probability)
+    scores: tuple[float, ...]  # what the decode adds up: cue scores per stage, or the model's log P per label
     features: dict[str, float] | None = None  # the model's input, to find what drove it
-
-    @property
-    def probabilities(self) -> tuple[float, ...] | None:
-        """The model's P(stage), when a model scored it."""
-        return tuple(math.exp(s) for s in self.scores) if self.features is not None else None
+    probabilities: tuple[float, ...] | None = None  # the model's P(stage), in STAGES order
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +58,16 @@ def stage_evidence(transcript: Transcript, stage_cues: StageCues, model: StageMo
         return [StageEvidence(e.position, e.cues, e.scores) for e in cue_evidence]
     utterances = transcript.utterances
     rows = model.features(utterances, [frozenset(e.cues) for e in cue_evidence])  # the stages whose cues hit
+    marginals = model.marginals(rows)
+    labels = model.labels
     evidence = []
-    for utterance, cue_ev, row, scores in zip(utterances, cue_evidence, rows, model.log_scores(rows), strict=True):
-        if utterance.given_stage is not None:
-            scores = [
-                s if name == utterance.given_stage else IMPOSSIBLE for name, s in zip(STAGES, scores, strict=True)
-            ]
-        evidence.append(StageEvidence(cue_ev.position, cue_ev.cues, tuple(scores), row))
+    for utterance, cue_ev, row, label_p, stage_p in zip(
+        utterances, cue_evidence, rows, marginals, model.stage_probabilities(marginals), strict=True
+    ):
+        scores = [math.log(max(p, _FLOOR)) for p in label_p]
+        if utterance.given_stage is not None:  # a marker line: only its stage's labels are possible
+            scores = [s if label.startswith(utterance.given_stage) else IMPOSSIBLE for label, s in zip(labels, scores, strict=True)]
+        evidence.append(StageEvidence(cue_ev.position, cue_ev.cues, tuple(scores), row, tuple(stage_p)))
     return evidence
 
 
@@ -79,8 +81,13 @@ def segment(
     if not transcript.utterances:
         return Segmentation(stages=(), given=False)
     evidence = evidence if evidence is not None else stage_evidence(transcript, stage_cues, model)
-    costs: Costs = model.costs if model is not None else cue_scorer.COSTS
-    path = decode([e.scores for e in evidence], costs)
+    scores = [e.scores for e in evidence]
+    if model is None:
+        path = decode(scores, cue_scorer.COSTS)
+    elif model.scheme == "bi":
+        path = decode_begin_inside(scores, model.costs)
+    else:
+        path = decode(scores, model.costs)
     given = any(u.given_stage is not None for u in transcript.utterances)
     return Segmentation(stages=tuple(STAGES[s] for s in path), given=given)
 
