@@ -66,9 +66,8 @@ def ngrams(text: str, sizes: Sequence[int], prefix: str, out: dict[str, float], 
     """Binary n-gram features; with norm="l2" each group is scaled to unit length (1/sqrt(count)), so a
     long line does not outvote the named patterns by sheer number of n-grams."""
     grams = {prefix + text[k : k + n] for n in sizes for k in range(len(text) - n + 1)}
-    v = 1.0 / len(grams) ** 0.5 if grams and norm == "l2" else 1.0
-    for g in grams:
-        out[g] = round(v, 4)
+    value = round(1.0 / len(grams) ** 0.5, 4) if grams and norm == "l2" else 1.0
+    out.update(dict.fromkeys(grams, value))
 
 
 def previous_customer(utterances, i: int, roles=None) -> str:

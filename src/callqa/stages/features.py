@@ -18,6 +18,7 @@ reader has normalised them already.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -97,7 +98,8 @@ def ngrams(runs: Sequence[str], n_max: int, n_min: int = 1) -> set[str]:
     return {run[i:i + n] for run in runs for n in range(n_min, n_max + 1) for i in range(len(run) - n + 1)}
 
 
-def _bucket(value: int, edges: Sequence[int]) -> str:
+@lru_cache(maxsize=4096)  # a handful of distinct (value, edges) pairs per call, asked for again and again
+def _bucket(value: int, edges: tuple[int, ...]) -> str:
     """'0', '1', …, or 'a-b' / 'a+' for a count, by the given bucket starts (edges ascending)."""
     for lo, hi in zip(edges, edges[1:]):
         if lo <= value < hi:
