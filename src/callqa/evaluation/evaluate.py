@@ -110,9 +110,13 @@ class Figures:
         return _share(flagged, near)
 
     def recommended(self) -> Counts:
-        """Per call and script: said (as the report credits it) against performed (as the gold marks it)."""
+        """Per call and script: said (as the report credits it) against performed (as the gold marks it).
+        Calls whose gold marks no script at all (real calls labelled for stages and violations only)
+        are left out rather than counted as all false alarms."""
         total = Counts()
         for c in self.line_labelled:
+            if not c.gold_scripts:
+                continue
             total += Counts(len(c.said_scripts & c.gold_scripts), len(c.said_scripts), len(c.gold_scripts))
         return total
 
