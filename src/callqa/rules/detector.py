@@ -84,8 +84,11 @@ class ForbiddenModel:
         peak = max(scores)
         exp = [math.exp(s - peak) for s in scores]
         best = max(range(len(exp)), key=exp.__getitem__)
-        parts = [(name, self.weights[name] * value) for name, value in features.items()
-                 if name in self.weights and name != "bias" and self.weights[name] * value > 0]
+        parts = [
+            (name, self.weights[name] * value)
+            for name, value in features.items()
+            if name in self.weights and name != "bias" and self.weights[name] * value > 0
+        ]
         parts.sort(key=lambda part: -part[1])
         drivers = tuple((name, round(c, 3)) for name, c in parts[:top])
         return Prediction(self.categories[best], confidence, exp[best] / sum(exp), drivers)

@@ -18,8 +18,8 @@ reader has normalised them already.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Protocol
 
 STAGES: tuple[str, ...] = ("问候", "切入", "转化", "协议", "结束")
@@ -95,7 +95,7 @@ def _runs(folded: str) -> list[str]:
 
 def ngrams(runs: Sequence[str], n_max: int, n_min: int = 1) -> set[str]:
     """Character n-grams (n_min..n_max) of each run."""
-    return {run[i:i + n] for run in runs for n in range(n_min, n_max + 1) for i in range(len(run) - n + 1)}
+    return {run[i : i + n] for run in runs for n in range(n_min, n_max + 1) for i in range(len(run) - n + 1)}
 
 
 @lru_cache(maxsize=4096)  # a handful of distinct (value, edges) pairs per call, asked for again and again
@@ -109,10 +109,14 @@ def _bucket(value: int, edges: tuple[int, ...]) -> str:
 
 _TURN_EDGES = (0, 1, 2, 3, 5, 8)
 _LEN_EDGES = (0, 4, 9, 17, 33, 65)
-_GREETING_ONLY = re.compile(r"^(?:喂|你好|您好|hello|hi|在吗|在不在|嗯|哦|啊|是的|是|对|好的|好|我是|我姓X|X先生|X女士|0)*$")
+_GREETING_ONLY = re.compile(
+    r"^(?:喂|你好|您好|hello|hi|在吗|在不在|嗯|哦|啊|是的|是|对|好的|好|我是|我姓X|X先生|X女士|0)*$"
+)
 
 
-_OUTBOUND = re.compile(r"(?:请问)?(?:是|您是)[^,。?!]{0,12}(?:X先生|X女士|X小姐|本人|机主|家属|吗|吧|是吧|对吧)|回访|外呼|给您来电|打扰")
+_OUTBOUND = re.compile(
+    r"(?:请问)?(?:是|您是)[^,。?!]{0,12}(?:X先生|X女士|X小姐|本人|机主|家属|吗|吧|是吧|对吧)|回访|外呼|给您来电|打扰"
+)
 
 
 def _is_substantive(folded_runs: Sequence[str], cues: set[str]) -> bool:
@@ -146,12 +150,16 @@ def call_features(
     joined = ["".join(r) for r in runs]
     grams = [ngrams(r, n_max, int(opt["ngram_min"])) for r in runs]  # type: ignore[arg-type]
     ctx_min = min(2, ctx_n)
-    ctx_grams = [sorted(g for g in gs if ctx_min <= len(g) <= ctx_n) for gs in grams] if ctx_n <= n_max else \
-        [sorted(ngrams(r, ctx_n, ctx_min)) for r in runs]
+    ctx_grams = (
+        [sorted(g for g in gs if ctx_min <= len(g) <= ctx_n) for gs in grams]
+        if ctx_n <= n_max
+        else [sorted(ngrams(r, ctx_n, ctx_min)) for r in runs]
+    )
     # Feature names built once per utterance (each is used by the utterance and both neighbours).
     gram_features = [dict.fromkeys(["ng:" + g for g in sorted(gs)], 1.0) for gs in grams]
-    ctx_features = {tag: [dict.fromkeys([f"{tag}_ng:{g}" for g in gs], 1.0) for gs in ctx_grams]
-                    for tag in ("prev", "next")}
+    ctx_features = {
+        tag: [dict.fromkeys([f"{tag}_ng:{g}" for g in gs], 1.0) for gs in ctx_grams] for tag in ("prev", "next")
+    }
 
     # Turn ranks per role (agent turn 0, 1, 2 … from the start and from the end).
     rank: list[int] = []
@@ -173,9 +181,16 @@ def call_features(
 
     # Outbound call: the agent speaks first and asks for the person called, or announces a follow-up.
     first_agent = next((i for i in range(count) if roles[i] == "agent"), None)
-    outbound = bool(opt["outbound"]) and first_agent is not None and first_agent <= 1 and bool(
-        _OUTBOUND.search(folded[first_agent]) and not _ANYTHING_ELSE.search(folded[first_agent])
-        and "有什么可以" not in folded[first_agent])
+    outbound = (
+        bool(opt["outbound"])
+        and first_agent is not None
+        and first_agent <= 1
+        and bool(
+            _OUTBOUND.search(folded[first_agent])
+            and not _ANYTHING_ELSE.search(folded[first_agent])
+            and "有什么可以" not in folded[first_agent]
+        )
+    )
 
     rows: list[dict[str, float]] = []
     first_seen: dict[str, int] = {}  # anchor -> index of the first utterance that showed it

@@ -82,8 +82,9 @@ class StageModel:
         tagger = self.tagger
         tagger.set(pycrfsuite.ItemSequence(list(rows)))
         known = set(tagger.labels())
-        return [[tagger.marginal(label, i) if label in known else 0.0 for label in self.labels]
-                for i in range(len(rows))]
+        return [
+            [tagger.marginal(label, i) if label in known else 0.0 for label in self.labels] for i in range(len(rows))
+        ]
 
     def stage_probabilities(self, marginals: Sequence[Sequence[float]]) -> list[list[float]]:
         """P(stage | call) per utterance, in STAGES order (begin and inside labels added up)."""

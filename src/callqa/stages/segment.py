@@ -19,7 +19,6 @@ from callqa.stages.decode import IMPOSSIBLE, decode, decode_begin_inside
 from callqa.stages.features import describe_feature
 from callqa.stages.model import StageModel
 
-
 _FLOOR = 1e-6  # marginals are clipped here before the log: one confident mistake is not fatal
 
 
@@ -66,7 +65,10 @@ def stage_evidence(transcript: Transcript, stage_cues: StageCues, model: StageMo
     ):
         scores = [math.log(max(p, _FLOOR)) for p in label_p]
         if utterance.given_stage is not None:  # a marker line: only its stage's labels are possible
-            scores = [s if label.startswith(utterance.given_stage) else IMPOSSIBLE for label, s in zip(labels, scores, strict=True)]
+            scores = [
+                s if label.startswith(utterance.given_stage) else IMPOSSIBLE
+                for label, s in zip(labels, scores, strict=True)
+            ]
         evidence.append(StageEvidence(cue_ev.position, cue_ev.cues, tuple(scores), row, tuple(stage_p)))
     return evidence
 
