@@ -108,8 +108,8 @@ def agent_line_features(utterances, i: int, roles=None, config: dict | None = No
             for p in pats:
                 f[c + "&" + p] = 1.0
     n = len(utterances)
-    f["pos:%d" % min(9, int(10 * i / max(1, n)))] = 1.0
-    f["neg:%d" % min(3, len(_NEG.findall(line)))] = 1.0
+    f[f"pos:{min(9, int(10 * i / max(1, n)))}"] = 1.0
+    f[f"neg:{min(3, len(_NEG.findall(line)))}"] = 1.0
     L = len(line)
     f["len:%s" % ("<8" if L < 8 else "<20" if L < 20 else "<45" if L < 45 else "45+")] = 1.0
     role = (lambda j: roles[j]) if roles is not None else (lambda j: utterances[j].role)

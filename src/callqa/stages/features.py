@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from itertools import pairwise
 from typing import Protocol
 
 STAGES: tuple[str, ...] = ("问候", "切入", "转化", "协议", "结束")
@@ -101,7 +102,7 @@ def ngrams(runs: Sequence[str], n_max: int, n_min: int = 1) -> set[str]:
 @lru_cache(maxsize=4096)  # a handful of distinct (value, edges) pairs per call, asked for again and again
 def _bucket(value: int, edges: tuple[int, ...]) -> str:
     """'0', '1', …, or 'a-b' / 'a+' for a count, by the given bucket starts (edges ascending)."""
-    for lo, hi in zip(edges, edges[1:]):
+    for lo, hi in pairwise(edges):
         if lo <= value < hi:
             return str(lo) if hi == lo + 1 else f"{lo}-{hi - 1}"
     return f"{edges[-1]}+"
