@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NotRequired, TypedDict
 
 YOU = "(?:您|你|妳|亲)"
 OTHER_PARTY = (
@@ -42,7 +43,19 @@ ALTERNATIVE = (
     r"不用|直接|能)|有(?:一个|个)?(?:别的|其他)?办法|您看这样"
 )
 
-PATTERNS: list[dict] = [
+
+class PatternSpec(TypedDict):
+    """One named pattern (the keys are described in the module docstring)."""
+
+    name: str
+    hint: NotRequired[str]
+    any: list[str]
+    unless: NotRequired[list[str]]
+    after: NotRequired[list[str]]
+    scope: NotRequired[str]
+
+
+PATTERNS: list[PatternSpec] = [
     # ---- 推诿 shifting responsibility / sending elsewhere --------------------------------------
     {
         "name": "pat:shift_elsewhere",
@@ -268,7 +281,7 @@ def fold(text: str) -> str:
 class _Compiled:
     __slots__ = ("after", "any", "hint", "name", "scope", "unless")
 
-    def __init__(self, p: dict):
+    def __init__(self, p: PatternSpec):
         self.name = p["name"]
         self.hint = p.get("hint", "")
         self.scope = p.get("scope", "agent")
