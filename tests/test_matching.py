@@ -69,7 +69,8 @@ def test_short_phrase_needs_jieba_word_boundaries(rubric_file):
     """可能 inside 不可能 is no hedge, even for a rule with no exceptions."""
     compiled = compile_rubric(
         rubric_file(
-            "extends: default\nforbidden:\n  - {id: forbidden.hedging, enabled: true, exceptions: [], exception_regexes: []}\n"
+            "extends: default\nforbidden:\n"
+            "  - {id: forbidden.hedging, enabled: true, exceptions: [], exception_regexes: []}\n"
         )
     )
     assert rule_hits(compiled, "这个不可能") == {}
@@ -79,7 +80,8 @@ def test_short_phrase_needs_jieba_word_boundaries(rubric_file):
 def test_word_boundary_can_be_switched_off(rubric_file):
     compiled = compile_rubric(
         rubric_file(
-            "extends: default\nforbidden:\n  - {id: forbidden.hedging, enabled: true, word_boundary: never, exceptions: []}\n"
+            "extends: default\nforbidden:\n"
+            "  - {id: forbidden.hedging, enabled: true, word_boundary: never, exceptions: []}\n"
         )
     )
     assert rule_hits(compiled, "这个不可能")["forbidden.hedging"] == ["可能"]
@@ -149,7 +151,8 @@ def test_unrelated_sentence_is_not_a_script(default_rubric):
 def test_allow_context_window_cancels_a_hit_near_an_exception(rubric_file):
     compiled = compile_rubric(
         rubric_file(
-            "extends: default\nforbidden:\n  - {id: forbidden.hedging, enabled: true, exceptions: [仅供参考], context_window: 4}\n"
+            "extends: default\nforbidden:\n"
+            "  - {id: forbidden.hedging, enabled: true, exceptions: [仅供参考], context_window: 4}\n"
         )
     )
     assert rule_hits(compiled, "预计可能明天到,仅供参考") == {}  # 可能 is 4 characters from 仅供参考

@@ -217,7 +217,8 @@ def train_forbidden_command(
     calls = _read_or_exit(paths, compiled, "to train on")
     if not any(c.has_line_labels for c in calls):
         error(
-            "no call has line labels (NAME.gold.json with forbidden labels): stage markers alone cannot train a detector"
+            "no call has line labels (NAME.gold.json with forbidden labels): "
+            "stage markers alone cannot train a detector"
         )
         raise typer.Exit(EXIT_ERROR)
     try:

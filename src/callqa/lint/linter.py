@@ -326,7 +326,8 @@ class Linter:
                     col,
                     rule.severity,
                     rule.id,
-                    f"{verdict.category}(模型判断,把握 {verdict.prediction.confidence:.0%};依据 {words}): {verdict.message}",
+                    f"{verdict.category}(模型判断,把握 {verdict.prediction.confidence:.0%};"
+                    f"依据 {words}): {verdict.message}",
                     verdict.suggestion,
                 )
             )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -187,7 +187,7 @@ class CompiledRubric:
             source = default_detector_path() if rule.model == "default" else (folder / rule.model).resolve()
             model = load_detector(str(source))
         by_category = {r.category: r for r in reversed(self.rubric.forbidden)}  # switched-off rules' words too
-        categories = {}
+        categories: dict[str, tuple[float, float, str, str | None]] = {}
         for name, setting in rule.categories.items():
             phrase_rule = by_category.get(name)
             message = setting.message or (phrase_rule.message if phrase_rule else f"{name}(模型判断)")

@@ -26,8 +26,8 @@ names a reviewer can read (`describe_feature` puts them in words).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TypedDict
 
 from callqa.rules.detector_patterns import fold, match_patterns
 
@@ -51,7 +51,19 @@ def _clean(text: str) -> str:
     return _PUNCT.sub("，", fold(text)).strip("，")
 
 
-DEFAULT_CONFIG = {
+class FeatureConfig(TypedDict):
+    """The feature settings (stored in the model JSON as "features", with lists for the tuples)."""
+
+    agent_n: tuple[int, ...]  # n-gram sizes of the agent line
+    prev_n: tuple[int, ...]  # n-gram sizes of the customer turn before (() = none)
+    prev_chars: int  # how much of the end of that turn they are taken from
+    norm: str  # "none" or "l2" (each n-gram group scaled to unit length)
+    conj: bool  # ctx:A&pat:B conjunctions
+    patterns: bool  # pat: and ctx: features
+    call_ctx: bool  # call:heat_k and call:calm&pat:X
+
+
+DEFAULT_CONFIG: FeatureConfig = {
     "agent_n": AGENT_N,
     "prev_n": (),
     "prev_chars": 40,
@@ -70,23 +82,51 @@ def ngrams(text: str, sizes: Sequence[int], prefix: str, out: dict[str, float], 
     out.update(dict.fromkeys(grams, value))
 
 
-def previous_customer(utterances, i: int, roles=None) -> str:
+def _feature_config(config: Mapping[str, Any] | None) -> FeatureConfig:
+    """DEFAULT_CONFIG with `config` (a model's settings, as read from its JSON) over it."""
+    if config is None:
+        return DEFAULT_CONFIG
+    cfg = {**DEFAULT_CONFIG, **config}
+    return FeatureConfig(
+        agent_n=tuple(cfg["agent_n"]),
+        prev_n=tuple(cfg["prev_n"]),
+        prev_chars=int(cfg["prev_chars"]),
+        norm=str(cfg["norm"]),
+        conj=bool(cfg["conj"]),
+        patterns=bool(cfg["patterns"]),
+        call_ctx=bool(cfg["call_ctx"]),
+    )
+
+
+def _role_of(utterances: Sequence[LineLike], roles: Sequence[str] | None) -> Callable[[int], str]:
+    """j -> the role of line j: from `roles` if given, else the utterance's own."""
+    if roles is not None:
+        return lambda j: roles[j]
+    return lambda j: utterances[j].role
+
+
+def previous_customer(utterances: Sequence[LineLike], i: int, roles: Sequence[str] | None = None) -> str:
     """The customer turn before line i (consecutive customer lines joined), '' if none."""
-    role = (lambda j: roles[j]) if roles is not None else (lambda j: utterances[j].role)
+    role = _role_of(utterances, roles)
     j = i - 1
     while j >= 0 and role(j) != "customer":
         j -= 1
-    parts = []
+    parts: list[str] = []
     while j >= 0 and role(j) == "customer" and len(parts) < 3:
         parts.append(utterances[j].norm)
         j -= 1
     return "，".join(reversed(parts))
 
 
-def agent_line_features(utterances, i: int, roles=None, config: dict | None = None) -> dict[str, float]:
+def agent_line_features(
+    utterances: Sequence[LineLike],
+    i: int,
+    roles: Sequence[str] | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> dict[str, float]:
     """Features of agent line i (see the module docstring for the names). `config` (stored in the
     model JSON as "features") selects n-gram sizes and scaling; None = DEFAULT_CONFIG."""
-    cfg = DEFAULT_CONFIG if config is None else {**DEFAULT_CONFIG, **config}
+    cfg = _feature_config(config)
     text = utterances[i].norm
     f: dict[str, float] = {}
     line = _clean(text)
@@ -108,14 +148,14 @@ def agent_line_features(utterances, i: int, roles=None, config: dict | None = No
             for p in pats:
                 f[c + "&" + p] = 1.0
     n = len(utterances)
-    f["pos:%d" % min(9, int(10 * i / max(1, n)))] = 1.0
-    f["neg:%d" % min(3, len(_NEG.findall(line)))] = 1.0
+    f[f"pos:{min(9, int(10 * i / max(1, n)))}"] = 1.0
+    f[f"neg:{min(3, len(_NEG.findall(line)))}"] = 1.0
     L = len(line)
     f["len:%s" % ("<8" if L < 8 else "<20" if L < 20 else "<45" if L < 45 else "45+")] = 1.0
-    role = (lambda j: roles[j]) if roles is not None else (lambda j: utterances[j].role)
+    role = _role_of(utterances, roles)
     if not any(role(j) == "agent" for j in range(i)):
         f["first_agent"] = 1.0
-    if cfg["patterns"] and cfg.get("call_ctx", True):
+    if cfg["patterns"] and cfg["call_ctx"]:
         # how heated the call has been so far (customer turns before this line with emotion cues)
         heat = sum(
             1

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NotRequired, TypedDict
 
 YOU = "(?:您|你|妳|亲)"
 OTHER_PARTY = (
@@ -42,14 +43,29 @@ ALTERNATIVE = (
     r"不用|直接|能)|有(?:一个|个)?(?:别的|其他)?办法|您看这样"
 )
 
-PATTERNS: list[dict] = [
+
+class PatternSpec(TypedDict):
+    """One named pattern (the keys are described in the module docstring)."""
+
+    name: str
+    hint: NotRequired[str]
+    any: list[str]
+    unless: NotRequired[list[str]]
+    after: NotRequired[list[str]]
+    scope: NotRequired[str]
+
+
+PATTERNS: list[PatternSpec] = [
     # ---- 推诿 shifting responsibility / sending elsewhere --------------------------------------
     {
         "name": "pat:shift_elsewhere",
         "hint": "推诿",
         "any": [
             YOU
-            + r"?(?:得|要|需要|可以|就|直接|先|还是|最好)?(?:自己)?(?:去|再)?(?:找|问问?|联系|咨询|致电|打给?|反映|问一下)(?:一下)?.{0,8}"
+            + (
+                r"?(?:得|要|需要|可以|就|直接|先|还是|最好)?(?:自己)?(?:去|再)?"
+                r"(?:找|问问?|联系|咨询|致电|打给?|反映|问一下)(?:一下)?.{0,8}"
+            )
             + OTHER_PARTY,
             r"(?:找|问|去)" + OTHER_PARTY + r".{0,6}(?:吧|去|问问|处理|弄|沟通|反映|核实)",
             r"建议" + YOU + r"?(?:先|直接)?.{0,12}(?:沟通|核实|反映|咨询|联系|致电|问)",
@@ -159,7 +175,10 @@ PATTERNS: list[dict] = [
         "hint": "冷漠",
         "any": [
             YOU
-            + r"自己(?:.{0,6})(?:不看|没看|没听|签|点|操作|不来|没来|没处理|没去|没有|冇|的问题|的义务|看着办|找找|搜|翻|查|想办法|考虑|注意|去|问)",
+            + (
+                r"自己(?:.{0,6})(?:不看|没看|没听|签|点|操作|不来|没来|没处理|没去|没有|冇|的问题|的义务|"
+                r"看着办|找找|搜|翻|查|想办法|考虑|注意|去|问)"
+            ),
             r"自个儿|赖谁|(?:你们|您|你)自己的问题|(?:您|你)(?:手机|那边)的问题|本来就(?:得|要|应该)|都交代了|要收好|"
             r"(?:写|列|显示)(?:得)?(?:很|挺|都)?(?:清楚|明白)|都写着|挺明显|也不是多大的事|也正常|很正常|是正常的|"
             r"不是我(?:这边)?(?:操作|定)的",
@@ -262,7 +281,7 @@ def fold(text: str) -> str:
 class _Compiled:
     __slots__ = ("after", "any", "hint", "name", "scope", "unless")
 
-    def __init__(self, p: dict):
+    def __init__(self, p: PatternSpec):
         self.name = p["name"]
         self.hint = p.get("hint", "")
         self.scope = p.get("scope", "agent")

@@ -336,7 +336,7 @@ class DetectorRule(_Model):
     model: NonEmptyText = "default"
     categories: dict[Category, DetectorCategory]
     roles: list[RoleName] = ["agent"]
-    stages: list[StageName] = list(STAGES)
+    stages: list[StageName] = list(_ALL_STAGES)
     #: The most this rule can deduct in one call, however often it fires.
     max_deduct: float | None = Field(default=None, ge=0)
     severity: Severity = "error"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from itertools import pairwise
 from typing import Protocol
 
 STAGES: tuple[str, ...] = ("问候", "切入", "转化", "协议", "结束")
@@ -35,7 +36,7 @@ class UtteranceLike(Protocol):
 
 # Which feature groups are on, and their parameters. `train.py` stores the settings in the model so
 # that scoring uses exactly the features the model was trained with.
-DEFAULT_FEATURES: dict[str, object] = {
+DEFAULT_FEATURES: dict[str, int | bool] = {
     "ngram_max": 3,  # character n-grams ngram_min..ngram_max of the folded text
     "ngram_min": 1,
     "ngram_role": False,  # also emit role-tagged n-grams (a|ng:…, c|ng:…)
@@ -101,7 +102,7 @@ def ngrams(runs: Sequence[str], n_max: int, n_min: int = 1) -> set[str]:
 @lru_cache(maxsize=4096)  # a handful of distinct (value, edges) pairs per call, asked for again and again
 def _bucket(value: int, edges: tuple[int, ...]) -> str:
     """'0', '1', …, or 'a-b' / 'a+' for a count, by the given bucket starts (edges ascending)."""
-    for lo, hi in zip(edges, edges[1:]):
+    for lo, hi in pairwise(edges):
         if lo <= value < hi:
             return str(lo) if hi == lo + 1 else f"{lo}-{hi - 1}"
     return f"{edges[-1]}+"
@@ -134,21 +135,21 @@ def _is_substantive(folded_runs: Sequence[str], cues: set[str]) -> bool:
 def call_features(
     utterances: Sequence[UtteranceLike],
     cue_stages: Sequence[set[str] | frozenset[str]],
-    settings: Mapping[str, object] | None = None,
+    settings: Mapping[str, int | bool] | None = None,
 ) -> list[dict[str, float]]:
     """One {feature name: value} dict per utterance of a call (all values 1.0 except where noted)."""
     opt = dict(DEFAULT_FEATURES)
     if settings:
         opt.update(settings)
-    n_max = int(opt["ngram_max"])  # type: ignore[arg-type]
-    ctx_n = int(opt["context_ngrams"])  # type: ignore[arg-type]
+    n_max = int(opt["ngram_max"])
+    ctx_n = int(opt["context_ngrams"])
     count = len(utterances)
 
     roles = [u.role for u in utterances]
     folded = [fold(u.norm) for u in utterances]
     runs = [_runs(f) for f in folded]
     joined = ["".join(r) for r in runs]
-    grams = [ngrams(r, n_max, int(opt["ngram_min"])) for r in runs]  # type: ignore[arg-type]
+    grams = [ngrams(r, n_max, int(opt["ngram_min"])) for r in runs]
     ctx_min = min(2, ctx_n)
     ctx_grams = (
         [sorted(g for g in gs if ctx_min <= len(g) <= ctx_n) for gs in grams]
