@@ -41,7 +41,8 @@ def main() -> int:
         print(f"build_models: {message}", file=sys.stderr)
     if errors or own_errors or not shared:
         return 2
-    own = [call.__class__(call.transcript, call.labels, "own", call.has_line_labels) for call in own]
+    # The own calls keep their folders as groups (routine, complaints, dev), exactly as
+    # `callqa eval --train-also` sees them, so the manifest's figures are the ones that command prints.
 
     started = time.perf_counter()
     # The detector first: the rubric's detector rule needs a model file to load (it is retrained per
