@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 
 class CallqaError(Exception):
@@ -33,3 +35,23 @@ class RubricError(CallqaError):
 
 class ModelError(CallqaError):
     """A trained model file that cannot be loaded: missing, corrupt, or of a format this callqa does not read."""
+
+
+def read_model_document(path: str | Path, expected_format: str, what: str, retrain: str) -> dict[str, Any]:
+    """A trained model's JSON document, its `format` field checked: one ModelError line otherwise.
+    `what` names the kind of model in messages ("stage model"), `retrain` the command that makes one."""
+    name = str(path)
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(name, f"no such {what} file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(name, f"not a callqa {what} (not readable JSON: {exc})") from None
+    if not isinstance(document, dict) or document.get("format") != expected_format:
+        found = document.get("format") if isinstance(document, dict) else None
+        raise ModelError(
+            name,
+            f"not a {what} this callqa reads (format {found!r}, expected {expected_format!r})",
+            hint=f"retrain it with this version: {retrain}",
+        )
+    return document

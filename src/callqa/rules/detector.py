@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from callqa.errors import ModelError
+from callqa.errors import ModelError, read_model_document
 from callqa.rules.detector_features import LineLike, agent_line_features, describe_feature
 
 FORMAT = "callqa.forbidden-model/1"
@@ -117,19 +117,9 @@ class ForbiddenModel:
     @classmethod
     def load(cls, path: str | Path) -> ForbiddenModel:
         name = str(path)
-        try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelError(name, "no such forbidden-expression model file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelError(name, f"not a callqa forbidden-expression model (not readable JSON: {exc})") from None
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            found = document.get("format") if isinstance(document, dict) else None
-            raise ModelError(
-                name,
-                f"not a forbidden-expression model this callqa reads (format {found!r}, expected {FORMAT!r})",
-                hint="retrain it with this version: callqa train forbidden DIR --out MODEL",
-            )
+        document = read_model_document(
+            path, FORMAT, "forbidden-expression model", "callqa train forbidden DIR --out MODEL"
+        )
         try:
             model = cls(
                 categories=list(document["categories"]),

@@ -26,7 +26,7 @@ from typing import Any
 
 import pycrfsuite
 
-from callqa.errors import ModelError
+from callqa.errors import ModelError, read_model_document
 from callqa.model import STAGES
 from callqa.stages.decode import Costs
 from callqa.stages.features import UtteranceLike, call_features
@@ -125,19 +125,7 @@ class StageModel:
     @classmethod
     def load(cls, path: str | Path) -> StageModel:
         name = str(path)
-        try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelError(name, "no such stage model file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelError(name, f"not a callqa stage model (not readable JSON: {exc})") from None
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            found = document.get("format") if isinstance(document, dict) else None
-            raise ModelError(
-                name,
-                f"not a stage model this callqa reads (format {found!r}, expected {FORMAT!r})",
-                hint="retrain it with this version: callqa train stages DIR --out MODEL",
-            )
+        document = read_model_document(path, FORMAT, "stage model", "callqa train stages DIR --out MODEL")
         try:
             weights = base64.b64decode(document["weights"]["crfsuite"], validate=True)
             digest, settings, manifest = document["weights"]["sha256"], document["settings"], document["manifest"]
