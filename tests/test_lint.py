@@ -186,3 +186,18 @@ def test_pre_commit_hooks_name_real_commands():
     for hook in hooks:
         command = hook["entry"].split()[1:]
         assert run(*command, "--help").exit_code == 0
+
+
+def test_lint_catches_paraphrased_violations_as_scoring_does(tmp_path):
+    """The paraphrases agents really use, in a script library: the CI contract catches them."""
+    library = tmp_path / "replies.txt"
+    library.write_text(
+        "- 这个问题不归我们这边管,您去营业厅问问吧\n- 您得去找银行那边问问\n- 系统就这么设定的，我也没办法\n"
+        "- 您当时自己点的确认\n- 我马上帮您联系银行那边，今天下午五点前给您回电\n",
+        encoding="utf-8",
+    )
+    result = run("lint", library, "--format", "json")
+    flagged = {d["line"]: d["rule"] for d in json.loads(result.stdout)["diagnostics"]}
+    assert set(flagged) == {1, 2, 3, 4}, flagged  # the helpful reply on line 5 is left alone
+    assert flagged[1] == flagged[2] == "forbidden.shift_blame"
+    assert result.exit_code == 1

@@ -278,7 +278,7 @@ class Linter:
                 rule = self.compiled.rules[rule_index].rule
                 if self.suppress and (rule.id in script.suppressed or "all" in script.suppressed):
                     continue
-                for hit in hits:
+                for hit in hits[:1]:  # one diagnostic per rule and line, as scoring makes one finding
                     start, end = utterance.original_span(hit.start, hit.end)
                     if (rule.id, start) in seen:
                         continue

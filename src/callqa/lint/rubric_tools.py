@@ -35,7 +35,7 @@ class _Lines:
         self.doc = doc
         self.index: dict[tuple[str, str], int] = {}
         data = doc.data if isinstance(doc.data, dict) else {}
-        for key in ("forbidden", "recommended"):
+        for key in ("forbidden", "detectors", "recommended"):
             for i, rule in enumerate(data.get(key) or []):
                 if isinstance(rule, dict) and isinstance(rule.get("id"), str):
                     self.index[(key, rule["id"])] = i
@@ -143,6 +143,7 @@ def check_rubrics(paths: list[Path]) -> CheckResult:
                     )
         for key, rules in (
             ("forbidden", rubric.forbidden),
+            ("detectors", rubric.detectors),
             ("recommended", rubric.recommended),
             ("checks", rubric.checks),
         ):
@@ -167,7 +168,8 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
     result = CheckResult([], [], [])
     ran = 0
     for _rubric, source, lines, compiled in _compiled(paths, result):
-        rules = [c.rule for c in compiled.rules] + compiled.scripts + [c.check for c in compiled.checks]
+        rules = [c.rule for c in compiled.rules] + [d.rule for d in compiled.detectors] + compiled.scripts
+        rules += [c.check for c in compiled.checks]
         if not any(r.examples.hit or r.examples.miss for r in rules):
             result.diagnostics.append(
                 Diagnostic(
@@ -202,6 +204,23 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
                             "rubric.example",
                             message,
                         )
+                    )
+        for detector in compiled.detectors:  # a script line said alone, as `callqa lint` judges it
+            rule = detector.rule
+            for expect, examples in (("hit", rule.examples.hit), ("miss", rule.examples.miss)):
+                for j, example in enumerate(examples):
+                    ran += 1
+                    verdict = detector.flag([_agent_says(compiled, example)], 0)
+                    if (verdict is not None) == (expect == "hit"):
+                        continue
+                    if verdict is None:
+                        message = f"{rule.id}: hit example「{example}」is not flagged by the model"
+                    else:
+                        message = (f"{rule.id}: miss example「{example}」is flagged by the model as {verdict.category} "
+                                   f"({verdict.prediction.confidence:.0%})")
+                    result.diagnostics.append(
+                        Diagnostic(source, lines.of("detectors", rule.id, "examples", expect, j), 1, "error",
+                                   "rubric.example", message)
                     )
         for index, script in enumerate(compiled.scripts):
             for expect, examples in (("hit", script.examples.hit), ("miss", script.examples.miss)):
