@@ -27,8 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--labelled", type=Path, default=ROOT.parent / "shared" / "labelled")
+    # training/calls/outbound and chat-asr are not in the default build yet: with them, w2, w5 and w9
+    # rose but w1 fell from 0.935 to 0.875 (leave one writer out), and that drop is not yet explained.
+    own = ROOT / "training" / "calls"
     parser.add_argument(
-        "--own", type=Path, nargs="*", default=[ROOT / "training" / "calls", ROOT / "tests" / "data" / "stages" / "dev"]
+        "--own",
+        type=Path,
+        nargs="*",
+        default=[own / "routine", own / "complaints", ROOT / "tests" / "data" / "stages" / "dev"],
     )
     parser.add_argument("--out", type=Path, default=default_model_path())
     parser.add_argument("--detector-out", type=Path, default=default_detector_path())
@@ -86,6 +92,9 @@ def main() -> int:
             name: {k: v for k, v in (row or {}).items() if k != "per_category"} for name, row in forbidden.items()
         },
         "recommended": recommended,
+        "score_violation_spearman": {
+            name: f.score_rank_correlation() for name, f in [*figures.groups.items(), ("overall", figures.overall)]
+        },
     }
     detector.manifest["sources"] = model.manifest["sources"]
     detector.save(args.detector_out)
