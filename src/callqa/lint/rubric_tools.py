@@ -18,7 +18,7 @@ from callqa.lint.diagnostics import CheckResult, Diagnostic
 from callqa.model import Utterance
 from callqa.rules.checks import CompiledCheck, run_checks
 from callqa.rules.compiled import CompiledRubric
-from callqa.rules.schema import Rubric, rubric_problems
+from callqa.rules.schema import Check, DetectorRule, ForbiddenRule, RecommendedScript, Rubric, rubric_problems
 from callqa.rules.yamlsource import YamlDocument, load_yaml
 from callqa.scoring.pipeline import segment_transcript
 from callqa.text.normalize import normalize, normalize_phrase
@@ -168,8 +168,8 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
     result = CheckResult([], [], [])
     ran = 0
     for _rubric, source, lines, compiled in _compiled(paths, result):
-        rules = [c.rule for c in compiled.rules] + [d.rule for d in compiled.detectors] + compiled.scripts
-        rules += [c.check for c in compiled.checks]
+        rules: list[ForbiddenRule | DetectorRule | RecommendedScript | Check] = [c.rule for c in compiled.rules]
+        rules += [d.rule for d in compiled.detectors] + compiled.scripts + [c.check for c in compiled.checks]
         if not any(r.examples.hit or r.examples.miss for r in rules):
             result.diagnostics.append(
                 Diagnostic(
@@ -206,21 +206,29 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
                         )
                     )
         for detector in compiled.detectors:  # a script line said alone, as `callqa lint` judges it
-            rule = detector.rule
-            for expect, examples in (("hit", rule.examples.hit), ("miss", rule.examples.miss)):
+            detector_rule = detector.rule
+            for expect, examples in (("hit", detector_rule.examples.hit), ("miss", detector_rule.examples.miss)):
                 for j, example in enumerate(examples):
                     ran += 1
                     verdict = detector.flag([_agent_says(compiled, example)], 0)
                     if (verdict is not None) == (expect == "hit"):
                         continue
                     if verdict is None:
-                        message = f"{rule.id}: hit example「{example}」is not flagged by the model"
+                        message = f"{detector_rule.id}: hit example「{example}」is not flagged by the model"
                     else:
-                        message = (f"{rule.id}: miss example「{example}」is flagged by the model as {verdict.category} "
-                                   f"({verdict.prediction.confidence:.0%})")
+                        message = (
+                            f"{detector_rule.id}: miss example「{example}」is flagged by the model as "
+                            f"{verdict.category} ({verdict.prediction.confidence:.0%})"
+                        )
                     result.diagnostics.append(
-                        Diagnostic(source, lines.of("detectors", rule.id, "examples", expect, j), 1, "error",
-                                   "rubric.example", message)
+                        Diagnostic(
+                            source,
+                            lines.of("detectors", detector_rule.id, "examples", expect, j),
+                            1,
+                            "error",
+                            "rubric.example",
+                            message,
+                        )
                     )
         for index, script in enumerate(compiled.scripts):
             for expect, examples in (("hit", script.examples.hit), ("miss", script.examples.miss)):
