@@ -276,7 +276,7 @@ class Linter:
         for stage in stages:
             for rule_index, hits in self.compiled.forbidden_hits(utterance, stage).items():
                 rule = self.compiled.rules[rule_index].rule
-                if self.suppress and (rule.id in script.suppressed or "all" in script.suppressed):
+                if self._suppressed(script, rule.id):
                     continue
                 for hit in hits[:1]:  # one diagnostic per rule and line, as scoring makes one finding
                     start, end = utterance.original_span(hit.start, hit.end)
@@ -300,6 +300,10 @@ class Linter:
             diagnostics += self._model_diagnostics(path, lines, script, utterance, stages)
         return diagnostics
 
+    def _suppressed(self, script: Script, rule_id: str) -> bool:
+        """A `callqa: disable=` comment on the script line names this rule (or all), and is honoured."""
+        return self.suppress and (rule_id in script.suppressed or "all" in script.suppressed)
+
     def _model_diagnostics(
         self, path: str, lines: list[str], script: Script, utterance: Utterance, stages: tuple[str, ...]
     ) -> list[Diagnostic]:
@@ -308,16 +312,14 @@ class Linter:
         found = []
         for detector in self.compiled.detectors:
             rule = detector.rule
-            if self.suppress and (rule.id in script.suppressed or "all" in script.suppressed):
+            if self._suppressed(script, rule.id):
                 continue
             if not set(stages) & set(rule.stages):
                 continue
             verdict = detector.flag([utterance], 0)
             if verdict is None:
                 continue
-            words = "、".join(
-                d for d, _ in ((detector.model.describe(n), w) for n, w in verdict.prediction.drivers[:3])
-            )
+            words = "、".join(detector.model.describe(name) for name, _ in verdict.prediction.drivers[:3])
             line, col = _locate(lines, script.line, script.text[:4])
             found.append(
                 Diagnostic(

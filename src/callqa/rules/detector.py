@@ -89,7 +89,7 @@ class ForbiddenModel:
             for name, value in features.items()
             if name in self.weights and name != "bias" and self.weights[name] * value > 0
         ]
-        parts.sort(key=lambda part: -part[1])
+        parts.sort(key=lambda part: (-part[1], part[0]))  # ties by name: the same evidence in every run
         drivers = tuple((name, round(c, 3)) for name, c in parts[:top])
         return Prediction(self.categories[best], confidence, exp[best] / sum(exp), drivers)
 

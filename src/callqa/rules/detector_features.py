@@ -79,7 +79,7 @@ def ngrams(text: str, sizes: Sequence[int], prefix: str, out: dict[str, float], 
     long line does not outvote the named patterns by sheer number of n-grams."""
     grams = {prefix + text[k : k + n] for n in sizes for k in range(len(text) - n + 1)}
     value = round(1.0 / len(grams) ** 0.5, 4) if grams and norm == "l2" else 1.0
-    out.update(dict.fromkeys(grams, value))
+    out.update(dict.fromkeys(sorted(grams), value))  # sorted: the same order in every process
 
 
 def _feature_config(config: Mapping[str, Any] | None) -> FeatureConfig:

@@ -28,7 +28,7 @@ from callqa.model import (
 )
 from callqa.rules.checks import in_position, run_checks
 from callqa.rules.compiled import CompiledRubric, ScriptMatch
-from callqa.rules.schema import Check, DetectorRule, ForbiddenRule, RecommendedScript
+from callqa.rules.schema import Check, DetectorRule, ForbiddenRule, RecommendedScript, Severity
 from callqa.rules.spans import occurrences
 
 
@@ -36,6 +36,35 @@ def stage_base(compiled: CompiledRubric, stage: str) -> float:
     rubric = compiled.rubric
     scripts = sum(s.points for s in compiled.scripts if s.stage == stage and not s.bonus)
     return rubric.stage(stage).points - scripts
+
+
+def _forbidden_finding(
+    utterance: Utterance,
+    stage: str,
+    rule_id: str,
+    category: str,
+    severity: Severity,
+    deduct: float,
+    message: str,
+    suggestion: str | None,
+    **fields: Any,
+) -> Finding:
+    """A forbidden expression on one utterance, made by a phrase/pattern rule or (source=model) a detector."""
+    return Finding(
+        rule=rule_id,
+        kind="forbidden",
+        category=category,
+        severity=severity,
+        utterance=utterance.index,
+        line=utterance.line,
+        stage=stage,
+        role=utterance.role,
+        points=-deduct,
+        nominal_points=-deduct,
+        message=message,
+        suggestion=suggestion,
+        **fields,
+    )
 
 
 def _forbidden_findings(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> list[Finding]:
@@ -47,20 +76,16 @@ def _forbidden_findings(transcript: Transcript, segmentation: Segmentation, comp
             if rule.position is not None and not _in_position(utterances, stages, utterance.index, rule):
                 continue
             findings.append(
-                Finding(
-                    rule=rule.id,
-                    kind="forbidden",
-                    category=rule.category,
-                    severity=rule.severity,
-                    utterance=utterance.index,
-                    line=utterance.line,
-                    stage=stage,
-                    role=utterance.role,
+                _forbidden_finding(
+                    utterance,
+                    stage,
+                    rule.id,
+                    rule.category,
+                    rule.severity,
+                    rule.deduct,
+                    rule.message,
+                    rule.suggestion,
                     matched=utterance.text[slice(*utterance.original_span(hits[0].start, hits[0].end))],
-                    points=-rule.deduct,
-                    nominal_points=-rule.deduct,
-                    message=rule.message,
-                    suggestion=rule.suggestion,
                     spans=[utterance.original_span(h.start, h.end) for h in hits],
                 )
             )
@@ -90,20 +115,16 @@ def _detector_findings(
                 {utterance.original_span(a, b) for w in words if w for a, b in occurrences(utterance.norm, w)}
             )
             findings.append(
-                Finding(
-                    rule=rule.id,
-                    kind="forbidden",
-                    category=verdict.category,
-                    severity=rule.severity,
-                    utterance=utterance.index,
-                    line=utterance.line,
-                    stage=stage,
-                    role=utterance.role,
+                _forbidden_finding(
+                    utterance,
+                    stage,
+                    rule.id,
+                    verdict.category,
+                    rule.severity,
+                    verdict.deduct,
+                    verdict.message,
+                    verdict.suggestion,
                     matched=utterance.text,
-                    points=-verdict.deduct,
-                    nominal_points=-verdict.deduct,
-                    message=verdict.message,
-                    suggestion=verdict.suggestion,
                     spans=spans,
                     source="model",
                     confidence=round(prediction.confidence, 3),
