@@ -78,9 +78,22 @@ def test_matching_text_is_normalised_but_the_original_is_kept(write, default_rub
     assert utterance.text[slice(*utterance.original_span(start, start + 6))] == "工號１２３４"
 
 
-def test_an_unlabelled_line_continues_the_previous_speaker(write, default_rubric):
-    utterances = read(write, default_rubric, "客服:您好\n请问有什么可以帮您\n").utterances
-    assert [(u.line, u.role) for u in utterances] == [(1, "agent"), (2, "agent")]
+def test_an_unlabelled_line_continues_the_message_before_it(write, default_rubric):
+    utterances = read(write, default_rubric, "客服:您好\n请问有什么可以帮您\n客户:我的快递\n\n一直没到\n").utterances
+    assert [(u.line, u.role, u.text) for u in utterances] == [
+        (1, "agent", "您好\n请问有什么可以帮您"),
+        (3, "customer", "我的快递\n一直没到"),
+    ]
+
+
+def test_consecutive_labelled_messages_of_one_speaker_stay_apart(write, default_rubric):
+    utterances = read(write, default_rubric, "客户:在吗\n客户:我的快递一直没到\n").utterances
+    assert [u.text for u in utterances] == ["在吗", "我的快递一直没到"]
+
+
+def test_a_message_never_continues_across_a_stage_marker(write, default_rubric):
+    utterances = read(write, default_rubric, "## 问候\n客服:您好\n## 切入\n请问有什么可以帮您\n").utterances
+    assert [(u.text, u.given_stage) for u in utterances] == [("您好", "问候"), ("请问有什么可以帮您", "切入")]
 
 
 def test_comment_lines_are_skipped_and_stage_markers_recorded(write, default_rubric):

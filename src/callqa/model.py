@@ -13,7 +13,10 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Role = Literal["agent", "customer", "unknown"]
+#: Who spoke an utterance. `system` is nobody's own words: a console's system message, a bot's menu or
+#: queue notice, or a media placeholder ([图片], [订单卡片], [表情]). Such lines are kept and shown, but
+#: no rule, script or stage cue applies to them.
+Role = Literal["agent", "customer", "system", "unknown"]
 
 #: The five stages of a service call, in the only order they can occur.
 STAGES: tuple[str, ...] = ("问候", "切入", "转化", "协议", "结束")
@@ -52,12 +55,34 @@ class Utterance:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeakerRole:
+    """The role one speaker label got, and how: by its label, inferred from what it says, forced."""
+
+    speaker: str
+    role: Role
+    how: Literal["label", "other side", "inferred", "forced", "none"]
+    confidence: float | None = None  # when inferred: 0.5 (a guess) .. 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """The call passed from one agent to another: where the second agent first speaks."""
+
+    utterance: int
+    line: int
+    from_speaker: str
+    to_speaker: str
+
+
+@dataclass(frozen=True, slots=True)
 class RoleInfo:
     """How roles were decided: labels (客服/客户), inferred from content, forced by the user, or none."""
 
     method: str = "labels"
     agent: str | None = None
     confidence: float | None = None
+    speakers: tuple[SpeakerRole, ...] = ()
+    transfers: tuple[Transfer, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +154,28 @@ class _ReportPart(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class ReportSpeaker(_ReportPart):
+    speaker: str = Field(description="the label as written")
+    role: Role = Field(description="agent, customer, system (system/bot messages) or unknown")
+    how: str = Field(description="label, other side (the other of two speakers), inferred, forced or none")
+    confidence: float | None = Field(description="0.5 (a guess) to 1.0, when inferred")
+
+
+class ReportTransfer(_ReportPart):
+    utterance: int = Field(description="index of the second agent's first utterance")
+    line: int
+    from_speaker: str
+    to_speaker: str
+
+
 class ReportRoles(_ReportPart):
     method: str = Field(description="labels, inferred, forced or none")
     agent: str | None = Field(description="the speaker taken as agent, when inferred or forced")
     confidence: float | None = Field(description="0.5 (a guess) to 1.0, when inferred")
+    speakers: list[ReportSpeaker] = Field(default_factory=list, description="every speaker label and its role")
+    transfers: list[ReportTransfer] = Field(
+        default_factory=list, description="where the call passed from one agent to another"
+    )
 
 
 class ReportTranscript(_ReportPart):

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # annotations only: the renderer stays import-light
 
 STRIP_WIDTH = 60
 STAGE_COLOURS = dict(zip(STAGES, ("cyan", "blue", "magenta", "yellow", "green"), strict=True))
-ROLE_NAMES = {"agent": "客服", "customer": "客户", "unknown": "未知"}
+ROLE_NAMES = {"agent": "客服", "customer": "客户", "system": "系统", "unknown": "未知"}
 
 
 def _points(value: float) -> str:
@@ -68,6 +68,15 @@ class TerminalRenderer:
             )
         elif roles.method == "forced":
             text.append(f"\n角色: 按指定「{roles.agent}」为客服")
+        for speaker in roles.speakers:
+            if speaker.how == "inferred" and roles.method != "inferred":
+                role = ROLE_NAMES.get(speaker.role, speaker.role)
+                confidence = f"(置信度 {speaker.confidence:.0%})" if speaker.confidence is not None else "(无从判断)"
+                text.append(
+                    f"\n角色: 根据内容推断「{speaker.speaker}」为{role}{confidence}", style=self.style("yellow")
+                )
+        for transfer in roles.transfers:
+            text.append(f"\n转接: 第{transfer.line}行由「{transfer.from_speaker}」转给「{transfer.to_speaker}」")
         for note in report.notes:
             text.append(f"\n说明: {note}", style=self.style("dim"))
         for warning in report.warnings:
@@ -306,7 +315,9 @@ def print_segmentation(
         line.append(f"  {utterance.speaker or ROLE_NAMES[utterance.role]}: ", style=style("dim"))
         line.append(utterance.text)
         console.print(line)
-        if explain:
+        if explain and evidence[i].system:
+            console.print(Text("        系统消息,不参与阶段判断,随前后句划分", style=style("dim")))
+        elif explain:
             ev = evidence[i]
             found = "; ".join(f"{s}: {'、'.join(c)}" for s, c in ev.cues.items()) or "无线索"
             probabilities = ev.probabilities
@@ -322,6 +333,8 @@ def print_segmentation(
 def boundary_reason(boundary: Boundary, line: int, evidence: StageEvidence) -> str:
     """Why the call moves to a new stage here, in words a trainer reads."""
     head = f"边界: 第{line}行从{boundary.previous}进入{boundary.stage}"
+    if evidence.system:
+        return f"{head}(系统消息,随后一句划分)"
     if boundary.confidence is not None:
         drivers = "、".join(f"{name}({weight:+.2f})" for name, weight in boundary.drivers) or "无突出特征"
         return f"{head}(模型判断,把握 {boundary.confidence:.0%});主要依据: {drivers}"

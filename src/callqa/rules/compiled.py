@@ -119,6 +119,7 @@ class CompiledRubric:
         #: "default", "cues", or the path of a stage model file (resolved against the rubric's folder).
         self.stage_model_source = self.resolve_stage_model(rubric.stage_model, Path(path).parent)
         speakers: tuple[tuple[Role, list[str]], ...] = (
+            ("system", rubric.speakers.system),
             ("agent", rubric.speakers.agent),
             ("customer", rubric.speakers.customer),
         )
@@ -259,7 +260,10 @@ class CompiledRubric:
             yield end_index + 1 - length, end_index + 1, values
 
     def cue_hits(self, utterance: Utterance) -> list[tuple[str, str, str]]:
-        """(stage, cue role, cue text) for every stage cue in the utterance that fits its speaker."""
+        """(stage, cue role, cue text) for every stage cue in the utterance that fits its speaker.
+        A system line (a bot's menu, a queue notice, a placeholder) carries no cue."""
+        if utterance.role == "system":
+            return []
         return self.cue_hits_in(utterance.norm, utterance.role)
 
     def cue_hits_in(self, norm: str, role: str | None) -> list[tuple[str, str, str]]:

@@ -385,8 +385,20 @@ class Grade(_Model):
 
 
 class Speakers(_Model):
-    """Regexes (matched at the start of the Simplified speaker label) that give each role."""
+    """Regexes (matched at the start of the Simplified, lower-cased speaker label) that give each role.
+    `system` is checked first, then `agent`, then `customer`: 客户经理 is an agent, 客户 a customer."""
 
+    system: list[NonEmptyText] = [
+        r"系统",
+        r"机器人",
+        r"智能助手",
+        r"智能客服",
+        r"自动回复",
+        r"小助手",
+        r"ivr",
+        r"bot",
+        r"system",
+    ]
     agent: list[NonEmptyText] = [
         r"客服",
         r"坐席",
@@ -395,8 +407,26 @@ class Speakers(_Model):
         r"话务员",
         r"接线员",
         r"服务代表",
+        r"客户经理",
+        r"专员",
+        r"主管",
+        r"组长",
+        r"值班经理",
+        r"技术支持",
+        r"技术员",
+        r"店小二",
+        r"小二",
+        r"掌柜",
+        r"卖家",
+        r"\S{1,4}(?:专员|经理|主管|客服)$",  # 王经理, 投诉专员, 在线客服
         r"agent",
         r"csr",
+        r"rep(?![a-z])",
+        r"representative",
+        r"operator",
+        r"support",
+        r"seller",
+        r"staff",
     ]
     customer: list[NonEmptyText] = [
         r"客户",
@@ -418,12 +448,19 @@ class Speakers(_Model):
         r"参保人",
         r"患者",
         r"客人",
+        r"访客",
+        r"游客",
+        r"网友",
         r"customer",
         r"caller",
         r"user",
+        r"client",
+        r"visitor",
+        r"guest",
+        r"buyer",
     ]
 
-    _check_regexes = field_validator("agent", "customer")(_compile_all)
+    _check_regexes = field_validator("system", "agent", "customer")(_compile_all)
 
 
 DEFAULT_GRADES = [

@@ -19,7 +19,9 @@ from callqa.model import (
     Report,
     ReportRoles,
     ReportRubric,
+    ReportSpeaker,
     ReportTranscript,
+    ReportTransfer,
     ReportUtterance,
     Segmentation,
     StageScore,
@@ -294,7 +296,21 @@ def score(transcript: Transcript, segmentation: Segmentation, compiled: Compiled
             format=transcript.format,
             encoding=transcript.encoding,
             agent_name=transcript.agent_name,
-            roles=ReportRoles.model_construct(method=roles.method, agent=roles.agent, confidence=roles.confidence),
+            roles=ReportRoles.model_construct(
+                method=roles.method,
+                agent=roles.agent,
+                confidence=roles.confidence,
+                speakers=[
+                    ReportSpeaker.model_construct(speaker=s.speaker, role=s.role, how=s.how, confidence=s.confidence)
+                    for s in roles.speakers
+                ],
+                transfers=[
+                    ReportTransfer.model_construct(
+                        utterance=t.utterance, line=t.line, from_speaker=t.from_speaker, to_speaker=t.to_speaker
+                    )
+                    for t in roles.transfers
+                ],
+            ),
         ),
         rubric=ReportRubric.model_construct(name=rubric.name, version=rubric.version, path=compiled.path),
         score=total,

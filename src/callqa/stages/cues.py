@@ -19,7 +19,7 @@ from callqa.stages.decode import IMPOSSIBLE, Costs
 CUE_WEIGHT = 1.5  # per distinct cue phrase the utterance contains
 #: 问候 holds greetings and short replies (你好, 我姓刘): once its greeting cues are taken out, a turn
 #: with more than this many characters left is about the matter itself, however early it comes.
-GREETING_REST_CHARS = {"agent": 12, "customer": 6, "unknown": 6}
+GREETING_REST_CHARS = {"agent": 12, "customer": 6, "system": 0, "unknown": 6}
 NOT_A_GREETING = 3.0
 #: A stage with no cue anywhere in the call is probably not in it (a simple enquiry has no 转化, a
 #: customer who hangs up no 结束): its scores drop by this much.

@@ -28,7 +28,7 @@ STAGES: tuple[str, ...] = ("问候", "切入", "转化", "协议", "结束")
 
 class UtteranceLike(Protocol):
     @property
-    def role(self) -> str: ...  # 'agent' | 'customer' | 'unknown'
+    def role(self) -> str: ...  # 'agent' | 'customer' | 'system' | 'unknown'
 
     @property
     def norm(self) -> str: ...  # normalised text
@@ -301,7 +301,7 @@ def call_features(
 
 # --- feature names in words a trainer reads -------------------------------------------------------
 
-_ROLE_WORDS = {"agent": "客服", "customer": "客户", "unknown": "未知说话人"}
+_ROLE_WORDS = {"agent": "客服", "customer": "客户", "system": "系统消息", "unknown": "未知说话人"}
 _FLAG_WORDS = {
     "bias": "(基线)",
     "question": "是问句",

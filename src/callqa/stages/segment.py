@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from callqa.model import STAGES, Segmentation, Transcript
 from callqa.stages import cues as cue_scorer
@@ -31,6 +31,7 @@ class StageEvidence:
     scores: tuple[float, ...]  # what the decode adds up: cue scores per stage, or the model's log P per label
     features: dict[str, float] | None = None  # the model's input, to find what drove it
     probabilities: tuple[float, ...] | None = None  # the model's P(stage), in STAGES order
+    system: bool = False  # a system line, which takes the stage of the lines around it
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,32 @@ def cue_stage_sets(transcript: Transcript, stage_cues: StageCues) -> list[frozen
 
 
 def stage_evidence(transcript: Transcript, stage_cues: StageCues, model: StageModel | None) -> list[StageEvidence]:
-    """Scores of every stage for every utterance, marker lines applied."""
+    """Scores of every stage for every utterance, marker lines applied.
+
+    System lines (a bot's menu, a queue notice, [图片]) are nobody's words: the call is scored without
+    them, so that they shift no position, rank or neighbour, and each gets a score of 0 for every
+    label: it takes whatever stage the lines around it are in."""
+    utterances = transcript.utterances
+    people = [i for i, u in enumerate(utterances) if u.role != "system"]
+    if not people or len(people) == len(utterances):
+        return _evidence(transcript, stage_cues, model)
+    spoken = tuple(replace(utterances[i], index=k) for k, i in enumerate(people))
+    inner = _evidence(replace(transcript, utterances=spoken), stage_cues, model)
+    labels = model.labels if model is not None else list(STAGES)
+    last = max(len(utterances) - 1, 1)
+    evidence = []
+    for i, utterance in enumerate(utterances):
+        scores = tuple(
+            IMPOSSIBLE if utterance.given_stage and not label.startswith(utterance.given_stage) else 0.0
+            for label in labels
+        )
+        evidence.append(StageEvidence(i / last, {}, scores, system=True))
+    for k, i in enumerate(people):
+        evidence[i] = replace(inner[k], position=i / last)
+    return evidence
+
+
+def _evidence(transcript: Transcript, stage_cues: StageCues, model: StageModel | None) -> list[StageEvidence]:
     cue_evidence = cue_scorer.stage_evidence(transcript, stage_cues)
     if model is None:
         return [StageEvidence(e.position, e.cues, e.scores) for e in cue_evidence]

@@ -131,7 +131,13 @@ def transcript_from_text(
         format=parsed.format,
         utterances=tuple(utterances),
         warnings=tuple(warnings),
-        roles=RoleInfo(assignment.method, assignment.agent, assignment.confidence),
+        roles=RoleInfo(
+            assignment.method,
+            assignment.agent,
+            assignment.confidence,
+            speakers=assignment.speakers,
+            transfers=assignment.transfers,
+        ),
         encoding=encoding,
         agent_name=parsed.agent_name,
     )

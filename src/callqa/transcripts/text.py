@@ -1,43 +1,127 @@
 """Plain-text transcripts.
 
-One utterance per line, `ROLE:TEXT` (half- or full-width colon), optionally led by a timestamp
-`[mm:ss]`, `[hh:mm:ss]`, `mm:ss` or a range `0:01~0:04`. Blank lines are skipped. A line with no
-speaker label continues the previous speaker's turn. Lines starting with `#` are comments, except
-stage markers (`## 切入` puts every following utterance in that stage until the next marker) and the
-agent header (`# agent: 张三`, also `# 坐席:` / `# 学员:`), which names whose call it is. Two turns
-run together on one line (`…谢谢你啊客服:不客气`) are split where a known speaker label starts.
+One utterance per line, `ROLE:TEXT` (half- or full-width colon), optionally led by a stamp: a call
+offset (`[mm:ss]`, `[hh:mm:ss]`, `mm:ss`, a range `0:01~0:04`, `(01:23)`, `【09:15】`) or a chat
+console's date and time (`2024-07-03 09:15:58`, `2024/7/3 9:15`, `2024年7月3日 09:15`, bracketed or
+not, with or without a space before the label). A date-time becomes the utterance's time in seconds
+since the call's first date-time, so timing checks work on chats too; it is never part of the text or
+the speaker.
+
+Chat consoles also export a two-line layout: a header line with the speaker and the stamp
+(`店铺客服 2024-07-03 09:16:58`, or the stamp first) and the message on the line(s) below.
+
+A line with no speaker label continues the message before it (one utterance, its lines joined with a
+newline); a stamp with no label starts a new message of the same speaker. Blank lines are skipped.
+Lines starting with `#` are comments, except stage markers (`## 切入` puts every following utterance
+in that stage until the next marker; a message never continues across one) and the agent header
+(`# agent: 张三`, also `# 坐席:` / `# 学员:`), which names whose call it is. Two turns run together on
+one line (`…谢谢你啊客服:不客气`) are split where a known speaker label starts, one that also starts
+a line of the file (so that `售后服务电话:400…` inside a message stays text).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from callqa.errors import InputError
 from callqa.model import STAGES
 from callqa.text.normalize import to_simplified
 from callqa.transcripts.base import Parsed, RawTurn, check_turn_length, parse_time
 
-_TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
+_CLOCK = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
 _RANGE_SEP = r"\s*(?:~|～|-|–|—|至|-->)\s*"
-_TIMESTAMP = re.compile(
-    rf"^\s*(?:\[\s*(?P<s1>{_TIME})(?:{_RANGE_SEP}(?P<e1>{_TIME}))?\s*\]|(?P<s2>{_TIME})(?:{_RANGE_SEP}(?P<e2>{_TIME}))?)\s*"
+_DATE = (
+    r"(?P<year>\d{4})\s*(?:[-/.]\s*(?P<month>\d{1,2})\s*[-/.]\s*(?P<day>\d{1,2})"
+    r"|年\s*(?P<month2>\d{1,2})\s*月\s*(?P<day2>\d{1,2})\s*[日号]?)"
 )
+_STAMP_BODY = rf"(?:{_DATE}(?:\s*T?\s*(?P<clock>{_CLOCK}))?|(?P<start>{_CLOCK})(?:{_RANGE_SEP}(?P<end>{_CLOCK}))?)"
+_BRACKETS = {"[": "]", "(": ")", "（": "）", "【": "】"}
+_STAMP = re.compile(rf"\s*(?P<open>[\[(（【]?)\s*{_STAMP_BODY}\s*(?P<close>[\])）】]?)\s*")
 # A label is short and has no sentence punctuation: 客服, 客服人員, 工号1234, 客服小王, Agent.
-_LABEL_CHARS = r"[^:：\s,，。.!！?？、;；\"“”'()（）\[\]]"
+_LABEL_CHARS = r"[^:：\s,，。.!！?？、;；\"“”'()（）\[\]【】]"
 _LABELLED = re.compile(rf"^(?P<speaker>{_LABEL_CHARS}{{1,16}})\s*[:：]\s*(?P<text>.*)$")
+_HEADER_LABEL = re.compile(rf"^(?P<speaker>{_LABEL_CHARS}{{1,16}})$")
 _INNER_LABEL = re.compile(rf"(?P<label>{_LABEL_CHARS}{{2,8}})[:：]")
 _MARKER = re.compile(r"^\s*##\s*(?P<stage>\S+)\s*$")
 # `# agent: 张三` names the agent or trainee the call belongs to (for batch grouping).
 _AGENT_HEADER = re.compile(r"^#\s*(?:agent|trainee|坐席|客服|学员|员工)\s*[:：]\s*(?P<name>\S.*?)\s*$", re.IGNORECASE)
 
 
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """A stamp as written: a call offset (start, end in seconds) or a chat's wall-clock time."""
+
+    length: int  # characters it takes at the start of the line, spaces after it included
+    start: float | None = None
+    end: float | None = None
+    moment: datetime | None = None  # a date-time; seconds come from the call's first one
+    clocked: bool = False  # the date-time has a time of day
+    clock: str | None = None  # a bare `09:15` as written: a time of day once the call has a date
+
+
+def _stamp_at(line: str, pos: int = 0) -> Stamp | None:
+    match = _STAMP.match(line, pos)
+    if match is None:
+        return None
+    opened, closed = match["open"], match["close"]
+    if _BRACKETS.get(opened, "") != closed:  # `[09:15` or `09:15)`: not a stamp
+        return None
+    length = match.end() - pos
+    if match["year"]:
+        month, day = match["month"] or match["month2"], match["day"] or match["day2"]
+        hour = minute = second = 0
+        if match["clock"]:
+            parts = [float(p) for p in match["clock"].replace(",", ".").split(":")]
+            hour, minute = int(parts[0]), int(parts[1])
+            second = int(parts[2]) if len(parts) > 2 else 0
+        try:
+            moment = datetime(int(match["year"]), int(month), int(day), hour, minute, second)
+        except ValueError:  # 2024-13-45: a number, not a date
+            return None
+        return Stamp(length, moment=moment, clocked=bool(match["clock"]))
+    try:
+        return Stamp(
+            length,
+            start=parse_time(match["start"]),
+            end=parse_time(match["end"]),
+            clock=None if match["end"] else match["start"],
+        )
+    except ValueError:
+        return None
+
+
+def _header_speaker(line: str, is_label: Callable[[str], bool]) -> tuple[str, Stamp] | None:
+    """The speaker and stamp of a chat console's header line (`店铺客服 2024-07-03 09:16:58`, or the
+    stamp first), whose message follows on the next lines. A label no rubric knows counts only beside
+    a full date and time, so that a message such as `明天 10:30` is never taken for a header."""
+    stamp = _stamp_at(line)
+    found: tuple[str, Stamp] | None = None
+    if stamp is not None:  # the stamp first: `2024-07-03 09:16:58 店铺客服`
+        found = line[stamp.length :].strip(), stamp
+    else:  # the label first; the shortest label after which a stamp runs to the line's end
+        for cut in range(1, min(len(line), 17)):
+            tail = _stamp_at(line, cut)
+            if tail is not None and cut + tail.length == len(line):
+                found = line[:cut].strip(), tail
+                break
+    if found is None or not _HEADER_LABEL.match(found[0]):
+        return None
+    label, at = found
+    return found if is_label(label) or (at.moment is not None and at.clocked) else None
+
+
 def speaker_label(line: str) -> str | None:
-    """The speaker label of a `ROLE:TEXT` line, after any timestamp; None when the line has none."""
+    """The speaker label of a `ROLE:TEXT` line, after any stamp; None when the line has none."""
     line = line.strip()
-    stamp = _TIMESTAMP.match(line)
-    labelled = _LABELLED.match(line[stamp.end() :] if stamp else line)
-    return labelled["speaker"] if labelled else None
+    stamp = _stamp_at(line)
+    labelled = _LABELLED.match(line[stamp.length :] if stamp else line)
+    if labelled:
+        return labelled["speaker"]
+    header = _header_speaker(line, lambda _: False)
+    return header[0] if header else None
 
 
 def _split_run_together(text: str, is_label: Callable[[str], bool]) -> list[tuple[str | None, str]]:
@@ -60,60 +144,138 @@ def _split_run_together(text: str, is_label: Callable[[str], bool]) -> list[tupl
     return pieces
 
 
+class _Reader:
+    """The state of reading one text transcript, line by line (see the module docstring)."""
+
+    def __init__(self, path: str, is_label: Callable[[str], bool], line_labels: set[str]) -> None:
+        self.path = path
+        self.is_label = is_label
+        self.is_inner_label = lambda label: label in line_labels and is_label(label)
+        self.turns: list[RawTurn] = []
+        self.warnings: list[str] = []
+        self.given_stage: str | None = None
+        self.agent_name: str | None = None
+        self.speaker: str | None = None
+        self.open_turn: RawTurn | None = None  # the message an unlabelled line continues
+        self.header: Stamp | None = None  # a console header line whose message has not come yet
+        self.two_line = False  # a console header was seen: `地址:…` in a message is text, not a label
+        self.origin: datetime | None = None  # the call's first date-time
+        self.last: datetime = datetime.min  # the latest one
+
+    def times(self, stamp: Stamp | None) -> tuple[float | None, float | None]:
+        if stamp is None:
+            return None, None
+        moment = stamp.moment
+        if moment is None and self.origin is not None and stamp.clock is not None:
+            moment = self._time_of_day(stamp.clock)  # `09:16` in a chat whose first stamp had a date
+        if moment is None:
+            return stamp.start, stamp.end
+        if self.origin is None:
+            self.origin = moment
+        self.last = moment
+        seconds = (moment - self.origin).total_seconds()
+        return (seconds if seconds >= 0 else None), None
+
+    def _time_of_day(self, clock: str) -> datetime | None:
+        parts = [int(float(p)) for p in clock.replace(",", ".").split(":")]
+        hour, minute, second = [*parts, 0][:3]
+        try:
+            moment = self.last.replace(hour=hour, minute=minute, second=second)
+        except ValueError:
+            return None
+        return moment + timedelta(days=1) if moment < self.last - timedelta(hours=12) else moment  # midnight
+
+    def comment(self, line: str, line_number: int) -> None:
+        header = _AGENT_HEADER.match(line)
+        if header and self.agent_name is None:
+            self.agent_name = header["name"]
+        marker = _MARKER.match(line)
+        if not marker:
+            return
+        stage = to_simplified(marker["stage"])
+        if stage not in STAGES:
+            raise InputError(
+                self.path,
+                f"unknown stage marker '{marker['stage']}'",
+                line=line_number,
+                hint=f"use one of {' '.join(STAGES)}",
+            )
+        if self.given_stage is not None and STAGES.index(stage) < STAGES.index(self.given_stage):
+            raise InputError(
+                self.path,
+                f"stage marker '{marker['stage']}' after {self.given_stage}: stages never go back",
+                line=line_number,
+            )
+        self.given_stage = stage
+        self.open_turn = None  # a message never runs across a stage marker
+
+    def line(self, line: str, line_number: int) -> None:
+        stamp = _stamp_at(line)
+        rest = line[stamp.length :] if stamp else line
+        labelled = _LABELLED.match(rest)
+        if labelled and self.two_line and not self.is_label(labelled["speaker"]):
+            labelled = None  # `地址:北京市…` inside a console message
+        if labelled is None:
+            header = _header_speaker(line, self.is_label)
+            if header is not None:
+                self.speaker, self.header = header
+                self.two_line, self.open_turn = True, None
+                return
+        if labelled:
+            self.speaker, rest = labelled["speaker"], labelled["text"]
+            self.header = None
+            if not rest.strip():  # `客服:` with the message on the next line
+                self.header, self.open_turn = stamp or Stamp(0), None
+                return
+            self.add(rest, line_number, stamp, new=True)
+        elif stamp is not None or self.header is not None:  # a stamped message, or a header's first line
+            self.add(rest, line_number, stamp or self.header, new=True)
+            self.header = None
+        else:
+            self.add(rest, line_number, None, new=self.open_turn is None)
+
+    def add(self, text: str, line_number: int, stamp: Stamp | None, *, new: bool) -> None:
+        pieces = _split_run_together(text, self.is_inner_label)
+        if len(pieces) > 1:
+            self.warnings.append(f"第{line_number}行有{len(pieces)}句话连在一起,已在说话人标签处拆开")
+        start, end = self.times(stamp)
+        for piece_speaker, piece in pieces:
+            piece = piece.strip()
+            if piece_speaker is not None:
+                self.speaker, new = piece_speaker, True
+            if not piece:
+                continue
+            if not new and self.open_turn is not None:
+                self.open_turn.text += "\n" + piece
+                check_turn_length(self.path, self.open_turn)
+                continue
+            turn = RawTurn(
+                line=line_number,
+                speaker=self.speaker,
+                text=piece,
+                start=start,
+                end=end,
+                given_stage=self.given_stage,
+            )
+            check_turn_length(self.path, turn)
+            self.turns.append(turn)
+            self.open_turn, new = turn, False
+            start = end = None  # the times belong to the line's first turn
+
+
 def parse_text(text: str, path: str, is_label: Callable[[str], bool]) -> Parsed:
     """`is_label(s)` says whether `s` is a known speaker label (one that maps to a role)."""
-    turns: list[RawTurn] = []
-    warnings: list[str] = []
-    given_stage: str | None = None
-    speaker: str | None = None
-    agent_name: str | None = None
-    for line_number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip().lstrip("\ufeff")
+    lines = [raw.strip().lstrip("\ufeff").strip() for raw in text.splitlines()]
+    line_labels = {label for line in lines if not line.startswith("#") and (label := speaker_label(line))}
+    reader = _Reader(path, is_label, line_labels)
+    for line_number, line in enumerate(lines, start=1):
         if not line:
             continue
         if line.startswith("#"):
-            header = _AGENT_HEADER.match(line)
-            if header and agent_name is None:
-                agent_name = header["name"]
-            marker = _MARKER.match(line)
-            if marker:
-                stage = to_simplified(marker["stage"])
-                if stage not in STAGES:
-                    raise InputError(
-                        path,
-                        f"unknown stage marker '{marker['stage']}'",
-                        line=line_number,
-                        hint=f"use one of {' '.join(STAGES)}",
-                    )
-                if given_stage is not None and STAGES.index(stage) < STAGES.index(given_stage):
-                    raise InputError(
-                        path,
-                        f"stage marker '{marker['stage']}' after {given_stage}: stages never go back",
-                        line=line_number,
-                    )
-                given_stage = stage
-            continue
-        start = end = None
-        stamp = _TIMESTAMP.match(line)
-        if stamp:
-            start = parse_time(stamp["s1"] or stamp["s2"])
-            end = parse_time(stamp["e1"] or stamp["e2"])
-            line = line[stamp.end() :]
-        labelled = _LABELLED.match(line)
-        if labelled:
-            speaker, line = labelled["speaker"], labelled["text"]
-        pieces = _split_run_together(line, is_label)
-        if len(pieces) > 1:
-            warnings.append(f"第{line_number}行有{len(pieces)}句话连在一起,已在说话人标签处拆开")
-        for piece_speaker, piece in pieces:
-            speaker = piece_speaker or speaker
-            if piece.strip():
-                turn = RawTurn(
-                    line=line_number, speaker=speaker, text=piece.strip(), start=start, end=end, given_stage=given_stage
-                )
-                check_turn_length(path, turn)
-                turns.append(turn)
-                start = end = None  # the times belong to the line's first turn
+            reader.comment(line, line_number)
+        else:
+            reader.line(line, line_number)
+    turns = reader.turns
     if turns and all(turn.speaker is None for turn in turns):
         raise InputError(path, "no line looks like an utterance", hint="expected ROLE:TEXT lines such as 客服:您好")
-    return Parsed(format="text", turns=turns, warnings=warnings, agent_name=agent_name)
+    return Parsed(format="text", turns=turns, warnings=reader.warnings, agent_name=reader.agent_name)
