@@ -125,3 +125,24 @@ def test_only_if_stage_present_scripts_depend_on_the_stage_not_on_who_spoke(rubr
     customer_only = score_file(write("b.txt", "## 问候\n客服:您好工号1234为您服务\n## 结束\n客户:再见\n"), compiled)
     bye = next(f for f in customer_only.findings if f.rule == "bye")
     assert bye.points == 0  # 结束 happened, and the agent did not say it
+
+
+def test_a_script_counted_for_its_own_stage_earns_its_points_there_and_is_not_missed(rubric_file, write):
+    """A chat's customer opens, so the agent's greeting falls in 切入: `counts_for: 问候` credits it."""
+    late = """\
+  - id: hello_late
+    stage: 切入
+    sentences: [您好很高兴为您服务]
+    points: 6
+    bonus: true
+    counts_for: 问候
+"""
+    compiled = compile_rubric(rubric_file(RUBRIC + late))
+    text = "## 切入\n客户:[订单卡片]我的快递怎么回事\n客服:您好很高兴为您服务\n## 结束\n客服:感谢来电再见\n"
+    report = score_file(write("chat.txt", text), compiled)
+    credited = next(f for f in report.findings if f.rule == "hello_late")
+    assert (credited.stage, credited.points, credited.utterance) == ("问候", 6, 1)
+    assert not [f for f in report.findings if f.rule == "hello"]  # not reported missed
+    assert stage_scores(report)["问候"] == 10  # base 4 + 6, as if greeted in 问候
+    without = score_file(write("plain.txt", text), compile_rubric(rubric_file(RUBRIC, "plain.yaml")))
+    assert stage_scores(without)["问候"] == 4 and any(f.rule == "hello" for f in without.findings)

@@ -370,6 +370,9 @@ class RecommendedScript(_Model):
     #: Expected only when the call has its stage: a call that rightly skips the stage (a simple
     #: enquiry has no 转化) is given the points instead of losing them.
     only_if_stage_present: bool = False
+    #: Said in `stage`, scored in this stage: a greeting after a chat's order card (切入) still earns the
+    #: greeting's points in 问候, and the 问候 scripts of the same label are then not reported missed.
+    counts_for: StageName | None = None
     roles: list[RoleName] = ["agent"]
     message: str = ""
     enabled: bool = True

@@ -192,6 +192,7 @@ def _missed(compiled: CompiledRubric, script: RecommendedScript, best: tuple[Scr
 
 def _script_findings(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> list[Finding]:
     findings = []
+    credited: set[tuple[str, str | None]] = set()  # (stage, label) of scripts counted for another stage
     utterances, stages = transcript.utterances, segmentation.stages
     for script_index, script in enumerate(compiled.scripts):
         if script.only_if_stage_present and script.stage not in stages:
@@ -216,21 +217,28 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
                 best = (match, utterances[i])
         if best is not None and best[0].counts(script):
             match, utterance = best
-            findings.append(
-                _script_finding(
-                    script,
-                    utterance,
-                    severity="info",
-                    matched=utterance.text,
-                    points=script.points,
-                    nominal_points=script.points,
-                    message=f"使用推荐话术:{script.message or script.id}",
-                    similarity=round(match.similarity, 3),
-                )
+            finding = _script_finding(
+                script,
+                utterance,
+                severity="info",
+                matched=utterance.text,
+                points=script.points,
+                nominal_points=script.points,
+                message=f"使用推荐话术:{script.message or script.id}",
+                similarity=round(match.similarity, 3),
             )
+            if script.counts_for is not None:
+                finding.stage = script.counts_for
+                credited.add((script.counts_for, script.label))
+            findings.append(finding)
         elif not script.bonus:  # a bonus script not said costs nothing and is not worth a line
             findings.append(_missed(compiled, script, best))
-    return findings
+    by_id = {script.id: script for script in compiled.scripts}
+    return [  # a script said in another stage and counted for its own is not missed there
+        f
+        for f in findings
+        if f.matched or (f.utterance is None and f.points > 0) or (f.stage, by_id[f.rule].label) not in credited
+    ]
 
 
 def _apply_caps(findings: list[Finding], compiled: CompiledRubric) -> dict[str, float]:
