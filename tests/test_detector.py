@@ -97,6 +97,18 @@ def test_the_detector_leaves_near_misses_alone():
         assert not prediction.flagged(threshold), (text, prediction)
 
 
+def test_empathy_that_repeats_an_angry_customers_complaint_is_not_coldness():
+    rubric = callqa.load_rubric()
+    detector = rubric.detectors[0]
+    text = (
+        "客户:物业说归自来水公司管，自来水公司又说归物业管，我都一个礼拜早上没热水了！\n"
+        "客服:明白，两边都说不是自己的，您来回打电话，确实挺闹心的\n"
+    )
+    transcript = callqa.read_transcript(text=text, name="n.txt")
+    prediction = detector.model.predict(detector.model.line_features(transcript.utterances, 1))
+    assert not prediction.flagged(detector.categories[prediction.category][0]), prediction
+
+
 def test_the_shipped_detector_has_a_manifest_and_loads_without_a_training_library():
     document = json.loads(default_detector_path().read_text(encoding="utf-8"))
     assert document["format"] == "callqa.forbidden-model/1"

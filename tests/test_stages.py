@@ -277,3 +277,20 @@ def test_speaker_label_style_timestamps_and_script_make_no_difference(default_ru
 def test_two_speakers_one_label_the_other_is_the_customer(score_text):
     report = score_text("话务员:您好,请讲\n纳税人:我想问一下个税\n话务员:您可以在APP上办理\n")
     assert [u.role for u in report.utterances] == ["agent", "customer", "agent"]
+
+
+def test_upset_and_soothing_words_are_features_of_new_models_only():
+    """A model trained before the wider lexicon existed must see exactly the features it was trained on."""
+    from callqa.stages.features import call_features
+    from callqa.stages.training import DEFAULT_SETTINGS
+
+    class Line:
+        def __init__(self, role, norm):
+            self.role, self.norm = role, norm
+
+    call = [Line("customer", "什么叫应该差不多,到底几点啊"), Line("agent", "理解您的心情,我马上帮您查")]
+    new = call_features(call, [frozenset(), frozenset()], DEFAULT_SETTINGS["features"])
+    assert "customer_upset" in new[0] and "agent_manages" in new[1]
+    old_settings = {k: v for k, v in DEFAULT_SETTINGS["features"].items() if k != "upset"}
+    old = call_features(call, [frozenset(), frozenset()], old_settings)
+    assert "customer_upset" not in old[0] and "agent_manages" not in old[1]

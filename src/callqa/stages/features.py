@@ -51,7 +51,12 @@ DEFAULT_FEATURES: dict[str, int | bool] = {
     "outbound": True,  # the agent opens by asking for the person called (外呼): conjoined with turn ranks
     "relpos": True,  # relative position as a real value (and its square)
     "anchors": True,  # turns since the first 协议-like / emotion / closing evidence
+    # {role}_upset and agent_manages: a wider lexicon of being upset and of handling it (转化). Off
+    # in models trained before it existed (their settings lack the key), so they see what they saw.
+    "upset": False,
 }
+#: What `callqa train stages` uses now (DEFAULT_FEATURES is what an older model's settings omit).
+TRAINING_FEATURES: dict[str, int | bool] = {**DEFAULT_FEATURES, "upset": True}
 
 # --- text folding -----------------------------------------------------------------------------
 
@@ -76,6 +81,18 @@ _AMOUNT = re.compile(r"[0#]\s*(?:元|块|万|千|百|角|%|折)|金额|费用|�
 _THANKS = re.compile(r"谢谢|感谢|多谢|再见|拜拜|辛苦|不客气|祝您")
 _ANYTHING_ELSE = re.compile(r"还有(?:什么|其他|别的)|其他问题|别的问题|还需要")
 _EMOTION = re.compile(r"[!！]|凭什么|什么意思|太[过离差慢]|气死|投诉|搞什么|怎么回事|开玩笑|骗|坑|受不了|着急|急死|烦")
+# Being upset in words the short list above misses: indignation (什么叫…, 到底…, 合着…), blame thrown
+# back, sarcasm, exhaustion. Domain phrases, not taken from any one writer's calls.
+_UPSET = re.compile(
+    r"什么叫|到底|合着|受得了|气人|生气|火大|离谱|过分|无语|服了|忽悠|糊弄|敷衍|欺负|憋屈|失望|闹心|崩溃|"
+    r"有没有搞错|等于没说|怪我|讲不讲理|什么态度|不像话|岂有此理|耍我|冤枉|白白|凭啥|算什么|像话吗|"
+    r"好几次|多少次|三番五次|又是|还要等|一直没|都[0-9零一二三四五六七八九十两几]+[天次遍回]了"
+)
+# The agent handling feelings or arguing back (the start of 转化 in good and bad calls alike).
+_MANAGES = re.compile(
+    r"理解|明白您|换谁|搁谁|谁都会|确实|心情|别着急|别急|您消消气|消消气|您听我说|你听我说|我跟您说|我跟你说|"
+    r"不是这个意思|规定就是|没办法|说实话|您先别|请您放心|您放心"
+)
 
 
 def fold(norm: str) -> str:
@@ -238,6 +255,11 @@ def call_features(
                 f[f"{role}_anything_else"] = 1.0
             if _EMOTION.search(raw):
                 f[f"{role}_emotion"] = 1.0
+            if opt["upset"]:
+                if _UPSET.search(text):
+                    f[f"{role}_upset"] = 1.0
+                if role == "agent" and _MANAGES.search(text):
+                    f["agent_manages"] = 1.0
             if thanks_before:
                 f["thanks_before"] = 1.0
             if emotion_before:
@@ -318,6 +340,7 @@ _FLAG_WORDS = {
     "prev_same_speaker": "与上一句同一人说",
     "next_same_speaker": "与下一句同一人说",
     "outbound": "外呼通话(客服先找人)",
+    "agent_manages": "客服安抚情绪或据理争辩",
     "relpos": "在通话中的相对位置",
     "relpos^2": "在通话中的相对位置(平方)",
 }
@@ -365,7 +388,12 @@ def describe_feature(name: str) -> str:
             return f"{who}命中「{value}」阶段的规则线索"
         if rest in ("rank", "rank_end"):
             return f"{who}的第 {value} 句" if rest == "rank" else f"{who}倒数第 {value} 句"
-        words = {"thanks": "道谢或道别", "anything_else": "问还有没有别的问题", "emotion": "表达情绪"}
+        words = {
+            "thanks": "道谢或道别",
+            "anything_else": "问还有没有别的问题",
+            "emotion": "表达情绪",
+            "upset": "表达不满",
+        }
         if rest in words:
             return f"{who}{words[rest]}"
     return name

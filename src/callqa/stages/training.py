@@ -16,14 +16,14 @@ from typing import Any
 
 import pycrfsuite
 
-from callqa.stages.features import DEFAULT_FEATURES, UtteranceLike, call_features
+from callqa.stages.features import TRAINING_FEATURES, UtteranceLike, call_features
 from callqa.stages.model import StageModel
 
 #: Chosen by leave-one-writer-out on the shared labelled calls (see the model's manifest and README).
 DEFAULT_SETTINGS: dict[str, Any] = {
     # Character 2-3-grams: unigrams added nothing across writers (pooled LOWO the same) and cost a
     # third of the features, so scoring is faster without them.
-    "features": {**DEFAULT_FEATURES, "ngram_min": 2},
+    "features": {**TRAINING_FEATURES, "ngram_min": 2},
     # Mostly L2: strong L1 hurt cross-writer transfer (c1 0.1 / c2 0.05 pooled 0.825; c1 0 / c2 1
     # 0.848); a little L1 keeps the file under 1 MB.
     "c1": 0.05,
