@@ -139,8 +139,8 @@ def test_bad_files_are_errors_and_the_rest_is_still_linted(library, tmp_path):
     assert "forbidden.shift_blame" in result.stdout
     assert result.stderr.splitlines() == [
         f"callqa: error: {tmp_path / 'missing.md'}: no such file",
-        f"callqa: error: {tmp_path / 'broken.yaml'}:2: invalid YAML: expected ',' or ']', but got '<stream end>'",
-    ]
+        f"callqa: error: {tmp_path / 'broken.yaml'}:2: invalid YAML: did not find expected ',' or ']'",
+    ]  # libyaml's wording (PyYAML's pure-Python parser says "expected ',' or ']', but got …")
 
 
 def test_json_format(library):
