@@ -97,15 +97,18 @@ class CompiledDetector:
 
     def flag(self, utterances: Sequence[Utterance], index: int) -> DetectorFlag | None:
         """The verdict on utterance `index` in its call (scoring) or alone (a script line in lint)."""
-        features = self.model.line_features(utterances, index)
-        if self.model.confidence(features) < self.lowest_threshold:
+        model = self.model
+        features = model.line_features(utterances, index)
+        confidence = model.confidence(features)
+        if confidence < self.lowest_threshold:
             return None  # most lines: no category could flag it, so the category model need not run
-        prediction = self.model.predict(features)
-        setting = self.categories.get(prediction.category)
-        if setting is None or not prediction.flagged(setting[0]):
+        category, probability = model.category(features)
+        setting = self.categories.get(category)
+        if setting is None or confidence < setting[0]:
             return None
         _, deduct, message, suggestion = setting
-        return DetectorFlag(prediction.category, deduct, message, suggestion, prediction)
+        prediction = Prediction(category, confidence, probability, model.drivers(features))  # only when flagged
+        return DetectorFlag(category, deduct, message, suggestion, prediction)
 
 
 class CompiledRubric:

@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from itertools import repeat
+from operator import mul
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +70,12 @@ class ForbiddenModel:
 
     def confidence(self, features: Mapping[str, float]) -> float:
         """P(any forbidden expression) for a line's features: the cheap part, run on every agent line."""
-        weights = self.weights
-        z = self.intercept + sum(weights.get(name, 0.0) * value for name, value in features.items())
+        # map/mul adds the same products in the same order as a generator would, a third faster
+        z = self.intercept + sum(map(mul, map(self.weights.get, features.keys(), repeat(0.0)), features.values()))
         return 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
 
-    def predict(self, features: Mapping[str, float], top: int = 5) -> Prediction:
-        """The full verdict: confidence, the most likely category, and the features that drove it."""
-        confidence = self.confidence(features)
+    def category(self, features: Mapping[str, float]) -> tuple[str, float]:
+        """The most likely category of a forbidden line, and P(category | forbidden)."""
         scores = list(self.category_intercepts)
         for name, value in features.items():
             row = self.category_weights.get(name)
@@ -84,14 +85,24 @@ class ForbiddenModel:
         peak = max(scores)
         exp = [math.exp(s - peak) for s in scores]
         best = max(range(len(exp)), key=exp.__getitem__)
+        return self.categories[best], exp[best] / sum(exp)
+
+    def drivers(self, features: Mapping[str, float], top: int = 5) -> tuple[tuple[str, float], ...]:
+        """The features that pushed the line towards "forbidden", strongest first."""
         parts = [
             (name, self.weights[name] * value)
             for name, value in features.items()
             if name in self.weights and name != "bias" and self.weights[name] * value > 0
         ]
         parts.sort(key=lambda part: (-part[1], part[0]))  # ties by name: the same evidence in every run
-        drivers = tuple((name, round(c, 3)) for name, c in parts[:top])
-        return Prediction(self.categories[best], confidence, exp[best] / sum(exp), drivers)
+        return tuple((name, round(c, 3)) for name, c in parts[:top])
+
+    def predict(self, features: Mapping[str, float], top: int = 5, confidence: float | None = None) -> Prediction:
+        """The full verdict: confidence (pass it when computed already), the most likely category, and
+        the features that drove it."""
+        confidence = self.confidence(features) if confidence is None else confidence
+        category, probability = self.category(features)
+        return Prediction(category, confidence, probability, self.drivers(features, top))
 
     @staticmethod
     def describe(feature: str) -> str:

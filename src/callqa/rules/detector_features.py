@@ -77,9 +77,13 @@ DEFAULT_CONFIG: FeatureConfig = {
 def ngrams(text: str, sizes: Sequence[int], prefix: str, out: dict[str, float], norm: str = "none") -> None:
     """Binary n-gram features; with norm="l2" each group is scaled to unit length (1/sqrt(count)), so a
     long line does not outvote the named patterns by sheer number of n-grams."""
-    grams = {prefix + text[k : k + n] for n in sizes for k in range(len(text) - n + 1)}
-    value = round(1.0 / len(grams) ** 0.5, 4) if grams and norm == "l2" else 1.0
-    out.update(dict.fromkeys(sorted(grams), value))  # sorted: the same order in every process
+    # A dict, not a set: its order is the text's, the same in every process (a set's follows the
+    # string hashes, which differ per process and would change the order the weights are added in).
+    grams = dict.fromkeys([prefix + text[k : k + n] for n in sizes for k in range(len(text) - n + 1)], 1.0)
+    if grams and norm == "l2":
+        value = round(1.0 / len(grams) ** 0.5, 4)
+        grams = dict.fromkeys(grams, value)
+    out.update(grams)
 
 
 def _feature_config(config: Mapping[str, Any] | None) -> FeatureConfig:

@@ -111,9 +111,14 @@ def _runs(folded: str) -> list[str]:
     return [r for r in _PUNCT.split(folded) if r]
 
 
-def ngrams(runs: Sequence[str], n_max: int, n_min: int = 1) -> set[str]:
-    """Character n-grams (n_min..n_max) of each run."""
-    return {run[i : i + n] for run in runs for n in range(n_min, n_max + 1) for i in range(len(run) - n + 1)}
+def ngrams(runs: Sequence[str], n_max: int, n_min: int = 1) -> list[str]:
+    """The distinct character n-grams (n_min..n_max) of each run, in the text's order: the same order
+    in every process (a set's would follow the string hashes) without the cost of sorting."""
+    return list(
+        dict.fromkeys(
+            [run[i : i + n] for run in runs for n in range(n_min, n_max + 1) for i in range(len(run) - n + 1)]
+        )
+    )
 
 
 @lru_cache(maxsize=4096)  # a handful of distinct (value, edges) pairs per call, asked for again and again
@@ -169,12 +174,12 @@ def call_features(
     grams = [ngrams(r, n_max, int(opt["ngram_min"])) for r in runs]
     ctx_min = min(2, ctx_n)
     ctx_grams = (
-        [sorted(g for g in gs if ctx_min <= len(g) <= ctx_n) for gs in grams]
+        [[g for g in gs if ctx_min <= len(g) <= ctx_n] for gs in grams]
         if ctx_n <= n_max
-        else [sorted(ngrams(r, ctx_n, ctx_min)) for r in runs]
+        else [ngrams(r, ctx_n, ctx_min) for r in runs]
     )
     # Feature names built once per utterance (each is used by the utterance and both neighbours).
-    gram_features = [dict.fromkeys(["ng:" + g for g in sorted(gs)], 1.0) for gs in grams]
+    gram_features = [dict.fromkeys(["ng:" + g for g in gs], 1.0) for gs in grams]
     ctx_features = {
         tag: [dict.fromkeys([f"{tag}_ng:{g}" for g in gs], 1.0) for gs in ctx_grams] for tag in ("prev", "next")
     }
