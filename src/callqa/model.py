@@ -151,7 +151,7 @@ SCHEMA: Final = "callqa.report/1"
 
 
 class _ReportPart(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class ReportSpeaker(_ReportPart):
@@ -206,7 +206,9 @@ class ReportUtterance(_ReportPart):
 class Report(BaseModel):
     """The scored call: what `callqa score --format json` prints, field for field."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", serialize_by_alias=True, validate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", serialize_by_alias=True, validate_by_name=True, defer_build=True
+    )
 
     schema_id: Literal["callqa.report/1"] = Field(SCHEMA, alias="schema")
     transcript: ReportTranscript
