@@ -95,6 +95,7 @@ def test_a_transfer_to_a_second_agent_is_an_agent_and_is_reported(write, default
     assert [(t.from_speaker, t.to_speaker, t.line) for t in report.transcript.roles.transfers] == [
         ("Agent", "专员", 4),
         ("专员", "李娜", 6),
+        ("李娜", "专员", 8),  # handed back
     ]
     # the second agent's closing earns its points
     credited = {f.rule for f in report.findings if f.kind == "recommended" and f.points > 0 and f.utterance == 7}
@@ -167,6 +168,51 @@ def test_the_mixed_labels_sample_reads_with_labels(default_rubric):
     assert [u.role for u in transcript.utterances] == ["agent", "customer"] * 2 + ["agent"]
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "客服:你烦不烦啊，前方排队人数较多，你自己等着吧",  # an agent speaking, not a queue notice
+        "客服:感谢您的来电，稍后请按1对我的服务进行评价，再见",
+        "客户:排队人数也太多了，我等了半个小时才打通",
+    ],
+)
+def test_a_notice_phrase_inside_somebodys_words_does_not_make_them_system(write, default_rubric, line):
+    utterances = read(write, default_rubric, f"客户:你好\n客服:您好\n{line}\n").utterances
+    assert utterances[2].role in ("agent", "customer")
+
+
+def test_message_lines_that_look_like_stamps_or_headers_stay_text(write, default_rubric):
+    text = "A:您好，工号1024为您服务\nB:我想改一下送货时间\n2024-07-05 14:00 以后\nA:好的\nB:谢谢\nA:再见\n"
+    utterances = read(write, default_rubric, text).utterances
+    assert [u.speaker for u in utterances] == ["A", "B", "A", "B", "A"]
+    assert utterances[1].text == "我想改一下送货时间\n2024-07-05 14:00 以后"
+    chat = "客户:我的订单\n2024年7月1日买的，今天才到\n客服:抱歉\n"
+    assert read(write, default_rubric, chat, "b.txt").utterances[0].text == "我的订单\n2024年7月1日买的，今天才到"
+
+
+def test_a_one_off_label_inside_a_console_message_is_text(write, default_rubric):
+    text = (
+        "用户 2024-07-03 09:15:58\n我的快递丢了\n客服电话:4001234567打不通\n"
+        "店铺客服 2024-07-03 09:16:20\n马上帮您查\n用户 2024-07-03 09:17:00\n好\n"
+    )
+    utterances = read(write, default_rubric, text).utterances
+    assert [u.speaker for u in utterances] == ["用户", "店铺客服", "用户"]
+    assert utterances[0].text == "我的快递丢了\n客服电话:4001234567打不通"
+
+
+@pytest.mark.parametrize("date", ["0001-01-01 00:00:00", "9999-12-31 23:59"])
+def test_placeholder_dates_are_no_crash(write, default_rubric, date):
+    utterances = read(write, default_rubric, f"{date} 客服:您好\n09:16 客户:你好\n").utterances
+    assert [u.text for u in utterances] == ["您好", "你好"]
+
+
+def test_forcing_the_agent_keeps_a_second_agent_an_agent(default_rubric):
+    from callqa.transcripts.reader import ReadOptions
+
+    transcript = read_transcript(FORMATS_DIR / "transfer.txt", default_rubric, ReadOptions(agent_speaker="Agent"))
+    assert {u.speaker: u.role for u in transcript.utterances}["专员"] == "agent"
+
+
 # --- every line lands in exactly one utterance -------------------------------------------------
 
 _LABELS = ["客服", "客户", "店铺客服", "用户", "Agent", "专员", "系统消息"]
@@ -176,20 +222,31 @@ _WORDS = st.text(alphabet="您好请问快递丢了谢谢再见订单退款，�
 
 @st.composite
 def _transcripts(draw):
-    """(text of a transcript, the message of each of its lines in order: the text a reader must keep)."""
+    """(text of a transcript, the message of each of its lines in order: the text a reader must keep).
+    A file has one layout: `LABEL:` lines, or a console's header lines (each speaker's header more than
+    once, as consoles write them); either with message lines that continue the one before."""
     lines, messages = [], []
+    console = draw(st.booleans())
+    kinds = (
+        ["header", "header", "continuation", "blank"] if console else ["labelled", "labelled", "continuation", "blank"]
+    )
     for _ in range(draw(st.integers(1, 12))):
         message = draw(_WORDS).strip() or "好"
-        kind = draw(st.sampled_from(["labelled", "labelled", "continuation", "header", "blank"]))
+        kind = draw(st.sampled_from(kinds))
         stamp = draw(st.sampled_from(_STAMPS))
         label = draw(st.sampled_from(_LABELS))
-        if kind == "labelled" or not lines:
+        if console and not lines:
+            kind = "header"
+        if kind == "labelled" or (not lines and not console):
             lines.append(f"{stamp}{label}:{message}")
         elif kind == "continuation":
             lines.append(message)
         elif kind == "header":
             lines.append(f"{label} 2024-07-03 09:16:{draw(st.integers(10, 59))}")
             lines.append(message)
+            lines.append(f"{label} 2024-07-03 09:17:{draw(st.integers(10, 59))}")  # speakers speak again
+            lines.append(message)
+            messages.append(message)
         else:
             lines.append("")
             continue

@@ -453,6 +453,7 @@ class Speakers(_Model):
         r"客人",
         r"访客",
         r"游客",
+        r"\S{1,3}(?:先生|女士|小姐)$",  # 王先生: the agent addresses the customer so
         r"网友",
         r"customer",
         r"caller",

@@ -109,15 +109,25 @@ def segment(
     if not transcript.utterances:
         return Segmentation(stages=(), given=False)
     evidence = evidence if evidence is not None else stage_evidence(transcript, stage_cues, model)
-    scores = [e.scores for e in evidence]
+    # System lines are decoded out: a stage starts on somebody's words, never on a bot's line.
+    spoken = [i for i, e in enumerate(evidence) if not e.system] or list(range(len(evidence)))
+    scores = [evidence[i].scores for i in spoken]
     if model is None:
         path = decode(scores, cue_scorer.COSTS)
     elif model.scheme == "bi":
         path = decode_begin_inside(scores, model.costs)
     else:
         path = decode(scores, model.costs)
+    stages: list[str | None] = [None] * len(evidence)
+    for i, s in zip(spoken, path, strict=True):
+        stages[i] = STAGES[s]
+    for i, utterance in enumerate(transcript.utterances):  # a system line: its marker, else the line before
+        if stages[i] is None:
+            before = next((stages[j] for j in range(i - 1, -1, -1) if stages[j] is not None), None)
+            after = next((stages[j] for j in range(i + 1, len(stages)) if stages[j] is not None), None)
+            stages[i] = utterance.given_stage or before or after or STAGES[0]
     given = any(u.given_stage is not None for u in transcript.utterances)
-    return Segmentation(stages=tuple(STAGES[s] for s in path), given=given)
+    return Segmentation(stages=tuple(s or STAGES[0] for s in stages), given=given)
 
 
 def explain_boundaries(

@@ -26,23 +26,30 @@ from callqa.transcripts.base import RawTurn, SpeakerVocabulary
 # Agent-side phrases that hold whatever the rubric says: the job itself (weight 1), and the polite
 # second person that customers seldom use to an agent (weight 0.5).
 _AGENT_MARKERS = ("工号", "为您服务", "有什么可以帮您", "请问还有什么", "感谢您的来电", "很高兴为您")
-_AGENT_WORDS = ("帮您", "为您", "给您", "请您", "您稍等", "请稍等", "我这边", "您好")
+_AGENT_WORDS = ("帮您", "为您", "给您", "您稍等", "请稍等", "我这边")
 _CUSTOMER_WORDS = ("你们", "我的", "我想", "我要", "怎么回事", "凭什么")
 
-# Nobody's own words, matched on normalised text (Simplified, half width, no spaces).
-_SYSTEM_TEXT = re.compile(
-    r"^[\[【(]?(?:系统(?:消息|提示|通知)|自动回复|机器人|智能助手)[\]】)]?(?:[:：]|$)"  # marked as such
-    r"|请(?:回复|输入|按|发送)(?:数字|序号|编号|[0-9])"  # a bot's menu
-    r"|转接人工|人工客服已接入|已为您接入|已接入人工"  # queue and hand-over notices
-    r"|(?:当前|目前|前方)排队|排队(?:人数|中)|您前面还有[0-9]+"
-    r"|会话已(?:结束|关闭|超时)|对话已(?:结束|关闭)"
-    r"|^(?:[\[【](?:图片|表情|动画表情|语音|视频|文件|链接|订单卡片|商品卡片|卡片|位置|红包|消息已撤回)[\]】])+$"
+# Nobody's own words, matched on normalised text (Simplified, half width, no spaces). A notice must
+# open the line, and the line be short: an agent who says 「前方排队人数较多，你自己等着吧」 or closes with
+# 「稍后请按1对我的服务进行评价，再见」 is speaking, and is checked like any agent line.
+_SYSTEM_MARK = re.compile(r"^[\[【(]?(?:系统(?:消息|提示|通知)|自动回复|机器人|智能助手)[\]】)]?(?:[:：]|$)")
+_SYSTEM_NOTICE = re.compile(
+    r"^(?:请(?:回复|输入|按|发送)(?:数字|序号|编号|[0-9])"  # a bot's menu
+    r"|(?:正在|即将|已)?(?:为您)?(?:转接|接入)人工|人工客服已接入|已为您接入|.{1,8}已接入"  # queue, hand-over
+    r"|(?:当前|目前|前方)排队|您前面还有[0-9]+"
+    r"|(?:会话|对话)已(?:结束|关闭|超时))"
 )
+_MEDIA_ONLY = re.compile(
+    r"^(?:[\[【](?:图片|表情|动画表情|语音|视频|文件|链接|订单卡片|商品卡片|卡片|位置|红包|消息已撤回)[\]】])+$"
+)
+_NOTICE_CHARS = 40
 
 
 def is_system_text(norm: str) -> bool:
     """A line that is a bot's, the console's or a media placeholder, not a person's own words."""
-    return bool(_SYSTEM_TEXT.search(norm))
+    if _SYSTEM_MARK.search(norm) or _MEDIA_ONLY.match(norm):
+        return True
+    return len(norm) <= _NOTICE_CHARS and bool(_SYSTEM_NOTICE.match(norm))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +81,15 @@ def _confidence(margin: float) -> float:
 
 
 def _transfers(turns: list[RawTurn], roles: list[Role]) -> tuple[Transfer, ...]:
-    """Each agent label that speaks after another agent has, at its first line."""
+    """Each time another agent label takes over from the agent who spoke last (a hand-back too)."""
     transfers: list[Transfer] = []
-    seen: list[str] = []
+    current: str | None = None
     for index, (turn, role) in enumerate(zip(turns, roles, strict=True)):
-        if role != "agent" or turn.speaker is None or turn.speaker in seen:
+        if role != "agent" or turn.speaker is None or turn.speaker == current:
             continue
-        if seen:
-            transfers.append(Transfer(index, turn.line, seen[-1], turn.speaker))
-        seen.append(turn.speaker)
+        if current is not None:
+            transfers.append(Transfer(index, turn.line, current, turn.speaker))
+        current = turn.speaker
     return tuple(transfers)
 
 
@@ -123,9 +130,11 @@ def _speaker_roles(
                 f"no speaker '{agent_speaker}' in the transcript",
                 hint=f"speakers: {', '.join(speakers) or 'none'}",
             )
-        forced = tuple(SpeakerRole(s, "agent" if s == agent_speaker else "customer", "forced") for s in people) + tuple(
-            r for r in system if r.speaker != agent_speaker
-        )
+        # the forced speaker is the agent; other agent labels (a second agent) stay agents
+        forced = tuple(
+            SpeakerRole(s, "agent" if s == agent_speaker or mapped[s] == "agent" else "customer", "forced")
+            for s in people
+        ) + tuple(r for r in system if r.speaker != agent_speaker)
         if agent_speaker not in people:
             forced += (SpeakerRole(agent_speaker, "agent", "forced"),)
         return RoleAssignment([], "forced", agent=agent_speaker, confidence=1.0, speakers=forced)
@@ -146,7 +155,8 @@ def _speaker_roles(
         else:
             for speaker in unknown:
                 evidence = _agent_evidence(by_speaker[speaker], vocabulary)
-                role: Role = "agent" if evidence > 0 else "customer" if evidence < 0 else "unknown"
+                # an agent shows it (工号, 为您服务 …); one polite word is not enough
+                role: Role = "agent" if evidence >= 0.5 else "customer" if evidence < 0 else "unknown"
                 result.append(SpeakerRole(speaker, role, "inferred", _confidence(evidence) if evidence else None))
         order = {s: i for i, s in enumerate(speakers)}
         ordered = tuple(sorted([*result, *system], key=lambda r: order[r.speaker]))

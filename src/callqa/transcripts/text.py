@@ -60,6 +60,7 @@ class Stamp:
     moment: datetime | None = None  # a date-time; seconds come from the call's first one
     clocked: bool = False  # the date-time has a time of day
     clock: str | None = None  # a bare `09:15` as written: a time of day once the call has a date
+    bracketed: bool = False  # [09:15], (01:23), 【09:15】: a stamp even at the start of a message line
 
 
 def _stamp_at(line: str, pos: int = 0) -> Stamp | None:
@@ -70,6 +71,7 @@ def _stamp_at(line: str, pos: int = 0) -> Stamp | None:
     if _BRACKETS.get(opened, "") != closed:  # `[09:15` or `09:15)`: not a stamp
         return None
     length = match.end() - pos
+    bracketed = bool(opened)
     if match["year"]:
         month, day = match["month"] or match["month2"], match["day"] or match["day2"]
         hour = minute = second = 0
@@ -81,13 +83,14 @@ def _stamp_at(line: str, pos: int = 0) -> Stamp | None:
             moment = datetime(int(match["year"]), int(month), int(day), hour, minute, second)
         except ValueError:  # 2024-13-45: a number, not a date
             return None
-        return Stamp(length, moment=moment, clocked=bool(match["clock"]))
+        return Stamp(length, moment=moment, clocked=bool(match["clock"]), bracketed=bracketed)
     try:
         return Stamp(
             length,
             start=parse_time(match["start"]),
             end=parse_time(match["end"]),
             clock=None if match["end"] else match["start"],
+            bracketed=bracketed,
         )
     except ValueError:
         return None
@@ -147,10 +150,11 @@ def _split_run_together(text: str, is_label: Callable[[str], bool]) -> list[tupl
 class _Reader:
     """The state of reading one text transcript, line by line (see the module docstring)."""
 
-    def __init__(self, path: str, is_label: Callable[[str], bool], line_labels: set[str]) -> None:
+    def __init__(self, path: str, is_label: Callable[[str], bool], labels: LabelCounts) -> None:
         self.path = path
         self.is_label = is_label
-        self.is_inner_label = lambda label: label in line_labels and is_label(label)
+        self.labels = labels
+        self.is_inner_label = lambda label: label in labels.colon and is_label(label)
         self.turns: list[RawTurn] = []
         self.warnings: list[str] = []
         self.given_stage: str | None = None
@@ -174,16 +178,16 @@ class _Reader:
             self.origin = moment
         self.last = moment
         seconds = (moment - self.origin).total_seconds()
-        return (seconds if seconds >= 0 else None), None
+        return (seconds if 0 <= seconds <= 1e7 else None), None  # 1e7 s: what parse_time accepts
 
     def _time_of_day(self, clock: str) -> datetime | None:
         parts = [int(float(p)) for p in clock.replace(",", ".").split(":")]
         hour, minute, second = [*parts, 0][:3]
         try:
             moment = self.last.replace(hour=hour, minute=minute, second=second)
-        except ValueError:
+            return moment + timedelta(days=1) if moment < self.last - timedelta(hours=12) else moment  # midnight
+        except (ValueError, OverflowError):  # 25:00, or a 0001-01-01 / 9999-12-31 placeholder date
             return None
-        return moment + timedelta(days=1) if moment < self.last - timedelta(hours=12) else moment  # midnight
 
     def comment(self, line: str, line_number: int) -> None:
         header = _AGENT_HEADER.match(line)
@@ -213,14 +217,19 @@ class _Reader:
         stamp = _stamp_at(line)
         rest = line[stamp.length :] if stamp else line
         labelled = _LABELLED.match(rest)
-        if labelled and self.two_line and not self.is_label(labelled["speaker"]):
-            labelled = None  # `地址:北京市…` inside a console message
+        if labelled and self.two_line and not self.labels.is_speaker(labelled["speaker"]):
+            labelled = None  # `收货地址:北京市…` or `客服电话:400…` inside a console message
         if labelled is None:
             header = _header_speaker(line, self.is_label)
-            if header is not None:
+            if header is not None and (
+                self.labels.is_header(header[0])
+                or (self.is_label(header[0]) and header[1].moment is not None and header[1].clocked)
+            ):
                 self.speaker, self.header = header
                 self.two_line, self.open_turn = True, None
                 return
+            if stamp is not None and not stamp.bracketed:  # `2024年7月1日买的…`, `15:00` in a message: text
+                stamp, rest = None, line
         if labelled:
             self.speaker, rest = labelled["speaker"], labelled["text"]
             self.header = None
@@ -263,11 +272,43 @@ class _Reader:
             start = end = None  # the times belong to the line's first turn
 
 
+@dataclass(frozen=True, slots=True)
+class LabelCounts:
+    """How often each label starts a line as `LABEL:` (colon) and as a console header, in one file.
+    A speaker speaks more than once: a label seen once (`收货地址:`, `下单时间 2024-07-01 20:16:58`, `以后`
+    after a date in a message) is text, where the console layout or a header would otherwise misread it."""
+
+    colon: dict[str, int]
+    header: dict[str, int]
+
+    def is_header(self, label: str) -> bool:
+        return self.header.get(label, 0) >= 2 or label in self.colon
+
+    def is_speaker(self, label: str) -> bool:
+        return self.colon.get(label, 0) >= 2 or self.header.get(label, 0) >= 2
+
+
+def _count_labels(lines: list[str]) -> LabelCounts:
+    colon: dict[str, int] = {}
+    header: dict[str, int] = {}
+    for line in lines:
+        if not line or line.startswith("#"):
+            continue
+        stamp = _stamp_at(line)
+        labelled = _LABELLED.match(line[stamp.length :] if stamp else line)
+        if labelled:
+            colon[labelled["speaker"]] = colon.get(labelled["speaker"], 0) + 1
+            continue
+        candidate = _header_speaker(line, lambda _: True)
+        if candidate is not None:
+            header[candidate[0]] = header.get(candidate[0], 0) + 1
+    return LabelCounts(colon, header)
+
+
 def parse_text(text: str, path: str, is_label: Callable[[str], bool]) -> Parsed:
     """`is_label(s)` says whether `s` is a known speaker label (one that maps to a role)."""
     lines = [raw.strip().lstrip("\ufeff").strip() for raw in text.splitlines()]
-    line_labels = {label for line in lines if not line.startswith("#") and (label := speaker_label(line))}
-    reader = _Reader(path, is_label, line_labels)
+    reader = _Reader(path, is_label, _count_labels(lines))
     for line_number, line in enumerate(lines, start=1):
         if not line:
             continue
