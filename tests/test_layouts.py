@@ -35,6 +35,7 @@ def read(write, default_rubric, text, name="call.txt"):
         "[2024-07-03 09:15:58]",
         "(01:23)",
         "【09:15】",
+        "2024-07-03T09:15:58+08:00",
     ],
 )
 @pytest.mark.parametrize("space", [" ", ""])
@@ -204,6 +205,12 @@ def test_a_one_off_label_inside_a_console_message_is_text(write, default_rubric)
 def test_placeholder_dates_are_no_crash(write, default_rubric, date):
     utterances = read(write, default_rubric, f"{date} 客服:您好\n09:16 客户:你好\n").utterances
     assert [u.text for u in utterances] == ["您好", "你好"]
+
+
+def test_a_chat_opening_on_an_image_is_text_and_a_bot_label_is_system(write, default_rubric):
+    transcript = read(write, default_rubric, "[图片]\n客服机器人:请回复数字选择\n客户:这个杯子碎了\n客服:抱歉\n")
+    assert transcript.format == "text"  # `[图片]` does not open a JSON list
+    assert [u.role for u in transcript.utterances] == ["system", "system", "customer", "agent"]
 
 
 def test_forcing_the_agent_keeps_a_second_agent_an_agent(default_rubric):

@@ -401,6 +401,7 @@ class Speakers(_Model):
         r"ivr",
         r"bot",
         r"system",
+        r"\S{0,6}(?:机器人|小助手|智能助手)$",  # 客服机器人, 京东小助手
     ]
     agent: list[NonEmptyText] = [
         r"客服",

@@ -54,7 +54,8 @@ def detect_format(path: Path, text: str) -> str:
         return "vtt"
     if _SRT_START.match(head.replace("\r\n", "\n")):
         return "srt"
-    if head.startswith(("{", "[")) and not re.match(r"\[\s*\d", head):  # [00:01] is a timestamp
+    # A JSON list opens with an object, a list, a string or nothing: `[00:01]` and `[图片]` open text lines.
+    if head.startswith("{") or re.match(r"\[\s*[\[{\"\]]", head):
         return "auto-json"
     return "text"
 

@@ -37,7 +37,10 @@ _DATE = (
     r"(?P<year>\d{4})\s*(?:[-/.]\s*(?P<month>\d{1,2})\s*[-/.]\s*(?P<day>\d{1,2})"
     r"|年\s*(?P<month2>\d{1,2})\s*月\s*(?P<day2>\d{1,2})\s*[日号]?)"
 )
-_STAMP_BODY = rf"(?:{_DATE}(?:\s*T?\s*(?P<clock>{_CLOCK}))?|(?P<start>{_CLOCK})(?:{_RANGE_SEP}(?P<end>{_CLOCK}))?)"
+_ZONE = r"(?:Z|[+-]\d{2}:?\d{2})"  # ISO 8601's zone, ignored: one chat has one
+_DATE_TIME = rf"{_DATE}(?:\s*T?\s*(?P<clock>{_CLOCK}){_ZONE}?)?"
+_OFFSET = rf"(?P<start>{_CLOCK})(?:{_RANGE_SEP}(?P<end>{_CLOCK}))?"
+_STAMP_BODY = rf"(?:{_DATE_TIME}|{_OFFSET})"
 _BRACKETS = {"[": "]", "(": ")", "（": "）", "【": "】"}
 _STAMP = re.compile(rf"\s*(?P<open>[\[(（【]?)\s*{_STAMP_BODY}\s*(?P<close>[\])）】]?)\s*")
 # A label is short and has no sentence punctuation: 客服, 客服人員, 工号1234, 客服小王, Agent.
