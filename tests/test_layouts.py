@@ -274,3 +274,13 @@ def test_every_line_lands_in_exactly_one_utterance(tmp_path, default_rubric, cas
     utterances = read_transcript(path, default_rubric).utterances
     kept = [line for u in utterances for line in u.text.split("\n")]
     assert kept == messages  # in order, none lost, none twice, no stamp or label left in the text
+
+
+def test_a_trainees_feedback_sheet_says_where_the_call_was_transferred(tmp_path):
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    (folder / "transfer.txt").write_text((FORMATS_DIR / "transfer.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    result = CliRunner().invoke(app, ["score", str(folder), "--out", str(tmp_path / "out"), "--format", "text"])
+    assert result.exit_code == 0, result.output
+    sheets = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out" / "feedback").glob("*.md"))
+    assert "转接: 第4行由「Agent」转给「专员」" in sheets

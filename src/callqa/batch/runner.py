@@ -92,6 +92,7 @@ class CallSummary:
     missed: int  # recommended scripts not said
     rules: dict[str, str]  # rule id -> category, for every rule that cost points
     main_problem: str  # the worst forbidden hit, e.g. 推诿「不归我们管」
+    transfers: tuple[str, ...] = ()  # 第4行由「Agent」转给「专员」, for the trainee's feedback
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,10 @@ def summarize(report: dict[str, Any], path: Path, group_by: str) -> tuple[CallSu
         missed=sum(1 for f in lost if f["kind"] == "recommended"),
         rules={f["rule"]: f["category"] for f in lost},
         main_problem=f"{worst['category']}「{worst['matched']}」" if worst else "",
+        transfers=tuple(
+            f"第{t['line']}行由「{t['from_speaker']}」转给「{t['to_speaker']}」"
+            for t in report["transcript"]["roles"].get("transfers", [])
+        ),
     )
     return call, lost
 

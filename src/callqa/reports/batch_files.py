@@ -160,6 +160,8 @@ class OutputFolder:
         part = self._parts.setdefault(call.group, self.work / "feedback" / f"{len(self._parts)}.part")
         verdict = "通过" if call.passed else "未通过"
         lines = [f"\n### {call.path}\n\n得分 {call.score:g}/{call.max_score:g},等级 {call.grade},{verdict}\n"]
+        if call.transfers:
+            lines.append(f"\n转接: {'; '.join(call.transfers)}\n")
         if lost:
             lines.append("\n| 行 | 阶段 | 问题 | 原话 | 建议说法 | 分数 |\n|---|---|---|---|---|---|\n")
             for f in lost:
