@@ -97,12 +97,10 @@ class ForbiddenModel:
         parts.sort(key=lambda part: (-part[1], part[0]))  # ties by name: the same evidence in every run
         return tuple((name, round(c, 3)) for name, c in parts[:top])
 
-    def predict(self, features: Mapping[str, float], top: int = 5, confidence: float | None = None) -> Prediction:
-        """The full verdict: confidence (pass it when computed already), the most likely category, and
-        the features that drove it."""
-        confidence = self.confidence(features) if confidence is None else confidence
+    def predict(self, features: Mapping[str, float], top: int = 5) -> Prediction:
+        """The full verdict: confidence, the most likely category, and the features that drove it."""
         category, probability = self.category(features)
-        return Prediction(category, confidence, probability, self.drivers(features, top))
+        return Prediction(category, self.confidence(features), probability, self.drivers(features, top))
 
     @staticmethod
     def describe(feature: str) -> str:

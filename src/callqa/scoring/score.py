@@ -192,6 +192,7 @@ def _missed(compiled: CompiledRubric, script: RecommendedScript, best: tuple[Scr
 
 def _script_findings(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> list[Finding]:
     findings = []
+    missed: list[tuple[Finding, RecommendedScript]] = []
     credited: set[tuple[str, str | None]] = set()  # (stage, label) of scripts counted for another stage
     utterances, stages = transcript.utterances, segmentation.stages
     for script_index, script in enumerate(compiled.scripts):
@@ -232,13 +233,9 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
                 credited.add((script.counts_for, script.label))
             findings.append(finding)
         elif not script.bonus:  # a bonus script not said costs nothing and is not worth a line
-            findings.append(_missed(compiled, script, best))
-    by_id = {script.id: script for script in compiled.scripts}
-    return [  # a script said in another stage and counted for its own is not missed there
-        f
-        for f in findings
-        if f.matched or (f.utterance is None and f.points > 0) or (f.stage, by_id[f.rule].label) not in credited
-    ]
+            missed.append((_missed(compiled, script, best), script))
+    # a script said in another stage and counted for its own is not missed there
+    return findings + [f for f, script in missed if (script.stage, script.label) not in credited]
 
 
 def _apply_caps(findings: list[Finding], compiled: CompiledRubric) -> dict[str, float]:

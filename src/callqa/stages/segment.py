@@ -55,8 +55,8 @@ def stage_evidence(transcript: Transcript, stage_cues: StageCues, model: StageMo
     """Scores of every stage for every utterance, marker lines applied.
 
     System lines (a bot's menu, a queue notice, [图片]) are nobody's words: the call is scored without
-    them, so that they shift no position, rank or neighbour, and each gets a score of 0 for every
-    label: it takes whatever stage the lines around it are in."""
+    them, so that they shift no position, rank or neighbour; `segment` gives each the stage of the
+    lines around it."""
     utterances = transcript.utterances
     people = [i for i, u in enumerate(utterances) if u.role != "system"]
     if not people or len(people) == len(utterances):
@@ -65,13 +65,8 @@ def stage_evidence(transcript: Transcript, stage_cues: StageCues, model: StageMo
     inner = _evidence(replace(transcript, utterances=spoken), stage_cues, model)
     labels = model.labels if model is not None else list(STAGES)
     last = max(len(utterances) - 1, 1)
-    evidence = []
-    for i, utterance in enumerate(utterances):
-        scores = tuple(
-            IMPOSSIBLE if utterance.given_stage and not label.startswith(utterance.given_stage) else 0.0
-            for label in labels
-        )
-        evidence.append(StageEvidence(i / last, {}, scores, system=True))
+    # `segment` decodes system lines out, so their scores are never added up; they are kept for shape.
+    evidence = [StageEvidence(i / last, {}, (0.0,) * len(labels), system=True) for i in range(len(utterances))]
     for k, i in enumerate(people):
         evidence[i] = replace(inner[k], position=i / last)
     return evidence

@@ -97,11 +97,12 @@ def assign_roles(
     turns: list[RawTurn], norms: list[str], vocabulary: SpeakerVocabulary, agent_speaker: str | None = None
 ) -> RoleAssignment:
     """Roles for the turns; `norms` is each turn's normalised text."""
-    assignment = _speaker_roles(turns, norms, vocabulary, agent_speaker)
+    system_lines = [is_system_text(norm) for norm in norms]  # once per turn: both steps below need it
+    assignment = _speaker_roles(turns, norms, system_lines, vocabulary, agent_speaker)
     by_speaker = {s.speaker: s.role for s in assignment.speakers}
     roles: list[Role] = [
-        "system" if is_system_text(norm) else by_speaker.get(turn.speaker, "unknown") if turn.speaker else "unknown"
-        for turn, norm in zip(turns, norms, strict=True)
+        "system" if system else by_speaker.get(turn.speaker, "unknown") if turn.speaker else "unknown"
+        for turn, system in zip(turns, system_lines, strict=True)
     ]
     return RoleAssignment(
         roles,
@@ -115,7 +116,11 @@ def assign_roles(
 
 
 def _speaker_roles(
-    turns: list[RawTurn], norms: list[str], vocabulary: SpeakerVocabulary, agent_speaker: str | None
+    turns: list[RawTurn],
+    norms: list[str],
+    system_lines: list[bool],
+    vocabulary: SpeakerVocabulary,
+    agent_speaker: str | None,
 ) -> RoleAssignment:
     """The role of each speaker label (`speakers`); `roles` is left for `assign_roles` to fill."""
     speakers = list(dict.fromkeys(t.speaker for t in turns if t.speaker is not None))
@@ -140,8 +145,8 @@ def _speaker_roles(
         return RoleAssignment([], "forced", agent=agent_speaker, confidence=1.0, speakers=forced)
 
     by_speaker: dict[str, list[str]] = {s: [] for s in speakers}
-    for turn, norm in zip(turns, norms, strict=True):
-        if turn.speaker is not None and not is_system_text(norm):
+    for turn, norm, system_line in zip(turns, norms, system_lines, strict=True):
+        if turn.speaker is not None and not system_line:
             by_speaker[turn.speaker].append(norm)
 
     known = {mapped[s] for s in people} - {"unknown"}

@@ -119,13 +119,19 @@ def _header_speaker(line: str, is_label: Callable[[str], bool]) -> tuple[str, St
     return found if is_label(label) or (at.moment is not None and at.clocked) else None
 
 
-def speaker_label(line: str) -> str | None:
-    """The speaker label of a `ROLE:TEXT` line, after any stamp; None when the line has none."""
-    line = line.strip()
+def _colon_label(line: str) -> str | None:
+    """The label of a `LABEL:TEXT` line, after any stamp."""
     stamp = _stamp_at(line)
     labelled = _LABELLED.match(line[stamp.length :] if stamp else line)
-    if labelled:
-        return labelled["speaker"]
+    return labelled["speaker"] if labelled else None
+
+
+def speaker_label(line: str) -> str | None:
+    """The speaker label of a `ROLE:TEXT` line or a console header, after any stamp; None when none."""
+    line = line.strip()
+    label = _colon_label(line)
+    if label is not None:
+        return label
     header = _header_speaker(line, lambda _: False)
     return header[0] if header else None
 
@@ -297,10 +303,9 @@ def _count_labels(lines: list[str]) -> LabelCounts:
     for line in lines:
         if not line or line.startswith("#"):
             continue
-        stamp = _stamp_at(line)
-        labelled = _LABELLED.match(line[stamp.length :] if stamp else line)
-        if labelled:
-            colon[labelled["speaker"]] = colon.get(labelled["speaker"], 0) + 1
+        label = _colon_label(line)
+        if label is not None:
+            colon[label] = colon.get(label, 0) + 1
             continue
         candidate = _header_speaker(line, lambda _: True)
         if candidate is not None:
