@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import os
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,3 +55,53 @@ def rubric_file(write):
         return write(name, body)
 
     return _rubric
+
+
+@pytest.fixture(scope="session")
+def _postgres_admin() -> Iterator[Any]:
+    """An autocommit engine on the server CALLQA_TEST_POSTGRES names (CREATE/DROP DATABASE refuse a transaction).
+
+    One for the session: a connection per test database costs a few milliseconds, an engine per test more.
+    """
+    url = os.environ.get("CALLQA_TEST_POSTGRES")
+    if not url:
+        if os.environ.get("CALLQA_REQUIRE_POSTGRES") == "1":
+            pytest.fail("CALLQA_REQUIRE_POSTGRES=1 but CALLQA_TEST_POSTGRES (a PostgreSQL server's URL) is not set")
+        pytest.skip("no PostgreSQL server: set CALLQA_TEST_POSTGRES=postgresql+psycopg://USER@HOST:PORT/postgres")
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except sqlalchemy.exc.OperationalError as error:
+        engine.dispose()
+        # The URL was given, so an unreachable server is a failure, not a reason to skip.
+        pytest.fail(f"CALLQA_TEST_POSTGRES={url}: cannot connect: {error.orig}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A fresh, empty database for this test, as a SQLAlchemy URL: each test runs once on each backend.
+
+    SQLite: a file under tmp_path. PostgreSQL: a database of its own on the CALLQA_TEST_POSTGRES server, created
+    from template0 (template1 may hold whatever a developer's server added to it), in UTF8 whatever the
+    server's default, and dropped afterwards with FORCE, so that a connection the test left open does not keep
+    it. Without CALLQA_TEST_POSTGRES the postgresql case is skipped, unless CALLQA_REQUIRE_POSTGRES=1 (CI),
+    where it fails.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'callqa.db'}"
+        return
+    admin = request.getfixturevalue("_postgres_admin")
+    name = f"callqa_t_{secrets.token_hex(6)}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'")
+    try:
+        # render_as_string: str(url) masks the password as ***.
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
