@@ -9,6 +9,7 @@ Schema printed by `callqa schema report`): fields may be added, none are ever re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -94,6 +95,8 @@ class Transcript:
     roles: RoleInfo = RoleInfo()
     encoding: str | None = None
     agent_name: str | None = None  # from a `# agent: 张三` header
+    team: str | None = None  # from a `# team: 一组` header
+    call_date: date | None = None  # from a `# date:` header, else the chat's first dated stamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +186,10 @@ class ReportTranscript(_ReportPart):
     format: str
     encoding: str | None
     agent_name: str | None = Field(description="from a `# agent: NAME` header line")
+    team: str | None = Field(default=None, description="from a `# team: NAME` header line")
+    call_date: date | None = Field(
+        default=None, description="from a `# date: YYYY-MM-DD` header line, else the chat's first dated stamp"
+    )
     roles: ReportRoles
 
 

@@ -301,6 +301,8 @@ def score(transcript: Transcript, segmentation: Segmentation, compiled: Compiled
             format=transcript.format,
             encoding=transcript.encoding,
             agent_name=transcript.agent_name,
+            team=transcript.team,
+            call_date=transcript.call_date,
             roles=ReportRoles.model_construct(
                 method=roles.method,
                 agent=roles.agent,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Protocol
 
 from callqa.errors import InputError
@@ -39,6 +40,8 @@ class Parsed:
     turns: list[RawTurn]
     warnings: list[str] = field(default_factory=list)
     agent_name: str | None = None  # from a `# agent: 张三` header line
+    team: str | None = None  # from a `# team: 一组` header line
+    call_date: date | None = None  # from a `# date: 2024-07-03` header line, else the chat's first dated stamp
 
 
 def check_turn_length(path: str, turn: RawTurn) -> None:

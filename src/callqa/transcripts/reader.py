@@ -141,4 +141,6 @@ def transcript_from_text(
         ),
         encoding=encoding,
         agent_name=parsed.agent_name,
+        team=parsed.team,
+        call_date=parsed.call_date,
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from callqa.errors import InputError
 from callqa.model import STAGES
@@ -51,6 +51,11 @@ _INNER_LABEL = re.compile(rf"(?P<label>{_LABEL_CHARS}{{2,8}})[:：]")
 _MARKER = re.compile(r"^\s*##\s*(?P<stage>\S+)\s*$")
 # `# agent: 张三` names the agent or trainee the call belongs to (for batch grouping).
 _AGENT_HEADER = re.compile(r"^#\s*(?:agent|trainee|坐席|客服|学员|员工)\s*[:：]\s*(?P<name>\S.*?)\s*$", re.IGNORECASE)
+_TEAM_HEADER = re.compile(r"^#\s*(?:team|团队|班组|小组|组别)\s*[:：]\s*(?P<name>\S.*?)\s*$", re.IGNORECASE)
+_DATE_HEADER = re.compile(
+    r"^#\s*(?:date|日期|通话日期|通话时间)\s*[:：]\s*(?P<year>\d{4})[-/.年](?P<month>\d{1,2})[-/.月](?P<day>\d{1,2})",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +173,8 @@ class _Reader:
         self.warnings: list[str] = []
         self.given_stage: str | None = None
         self.agent_name: str | None = None
+        self.team: str | None = None
+        self.call_date: date | None = None  # from a `# date:` header
         self.speaker: str | None = None
         self.open_turn: RawTurn | None = None  # the message an unlabelled line continues
         self.header: Stamp | None = None  # a console header line whose message has not come yet
@@ -202,6 +209,15 @@ class _Reader:
         header = _AGENT_HEADER.match(line)
         if header and self.agent_name is None:
             self.agent_name = header["name"]
+        team = _TEAM_HEADER.match(line)
+        if team and self.team is None:
+            self.team = team["name"]
+        day = _DATE_HEADER.match(line)
+        if day and self.call_date is None:
+            try:
+                self.call_date = date(int(day["year"]), int(day["month"]), int(day["day"]))
+            except ValueError:
+                self.warnings.append(f"line {line_number}: '{line.strip()}' is not a date; ignored")
         marker = _MARKER.match(line)
         if not marker:
             return
@@ -327,4 +343,11 @@ def parse_text(text: str, path: str, is_label: Callable[[str], bool]) -> Parsed:
     turns = reader.turns
     if turns and all(turn.speaker is None for turn in turns):
         raise InputError(path, "no line looks like an utterance", hint="expected ROLE:TEXT lines such as 客服:您好")
-    return Parsed(format="text", turns=turns, warnings=reader.warnings, agent_name=reader.agent_name)
+    return Parsed(
+        format="text",
+        turns=turns,
+        warnings=reader.warnings,
+        agent_name=reader.agent_name,
+        team=reader.team,
+        call_date=reader.call_date or (reader.origin.date() if reader.origin is not None else None),
+    )
