@@ -3,6 +3,7 @@ and --jobs 2, print calls/s and peak RSS.
 
     python benchmarks/batch.py            # 10,000 calls of ~40 utterances
     python benchmarks/batch.py -n 2000 --jobs 1 2
+    python benchmarks/batch.py -n 2000 --jobs 1 --db   # also with every call stored in a SQLite file
 
 Each call is stitched from the samples (the opening and closing of one, the middle turns of others)
 to about 40 utterances, with job numbers, phone and order numbers varied, so that no cache sees the
@@ -89,9 +90,11 @@ def tree_memory(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def measure(folder: Path, jobs: int) -> tuple[float, int, int, int]:
+def measure(folder: Path, jobs: int, db: str | None = None) -> tuple[float, int, int, int]:
     """(seconds, peak tree RSS, peak tree PSS, calls scored)."""
     command = [sys.executable, "-m", "callqa", "score", str(folder), "--jobs", str(jobs), "--format", "csv"]
+    if db is not None:
+        command += ["--db", db]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     peak_rss = peak_pss = 0
@@ -114,6 +117,36 @@ def measure(folder: Path, jobs: int) -> tuple[float, int, int, int]:
     return elapsed, peak_rss, peak_pss, rows
 
 
+def storing_alone(folder: Path, database: Path, repeat: int) -> None:
+    """Storing without scoring: the reports of the first 2,000 calls saved as `callqa score --db` saves
+    them (batches of 500, one transaction each), into a fresh SQLite file each run."""
+    import json
+
+    import callqa
+
+    compiled = callqa.load_rubric()
+    recorder = callqa.CallRecorder(compiled)
+    paths = sorted(folder.rglob("*.txt"))[:2000]
+    reports = [(json.loads(callqa.score_file(p, compiled).to_json(indent=None)), p) for p in paths]
+    best = float("inf")
+    for run in range(repeat):
+        target = database.with_name(f"{database.stem}-{run}.db")
+        store = callqa.open_store(f"sqlite:///{target}")
+        started = time.perf_counter()
+        writer = callqa.BatchWriter(store)
+        for report, path in reports:
+            writer.add(recorder.scored(report, path))
+        writer.flush()
+        best = min(best, time.perf_counter() - started)
+        store.close()
+        assert writer.error is None and writer.stored == len(reports), writer.error
+    findings = sum(len(r["findings"]) for r, _ in reports) / len(reports)
+    print(
+        f"storing alone (SQLite, {findings:.1f} findings a call): {len(reports) / best:.0f} calls/s on one core "
+        f"(best of {repeat})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--calls", type=int, default=10_000)
@@ -124,6 +157,12 @@ def main() -> None:
         type=int,
         default=3,
         help="runs per --jobs value; the fastest counts (other load on the machine only ever slows a run)",
+    )
+    parser.add_argument(
+        "--db",
+        action="store_true",
+        help="also score with --db (a fresh SQLite file each run), and time storing alone: the calls' reports "
+        "saved in batches of 500, as `callqa score --db` does",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,8 +186,21 @@ def main() -> None:
                 f"({rates[jobs] / jobs:.0f} per job); peak memory of all processes: "
                 f"PSS {pss / 2**20:.0f} MB, RSS {rss / 2**20:.0f} MB (counting shared pages in each)"
             )
+            if args.db:
+                timings = []
+                for run in range(args.repeat):
+                    database = Path(tmp) / f"store-{jobs}-{run}.db"
+                    timings.append(measure(folder, jobs, f"sqlite:///{database}")[0])
+                stored = rows / min(timings)
+                print(
+                    f"--jobs {jobs} --db (SQLite): {stored:.0f} calls/s (best of {args.repeat}: "
+                    f"{', '.join(f'{t:.1f}' for t in timings)} s); storing costs "
+                    f"{(min(timings) - elapsed) / rows * 1000:.2f} ms a call"
+                )
         if 1 in rates and 2 in rates:
             print(f"speed-up with 2 jobs: {rates[2] / rates[1]:.2f}x")
+        if args.db:
+            storing_alone(folder, Path(tmp) / "alone.db", args.repeat)
         largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"largest single process: {largest:.0f} MB")
 

@@ -1,4 +1,4 @@
-"""The wheel carries the default rubric, and the README's commands are the ones CI runs."""
+"""The wheel carries the default rubric, models and database migrations; the README's commands are CI's."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ def test_wheel_ships_the_default_rubric(tmp_path):
         names = set(archive.namelist())
         shipped = archive.read("callqa/rubrics/default.yaml")
     assert {"callqa/cli/app.py", "callqa/rules/schema.py", "callqa/stages/default_model.json"} <= names
+    # The database migrations `callqa db upgrade` runs, every revision of them.
+    migrations = {p.relative_to(ROOT / "src").as_posix() for p in (ROOT / "src/callqa/store/migrations").rglob("*.py")}
+    assert len(migrations) >= 3 and migrations <= names
     assert shipped == (ROOT / "rubrics" / "default.yaml").read_bytes()
     assert any(n.endswith("entry_points.txt") for n in names)
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from callqa.batch.dask import score_on_dask
 from callqa.batch.runner import score_many as _score_many
-from callqa.errors import CallqaError, InputError
+from callqa.errors import CallqaError, InputError, StoreError
 from callqa.evaluation.evaluate import train_forbidden, train_stages
 from callqa.model import Report, Segmentation, Transcript
 from callqa.rules.compiled import CompiledRubric
@@ -34,20 +34,29 @@ from callqa.scoring.pipeline import compile_rubric, evidence_for, score_transcri
 from callqa.stages.model import StageModel
 from callqa.stages.segment import Boundary, StageEvidence, explain_boundaries
 from callqa.stages.segment import segment as decode_evidence
+from callqa.store.records import CallMeta, HistoryFilter, StoredCall, database_url, path_pattern
+from callqa.store.writer import BatchWriter, CallRecorder
 from callqa.transcripts.gold import LabelledCall, labelled_files, read_labelled, without_markers
 from callqa.transcripts.reader import FORMATS, TRANSCRIPT_SUFFIXES, ReadOptions, transcript_from_text
 from callqa.transcripts.reader import read_transcript as _read_file
 from callqa.transcripts.source import decode
 from callqa.version import __version__
 
+if TYPE_CHECKING:  # the store's module imports SQLAlchemy: `open_store` imports it when called
+    from callqa.store.database import Store as Store
+
 PathLike = str | os.PathLike[str]
 
 __all__ = [
     "FORMATS",
     "TRANSCRIPT_SUFFIXES",
+    "BatchWriter",
+    "CallMeta",
+    "CallRecorder",
     "CallqaError",
     "CompiledRubric",
     "ForbiddenModel",
+    "HistoryFilter",
     "LabelledCall",
     "ReadOptions",
     "Report",
@@ -55,9 +64,14 @@ __all__ = [
     "Segmentation",
     "SegmentationExplained",
     "StageModel",
+    "StoreError",
+    "StoredCall",
     "Transcript",
+    "database_url",
     "explain_segmentation",
     "load_rubric",
+    "open_store",
+    "path_pattern",
     "read_labelled_calls",
     "read_transcript",
     "report_json_schema",
@@ -197,6 +211,18 @@ def score_many(
 def report_json_schema() -> dict[str, Any]:
     """The JSON Schema of the `--format json` report (`callqa schema report`)."""
     return Report.model_json_schema(by_alias=True)
+
+
+# --- the store: history, review and appeal ------------------------------------------------------
+
+
+def open_store(url: str | None = None, *, create: bool = True, check: bool = True) -> Store:
+    """The callqa database at `url` (a SQLAlchemy URL, a SQLite file path or "default"; else
+    $CALLQA_DB, else a SQLite file in the user's data folder), its schema checked (unless `check` is
+    False); an empty one is created when `create`. Raises `StoreError`."""
+    from callqa.store.database import Store  # SQLAlchemy takes 0.3 s to import: only storing pays it
+
+    return Store(database_url(url), create=create, check=check)
 
 
 # --- labelled calls: training and evaluation ---------------------------------------------------

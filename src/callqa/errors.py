@@ -33,6 +33,10 @@ class RubricError(CallqaError):
     """A rubric that cannot be loaded or does not validate."""
 
 
+class StoreError(CallqaError):
+    """A database that cannot be opened, read or written (named by its URL, password hidden)."""
+
+
 class ModelError(CallqaError):
     """A trained model file that cannot be loaded: missing, corrupt, or of a format this callqa does not read."""
 

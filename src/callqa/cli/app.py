@@ -1,8 +1,9 @@
 """The `callqa` command: the Typer app, its commands registered from one module per concern.
 
 Exit codes: 0 every scored call passed (or nothing found); 1 a call failed the pass mark (or findings
-at or above --fail-on); 2 usage error, or a file or rubric that could not be read (the other files are
-still scored); 3 internal error (a bug); 130 interrupted.
+at or above --fail-on); 2 usage error, a file or rubric that could not be read (the other files are
+still scored), or a database that could not be opened or written (the scores are still printed);
+3 internal error (a bug); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from typing import Annotated
 import typer
 
 from callqa.api import report_json_schema, rubric_json_schema
-from callqa.cli import lint, score, stages
+from callqa.cli import history, lint, score, stages
 from callqa.cli.common import EXIT_INTERNAL, EXIT_INTERRUPTED, error
 from callqa.version import __version__
 
 app = typer.Typer(
     name="callqa",
     help="Score Chinese customer-service call transcripts against a YAML rubric.",
-    epilog="Exit codes: 0 all passed or nothing found; 1 a call failed or findings at --fail-on; 2 usage or "
-    "input error (other files still processed); 3 internal error; 130 interrupted.",
+    epilog="Exit codes: 0 all passed or nothing found; 1 a call failed or findings at --fail-on; 2 usage, "
+    "input or database error (other files still processed, scores still printed); 3 internal error; "
+    "130 interrupted.",
     no_args_is_help=True,
     add_completion=False,
     # Locals would print transcript text (personal data) if a bug ever raised.
@@ -63,6 +65,12 @@ train_app = typer.Typer(help="Train models from labelled calls.", no_args_is_hel
 train_app.command("stages")(stages.train_stages_command)
 train_app.command("forbidden")(stages.train_forbidden_command)
 app.add_typer(train_app, name="train")
+app.command()(history.history)
+app.command()(history.trends)
+app.command()(history.review)
+app.add_typer(history.appeal_app, name="appeal")
+app.add_typer(history.rules_app, name="rules")
+app.add_typer(history.db_app, name="db")
 
 schema_app = typer.Typer(help="Print the JSON Schema of callqa's documents.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")

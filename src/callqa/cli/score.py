@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,7 +22,17 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from callqa.api import CallqaError, CompiledRubric, ReadOptions, score_file
+from callqa.api import (
+    BatchWriter,
+    CallMeta,
+    CallqaError,
+    CallRecorder,
+    CompiledRubric,
+    ReadOptions,
+    open_store,
+    path_pattern,
+    score_file,
+)
 from callqa.batch.dask import score_on_dask
 from callqa.batch.runner import BatchSummary, Outcome, find_transcripts, interrupt_flag, score_many, summarize
 from callqa.cli.common import (
@@ -124,11 +135,42 @@ def score(
             show_default=False,
         ),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="CALLQA_DB",
+            help="Also store every scored call in this database (for history, trends, review): a SQLAlchemy URL "
+            "(sqlite:///scores.db, postgresql+psycopg://user@host/db), a SQLite file, or 'default' (a file in "
+            "your data folder). Scoring the same transcript with the same rubric again updates its row.",
+            show_default=False,
+        ),
+    ] = None,
+    agent_name: Annotated[
+        str | None,
+        typer.Option(
+            "--agent",
+            help="With --db: the agent who took the call(s) (else the `# agent:` header, else --path-pattern).",
+        ),
+    ] = None,
+    team: Annotated[
+        str | None, typer.Option(help="With --db: the agent's team (else the `# team:` header, else --path-pattern).")
+    ] = None,
+    path_pattern_text: Annotated[
+        str | None,
+        typer.Option(
+            "--path-pattern",
+            help="With --db: read agent, team and date from each path, e.g. '{team}/{agent}/{date}_*.txt' "
+            "({date} as 2024-07-03 or 20240703; * any name part, ** any folders).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Score call transcripts: one call gives its report; several give a ranked summary.
 
-    Exit codes: 0 every call passed, 1 a call failed the pass mark, 2 a file could not be read or a
-    usage error, 130 interrupted (what was finished is still written).
+    Exit codes: 0 every call passed, 1 a call failed the pass mark, 2 a file could not be read, a
+    usage error, or (--db) the database could not be opened or written (the scores are still printed),
+    130 interrupted (what was finished is still written and stored).
     """
     if agent_channel is not None and agent_speaker is not None:
         error("give --agent-channel or --agent-speaker, not both")
@@ -136,6 +178,17 @@ def score(
     agent = str(agent_channel) if agent_channel is not None else agent_speaker
     options = ReadOptions(input_format=input_format.value, encoding=encoding, agent_speaker=agent)
     compiled = compile_or_exit(rubric, stage_model)
+    recorder = None
+    if db is not None:
+        try:
+            found = path_pattern(path_pattern_text) if path_pattern_text else None
+        except ValueError as exc:
+            error(f"--path-pattern: {exc}")
+            raise typer.Exit(EXIT_ERROR) from None
+        recorder = CallRecorder(compiled, CallMeta(agent=agent_name, team=team), found)
+    elif agent_name or team or path_pattern_text:
+        error("--agent, --team and --path-pattern say what to store: give --db (or set CALLQA_DB) too")
+        raise typer.Exit(EXIT_ERROR)
     files, missing = find_transcripts(paths, pattern)
     batch = (
         len(files) > 1
@@ -152,16 +205,63 @@ def score(
     if fmt is OutputFormat.auto:
         fmt = OutputFormat.rich if sys.stdout.isatty() and not os.environ.get("NO_COLOR") else OutputFormat.text
     plain = fmt is not OutputFormat.rich
+    store = _Storage(db, recorder) if db is not None and recorder is not None else None
     if not batch:
-        raise typer.Exit(_score_one(files, compiled, options, fmt, plain))
+        status = _score_one(files, compiled, options, fmt, plain, store)
+        raise typer.Exit(store.finish(status) if store is not None else status)
     if not files:
         raise typer.Exit(EXIT_ERROR)
-    status = _score_batch(files, compiled, options, fmt, plain, jobs, group_by.value, out, scheduler)
+    status = _score_batch(files, compiled, options, fmt, plain, jobs, group_by.value, out, scheduler, store)
+    if store is not None:
+        status = store.finish(status)
     raise typer.Exit(EXIT_ERROR if missing and status != EXIT_INTERRUPTED else status)
 
 
+class _Storage:
+    """Storing a run's calls in the database. A database that cannot be opened or written costs no
+    score: scoring and its output go on, the error is one line, and the run exits 2."""
+
+    def __init__(self, db: str, recorder: CallRecorder) -> None:
+        self.recorder = recorder
+        self.writer: BatchWriter | None = None
+        self.failed = False
+        try:
+            self.writer = BatchWriter(open_store(db))
+        except CallqaError as exc:
+            error(f"{exc}; the scores are not stored")
+            self.failed = True
+
+    def add(self, report: dict[str, Any], path: str | Path) -> None:
+        if self.writer is None:
+            return
+        try:
+            self.writer.add(self.recorder.scored(report, path))
+        except OSError as exc:  # the transcript vanished since it was scored: nothing to hash
+            error(f"{path}: not stored: {exc.strerror}")
+            self.failed = True
+
+    def finish(self, status: int) -> int:
+        if self.writer is not None:
+            self.writer.flush()
+            self.writer.store.close()
+            if self.writer.error is not None:
+                stored = self.writer.stored
+                error(f"{self.writer.error}; " + (f"{stored} call(s) stored before it" if stored else "no call stored"))
+                self.failed = True
+            elif self.writer.stored > 1:
+                print(f"callqa: stored {self.writer.stored} calls in {self.writer.store.name}", file=sys.stderr)
+        if self.failed and status in (EXIT_OK, EXIT_FAILED):
+            return EXIT_ERROR
+        return status
+
+
 def _score_one(
-    files: list[Path], compiled: CompiledRubric, options: ReadOptions, fmt: OutputFormat, plain: bool
+    files: list[Path],
+    compiled: CompiledRubric,
+    options: ReadOptions,
+    fmt: OutputFormat,
+    plain: bool,
+    store: _Storage | None = None,
 ) -> int:
     if not files:
         return EXIT_ERROR
@@ -185,6 +285,8 @@ def _score_one(
         CsvStream(sys.stdout, CALL_COLUMNS).write(call_row(Outcome(str(files[0]), call=call)))
     else:
         TerminalRenderer(make_console(plain=plain), plain=plain).render(report)
+    if store is not None:  # after the output: a database problem never hides the score
+        store.add(report.model_dump(mode="json"), files[0])
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
@@ -198,6 +300,7 @@ def _score_batch(
     group_by: str,
     out: Path | None,
     scheduler: str | None = None,
+    store: _Storage | None = None,
 ) -> int:
     summary = BatchSummary()
     folder = OutputFolder(out) if out is not None else None
@@ -216,7 +319,7 @@ def _score_batch(
     )
     with interrupt_flag() as stop, progress:
         task = progress.add_task("score", total=len(files))
-        details = fmt is OutputFormat.jsonl or folder is not None
+        details = fmt is OutputFormat.jsonl or folder is not None or store is not None
         if scheduler is not None:
             try:
                 outcomes = score_on_dask(
@@ -239,6 +342,8 @@ def _score_batch(
                 csv_stream.write(call_row(outcome))
             if folder is not None:
                 folder.add(outcome)
+            if store is not None and outcome.json is not None:
+                store.add(json.loads(outcome.json), outcome.path)
             progress.advance(task)
         interrupted = stop.is_set()
     if interrupted:

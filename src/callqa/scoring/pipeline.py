@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import Any
 
 from callqa.model import Report, Segmentation, Transcript
 from callqa.rules.compiled import CompiledRubric
@@ -58,3 +60,30 @@ def score_transcript(
     transcript: Transcript, compiled: CompiledRubric, model: StageModel | str | None = RUBRIC_MODEL
 ) -> Report:
     return score(transcript, segment_transcript(transcript, compiled, model), compiled)
+
+
+def provenance(compiled: CompiledRubric) -> dict[str, Any]:
+    """What scores a call, for the store: the rubric file's SHA-256 and each model as name, date and
+    the first 12 hex digits of its file's SHA-256 (a retrained model is a new version)."""
+    models: dict[str, str] = {}
+    stage_model = stage_model_for(compiled)
+    if stage_model is not None:
+        models["stages"] = _model_version(stage_model.manifest, stage_model.path)
+    for detector in compiled.detectors:
+        models[detector.rule.id] = _model_version(detector.model.manifest, detector.model.path)
+    # A rubric with no file behind it (built in memory) is known by its content.
+    digest = _file_sha256(compiled.path) or hashlib.sha256(compiled.rubric.model_dump_json().encode()).hexdigest()
+    return {"rubric_sha256": digest, "models": models}
+
+
+def _model_version(manifest: dict[str, Any], path: str) -> str:
+    name = f"{manifest.get('name', Path(path).stem)} {manifest.get('created', '')}".strip()
+    digest = _file_sha256(path)
+    return f"{name} {digest[:12]}" if digest else name
+
+
+def _file_sha256(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:  # a model built in memory, say: no file to hash
+        return ""

@@ -1,0 +1,791 @@
+"""The store: scored calls, findings, reviews and appeals in SQLite or PostgreSQL (SQLAlchemy Core).
+
+One `Store` per database URL. Opening it checks the schema: an empty database is created at the head
+revision, an older one must be upgraded (`callqa db upgrade`), a newer one needs a newer callqa. Every
+problem the user can fix (a corrupt or read-only file, a server that cannot be reached, a missing
+driver) is a `StoreError`: one line naming the database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, Engine
+
+from callqa.errors import StoreError
+from callqa.store.records import (
+    APPEAL_DECISIONS,
+    APPEAL_OUTCOMES,
+    DECISIONS,
+    Agreement,
+    AppealRecord,
+    HistoryFilter,
+    Period,
+    ReviewRecord,
+    RulePrecision,
+    ScoredCall,
+    StoredCall,
+    StoredFinding,
+    StoreStatus,
+    Trend,
+    TrendPoint,
+    cohen_kappa,
+    period_start,
+    recompute,
+)
+from callqa.store.tables import appeals, call_stages, calls, findings, reviews
+
+#: Every schema revision this callqa knows, oldest first (a test checks them against migrations/).
+REVISIONS: tuple[str, ...] = ("0001", "0002")
+HEAD = REVISIONS[-1]
+_REVIEWED = ("reviewed_score", "reviewed_grade", "reviewed_passed", "reviewed_fatal")
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def shown_url(url: str) -> str:
+    """The URL as messages print it: any password hidden."""
+    try:
+        parsed = sa.make_url(url)
+    except exc.ArgumentError:
+        return url
+    return parsed.render_as_string(hide_password=True) if parsed.password else url
+
+
+def _reason(error: BaseException) -> str:
+    """The driver's own words, first line only (SQLAlchemy appends SQL and a link)."""
+    original = getattr(error, "orig", None) or error
+    return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite keeps no zone
+
+
+class Store:
+    """A callqa database. `create`: make the schema in an empty database (the default for scoring);
+    `check=False` skips the schema check, for `callqa db upgrade` and `db status`."""
+
+    def __init__(self, url: str, *, create: bool = True, check: bool = True) -> None:
+        self.url = url
+        self.name = shown_url(url)
+        self.engine = self._engine(url)
+        if not check:
+            return
+        with self._errors("cannot open"):
+            revision, empty = self._inspect()
+        if revision is None and empty and create:
+            self.upgrade()
+        elif revision is None and not empty:
+            raise StoreError(self.name, "not a callqa database (it has tables but no callqa schema revision)")
+        elif revision is None:
+            raise StoreError(self.name, "the database is empty", hint="create it with: callqa db upgrade")
+        elif revision not in REVISIONS:
+            raise StoreError(
+                self.name,
+                f"the database's schema (revision {revision}) is newer than this callqa knows ({HEAD})",
+                hint="upgrade callqa: pip install -U callqa",
+            )
+        elif revision != HEAD:
+            raise StoreError(
+                self.name,
+                f"the database's schema is at revision {revision}; this callqa needs {HEAD}",
+                hint="run: callqa db upgrade",
+            )
+
+    # --- opening, checking, upgrading --------------------------------------------------------------
+
+    def _engine(self, url: str) -> Engine:
+        try:
+            parsed = sa.make_url(url)
+        except exc.ArgumentError:
+            raise StoreError(
+                url, "not a database URL", hint="e.g. sqlite:///scores.db or postgresql+psycopg://…"
+            ) from None
+        try:
+            if parsed.get_backend_name() == "sqlite":
+                database = parsed.database
+                if database and database != ":memory:" and not database.startswith("file:"):
+                    folder = Path(database).expanduser().parent
+                    if not folder.is_dir():
+                        raise StoreError(self.name, f"no such folder: {folder}")
+                # timeout: a second writer (another batch) waits for the lock instead of failing.
+                engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+                event.listen(engine, "connect", _sqlite_pragmas)
+                return engine
+            connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
+            return sa.create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+        except ModuleNotFoundError as error:
+            hint = "pip install 'callqa[postgres]'" if parsed.get_backend_name() == "postgresql" else None
+            raise StoreError(self.name, f"the database driver is not installed ({error.name})", hint=hint) from None
+        except exc.NoSuchModuleError:
+            raise StoreError(
+                self.name,
+                f"unknown kind of database '{parsed.drivername}'",
+                hint="use sqlite:/// or postgresql+psycopg://",
+            ) from None
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Database errors as one StoreError line: `doing` says what failed (cannot open, cannot write)."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except exc.DBAPIError as error:
+            reason = _reason(error)
+            if "file is not a database" in reason or "malformed" in reason:
+                raise StoreError(
+                    self.name, f"not a callqa database ({reason})", hint="move it away or give --db"
+                ) from None
+            if "readonly" in reason or "read-only" in reason:
+                raise StoreError(self.name, f"cannot write: the database is read-only ({reason})") from None
+            raise StoreError(self.name, f"{doing}: {reason}") from None
+        except exc.SQLAlchemyError as error:
+            raise StoreError(self.name, f"{doing}: {_reason(error)}") from None
+
+    def _inspect(self) -> tuple[str | None, bool]:
+        """(schema revision or None, whether the database has no tables at all)."""
+        with self.engine.connect() as connection:
+            names = set(sa.inspect(connection).get_table_names())
+            if "alembic_version" not in names:
+                return None, not names
+            rows = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+            return (max(rows) if rows else None), False
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Migrate to the head revision; returns (revision before, after)."""
+        from alembic import command  # Alembic is needed only here; opening a store does not import it
+        from alembic.config import Config
+
+        with self._errors("cannot upgrade"):
+            before, _ = self._inspect()
+            if before is not None and before not in REVISIONS:
+                raise StoreError(self.name, f"the database's schema (revision {before}) is newer than this callqa")
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        return before, HEAD
+
+    def status(self) -> StoreStatus:
+        with self._errors("cannot read"):
+            revision, _ = self._inspect()
+            if revision != HEAD:
+                return StoreStatus(self.name, revision, HEAD, known=revision is None or revision in REVISIONS)
+            with self.engine.connect() as connection:
+
+                def count(table: sa.Table, *where: Any) -> int:
+                    return int(
+                        connection.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+                    )
+
+                return StoreStatus(
+                    self.name,
+                    revision,
+                    HEAD,
+                    calls=count(calls),
+                    findings=count(findings),
+                    reviews=count(reviews),
+                    appeals_open=count(appeals, appeals.c.status == "open"),
+                )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- storing -----------------------------------------------------------------------------------
+
+    def save(self, scored: Sequence[ScoredCall]) -> list[int]:
+        """Store calls in one transaction (all or none); a call already stored with the same transcript
+        content and rubric is updated in place, its reviewed findings kept. Returns the stored calls'
+        ids, one per distinct transcript."""
+        # The same transcript twice in one batch (two copies of a file) is one call: the last one counts.
+        unique = {(c.content_sha256, c.provenance.rubric_sha256): c for c in scored}
+        with self._errors("cannot write"), self.engine.begin() as connection:
+            ids = []
+            new_findings: list[dict[str, Any]] = []
+            new_stages: list[dict[str, Any]] = []
+            for call in unique.values():
+                existing = connection.execute(
+                    sa.select(calls.c.id).where(
+                        calls.c.content_sha256 == call.content_sha256,
+                        calls.c.rubric_sha256 == call.provenance.rubric_sha256,
+                    )
+                ).scalar_one_or_none()
+                row = _call_row(call)
+                if existing is None:
+                    call_id = _inserted(connection, sa.insert(calls).values(**row))
+                    new_findings += _finding_rows(call, call_id)
+                else:
+                    call_id = existing
+                    for field in ("agent", "team", "call_date"):  # keep what an earlier scoring was told
+                        if row[field] is None:
+                            del row[field]
+                    connection.execute(sa.update(calls).where(calls.c.id == call_id).values(**row))
+                    connection.execute(sa.delete(call_stages).where(call_stages.c.call_id == call_id))
+                    self._replace_findings(connection, call_id, _finding_rows(call, call_id))
+                new_stages += _stage_rows(call, call_id)
+                ids.append(call_id)
+            if new_findings:
+                connection.execute(sa.insert(findings), new_findings)
+            if new_stages:
+                connection.execute(sa.insert(call_stages), new_stages)
+            for call_id in ids:
+                self._regrade(connection, call_id)
+        return ids
+
+    def _replace_findings(self, connection: Connection, call_id: int, rows: list[dict[str, Any]]) -> None:
+        """A rescored call's findings: each matched to the stored one of the same rule, kind and
+        utterance (which keeps its id, so its reviews and appeals stay with it); a stored finding no
+        longer found is deleted, or kept inactive when someone reviewed or appealed it."""
+        stored = connection.execute(
+            sa.select(findings.c.id, findings.c.rule, findings.c.kind, findings.c.utterance)
+            .where(findings.c.call_id == call_id)
+            .order_by(findings.c.position)
+        ).all()
+        waiting: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+        for finding_id, rule, kind, utterance in stored:
+            waiting[(rule, kind, utterance)].append(finding_id)
+        updates, inserts = [], []
+        for row in rows:
+            matches = waiting.get((row["rule"], row["kind"], row["utterance"]))
+            if matches:
+                updates.append({**row, "finding_id": matches.pop(0)})
+            else:
+                inserts.append(row)
+        if updates:
+            statement = sa.update(findings).where(findings.c.id == sa.bindparam("finding_id"))
+            connection.execute(statement, updates)
+        if inserts:
+            connection.execute(sa.insert(findings), inserts)
+        gone = [finding_id for ids in waiting.values() for finding_id in ids]
+        if gone:
+            judged = set(
+                connection.execute(
+                    sa.select(reviews.c.finding_id)
+                    .where(reviews.c.finding_id.in_(gone))
+                    .union(sa.select(appeals.c.finding_id).where(appeals.c.finding_id.in_(gone)))
+                ).scalars()
+            )
+            connection.execute(sa.update(findings).where(findings.c.id.in_(judged)).values(active=False))
+            connection.execute(sa.delete(findings).where(findings.c.id.in_(set(gone) - judged)))
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def calls(self, where: HistoryFilter = HistoryFilter()) -> list[StoredCall]:
+        """Stored calls, newest call date first, without their findings."""
+        lost = (
+            sa.select(sa.func.count())
+            .where(findings.c.call_id == calls.c.id, findings.c.active.is_(True), findings.c.points < 0)
+            .scalar_subquery()
+        )
+        query = sa.select(calls, lost.label("lost")).where(*_conditions(where))
+        query = query.order_by(calls.c.call_date.desc().nulls_last(), calls.c.scored_at.desc(), calls.c.id.desc())
+        if where.limit:
+            query = query.limit(where.limit)
+        with self._errors("cannot read"), self.engine.connect() as connection:
+            return [_stored_call(row._mapping) for row in connection.execute(query)]
+
+    def call(self, reference: str) -> StoredCall:
+        """One call with its stage scores, findings, reviews and appeals: by id, or by transcript path
+        (the latest scoring of that file)."""
+        with self._errors("cannot read"), self.engine.connect() as connection:
+            return self._call(connection, self._call_id(connection, reference))
+
+    def _call_id(self, connection: Connection, reference: str) -> int:
+        if reference.isdigit():
+            found = connection.execute(sa.select(calls.c.id).where(calls.c.id == int(reference))).scalar()
+        else:
+            paths = {reference, str(Path(reference).resolve())}
+            found = connection.execute(
+                sa.select(calls.c.id).where(calls.c.path.in_(paths)).order_by(calls.c.scored_at.desc()).limit(1)
+            ).scalar()
+        if found is None:
+            raise StoreError(self.name, f"no stored call {reference}", hint="callqa history lists them")
+        return int(found)
+
+    def _call(self, connection: Connection, call_id: int) -> StoredCall:
+        row = connection.execute(sa.select(calls).where(calls.c.id == call_id)).one()
+        stage_rows = connection.execute(
+            sa.select(call_stages).where(call_stages.c.call_id == call_id).order_by(call_stages.c.position)
+        ).all()
+        finding_rows = connection.execute(
+            sa.select(findings).where(findings.c.call_id == call_id).order_by(findings.c.position, findings.c.id)
+        ).all()
+        ids = [f.id for f in finding_rows]
+        review_rows = connection.execute(
+            sa.select(reviews).where(reviews.c.finding_id.in_(ids)).order_by(reviews.c.created_at, reviews.c.id)
+        ).all()
+        appeal_rows = connection.execute(
+            sa.select(appeals).where(appeals.c.finding_id.in_(ids)).order_by(appeals.c.id)
+        ).all()
+        by_finding: dict[int, list[ReviewRecord]] = defaultdict(list)
+        for r in review_rows:
+            by_finding[r.finding_id].append(_review(r._mapping))
+        appealed: dict[int, list[AppealRecord]] = defaultdict(list)
+        rules = {f.id: f.rule for f in finding_rows}
+        for a in appeal_rows:
+            appealed[a.finding_id].append(_appeal(a._mapping, call_id, rules[a.finding_id]))
+        stored = _stored_call(row._mapping)
+        return replace(
+            stored,
+            stages=tuple((s.stage, s.score, s.max_score) for s in stage_rows),
+            findings=tuple(_finding(f._mapping, tuple(by_finding[f.id]), tuple(appealed[f.id])) for f in finding_rows),
+            lost=sum(1 for f in finding_rows if f.active and f.points < 0),
+        )
+
+    def _regrade(self, connection: Connection, call_id: int) -> None:
+        """Recompute a call's reviewed score from its decisions (NULL again when none is left)."""
+        reviewed = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(reviews.join(findings, reviews.c.finding_id == findings.c.id))
+            .where(findings.c.call_id == call_id)
+        ).scalar_one()
+        values: dict[str, Any] = dict.fromkeys(
+            ("reviewed_score", "reviewed_grade", "reviewed_passed", "reviewed_fatal")
+        )
+        if reviewed:
+            call = self._call(connection, call_id)
+            grades_json = connection.execute(
+                sa.select(calls.c.pass_mark, calls.c.grades).where(calls.c.id == call_id)
+            ).one()
+            grades = [(str(name), float(low)) for name, low in json.loads(grades_json.grades)]
+            result = recompute(call.stages, call.findings, grades_json.pass_mark, grades)
+            values = {
+                "reviewed_score": result.score,
+                "reviewed_grade": result.grade,
+                "reviewed_passed": result.passed,
+                "reviewed_fatal": result.fatal,
+            }
+        connection.execute(sa.update(calls).where(calls.c.id == call_id).values(**values))
+
+    # --- review and appeal -------------------------------------------------------------------------
+
+    def review(
+        self,
+        finding_id: int,
+        reviewer: str,
+        decision: str,
+        *,
+        points: float | None = None,
+        comment: str = "",
+    ) -> StoredCall:
+        """Record a reviewer's decision on a finding and recompute the call's score; an open appeal
+        against the finding is resolved by it (a false alarm upholds it, a confirmation rejects it).
+        Returns the call as it now stands."""
+        if decision not in DECISIONS:
+            raise StoreError(self.name, f"unknown decision '{decision}'", hint="confirmed, false_alarm or adjusted")
+        if decision == "adjusted" and points is None:
+            raise StoreError(self.name, "an adjusted finding needs its new points (--points, e.g. -2)")
+        if decision != "adjusted" and points is not None:
+            raise StoreError(self.name, "--points goes with the decision 'adjusted' only")
+        if not reviewer.strip():
+            raise StoreError(self.name, "a review needs the reviewer's name (--reviewer)")
+        with self._errors("cannot write"), self.engine.begin() as connection:
+            call_id = self._finding_call(connection, finding_id)
+            now = _now()
+            open_appeal = (
+                connection.execute(
+                    sa.select(appeals.c.id)
+                    .where(appeals.c.finding_id == finding_id, appeals.c.status == "open")
+                    .order_by(appeals.c.id)
+                )
+                .scalars()
+                .all()
+            )
+            connection.execute(
+                sa.insert(reviews).values(
+                    finding_id=finding_id,
+                    reviewer=reviewer.strip(),
+                    decision=decision,
+                    points=points,
+                    comment=comment,
+                    created_at=now,
+                    appeal_id=open_appeal[0] if open_appeal else None,
+                )
+            )
+            if open_appeal:
+                connection.execute(
+                    sa.update(appeals)
+                    .where(appeals.c.id.in_(open_appeal))
+                    .values(
+                        status=APPEAL_OUTCOMES[decision], resolved_by=reviewer.strip(), resolved_at=now, comment=comment
+                    )
+                )
+            self._regrade(connection, call_id)
+            return self._call(connection, call_id)
+
+    def _finding_call(self, connection: Connection, finding_id: int) -> int:
+        call_id = connection.execute(sa.select(findings.c.call_id).where(findings.c.id == finding_id)).scalar()
+        if call_id is None:
+            raise StoreError(self.name, f"no finding {finding_id}", hint="callqa review CALL --list shows them")
+        return int(call_id)
+
+    def appeal(self, finding_id: int, reason: str, agent: str | None = None) -> AppealRecord:
+        """An agent's appeal against a finding, open until a reviewer resolves it."""
+        if not reason.strip():
+            raise StoreError(self.name, "an appeal needs its reason (--reason)")
+        with self._errors("cannot write"), self.engine.begin() as connection:
+            call_id = self._finding_call(connection, finding_id)
+            appeal_id = _inserted(
+                connection,
+                sa.insert(appeals).values(
+                    finding_id=finding_id, agent=agent, reason=reason.strip(), status="open", created_at=_now()
+                ),
+            )
+            return self._appeal_by_id(connection, appeal_id, call_id)
+
+    def resolve_appeal(
+        self, appeal_id: int, reviewer: str, outcome: str, *, points: float | None = None, comment: str = ""
+    ) -> tuple[AppealRecord, StoredCall]:
+        """Resolve an open appeal: upheld (the finding was a false alarm), rejected (it stands) or
+        adjusted (new points), recorded as the reviewer's review of the finding."""
+        if outcome not in APPEAL_DECISIONS:
+            raise StoreError(self.name, f"unknown outcome '{outcome}'", hint="upheld, rejected or adjusted")
+        with self._errors("cannot read"), self.engine.connect() as connection:
+            row = connection.execute(sa.select(appeals).where(appeals.c.id == appeal_id)).first()
+        if row is None:
+            raise StoreError(self.name, f"no appeal {appeal_id}", hint="callqa appeal list shows them")
+        if row.status != "open":
+            raise StoreError(self.name, f"appeal {appeal_id} was already resolved ({row.status} by {row.resolved_by})")
+        call = self.review(row.finding_id, reviewer, APPEAL_DECISIONS[outcome], points=points, comment=comment)
+        with self._errors("cannot read"), self.engine.connect() as connection:
+            return self._appeal_by_id(connection, appeal_id, call.id), call
+
+    def _appeal_by_id(self, connection: Connection, appeal_id: int, call_id: int) -> AppealRecord:
+        row = connection.execute(
+            sa.select(appeals, findings.c.rule)
+            .join(findings, appeals.c.finding_id == findings.c.id)
+            .where(appeals.c.id == appeal_id)
+        ).one()
+        return _appeal(row._mapping, call_id, row.rule)
+
+    def appeals(self, status: str | None = None) -> list[AppealRecord]:
+        query = sa.select(appeals, findings.c.rule, findings.c.call_id).join(
+            findings, appeals.c.finding_id == findings.c.id
+        )
+        if status is not None:
+            query = query.where(appeals.c.status == status)
+        with self._errors("cannot read"), self.engine.connect() as connection:
+            rows = connection.execute(query.order_by(appeals.c.id)).all()
+        return [_appeal(r._mapping, r.call_id, r.rule) for r in rows]
+
+    # --- looking back ------------------------------------------------------------------------------
+
+    def trends(self, by: str, period: Period, where: HistoryFilter = HistoryFilter()) -> list[Trend]:
+        """Per agent, team or rule and per period: calls, mean score and pass rate (for a rule: the
+        share of calls it cost points in). Keys with the most calls first."""
+        stored = self.calls(HistoryFilter(**{**where.__dict__, "limit": None}) if where.limit else where)
+        buckets: dict[str, dict[date, list[StoredCall]]] = defaultdict(lambda: defaultdict(list))
+        if by == "rule":
+            per_period: Counter[date] = Counter(period_start(c.day, period) for c in stored)
+            hits = self._rule_hits([c.id for c in stored])
+            for call in stored:
+                for rule in hits.get(call.id, ()):
+                    buckets[rule][period_start(call.day, period)].append(call)
+            trends = []
+            for rule, by_period in buckets.items():
+                points = tuple(
+                    TrendPoint(start, len(hit), len(hit) / per_period[start], 0.0)
+                    for start, hit in sorted(by_period.items())
+                )
+                total = sum(p.calls for p in points)
+                trends.append(Trend(rule, points, total, total / len(stored) if stored else 0.0))
+            return sorted(trends, key=lambda t: (-t.calls, t.key))
+        for call in stored:
+            key = (call.agent if by == "agent" else call.team) or "(未知)"
+            buckets[key][period_start(call.day, period)].append(call)
+        trends = []
+        for key, by_period in buckets.items():
+            points = tuple(
+                TrendPoint(
+                    start,
+                    len(group),
+                    sum(c.current_score for c in group) / len(group),
+                    sum(c.current_passed for c in group) / len(group),
+                )
+                for start, group in sorted(by_period.items())
+            )
+            every = [c for group in by_period.values() for c in group]
+            trends.append(Trend(key, points, len(every), sum(c.current_score for c in every) / len(every)))
+        return sorted(trends, key=lambda t: (-t.calls, t.key))
+
+    def _rule_hits(self, call_ids: Sequence[int]) -> dict[int, set[str]]:
+        """The rules that cost each call points (a finding not overturned by review)."""
+        hits: dict[int, set[str]] = defaultdict(set)
+        with self._errors("cannot read"), self.engine.connect() as connection:
+            for chunk in _chunks(call_ids, 500):
+                rows = connection.execute(
+                    sa.select(findings.c.call_id, findings.c.rule, findings.c.id).where(
+                        findings.c.call_id.in_(chunk), findings.c.active.is_(True), findings.c.points < 0
+                    )
+                ).all()
+                overturned = self._false_alarms(connection, [r.id for r in rows])
+                for call_id, rule, finding_id in rows:
+                    if finding_id not in overturned:
+                        hits[call_id].add(rule)
+        return hits
+
+    def _latest_decisions(self, connection: Connection, finding_ids: Sequence[int] | None = None) -> dict[int, str]:
+        query = sa.select(reviews.c.finding_id, reviews.c.decision).order_by(reviews.c.created_at, reviews.c.id)
+        if finding_ids is not None:
+            query = query.where(reviews.c.finding_id.in_(finding_ids))
+        return {finding_id: decision for finding_id, decision in connection.execute(query)}
+
+    def _false_alarms(self, connection: Connection, finding_ids: Sequence[int]) -> set[int]:
+        if not finding_ids:
+            return set()
+        latest = self._latest_decisions(connection, finding_ids)
+        return {finding_id for finding_id, decision in latest.items() if decision == "false_alarm"}
+
+    def rule_precision(self, where: HistoryFilter = HistoryFilter()) -> list[RulePrecision]:
+        """Per rule, from each reviewed finding's latest decision: how many were upheld. Rules with the
+        lowest precision first, unreviewed rules last."""
+        query = (
+            sa.select(findings.c.id, findings.c.rule, findings.c.category)
+            .join(calls, findings.c.call_id == calls.c.id)
+            .where(*_conditions(where), (findings.c.points < 0) | (findings.c.kind == "forbidden"))
+        )
+        with self._errors("cannot read"), self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+            latest = self._latest_decisions(connection)
+        tally: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # reviewed, upheld, unreviewed
+        categories: dict[str, str] = {}
+        for finding_id, rule, category in rows:
+            categories.setdefault(rule, category)
+            decision = latest.get(finding_id)
+            counts = tally[rule]
+            if decision is None:
+                counts[2] += 1
+            else:
+                counts[0] += 1
+                counts[1] += decision != "false_alarm"
+        result = [
+            RulePrecision(rule, categories[rule], reviewed, upheld, reviewed - upheld, unreviewed)
+            for rule, (reviewed, upheld, unreviewed) in tally.items()
+        ]
+        return sorted(result, key=lambda r: (r.precision is None, r.precision or 0.0, -r.reviewed, r.rule))
+
+    def agreement(self) -> list[Agreement]:
+        """Cohen's κ for every two reviewers who judged the same findings (each one's latest decision)."""
+        with self._errors("cannot read"), self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(reviews.c.finding_id, reviews.c.reviewer, reviews.c.decision).order_by(
+                    reviews.c.created_at, reviews.c.id
+                )
+            ).all()
+        judged: dict[int, dict[str, str]] = defaultdict(dict)
+        for finding_id, reviewer, decision in rows:
+            judged[finding_id][reviewer] = decision
+        pairs: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+        for decisions in judged.values():
+            names = sorted(decisions)
+            for i, first in enumerate(names):
+                for second in names[i + 1 :]:
+                    pairs[(first, second)].append((decisions[first], decisions[second]))
+        return [
+            Agreement(first, second, len(both), sum(a == b for a, b in both), cohen_kappa(both))
+            for (first, second), both in sorted(pairs.items())
+        ]
+
+
+# --- rows in, records out -----------------------------------------------------------------------
+
+
+def _inserted(connection: Connection, statement: Any) -> int:
+    key = connection.execute(statement).inserted_primary_key
+    assert key is not None, "an INSERT of one row has its primary key"
+    return int(key[0])
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")  # ON DELETE CASCADE needs it
+    cursor.close()
+
+
+def _call_row(call: ScoredCall) -> dict[str, Any]:
+    report = call.report
+    return {
+        "path": call.path,
+        "content_sha256": call.content_sha256,
+        "agent": call.meta.agent,
+        "team": call.meta.team,
+        "call_date": call.meta.call_date,
+        "scored_at": _now(),
+        "rubric_name": call.provenance.rubric_name,
+        "rubric_version": call.provenance.rubric_version,
+        "rubric_sha256": call.provenance.rubric_sha256,
+        "models": json.dumps(call.provenance.models, ensure_ascii=False, sort_keys=True),
+        "callqa_version": call.provenance.callqa_version,
+        "score": report["score"],
+        "max_score": report["max_score"],
+        "grade": report["grade"],
+        "passed": report["passed"],
+        "fatal": report["fatal"],
+        "pass_mark": call.pass_mark,
+        "grades": json.dumps([list(g) for g in call.grades], ensure_ascii=False),
+    }
+
+
+def _stage_rows(call: ScoredCall, call_id: int) -> list[dict[str, Any]]:
+    return [
+        {"call_id": call_id, "stage": s["name"], "position": i, "score": s["score"], "max_score": s["max_score"]}
+        for i, s in enumerate(call.report["stages"])
+    ]
+
+
+def _finding_rows(call: ScoredCall, call_id: int) -> list[dict[str, Any]]:
+    utterances = call.report["utterances"]
+    return [
+        {
+            "call_id": call_id,
+            "position": i,
+            "rule": f["rule"],
+            "kind": f["kind"],
+            "category": f["category"],
+            "severity": f["severity"],
+            "stage": f["stage"],
+            "role": f["role"],
+            "utterance": f["utterance"],
+            "line": f["line"],
+            "matched": f["matched"],
+            "said": utterances[f["utterance"]]["text"] if f["utterance"] is not None else None,
+            "message": f["message"],
+            "suggestion": f["suggestion"],
+            "points": f["points"],
+            "nominal_points": f["nominal_points"],
+            "source": f.get("source", "rule"),
+            "confidence": f.get("confidence"),
+            "active": True,
+        }
+        for i, f in enumerate(call.report["findings"])
+    ]
+
+
+def _conditions(where: HistoryFilter) -> list[Any]:
+    conditions: list[Any] = []
+    if where.agent:
+        conditions.append(calls.c.agent == where.agent)
+    if where.team:
+        conditions.append(calls.c.team == where.team)
+    # A call's day is its own date, else the (UTC) day it was scored; compared as a datetime range
+    # because SQLite has no date type to cast to.
+    if where.since:
+        start = datetime.combine(where.since, time(), UTC)
+        conditions.append(
+            sa.or_(calls.c.call_date >= where.since, sa.and_(calls.c.call_date.is_(None), calls.c.scored_at >= start))
+        )
+    if where.until:
+        end = datetime.combine(where.until + timedelta(days=1), time(), UTC)
+        conditions.append(
+            sa.or_(calls.c.call_date <= where.until, sa.and_(calls.c.call_date.is_(None), calls.c.scored_at < end))
+        )
+    if where.rubric:
+        conditions.append(calls.c.rubric_name == where.rubric)
+    if where.grade:
+        conditions.append(sa.func.coalesce(calls.c.reviewed_grade, calls.c.grade) == where.grade)
+    if where.rule:
+        conditions.append(
+            sa.exists().where(findings.c.call_id == calls.c.id, findings.c.rule == where.rule, findings.c.active)
+        )
+    return conditions
+
+
+def _stored_call(row: Any) -> StoredCall:
+    return StoredCall(
+        id=row["id"],
+        path=row["path"],
+        content_sha256=row["content_sha256"],
+        agent=row["agent"],
+        team=row["team"],
+        call_date=row["call_date"],
+        scored_at=_aware(row["scored_at"]),
+        rubric_name=row["rubric_name"],
+        rubric_version=row["rubric_version"],
+        rubric_sha256=row["rubric_sha256"],
+        models=json.loads(row["models"]),
+        score=row["score"],
+        max_score=row["max_score"],
+        grade=row["grade"],
+        passed=bool(row["passed"]),
+        fatal=bool(row["fatal"]),
+        reviewed_score=row["reviewed_score"],
+        reviewed_grade=row["reviewed_grade"],
+        reviewed_passed=None if row["reviewed_passed"] is None else bool(row["reviewed_passed"]),
+        reviewed_fatal=None if row["reviewed_fatal"] is None else bool(row["reviewed_fatal"]),
+        lost=row.get("lost", 0) or 0,
+    )
+
+
+def _finding(
+    row: Any, found_reviews: tuple[ReviewRecord, ...], found_appeals: tuple[AppealRecord, ...]
+) -> StoredFinding:
+    return StoredFinding(
+        id=row["id"],
+        rule=row["rule"],
+        kind=row["kind"],
+        category=row["category"],
+        severity=row["severity"],
+        stage=row["stage"],
+        role=row["role"],
+        utterance=row["utterance"],
+        line=row["line"],
+        matched=row["matched"],
+        said=row["said"],
+        message=row["message"],
+        suggestion=row["suggestion"],
+        points=row["points"],
+        nominal_points=row["nominal_points"],
+        source=row["source"],
+        confidence=row["confidence"],
+        active=bool(row["active"]),
+        reviews=found_reviews,
+        appeals=found_appeals,
+    )
+
+
+def _review(row: Any) -> ReviewRecord:
+    return ReviewRecord(
+        id=row["id"],
+        reviewer=row["reviewer"],
+        decision=row["decision"],
+        points=row["points"],
+        comment=row["comment"],
+        created_at=_aware(row["created_at"]),
+        appeal=row["appeal_id"],
+    )
+
+
+def _appeal(row: Any, call_id: int, rule: str) -> AppealRecord:
+    return AppealRecord(
+        id=row["id"],
+        call=call_id,
+        finding=row["finding_id"],
+        agent=row["agent"],
+        reason=row["reason"],
+        status=row["status"],
+        created_at=_aware(row["created_at"]),
+        resolved_by=row["resolved_by"],
+        resolved_at=_aware(row["resolved_at"]) if row["resolved_at"] is not None else None,
+        comment=row["comment"],
+        rule=rule,
+    )
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,622 @@
+"""The results database: storing scored calls, looking back, review and appeal, and its faults. Every
+test runs on SQLite and on a real PostgreSQL server (the `database_url` fixture)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from callqa.cli.app import app
+from callqa.store.database import HEAD, MIGRATIONS, REVISIONS, Store
+from callqa.store.records import cohen_kappa, meta_from_path, path_pattern, recompute
+from callqa.store.tables import metadata
+
+from conftest import SAMPLES
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+
+def rows(url, sql, **params):
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text(sql), params).all()
+    finally:
+        engine.dispose()
+
+
+def history(url, *args):
+    result = run("history", "--db", url, "--format", "json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["calls"]
+
+
+def stored_call(url, call_id):
+    result = run("review", call_id, "--db", url, "--list", "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def calls(tmp_path):
+    """Sample calls in team/agent folders, two dated by a header line."""
+    root = tmp_path / "calls"
+    for team, agent, picks in (("一组", "张三", SAMPLES[0:3]), ("二组", "李四", SAMPLES[3:6])):
+        (root / team / agent).mkdir(parents=True)
+        for sample in picks:
+            shutil.copy(sample, root / team / agent / sample.name)
+    dated = root / "一组" / "张三" / SAMPLES[2].name
+    dated.write_text("# date: 2024-07-03\n" + dated.read_text(encoding="utf-8"), encoding="utf-8")
+    return root
+
+
+def score_json(path):
+    result = run("score", path, "--format", "json")
+    return json.loads(result.stdout)
+
+
+def test_score_stores_each_call_with_who_what_and_every_finding(database_url, calls):
+    result = run("score", calls, "--db", database_url, "--path-pattern", "{team}/{agent}/*.txt", "--jobs", "1")
+    assert result.exit_code in (0, 1), result.output
+    stored = history(database_url)
+    assert len(stored) == 6
+    by_name = {Path(c["path"]).name: c for c in stored}
+    first = by_name[SAMPLES[0].name]
+    assert (first["agent"], first["team"]) == ("张三", "一组")
+    assert by_name[SAMPLES[2].name]["call_date"] == "2024-07-03"  # the header's date
+    assert by_name[SAMPLES[4].name]["agent"] == "李四"
+    report = score_json(calls / "一组" / "张三" / SAMPLES[0].name)
+    assert (first["score"], first["grade"], first["passed"]) == (report["score"], report["grade"], report["passed"])
+    assert first["rubric"] == report["rubric"]["name"] and first["rubric_version"] == report["rubric"]["version"]
+    assert set(first["models"]) == {"stages", "forbidden.model"}
+    detail = stored_call(database_url, first["id"])
+    assert [(f["rule"], f["line"], f["points"]) for f in detail["findings"]] == [
+        (f["rule"], f["line"], f["points"]) for f in report["findings"]
+    ]
+    assert [(s["name"], s["score"]) for s in detail["stages"]] == [(s["name"], s["score"]) for s in report["stages"]]
+    (sha,) = rows(database_url, "SELECT content_sha256 FROM calls WHERE id = :id", id=first["id"])[0]
+    import hashlib
+
+    assert sha == hashlib.sha256((calls / "一组" / "张三" / SAMPLES[0].name).read_bytes()).hexdigest()
+
+
+def test_scoring_again_updates_the_row_and_another_rubric_adds_one(database_url, calls, rubric_file):
+    path = calls / "一组" / "张三" / SAMPLES[0].name
+    run("score", path, "--db", database_url, "--agent", "张三")
+    run("score", path, "--db", database_url)
+    [once] = history(database_url)
+    assert once["agent"] == "张三"  # an earlier scoring's agent is kept when the new one gives none
+    other = rubric_file("extends: default\nname: 另一套\n")
+    run("score", path, "--db", database_url, "--rubric", other)
+    assert sorted(c["rubric"] for c in history(database_url)) == sorted([once["rubric"], "另一套"])
+    assert rows(database_url, "SELECT count(*) FROM findings WHERE call_id = :id", id=once["id"])[0][0] == len(
+        score_json(path)["findings"]
+    )
+
+
+def _lost(detail):
+    return next(f for f in detail["findings"] if f["points"] < 0)
+
+
+def test_review_recomputes_the_score_and_keeps_the_original(database_url, calls):
+    path = calls / "一组" / "张三" / SAMPLES[2].name  # 03_refund_bad: several deductions
+    run("score", path, "--db", database_url)
+    [call] = history(database_url)
+    detail = stored_call(database_url, call["id"])
+    finding = _lost(detail)
+    result = run(
+        "review",
+        call["id"],
+        "--db",
+        database_url,
+        "--finding",
+        finding["id"],
+        "--decision",
+        "false-alarm",
+        "--comment",
+        "客户先说的",
+        "--reviewer",
+        "王质检",
+    )
+    assert result.exit_code == 0, result.output
+    after = stored_call(database_url, call["id"])
+    assert after["score"] == call["score"]  # the original is kept
+    stage = next(s for s in detail["stages"] if s["name"] == finding["stage"])
+    expected = round(call["score"] - min(-finding["points"], stage["max_score"] - stage["score"]), 2)
+    assert after["reviewed_score"] == pytest.approx(call["score"] - finding["points"]) or expected
+    [review] = next(f for f in after["findings"] if f["id"] == finding["id"])["reviews"]
+    assert (review["reviewer"], review["decision"], review["comment"]) == ("王质检", "false_alarm", "客户先说的")
+    # Adjusting instead: the finding now costs 1 point.
+    run(
+        "review",
+        call["id"],
+        "--db",
+        database_url,
+        "--finding",
+        finding["id"],
+        "--decision",
+        "adjusted",
+        "--points",
+        "-1",
+        "--reviewer",
+        "李组长",
+    )
+    adjusted = stored_call(database_url, call["id"])
+    assert adjusted["reviewed_score"] == pytest.approx(call["score"] - finding["points"] - 1)
+    assert history(database_url)[0]["reviewed_score"] == adjusted["reviewed_score"]
+    # A decision needs what it decides with.
+    bad = run(
+        "review",
+        call["id"],
+        "--db",
+        database_url,
+        "--finding",
+        finding["id"],
+        "--decision",
+        "adjusted",
+        "--reviewer",
+        "李组长",
+    )
+    assert bad.exit_code == 2 and "points" in bad.stderr and "Traceback" not in bad.output
+    missing = run("review", call["id"], "--db", database_url, "--finding", 99999, "--decision", "confirmed")
+    assert missing.exit_code == 2 and "99999" in missing.stderr
+
+
+def test_a_fatal_finding_overturned_lets_the_call_pass_again():
+    from callqa.store.records import ReviewRecord, StoredFinding
+
+    def finding(severity, points, decision=None):
+        reviews = (ReviewRecord(1, "王", decision, None, "", None),) if decision else ()  # type: ignore[arg-type]
+        return StoredFinding(
+            1,
+            "r",
+            "forbidden",
+            "强势",
+            severity,
+            "切入",
+            "agent",
+            3,
+            3,
+            "",
+            None,
+            "",
+            None,
+            points,
+            points,
+            "rule",
+            None,
+            True,
+            reviews,
+        )
+
+    stages = [("问候", 15.0, 15.0), ("切入", 10.0, 20.0)]
+    grades = [("良好", 20.0), ("不合格", 0.0)]
+    standing = recompute(stages, [finding("fatal", -10.0)], 20.0, grades)
+    assert (standing.score, standing.passed, standing.fatal) == (0.0, False, True)
+    overturned = recompute(stages, [finding("fatal", -10.0, "false_alarm")], 20.0, grades)
+    assert (overturned.score, overturned.grade, overturned.passed) == (35.0, "良好", True)
+
+
+def test_interactive_review_walks_the_findings_and_stops_on_q(database_url, calls):
+    path = calls / "一组" / "张三" / SAMPLES[2].name
+    run("score", path, "--db", database_url)
+    [call] = history(database_url)
+    result = run("review", call["id"], "--db", database_url, "--reviewer", "王质检", input="f\n说明一\nc\n\nq\n")
+    assert result.exit_code == 0, result.output
+    assert "(1/" in result.stdout and "原话" in result.stdout
+    decided = [f for f in stored_call(database_url, call["id"])["findings"] if f["reviews"]]
+    assert [f["reviews"][0]["decision"] for f in decided] == ["false_alarm", "confirmed"]
+    assert decided[0]["reviews"][0]["comment"] == "说明一"
+    again = run("review", call["id"], "--db", database_url, "--reviewer", "王质检", input="q\n")
+    assert "(1/" in again.stdout  # the rest are still to review
+    assert all(f"[{f['id']}]" not in again.stdout for f in decided)
+
+
+def test_an_appeal_is_stored_resolved_by_a_reviewer_and_changes_the_score(database_url, calls):
+    path = calls / "一组" / "张三" / SAMPLES[2].name
+    run("score", path, "--db", database_url)
+    [call] = history(database_url)
+    finding = _lost(stored_call(database_url, call["id"]))
+    filed = run("appeal", "file", finding["id"], "--reason", "我说的是事实", "--agent", "张三", "--db", database_url)
+    assert filed.exit_code == 0, filed.output
+    listed = json.loads(run("appeal", "list", "--db", database_url, "--format", "json").stdout)["appeals"]
+    assert [(a["finding"], a["reason"], a["status"]) for a in listed] == [(finding["id"], "我说的是事实", "open")]
+    resolved = run(
+        "appeal",
+        "resolve",
+        listed[0]["id"],
+        "--decision",
+        "upheld",
+        "--comment",
+        "同意",
+        "--reviewer",
+        "李组长",
+        "--db",
+        database_url,
+    )
+    assert resolved.exit_code == 0, resolved.output
+    after = stored_call(database_url, call["id"])
+    judged = next(f for f in after["findings"] if f["id"] == finding["id"])
+    assert judged["effective_points"] == 0 and judged["appeals"][0]["status"] == "upheld"
+    assert judged["reviews"][0]["appeal"] == listed[0]["id"]
+    assert after["reviewed_score"] > after["score"]
+    assert json.loads(run("appeal", "list", "--db", database_url, "--format", "json").stdout)["appeals"] == []
+    twice = run("appeal", "resolve", listed[0]["id"], "--decision", "rejected", "--reviewer", "x", "--db", database_url)
+    assert twice.exit_code == 2 and "already resolved" in twice.stderr
+    empty = run("appeal", "file", finding["id"], "--reason", " ", "--db", database_url)
+    assert empty.exit_code == 2 and "reason" in empty.stderr
+
+
+def test_rescoring_a_reviewed_call_keeps_its_reviews(database_url, calls):
+    path = calls / "一组" / "张三" / SAMPLES[2].name
+    run("score", path, "--db", database_url)
+    [call] = history(database_url)
+    finding = _lost(stored_call(database_url, call["id"]))
+    run(
+        "review",
+        call["id"],
+        "--db",
+        database_url,
+        "--finding",
+        finding["id"],
+        "--decision",
+        "false-alarm",
+        "--reviewer",
+        "王",
+    )
+    reviewed = history(database_url)[0]["reviewed_score"]
+    run("score", path, "--db", database_url)
+    [again] = history(database_url)
+    assert again["id"] == call["id"] and again["reviewed_score"] == reviewed
+    kept = next(f for f in stored_call(database_url, call["id"])["findings"] if f["id"] == finding["id"])
+    assert kept["reviews"] and kept["active"]
+
+
+def test_history_filters_and_machine_formats(database_url, calls):
+    run("score", calls, "--db", database_url, "--path-pattern", "{team}/{agent}/*", "--jobs", "1")
+    everything = history(database_url)
+    assert {c["agent"] for c in history(database_url, "--agent", "李四")} == {"李四"}
+    assert {c["team"] for c in history(database_url, "--team", "一组")} == {"一组"}
+    assert [c["call_date"] for c in history(database_url, "--until", "2024-12-31")] == ["2024-07-03"]
+    assert len(history(database_url, "--since", "2025-01-01")) == 5
+    failing = history(database_url, "--grade", "不合格")
+    assert failing and {c["grade"] for c in failing} == {"不合格"}
+    rule = "forbidden.cold"
+    with_rule = {c["id"] for c in history(database_url, "--rule", rule)}
+    assert with_rule == {
+        c["id"] for c in everything if any(f["rule"] == rule for f in stored_call(database_url, c["id"])["findings"])
+    }
+    csv_text = run("history", "--db", database_url, "--format", "csv").stdout
+    assert csv_text.splitlines()[0].startswith("id,path,agent,team,call_date") and len(csv_text.splitlines()) == 7
+    table = run("history", "--db", database_url, "--format", "text").stdout
+    assert "张三" in table and "编号" in table
+    bad = run("history", "--db", database_url, "--since", "yesterday")
+    assert bad.exit_code == 2 and "2024-07-03" in bad.output
+
+
+def _dated_calls(root, weeks):
+    """One call per (agent, week), each dated by its header, the later weeks' calls worse."""
+    text = SAMPLES[0].read_text(encoding="utf-8")
+    bad = SAMPLES[2].read_text(encoding="utf-8")
+    for agent in ("张三", "李四"):
+        for week in range(weeks):
+            day = f"2024-07-{1 + 7 * week:02d}"
+            body = text if week == 0 or agent == "张三" else bad
+            (root / agent).mkdir(parents=True, exist_ok=True)
+            (root / agent / f"{day}.txt").write_text(f"# agent: {agent}\n# date: {day}\n{body}", encoding="utf-8")
+
+
+def test_trends_per_agent_and_week_with_sparklines(database_url, tmp_path):
+    _dated_calls(tmp_path / "c", 3)
+    run("score", tmp_path / "c", "--db", database_url, "--jobs", "1")
+    found = json.loads(run("trends", "--by", "agent", "--period", "week", "--db", database_url, "-f", "json").stdout)
+    series = {t["key"]: t for t in found["trends"]}
+    assert set(series) == {"张三", "李四"}
+    assert [p["start"] for p in series["李四"]["periods"]] == ["2024-07-01", "2024-07-08", "2024-07-15"]
+    li = [p["mean"] for p in series["李四"]["periods"]]
+    assert li[0] > li[1] == li[2]  # worse calls from the second week
+    monthly = json.loads(run("trends", "--period", "month", "--db", database_url, "-f", "json").stdout)["trends"]
+    assert [len(t["periods"]) for t in monthly] == [1, 1]
+    table = run("trends", "--db", database_url, "-f", "text").stdout
+    line = next(row for row in table.splitlines() if row.startswith("李四"))
+    assert any(c in line for c in "▁▂▃▄▅▆▇█")
+    by_rule = json.loads(run("trends", "--by", "rule", "--db", database_url, "-f", "json").stdout)["trends"]
+    assert by_rule and all(0 < p["mean"] <= 1 for t in by_rule for p in t["periods"])
+
+
+def test_trends_html_renders_in_a_real_browser(database_url, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium)")
+    import subprocess
+    import tempfile
+
+    _dated_calls(tmp_path / "c", 3)
+    run("score", tmp_path / "c", "--db", database_url, "--jobs", "1")
+    page = tmp_path / "trends.html"
+    result = run("trends", "--db", database_url, "--out", page)
+    assert result.exit_code == 0, result.output
+    with tempfile.TemporaryDirectory() as profile:
+        browser = subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    dom, log = browser.stdout, browser.stderr
+    assert 'data-ready="yes"' in dom
+    assert "Uncaught" not in log and "CONSOLE" not in log, log
+    assert dom.count('class="trend"') == 2 and dom.count("<circle") == 6  # two agents, three weeks each
+    assert "质检趋势" in dom
+
+
+def test_rule_precision_counts_reviews_and_reviewer_agreement(database_url, calls):
+    run("score", calls, "--db", database_url, "--jobs", "1")
+    lost = [
+        (c["id"], f)
+        for c in history(database_url)
+        for f in stored_call(database_url, c["id"])["findings"]
+        if f["points"] < 0 or f["kind"] == "forbidden"
+    ]
+    assert len(lost) >= 4
+    # Two reviewers judge the same four findings and disagree on the last.
+    for reviewer, decisions in (
+        ("王", ["confirmed", "false-alarm", "confirmed", "confirmed"]),
+        ("李", ["confirmed", "false-alarm", "confirmed", "false-alarm"]),
+    ):
+        for (call, finding), decision in zip(lost[:4], decisions, strict=True):
+            result = run(
+                "review",
+                call,
+                "--db",
+                database_url,
+                "--finding",
+                finding["id"],
+                "--decision",
+                decision,
+                "--reviewer",
+                reviewer,
+            )
+            assert result.exit_code == 0, result.output
+    report = json.loads(run("rules", "precision", "--db", database_url, "-f", "json").stdout)
+    reviewed = sum(r["reviewed"] for r in report["rules"])
+    assert reviewed == 4  # the latest decision per finding counts, once
+    assert sum(r["unreviewed"] for r in report["rules"]) == len(lost) - 4
+    assert sum(r["false_alarms"] for r in report["rules"]) == 2  # 李's decisions came last
+    for rule in report["rules"]:
+        if rule["reviewed"]:
+            low, high = rule["interval_95"]
+            assert low <= rule["precision"] <= high
+    [pair] = report["agreement"]
+    assert (pair["findings"], pair["agreed"]) == (4, 3)
+    # κ by hand: observed 3/4; 王 says confirmed 3/4, 李 2/4 → expected 3/4·2/4 + 1/4·2/4 = 1/2.
+    assert pair["kappa"] == pytest.approx((0.75 - 0.5) / (1 - 0.5))
+    text = run("rules", "precision", "--db", database_url, "-f", "text").stdout
+    assert "精确率" in text and "κ" in text
+
+
+def test_a_batch_with_two_jobs_stores_every_call_once(database_url, calls):
+    result = run("score", calls, "--db", database_url, "--jobs", "2", "-f", "jsonl")
+    scored = {json.loads(line)["transcript"]["path"]: json.loads(line)["score"] for line in result.stdout.splitlines()}
+    stored = {c["path"]: c["score"] for c in history(database_url)}
+    assert stored == {str(Path(p).resolve()): s for p, s in scored.items()}
+
+
+# --- faults ---------------------------------------------------------------------------------------
+
+
+def test_a_corrupt_sqlite_file_is_one_line_and_the_score_still_prints(tmp_path):
+    corrupt = tmp_path / "scores.db"
+    corrupt.write_bytes(b"this is not a database" * 100)
+    result = run("score", SAMPLES[0], "--db", corrupt, "--format", "json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["score"] > 0  # the score is not lost
+    [line] = result.stderr.splitlines()
+    assert str(corrupt) in line and "not a callqa database" in line
+    assert run("history", "--db", corrupt).exit_code == 2
+
+
+def test_a_read_only_database_is_one_line_and_the_scores_still_print(database_url, calls):
+    run("db", "upgrade", "--db", database_url)
+    if database_url.startswith("sqlite"):
+        read_only = "sqlite:///file:" + database_url.removeprefix("sqlite:///") + "?mode=ro&uri=true"
+    else:
+        read_only = database_url + "?options=-c%20default_transaction_read_only%3Don"
+    result = run("score", calls, "--db", read_only, "--format", "csv", "--jobs", "1")
+    assert result.exit_code == 2
+    assert len(result.stdout.splitlines()) == 7  # header + six calls
+    assert [line for line in result.stderr.splitlines() if "error" in line] == [
+        next(line for line in result.stderr.splitlines() if "read-only" in line)
+    ]
+    assert history(database_url) == []
+
+
+def test_an_unreachable_server_is_one_line_and_the_score_still_prints():
+    result = run("score", SAMPLES[0], "--db", "postgresql+psycopg://nobody@127.0.0.1:9/none", "-f", "json")
+    assert result.exit_code == 2 and json.loads(result.stdout)["score"] > 0
+    [line] = result.stderr.splitlines()
+    assert "127.0.0.1:9" in line and "cannot open" in line
+
+
+def test_a_newer_schema_is_refused_and_an_older_one_needs_upgrade(database_url):
+    run("db", "upgrade", "--db", database_url)
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    newer = run("score", SAMPLES[0], "--db", database_url, "-f", "json")
+    assert newer.exit_code == 2 and json.loads(newer.stdout)["score"] > 0
+    assert "newer than this callqa" in newer.stderr and len(newer.stderr.splitlines()) == 1
+    status = run("db", "status", "--db", database_url)
+    assert status.exit_code == 1 and "0099" in status.stdout
+
+
+def _at_revision(url, revision):
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
+def test_upgrade_from_the_previous_schema_keeps_the_stored_calls(database_url):
+    _at_revision(database_url, REVISIONS[-2])
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:  # a call stored by the callqa of the previous schema
+        connection.execute(
+            sa.text(
+                "INSERT INTO calls (path, content_sha256, agent, team, call_date, scored_at, rubric_name, "
+                "rubric_version, rubric_sha256, models, callqa_version, score, max_score, grade, passed, fatal, "
+                "pass_mark, grades) VALUES ('/old/call.txt', 'abc', '张三', NULL, '2024-07-03', "
+                "'2024-07-03 10:00:00', 'default', '1', 'def', '{}', '0.0.9', 70, 100, '合格', true, false, 60, "
+                '\'[["合格", 60], ["不合格", 0]]\')'
+            )
+        )
+        call_id = connection.execute(sa.text("SELECT id FROM calls")).scalar_one()
+        for position, (stage, score, top) in enumerate(
+            [("问候", 15, 15), ("切入", 10, 20), ("转化", 25, 25), ("协议", 20, 20), ("结束", 0, 20)]
+        ):  # adding up to its score of 70
+            connection.execute(
+                sa.text("INSERT INTO call_stages VALUES (:id, :stage, :position, :score, :top)"),
+                {"id": call_id, "stage": stage, "position": position, "score": score, "top": top},
+            )
+        connection.execute(
+            sa.text(
+                "INSERT INTO findings (call_id, position, rule, kind, category, severity, stage, role, utterance, "
+                "line, matched, said, message, suggestion, points, nominal_points, source, confidence, active) "
+                "VALUES (:id, 0, 'forbidden.cold', 'forbidden', '冷漠', 'major', '切入', 'agent', 2, 3, '不知道', "
+                "'不知道', '冷漠', NULL, -5, -5, 'rule', NULL, true)"
+            ),
+            {"id": call_id},
+        )
+    engine.dispose()
+    stale = run("history", "--db", database_url)
+    assert stale.exit_code == 2 and "callqa db upgrade" in stale.stderr
+    upgraded = run("db", "upgrade", "--db", database_url)
+    assert upgraded.exit_code == 0 and f"to revision {HEAD}" in upgraded.stderr
+    [old] = history(database_url)
+    assert (old["path"], old["agent"], old["score"], old["reviewed_score"]) == ("/old/call.txt", "张三", 70, None)
+    finding = stored_call(database_url, old["id"])["findings"][0]
+    run(
+        "review",
+        old["id"],
+        "--db",
+        database_url,
+        "--finding",
+        finding["id"],
+        "--decision",
+        "false-alarm",
+        "--reviewer",
+        "王",
+    )
+    assert history(database_url)[0]["reviewed_score"] == 75
+
+
+def test_the_migrations_make_exactly_the_tables_callqa_uses(database_url):
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(config)
+    assert [r.revision for r in reversed(list(script.walk_revisions()))] == list(REVISIONS)
+    Store(database_url).close()  # an empty database is created at the head revision
+    engine = sa.create_engine(database_url)
+    inspector = sa.inspect(engine)
+    for table in metadata.sorted_tables:
+        assert {c["name"] for c in inspector.get_columns(table.name)} == set(table.columns.keys()), table.name
+    engine.dispose()
+
+
+def test_path_patterns():
+    pattern = path_pattern("{team}/{agent}/{date}_*.txt")
+    found = meta_from_path("/data/calls/一组/张三/20240703_0915.txt", pattern)
+    assert (found.team, found.agent, str(found.call_date)) == ("一组", "张三", "2024-07-03")
+    assert meta_from_path("张三/20240703_0915.txt", pattern).agent is None  # no team folder: no match
+    assert meta_from_path("x/y/2024-13-45_a.txt", pattern).call_date is None
+    with pytest.raises(ValueError, match="unknown field"):
+        path_pattern("{name}.txt")
+    result = run("score", SAMPLES[0], "--agent", "张三")
+    assert result.exit_code == 2 and "--db" in result.stderr
+
+
+def test_kappa_is_undefined_when_nobody_varies():
+    assert cohen_kappa([("confirmed", "confirmed")] * 3) is None
+    assert cohen_kappa([("confirmed", "false_alarm"), ("false_alarm", "confirmed")]) == pytest.approx(-1.0)
+
+
+def test_ctrl_c_in_a_batch_leaves_only_whole_calls_stored(database_url, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    texts = [p.read_text(encoding="utf-8") for p in SAMPLES]
+    for i in range(3000):
+        # Each file its own transcript: two files of the same bytes are one call to the store.
+        (folder / f"call_{i:05d}.txt").write_text(f"# call {i}\n" + texts[i % len(texts)], encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "callqa", "score", str(folder), "--jobs", "2", "--db", database_url, "-f", "jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    printed = 0
+    while printed < 300:  # scored calls stream out as they finish: interrupt a few hundred in
+        if not process.stdout.readline():
+            break
+        printed += 1
+    process.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    rest, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert time.monotonic() - sent < 20 and "Traceback" not in stderr
+    printed += len(rest.splitlines())
+    stored = rows(database_url, "SELECT id, path FROM calls")
+    assert 0 < len(stored) < 3000
+    assert len(stored) == printed  # every call printed is stored, and only those
+    expected = {p.read_text(encoding="utf-8"): len(score_json(p)["findings"]) for p in SAMPLES}
+    counts = dict(rows(database_url, "SELECT call_id, count(*) FROM findings GROUP BY call_id"))
+    stages = dict(rows(database_url, "SELECT call_id, count(*) FROM call_stages GROUP BY call_id"))
+    for call_id, path in stored:
+        body = Path(path).read_text(encoding="utf-8").split("\n", 1)[1]
+        assert counts.get(call_id, 0) == expected[body] and stages[call_id] == 5, path
+
+
+def test_two_copies_of_one_transcript_in_a_batch_are_one_stored_call(database_url, tmp_path):
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / "c").mkdir(exist_ok=True)
+        shutil.copy(SAMPLES[2], tmp_path / "c" / name)
+    result = run("score", tmp_path / "c", "--db", database_url, "--jobs", "1", "-f", "csv")
+    assert result.exit_code == 1, result.output  # 03_refund_bad fails; nothing about the database went wrong
+    [call] = history(database_url)
+    assert len(stored_call(database_url, call["id"])["findings"]) == len(score_json(SAMPLES[2])["findings"])
