@@ -620,3 +620,21 @@ def test_two_copies_of_one_transcript_in_a_batch_are_one_stored_call(database_ur
     assert result.exit_code == 1, result.output  # 03_refund_bad fails; nothing about the database went wrong
     [call] = history(database_url)
     assert len(stored_call(database_url, call["id"])["findings"]) == len(score_json(SAMPLES[2])["findings"])
+
+
+def test_two_batches_storing_the_same_calls_at_once_store_each_once(database_url, tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "same"
+    folder.mkdir()
+    for i in range(60):
+        (folder / f"c{i:02d}.txt").write_text(f"# call {i}\n" + SAMPLES[i % 10].read_text(encoding="utf-8"), "utf-8")
+    run("db", "upgrade", "--db", database_url)
+    command = [sys.executable, "-m", "callqa", "score", str(folder), "--jobs", "1", "--db", database_url, "-f", "csv"]
+    both = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in "ab"]
+    for process in both:
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 1 and "error" not in stderr, stderr  # some samples fail; none errs
+    assert rows(database_url, "SELECT count(*) FROM calls")[0][0] == 60
+    assert rows(database_url, "SELECT count(*) FROM call_stages")[0][0] == 60 * 5

@@ -47,6 +47,7 @@ from callqa.store.tables import appeals, call_stages, calls, findings, reviews
 #: Every schema revision this callqa knows, oldest first (a test checks them against migrations/).
 REVISIONS: tuple[str, ...] = ("0001", "0002")
 HEAD = REVISIONS[-1]
+_RACE_RETRIES = 3
 _REVIEWED = ("reviewed_score", "reviewed_grade", "reviewed_passed", "reviewed_fatal")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -213,38 +214,50 @@ class Store:
         content and rubric is updated in place, its reviewed findings kept. Returns the stored calls'
         ids, one per distinct transcript."""
         # The same transcript twice in one batch (two copies of a file) is one call: the last one counts.
-        unique = {(c.content_sha256, c.provenance.rubric_sha256): c for c in scored}
-        with self._errors("cannot write"), self.engine.begin() as connection:
-            ids = []
-            new_findings: list[dict[str, Any]] = []
-            new_stages: list[dict[str, Any]] = []
-            for call in unique.values():
-                existing = connection.execute(
-                    sa.select(calls.c.id).where(
-                        calls.c.content_sha256 == call.content_sha256,
-                        calls.c.rubric_sha256 == call.provenance.rubric_sha256,
-                    )
-                ).scalar_one_or_none()
-                row = _call_row(call)
-                if existing is None:
-                    call_id = _inserted(connection, sa.insert(calls).values(**row))
-                    new_findings += _finding_rows(call, call_id)
-                else:
-                    call_id = existing
-                    for field in ("agent", "team", "call_date"):  # keep what an earlier scoring was told
-                        if row[field] is None:
-                            del row[field]
-                    connection.execute(sa.update(calls).where(calls.c.id == call_id).values(**row))
-                    connection.execute(sa.delete(call_stages).where(call_stages.c.call_id == call_id))
-                    self._replace_findings(connection, call_id, _finding_rows(call, call_id))
-                new_stages += _stage_rows(call, call_id)
-                ids.append(call_id)
-            if new_findings:
-                connection.execute(sa.insert(findings), new_findings)
-            if new_stages:
-                connection.execute(sa.insert(call_stages), new_stages)
-            for call_id in ids:
-                self._regrade(connection, call_id)
+        unique = list({(c.content_sha256, c.provenance.rubric_sha256): c for c in scored}.values())
+        with self._errors("cannot write"):
+            for _ in range(_RACE_RETRIES):
+                try:
+                    with self.engine.begin() as connection:
+                        return self._save_in(connection, unique)
+                except exc.IntegrityError as error:
+                    # Another process stored one of these transcripts between this one's look-up and its
+                    # insert: the transaction rolled back; the look-up now finds that row and updates it.
+                    if "uq_calls_transcript_rubric" not in str(error) and "calls.content_sha256" not in str(error):
+                        raise
+            raise StoreError(self.name, "cannot write: other writers keep storing the same calls at once")
+
+    def _save_in(self, connection: Connection, unique: Sequence[ScoredCall]) -> list[int]:
+        ids = []
+        new_findings: list[dict[str, Any]] = []
+        new_stages: list[dict[str, Any]] = []
+        for call in unique:
+            existing = connection.execute(
+                sa.select(calls.c.id).where(
+                    calls.c.content_sha256 == call.content_sha256,
+                    calls.c.rubric_sha256 == call.provenance.rubric_sha256,
+                )
+            ).scalar_one_or_none()
+            row = _call_row(call)
+            if existing is None:
+                call_id = _inserted(connection, sa.insert(calls).values(**row))
+                new_findings += _finding_rows(call, call_id)
+            else:
+                call_id = existing
+                for field in ("agent", "team", "call_date"):  # keep what an earlier scoring was told
+                    if row[field] is None:
+                        del row[field]
+                connection.execute(sa.update(calls).where(calls.c.id == call_id).values(**row))
+                connection.execute(sa.delete(call_stages).where(call_stages.c.call_id == call_id))
+                self._replace_findings(connection, call_id, _finding_rows(call, call_id))
+            new_stages += _stage_rows(call, call_id)
+            ids.append(call_id)
+        if new_findings:
+            connection.execute(sa.insert(findings), new_findings)
+        if new_stages:
+            connection.execute(sa.insert(call_stages), new_stages)
+        for call_id in ids:
+            self._regrade(connection, call_id)
         return ids
 
     def _replace_findings(self, connection: Connection, call_id: int, rows: list[dict[str, Any]]) -> None:
