@@ -53,3 +53,38 @@ def test_ci_runs_the_readme_commands():
     for command in commands:
         install_and_test = command.replace("python3.11 -m venv .venv && . .venv/bin/activate && ", "")
         assert install_and_test in ci, command
+
+
+def test_every_library_callqa_imports_is_a_declared_dependency():
+    """A plain `pip install callqa` (no extras) must run every command: each third-party module the CLI
+    and the store import belongs to a distribution pyproject.toml depends on (click, say, came only
+    with dev tools once, and `callqa --version` failed on a clean install)."""
+    import importlib
+    import importlib.metadata
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = {re.split(r"[<>=!~\[; ]", d)[0].lower().replace("_", "-") for d in project["dependencies"]}
+    before = set(sys.modules)
+    for module in ("callqa.cli.app", "callqa.store.database", "callqa.store.writer", "alembic.command"):
+        importlib.import_module(module)
+    owners = importlib.metadata.packages_distributions()
+    imported = {name.split(".")[0] for name in set(sys.modules) - before} | {"typer", "sqlalchemy"}
+    needed = set()
+    for top in imported:
+        for distribution in owners.get(top, []):
+            needed.add(distribution.lower().replace("_", "-"))
+    needed -= {"callqa"}
+    # What the declared dependencies bring with them (and theirs, in turn) is theirs to declare.
+    brought, todo = set(), list(declared)
+    while todo:
+        try:
+            requirements = importlib.metadata.requires(todo.pop()) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        for requirement in requirements:
+            name = re.split(r"[<>=!~\[; (]", requirement)[0].lower().replace("_", "-")
+            if "extra ==" not in requirement and name not in brought:
+                brought.add(name)
+                todo.append(name)
+    assert needed <= declared | brought, sorted(needed - declared - brought)

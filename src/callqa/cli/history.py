@@ -15,7 +15,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 from rich.console import Console
 
@@ -422,7 +421,7 @@ def _walk(store: Store, stored: StoredCall, reviewer: str, every: bool) -> None:
                 continue
             new_points = typer.prompt("新的分数(如 -2)", type=float) if answer == "a" else None
             comment = typer.prompt("说明(可留空)", default="", show_default=False)
-        except click.exceptions.Abort:  # Ctrl-D or Ctrl-C at a prompt: stop, keeping what was decided
+        except typer.Abort:  # Ctrl-D or Ctrl-C at a prompt: stop, keeping what was decided
             print(file=sys.stderr)
             break
         stored = store.review(item.id, reviewer, _KEYS[answer], points=new_points, comment=comment)
