@@ -146,3 +146,19 @@ def test_a_script_counted_for_its_own_stage_earns_its_points_there_and_is_not_mi
     assert stage_scores(report)["问候"] == 10  # base 4 + 6, as if greeted in 问候
     without = score_file(write("plain.txt", text), compile_rubric(rubric_file(RUBRIC, "plain.yaml")))
     assert stage_scores(without)["问候"] == 4 and any(f.rule == "hello" for f in without.findings)
+
+
+def test_a_reported_findings_points_before_caps_are_the_scorers_own(monkeypatch, default_rubric):
+    """What a review's recomputation starts from (points_before_caps, read off the report) is what the
+    scorer put into its caps, finding for finding, on every sample call."""
+    import callqa.scoring.score as scoring
+
+    given = []
+    real = scoring.apply_caps
+    monkeypatch.setattr(scoring, "apply_caps", lambda items, *rest: given.append(items) or real(items, *rest))
+    for sample in SAMPLES:
+        given.clear()
+        report = score_file(sample, default_rubric)
+        assert [scoring.points_before_caps(f.kind, f.severity, f.nominal_points) for f in report.findings] == [
+            item.points for item in given[0]
+        ], sample.name

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from callqa.cli.app import app
 from callqa.store.database import HEAD, MIGRATIONS, REVISIONS, Store
-from callqa.store.records import cohen_kappa, meta_from_path, path_pattern, recompute
+from callqa.store.paths import meta_from_path, path_pattern
+from callqa.store.review import cohen_kappa
 from callqa.store.tables import metadata
 
 from conftest import SAMPLES
@@ -93,7 +94,16 @@ def test_scoring_again_updates_the_row_and_another_rubric_adds_one(database_url,
     run("score", path, "--db", database_url)
     [once] = history(database_url)
     assert once["agent"] == "张三"  # an earlier scoring's agent is kept when the new one gives none
-    other = rubric_file("extends: default\nname: 另一套\n")
+    # The same rubric edited (a new version of it) updates the row too; a rubric of another name adds one.
+    edited = rubric_file(f"extends: default\nname: {once['rubric']}\nversion: '{once['rubric_version']}.1'\n")
+    run("score", path, "--db", database_url, "--rubric", edited)
+    [again] = history(database_url)
+    assert (again["id"], again["rubric_version"], again["call_date"]) == (
+        once["id"],
+        f"{once['rubric_version']}.1",
+        None,
+    )
+    other = rubric_file("extends: default\nname: 另一套\n", name="other.yaml")
     run("score", path, "--db", database_url, "--rubric", other)
     assert sorted(c["rubric"] for c in history(database_url)) == sorted([once["rubric"], "另一套"])
     assert rows(database_url, "SELECT count(*) FROM findings WHERE call_id = :id", id=once["id"])[0][0] == len(
@@ -105,102 +115,84 @@ def _lost(detail):
     return next(f for f in detail["findings"] if f["points"] < 0)
 
 
-def test_review_recomputes_the_score_and_keeps_the_original(database_url, calls):
-    path = calls / "一组" / "张三" / SAMPLES[2].name  # 03_refund_bad: several deductions
+def scored_without(report, decided):
+    """What the scorer gives the report's call with some findings' points changed before caps
+    (`decided`: position -> points; 0 drops a finding): its own caps, run again."""
+    from callqa.scoring.pipeline import compile_rubric
+    from callqa.scoring.score import Points, apply_caps, points_before_caps, rule_caps, stage_base
+
+    compiled = compile_rubric()
+    items, fatal = [], False
+    for position, f in enumerate(report["findings"]):
+        points = decided.get(position, points_before_caps(f["kind"], f["severity"], f["nominal_points"]))
+        items.append(Points(f["stage"], points, f["rule"], f["utterance"]))
+        fatal |= f["severity"] == "fatal" and position not in decided
+    bases = {s.name: stage_base(compiled, s.name) for s in compiled.rubric.stages}
+    maxima = {s.name: s.points for s in compiled.rubric.stages}
+    _, totals = apply_caps(items, bases, maxima, rule_caps(compiled))
+    return 0.0 if fatal else round(sum(totals.values()), 2)
+
+
+def review(url, call, finding, decision, *more):
+    return run("review", call, "--db", url, "--finding", finding, "--decision", decision, *more)
+
+
+def test_review_recomputes_the_score_as_the_scorer_would_and_keeps_the_original(database_url, calls):
+    path = calls / "一组" / "张三" / SAMPLES[2].name  # 03_refund_bad: deductions the caps cut
+    report = score_json(path)
     run("score", path, "--db", database_url)
     [call] = history(database_url)
     detail = stored_call(database_url, call["id"])
-    finding = _lost(detail)
-    result = run(
-        "review",
-        call["id"],
-        "--db",
-        database_url,
-        "--finding",
-        finding["id"],
-        "--decision",
-        "false-alarm",
-        "--comment",
-        "客户先说的",
-        "--reviewer",
-        "王质检",
-    )
-    assert result.exit_code == 0, result.output
+    # Every finding confirmed: the score as scored, exactly.
+    for f in detail["findings"]:
+        assert review(database_url, call["id"], f["id"], "confirmed", "--reviewer", "王").exit_code == 0
+    assert history(database_url)[0]["reviewed_score"] == call["score"]
+    # Two deductions overturned: a deduction the caps had cut to nothing counts again.
+    lost = [i for i, f in enumerate(detail["findings"]) if f["kind"] == "forbidden"][:2]
+    for position in lost:
+        result = review(database_url, call["id"], detail["findings"][position]["id"], "false-alarm",
+                        "--comment", "客户先说的", "--reviewer", "王质检")  # fmt: skip
+        assert result.exit_code == 0, result.output
     after = stored_call(database_url, call["id"])
     assert after["score"] == call["score"]  # the original is kept
-    stage = next(s for s in detail["stages"] if s["name"] == finding["stage"])
-    expected = round(call["score"] - min(-finding["points"], stage["max_score"] - stage["score"]), 2)
-    assert after["reviewed_score"] == pytest.approx(call["score"] - finding["points"]) or expected
-    [review] = next(f for f in after["findings"] if f["id"] == finding["id"])["reviews"]
-    assert (review["reviewer"], review["decision"], review["comment"]) == ("王质检", "false_alarm", "客户先说的")
-    # Adjusting instead: the finding now costs 1 point.
-    run(
-        "review",
-        call["id"],
-        "--db",
-        database_url,
-        "--finding",
-        finding["id"],
-        "--decision",
-        "adjusted",
-        "--points",
-        "-1",
-        "--reviewer",
-        "李组长",
-    )
+    assert after["reviewed_score"] == scored_without(report, dict.fromkeys(lost, 0.0))
+    assert after["reviewed_score"] > call["score"]
+    review_record = after["findings"][lost[0]]["reviews"][-1]
+    assert (review_record["reviewer"], review_record["decision"], review_record["comment"]) == (
+        "王质检", "false_alarm", "客户先说的",
+    )  # fmt: skip
+    # Adjusting the first instead: it now costs 1 point.
+    nominal = detail["findings"][lost[0]]["nominal_points"]
+    assert review(database_url, call["id"], detail["findings"][lost[0]]["id"], "adjusted", "--points", "-1",
+                  "--reviewer", "李组长").exit_code == 0  # fmt: skip
     adjusted = stored_call(database_url, call["id"])
-    assert adjusted["reviewed_score"] == pytest.approx(call["score"] - finding["points"] - 1)
+    assert adjusted["reviewed_score"] == scored_without(report, {lost[0]: -1.0, lost[1]: 0.0})
     assert history(database_url)[0]["reviewed_score"] == adjusted["reviewed_score"]
-    # A decision needs what it decides with.
-    bad = run(
-        "review",
-        call["id"],
-        "--db",
-        database_url,
-        "--finding",
-        finding["id"],
-        "--decision",
-        "adjusted",
-        "--reviewer",
-        "李组长",
-    )
-    assert bad.exit_code == 2 and "points" in bad.stderr and "Traceback" not in bad.output
-    missing = run("review", call["id"], "--db", database_url, "--finding", 99999, "--decision", "confirmed")
-    assert missing.exit_code == 2 and "99999" in missing.stderr
+    # Points must stay on the finding's side of zero and within its own.
+    first = detail["findings"][lost[0]]["id"]
+    for points in ("5", str(nominal - 1), "nan", "inf"):
+        bad = review(database_url, call["id"], first, "adjusted", "--points", points, "--reviewer", "李")
+        assert bad.exit_code == 2 and "--points" in bad.stderr and "Traceback" not in bad.output, points
+    bad = review(database_url, call["id"], first, "adjusted", "--reviewer", "李组长")
+    assert bad.exit_code == 2 and "points" in bad.stderr
+    missing = review(database_url, call["id"], 99999, "confirmed")
+    assert missing.exit_code == 2 and "99999" in missing.stderr and database_url not in missing.stderr
 
 
 def test_a_fatal_finding_overturned_lets_the_call_pass_again():
-    from callqa.store.records import ReviewRecord, StoredFinding
+    from callqa.store.records import ReviewRecord, ScoringRules, StoredFinding, StoredStage
+    from callqa.store.review import recompute
 
-    def finding(severity, points, decision=None):
-        reviews = (ReviewRecord(1, "王", decision, None, "", None),) if decision else ()  # type: ignore[arg-type]
-        return StoredFinding(
-            1,
-            "r",
-            "forbidden",
-            "强势",
-            severity,
-            "切入",
-            "agent",
-            3,
-            3,
-            "",
-            None,
-            "",
-            None,
-            points,
-            points,
-            "rule",
-            None,
-            True,
-            reviews,
-        )
+    def finding(decision=None):
+        reviews = (ReviewRecord(1, "王", decision, None, "", None),) if decision else ()
+        return StoredFinding(1, "r", "forbidden", "强势", "fatal", "切入", "agent", 3, 3, "", None, "", None,
+                             -10.0, -10.0, None, "rule", None, True, reviews)  # fmt: skip
 
-    stages = [("问候", 15.0, 15.0), ("切入", 10.0, 20.0)]
-    grades = [("良好", 20.0), ("不合格", 0.0)]
-    standing = recompute(stages, [finding("fatal", -10.0)], 20.0, grades)
+    stages = [StoredStage("问候", 15.0, 15.0, 15.0), StoredStage("切入", 10.0, 20.0, 20.0)]
+    rules = ScoringRules(20.0, (("良好", 20.0), ("不合格", 0.0)), {"问候": 15.0, "切入": 20.0}, {})
+    standing = recompute(stages, [finding()], rules)
     assert (standing.score, standing.passed, standing.fatal) == (0.0, False, True)
-    overturned = recompute(stages, [finding("fatal", -10.0, "false_alarm")], 20.0, grades)
+    overturned = recompute(stages, [finding("false_alarm")], rules)
     assert (overturned.score, overturned.grade, overturned.passed) == (35.0, "良好", True)
 
 
@@ -244,7 +236,7 @@ def test_an_appeal_is_stored_resolved_by_a_reviewer_and_changes_the_score(databa
     assert resolved.exit_code == 0, resolved.output
     after = stored_call(database_url, call["id"])
     judged = next(f for f in after["findings"] if f["id"] == finding["id"])
-    assert judged["effective_points"] == 0 and judged["appeals"][0]["status"] == "upheld"
+    assert judged["decided_points"] == 0 and judged["appeals"][0]["status"] == "upheld"
     assert judged["reviews"][0]["appeal"] == listed[0]["id"]
     assert after["reviewed_score"] > after["score"]
     assert json.loads(run("appeal", "list", "--db", database_url, "--format", "json").stdout)["appeals"] == []
@@ -378,7 +370,7 @@ def test_rule_precision_counts_reviews_and_reviewer_agreement(database_url, call
         (c["id"], f)
         for c in history(database_url)
         for f in stored_call(database_url, c["id"])["findings"]
-        if f["points"] < 0 or f["kind"] == "forbidden"
+        if f["nominal_points"] < 0 or f["kind"] == "forbidden"  # even where the caps left it nothing
     ]
     assert len(lost) >= 4
     # Two reviewers judge the same four findings and disagree on the last.
@@ -492,27 +484,27 @@ def test_upgrade_from_the_previous_schema_keeps_the_stored_calls(database_url):
     with engine.begin() as connection:  # a call stored by the callqa of the previous schema
         connection.execute(
             sa.text(
-                "INSERT INTO calls (path, content_sha256, agent, team, call_date, scored_at, rubric_name, "
+                "INSERT INTO calls (path, content_sha256, agent, team, call_date, day, scored_at, rubric_name, "
                 "rubric_version, rubric_sha256, models, callqa_version, score, max_score, grade, passed, fatal, "
-                "pass_mark, grades) VALUES ('/old/call.txt', 'abc', '张三', NULL, '2024-07-03', "
-                "'2024-07-03 10:00:00', 'default', '1', 'def', '{}', '0.0.9', 70, 100, '合格', true, false, 60, "
-                '\'[["合格", 60], ["不合格", 0]]\')'
+                "rules) VALUES ('/old/call.txt', 'abc', '张三', NULL, '2024-07-03', '2024-07-03', "
+                "'2024-07-03 10:00:00', 'default', '1', 'def', '{}', '0.0.9', 95, 100, '优秀', true, false, "
+                '\'{"pass_mark": 60, "grades": [["优秀", 90], ["合格", 60], ["不合格", 0]], "caps": {}}\')'
             )
         )
         call_id = connection.execute(sa.text("SELECT id FROM calls")).scalar_one()
         for position, (stage, score, top) in enumerate(
-            [("问候", 15, 15), ("切入", 10, 20), ("转化", 25, 25), ("协议", 20, 20), ("结束", 0, 20)]
-        ):  # adding up to its score of 70
+            [("问候", 15, 15), ("切入", 15, 20), ("转化", 25, 25), ("协议", 20, 20), ("结束", 20, 20)]
+        ):  # its score of 95: every stage's base, less the one finding's 5 points
             connection.execute(
-                sa.text("INSERT INTO call_stages VALUES (:id, :stage, :position, :score, :top)"),
+                sa.text("INSERT INTO call_stages VALUES (:id, :stage, :position, :score, :top, :top)"),
                 {"id": call_id, "stage": stage, "position": position, "score": score, "top": top},
             )
         connection.execute(
             sa.text(
                 "INSERT INTO findings (call_id, position, rule, kind, category, severity, stage, role, utterance, "
-                "line, matched, said, message, suggestion, points, nominal_points, source, confidence, active) "
-                "VALUES (:id, 0, 'forbidden.cold', 'forbidden', '冷漠', 'major', '切入', 'agent', 2, 3, '不知道', "
-                "'不知道', '冷漠', NULL, -5, -5, 'rule', NULL, true)"
+                "line, matched, said, message, suggestion, points, nominal_points, max_deduct, source, confidence, "
+                "active) VALUES (:id, 0, 'forbidden.cold', 'forbidden', '冷漠', 'major', '切入', 'agent', 2, 3, "
+                "'不知道', '不知道', '冷漠', NULL, -5, -5, NULL, 'rule', NULL, true)"
             ),
             {"id": call_id},
         )
@@ -522,7 +514,9 @@ def test_upgrade_from_the_previous_schema_keeps_the_stored_calls(database_url):
     upgraded = run("db", "upgrade", "--db", database_url)
     assert upgraded.exit_code == 0 and f"to revision {HEAD}" in upgraded.stderr
     [old] = history(database_url)
-    assert (old["path"], old["agent"], old["score"], old["reviewed_score"]) == ("/old/call.txt", "张三", 70, None)
+    assert (old["path"], old["agent"], old["score"], old["reviewed_score"]) == ("/old/call.txt", "张三", 95, None)
+    assert rows(database_url, "SELECT count(*) FROM findings")[0][0] == 1  # the upgrade kept the call's rows
+    assert rows(database_url, "SELECT count(*) FROM call_stages")[0][0] == 5
     finding = stored_call(database_url, old["id"])["findings"][0]
     run(
         "review",
@@ -536,7 +530,7 @@ def test_upgrade_from_the_previous_schema_keeps_the_stored_calls(database_url):
         "--reviewer",
         "王",
     )
-    assert history(database_url)[0]["reviewed_score"] == 75
+    assert history(database_url)[0]["reviewed_score"] == 100
 
 
 def test_the_migrations_make_exactly_the_tables_callqa_uses(database_url):
@@ -547,7 +541,7 @@ def test_the_migrations_make_exactly_the_tables_callqa_uses(database_url):
     config.set_main_option("script_location", str(MIGRATIONS))
     script = ScriptDirectory.from_config(config)
     assert [r.revision for r in reversed(list(script.walk_revisions()))] == list(REVISIONS)
-    Store(database_url).close()  # an empty database is created at the head revision
+    Store(database_url, create=True).close()  # an empty database is created at the head revision
     engine = sa.create_engine(database_url)
     inspector = sa.inspect(engine)
     for table in metadata.sorted_tables:
@@ -559,8 +553,11 @@ def test_path_patterns():
     pattern = path_pattern("{team}/{agent}/{date}_*.txt")
     found = meta_from_path("/data/calls/一组/张三/20240703_0915.txt", pattern)
     assert (found.team, found.agent, str(found.call_date)) == ("一组", "张三", "2024-07-03")
-    assert meta_from_path("张三/20240703_0915.txt", pattern).agent is None  # no team folder: no match
-    assert meta_from_path("x/y/2024-13-45_a.txt", pattern).call_date is None
+    assert meta_from_path("张三/20240703_0915.txt", pattern) is None  # no team folder: no match
+    assert meta_from_path("x/y/2024-13-45_a.txt", pattern).call_date is None  # no such day
+    assert meta_from_path("/calls/abc.txt", path_pattern("{agent}*.txt")).agent == "abc"  # fields take what they can
+    assert meta_from_path("/srv/calls/张三/a.txt", path_pattern("/srv/calls/{agent}/*.txt")).agent == "张三"
+    assert meta_from_path("/other/srv/calls/张三/a.txt", path_pattern("/srv/calls/{agent}/*.txt")) is None
     with pytest.raises(ValueError, match="unknown field"):
         path_pattern("{name}.txt")
     result = run("score", SAMPLES[0], "--agent", "张三")
@@ -622,7 +619,7 @@ def test_two_copies_of_one_transcript_in_a_batch_are_one_stored_call(database_ur
     assert len(stored_call(database_url, call["id"])["findings"]) == len(score_json(SAMPLES[2])["findings"])
 
 
-def test_two_batches_storing_the_same_calls_at_once_store_each_once(database_url, tmp_path):
+def test_batches_storing_the_same_calls_at_once_store_each_once(database_url, tmp_path):
     import subprocess
     import sys
 
@@ -630,11 +627,60 @@ def test_two_batches_storing_the_same_calls_at_once_store_each_once(database_url
     folder.mkdir()
     for i in range(60):
         (folder / f"c{i:02d}.txt").write_text(f"# call {i}\n" + SAMPLES[i % 10].read_text(encoding="utf-8"), "utf-8")
-    run("db", "upgrade", "--db", database_url)
+    # Three at once on an empty database: its schema is made once, each call stored once.
     command = [sys.executable, "-m", "callqa", "score", str(folder), "--jobs", "1", "--db", database_url, "-f", "csv"]
-    both = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in "ab"]
+    both = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in "abc"]
     for process in both:
         _, stderr = process.communicate(timeout=300)
         assert process.returncode == 1 and "error" not in stderr, stderr  # some samples fail; none errs
     assert rows(database_url, "SELECT count(*) FROM calls")[0][0] == 60
     assert rows(database_url, "SELECT count(*) FROM call_stages")[0][0] == 60 * 5
+
+
+def test_odd_database_values_are_one_line_and_create_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "adir").mkdir()
+    for value, words in (
+        ("", "needs a database"),
+        ("adir", "is a folder"),
+        ("sqlite://", "in-memory"),
+        ("postgresql+psycopg://bob@127.0.0.1:abc/db", "not a database URL"),
+        ("nosuch/x.db", "no such folder"),
+    ):
+        result = run("score", SAMPLES[0], "--db", value, "-f", "json")
+        assert result.exit_code == 2 and json.loads(result.stdout)["score"] > 0, value
+        [line] = result.stderr.splitlines()
+        assert words in line and "internal error" not in line, (value, line)
+    looked = run("history", "--db", "typo.db")
+    assert looked.exit_code == 2 and "no such database file" in looked.stderr
+    assert not (tmp_path / "typo.db").exists()  # a command that only reads never makes a database
+    secret = run("score", SAMPLES[0], "--db", "postgresql+psycopg://bob@127.0.0.1:9/db?password=s3cret", "-f", "json")
+    assert secret.exit_code == 2 and "s3cret" not in secret.stderr and "***" in secret.stderr
+
+
+def test_who_when_and_appeals_as_a_team_expects(database_url, tmp_path):
+    from datetime import datetime
+
+    long_name = "张" * 300
+    path = tmp_path / "call.txt"
+    path.write_text(f"# agent: {long_name}\n" + SAMPLES[2].read_text(encoding="utf-8"), encoding="utf-8")
+    assert run("score", path, "--db", database_url).exit_code == 1  # stored (it fails its pass mark)
+    [call] = history(database_url)
+    assert call["agent"] == long_name and call["call_date"] is None
+    assert call["day"] == datetime.now().astimezone().date().isoformat()  # undated: the local day it was scored
+    finding = _lost(stored_call(database_url, call["id"]))
+    assert run("appeal", "file", finding["id"], "--reason", "理由", "--db", database_url).exit_code == 0
+    [appeal] = json.loads(run("appeal", "list", "--db", database_url, "-f", "json").stdout)["appeals"]
+    assert appeal["agent"] == long_name  # the call's agent, when the appeal names nobody
+    again = run("appeal", "file", finding["id"], "--reason", "再说一次", "--db", database_url)
+    assert again.exit_code == 2 and "already has an open appeal" in again.stderr
+    for reference in ("٣", "99999999999999999999999"):
+        missing = run("review", reference, "--list", "--db", database_url)
+        assert missing.exit_code == 2 and "no stored call" in missing.stderr and "internal" not in missing.stderr
+    backwards = run("history", "--db", database_url, "--since", "2024-08-01", "--until", "2024-07-01")
+    assert backwards.exit_code == 2 and "--until" in backwards.output
+    as_csv = tmp_path / "trends.csv"
+    assert run("trends", "--db", database_url, "--out", as_csv).exit_code == 0
+    assert as_csv.read_text(encoding="utf-8").startswith("key,period,calls,mean,passed")
+    nowhere = run("trends", "--db", database_url, "--out", tmp_path / "no" / "t.html")
+    assert nowhere.exit_code == 2 and "cannot write" in nowhere.stderr

@@ -34,7 +34,9 @@ from callqa.scoring.pipeline import compile_rubric, evidence_for, score_transcri
 from callqa.stages.model import StageModel
 from callqa.stages.segment import Boundary, StageEvidence, explain_boundaries
 from callqa.stages.segment import segment as decode_evidence
-from callqa.store.records import CallMeta, HistoryFilter, StoredCall, database_url, path_pattern
+from callqa.store.location import database_url
+from callqa.store.paths import path_pattern
+from callqa.store.records import CallMeta, HistoryFilter, StoredCall
 from callqa.store.writer import BatchWriter, CallRecorder
 from callqa.transcripts.gold import LabelledCall, labelled_files, read_labelled, without_markers
 from callqa.transcripts.reader import FORMATS, TRANSCRIPT_SUFFIXES, ReadOptions, transcript_from_text
@@ -216,10 +218,11 @@ def report_json_schema() -> dict[str, Any]:
 # --- the store: history, review and appeal ------------------------------------------------------
 
 
-def open_store(url: str | None = None, *, create: bool = True, check: bool = True) -> Store:
+def open_store(url: str | None = None, *, create: bool = False, check: bool = True) -> Store:
     """The callqa database at `url` (a SQLAlchemy URL, a SQLite file path or "default"; else
     $CALLQA_DB, else a SQLite file in the user's data folder), its schema checked (unless `check` is
-    False); an empty one is created when `create`. Raises `StoreError`."""
+    False). With `create`, a missing SQLite file or an empty database is created; without, it is an
+    error (a command that only reads never makes a database). Raises `StoreError`."""
     from callqa.store.database import Store  # SQLAlchemy takes 0.3 s to import: only storing pays it
 
     return Store(database_url(url), create=create, check=check)

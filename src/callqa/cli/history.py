@@ -5,6 +5,7 @@ user's data folder; a database problem is one error line and exit 2."""
 from __future__ import annotations
 
 import getpass
+import io
 import json
 import os
 import sys
@@ -144,14 +145,17 @@ def _filter(
     rule: str | None = None,
     limit: int | None = None,
 ) -> HistoryFilter:
-    return HistoryFilter(agent, team, _day(since, "--since"), _day(until, "--until"), rubric, grade, rule, limit)
+    start, end = _day(since, "--since"), _day(until, "--until")
+    if start and end and start > end:
+        raise typer.BadParameter(f"{since} is after --until {until}", param_hint="--since")
+    return HistoryFilter(agent, team, start, end, rubric, grade, rule, limit)
 
 
 @contextmanager
-def _store(db: str | None, *, check: bool = True) -> Iterator[Store]:
+def _store(db: str | None, *, create: bool = False, check: bool = True) -> Iterator[Store]:
     """The open store; any callqa error inside is one line and exit 2."""
     try:
-        store = open_store(db, check=check)
+        store = open_store(db, create=create, check=check)
     except CallqaError as exc:
         error(str(exc))
         raise typer.Exit(EXIT_ERROR) from None
@@ -189,7 +193,7 @@ db_app = typer.Typer(help="Create, upgrade and inspect the results database.", n
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Create the database's tables, or migrate them to this callqa's schema."""
-    with _store(db, check=False) as store:
+    with _store(db, create=True, check=False) as store:
         before, after = store.upgrade()
     if before == after:
         print(f"callqa: {store.name} is up to date (revision {after})", file=sys.stderr)
@@ -282,8 +286,8 @@ def trends(
 ) -> None:
     """Mean score and pass rate per agent or team and period, or how often each rule cost points."""
     where = _filter(agent, team, since, until, rubric)
-    if out is not None and out.suffix.lower() in (".html", ".htm") and output_format is TrendsFormat.auto:
-        output_format = TrendsFormat.html
+    if out is not None and output_format is TrendsFormat.auto:  # the file's name says the format
+        output_format = _SUFFIX_FORMATS.get(out.suffix.lower(), TrendsFormat.text)
     with _store(db) as store:
         found = store.trends(by.value, period.value, where)
     if output_format is TrendsFormat.html:
@@ -293,29 +297,23 @@ def trends(
         text += "\n"
     elif output_format is TrendsFormat.csv:
         rows = [
-            {
-                "key": t.key,
-                "period": p.start.isoformat(),
-                "calls": p.calls,
-                "mean": round(p.mean, 4),
-                "passed": round(p.passed, 4),
-            }
+            {"key": t.key, "period": p.start.isoformat(), "calls": p.calls, "mean": round(p.mean, 4)}
+            | ({"passed": round(p.passed, 4)} if p.passed is not None else {})
             for t in found
             for p in t.points
         ]
         text = to_csv(rows, ["key", "period", "calls", "mean", "passed"])
     else:
-        console, plain = _console(output_format.value if out is None else "text")
+        console, plain = _console(output_format.value)
         if out is not None:
-            console = Console(file=open(out, "w", encoding="utf-8"), no_color=True, width=200)  # noqa: SIM115
+            console = Console(file=io.StringIO(), no_color=True, width=200, highlight=False, markup=False, emoji=False)
         if not found:
             console.print(f"没有符合条件的通话({describe_filter(where)})")
         else:
-            console.print(trends_table(found, by.value, period.value, plain=plain))
-        if out is not None:
-            console.file.close()
-            print(f"callqa: wrote {out}", file=sys.stderr)
-        return
+            console.print(trends_table(found, by.value, period.value, plain=plain or out is not None))
+        if out is None:
+            return
+        text = console.file.getvalue()  # type: ignore[attr-defined]
     if out is None:
         sys.stdout.write(text)
         return
@@ -325,6 +323,14 @@ def trends(
         error(f"{out}: cannot write: {exc.strerror}")
         raise typer.Exit(EXIT_ERROR) from None
     print(f"callqa: wrote {out}", file=sys.stderr)
+
+
+_SUFFIX_FORMATS = {
+    ".html": TrendsFormat.html,
+    ".htm": TrendsFormat.html,
+    ".csv": TrendsFormat.csv,
+    ".json": TrendsFormat.json,
+}
 
 
 # --- review and appeal ------------------------------------------------------------------------------
@@ -424,7 +430,11 @@ def _walk(store: Store, stored: StoredCall, reviewer: str, every: bool) -> None:
         except typer.Abort:  # Ctrl-D or Ctrl-C at a prompt: stop, keeping what was decided
             print(file=sys.stderr)
             break
-        stored = store.review(item.id, reviewer, _KEYS[answer], points=new_points, comment=comment)
+        try:
+            stored = store.review(item.id, reviewer, _KEYS[answer], points=new_points, comment=comment)
+        except CallqaError as exc:  # e.g. points outside the finding's own: say so, go on to the next
+            error(str(exc))
+            continue
         decided += 1
     print(f"callqa: {decided} decision(s) recorded by {reviewer}", file=sys.stderr)
     _print_outcome(stored)
@@ -514,7 +524,7 @@ def rules_precision(
     where = _filter(None, team, since, until, rubric)
     with _store(db) as store:
         rules = [r for r in store.rule_precision(where) if r.reviewed >= min_reviews]
-        pairs = store.agreement()
+        pairs = store.agreement(where)
     if output_format is TableFormat.json:
         print(
             json.dumps(

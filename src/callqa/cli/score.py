@@ -226,21 +226,24 @@ class _Storage:
         self.writer: BatchWriter | None = None
         self.failed = False
         try:
-            self.writer = BatchWriter(open_store(db))
+            self.writer = BatchWriter(open_store(db, create=True))
         except CallqaError as exc:
             error(f"{exc}; the scores are not stored")
             self.failed = True
 
     def add(self, report: dict[str, Any], path: str | Path) -> None:
-        if self.writer is None:
-            return
-        try:
+        if self.writer is not None:
             self.writer.add(self.recorder.scored(report, path))
-        except OSError as exc:  # the transcript vanished since it was scored: nothing to hash
-            error(f"{path}: not stored: {exc.strerror}")
-            self.failed = True
+
+    def flush(self) -> None:
+        """Store what is pending (inside a batch's Ctrl-C guard, so a second Ctrl-C cannot cut it)."""
+        if self.writer is not None:
+            self.writer.flush()
 
     def finish(self, status: int) -> int:
+        recorder = self.recorder
+        if recorder.pattern is not None and recorder.seen and not recorder.matched:
+            print(f"callqa: warning: --path-pattern matched none of the {recorder.seen} paths", file=sys.stderr)
         if self.writer is not None:
             self.writer.flush()
             self.writer.store.close()
@@ -248,8 +251,12 @@ class _Storage:
                 stored = self.writer.stored
                 error(f"{self.writer.error}; " + (f"{stored} call(s) stored before it" if stored else "no call stored"))
                 self.failed = True
-            elif self.writer.stored > 1:
-                print(f"callqa: stored {self.writer.stored} calls in {self.writer.store.name}", file=sys.stderr)
+            else:
+                for path, reason in self.writer.failed:
+                    error(f"{path}: not stored: {reason}")
+                    self.failed = True
+                if self.writer.stored > 1:
+                    print(f"callqa: stored {self.writer.stored} calls in {self.writer.store.name}", file=sys.stderr)
         if self.failed and status in (EXIT_OK, EXIT_FAILED):
             return EXIT_ERROR
         return status
@@ -345,6 +352,8 @@ def _score_batch(
             if store is not None and outcome.json is not None:
                 store.add(json.loads(outcome.json), outcome.path)
             progress.advance(task)
+        if store is not None:
+            store.flush()
         interrupted = stop.is_set()
     if interrupted:
         print(

@@ -97,6 +97,7 @@ HISTORY_COLUMNS = [
     "agent",
     "team",
     "call_date",
+    "day",
     "scored_at",
     "rubric",
     "rubric_version",
@@ -118,6 +119,7 @@ def history_record(call: StoredCall) -> dict[str, Any]:
         "agent": call.agent,
         "team": call.team,
         "call_date": call.call_date.isoformat() if call.call_date else None,
+        "day": call.day.isoformat(),
         "scored_at": call.scored_at.isoformat(timespec="seconds"),
         "rubric": call.rubric_name,
         "rubric_version": call.rubric_version,
@@ -202,7 +204,7 @@ def trends_table(trends: Sequence[Trend], by: str, period: str, *, plain: bool) 
         change = last.mean - first.mean
         row: list[RenderableType] = [Text(trend.key), str(trend.calls), _value(by, trend.mean)]
         if by != "rule":
-            passed = sum(p.passed * p.calls for p in trend.points) / trend.calls
+            passed = sum((p.passed or 0.0) * p.calls for p in trend.points) / trend.calls
             row.append(f"{passed:.0%}")
         colour = "" if plain or abs(change) < 1e-9 else ("green" if (change > 0) != (by == "rule") else "red")
         shown_change = f"{change:+.0%}" if by == "rule" else f"{change:+.1f}"
@@ -221,7 +223,9 @@ def trend_record(trend: Trend) -> dict[str, Any]:
         "calls": trend.calls,
         "mean": trend.mean,
         "periods": [
-            {"start": p.start.isoformat(), "calls": p.calls, "mean": p.mean, "passed": p.passed} for p in trend.points
+            {"start": p.start.isoformat(), "calls": p.calls, "mean": p.mean}
+            | ({"passed": p.passed} if p.passed is not None else {})
+            for p in trend.points
         ],
     }
 
@@ -362,7 +366,7 @@ def call_header(call: StoredCall) -> Text:
 def call_record(call: StoredCall) -> dict[str, Any]:
     return {
         **history_record(call),
-        "stages": [{"name": n, "score": s, "max_score": m} for n, s, m in call.stages],
+        "stages": [{"name": s.name, "score": s.score, "max_score": s.max_score, "base": s.base} for s in call.stages],
         "findings": [
             {
                 "id": f.id,
@@ -376,7 +380,8 @@ def call_record(call: StoredCall) -> dict[str, Any]:
                 "matched": f.matched,
                 "said": f.said,
                 "points": f.points,
-                "effective_points": f.effective_points,
+                "nominal_points": f.nominal_points,
+                "decided_points": f.decided_points,
                 "source": f.source,
                 "confidence": f.confidence,
                 "active": f.active,

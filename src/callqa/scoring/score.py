@@ -9,7 +9,8 @@ fatal hit sets the total to 0.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from callqa.model import (
@@ -238,32 +239,59 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
     return findings + [f for f, script in missed if (script.stage, script.label) not in credited]
 
 
-def _apply_caps(findings: list[Finding], compiled: CompiledRubric) -> dict[str, float]:
-    """Cut each finding's points to what the caps leave; return the resulting stage scores."""
-    rubric = compiled.rubric
-    totals: dict[str, float] = {stage.name: stage_base(compiled, stage.name) for stage in rubric.stages}
-    # Gains first, so a deduction is measured against the points the stage actually earned.
-    for finding in sorted(findings, key=lambda f: (f.points < 0, f.utterance if f.utterance is not None else -1)):
-        if finding.points > 0:
-            room = rubric.stage(finding.stage).points - totals[finding.stage]
-            finding.points = min(finding.points, room)
-        elif finding.points < 0:
-            finding.points = max(finding.points, -totals[finding.stage]) + 0.0  # never -0.0
-        totals[finding.stage] += finding.points
-    return totals
+@dataclass(frozen=True, slots=True)
+class Points:
+    """What the caps need of one finding: its stage, its points before caps, its rule and place."""
+
+    stage: str
+    points: float
+    rule: str
+    utterance: int | None
 
 
-def _apply_rule_caps(findings: list[Finding], compiled: CompiledRubric) -> None:
+def points_before_caps(kind: str, severity: str, nominal_points: float) -> float:
+    """A reported finding's points before the caps cut them: its rule's points (`nominal_points`),
+    except a script not said that is not required (a `warning`), which earns nothing (see `_missed`).
+    What a review's recomputation starts from; a test holds it to the scorer's own."""
+    return 0.0 if kind == "recommended" and severity == "warning" else nominal_points
+
+
+def rule_caps(compiled: CompiledRubric) -> dict[str, float]:
+    """The most each rule may deduct in one call (`max_deduct`), for the rules that set one."""
     rules: list[ForbiddenRule | DetectorRule | Check] = [c.rule for c in compiled.rules]
     rules += [d.rule for d in compiled.detectors]
     rules += [c.check for c in compiled.checks]
-    caps = {r.id: r.max_deduct for r in rules if r.max_deduct is not None}
+    return {r.id: r.max_deduct for r in rules if r.max_deduct is not None}
+
+
+def apply_caps(
+    items: Sequence[Points], bases: Mapping[str, float], maxima: Mapping[str, float], caps: Mapping[str, float]
+) -> tuple[list[float], dict[str, float]]:
+    """Each finding's points after the caps, and the stage scores they leave. `items` in report order.
+
+    A rule deducts at most its cap per call, in call order; then gains first, so that a deduction is
+    measured against the points the stage actually earned, each stage is kept between 0 and its
+    maximum, starting from its base. The scorer and a review's recomputation both use this."""
+    points = [item.points for item in items]
     taken: dict[str, float] = {}
-    for finding in findings:
-        if finding.points < 0 and finding.rule in caps:
-            room = caps[finding.rule] - taken.get(finding.rule, 0.0)
-            finding.points = max(finding.points, -room) + 0.0
-            taken[finding.rule] = taken.get(finding.rule, 0.0) - finding.points
+    for k, item in enumerate(items):
+        if points[k] < 0 and item.rule in caps:
+            room = caps[item.rule] - taken.get(item.rule, 0.0)
+            points[k] = max(points[k], -room) + 0.0  # never -0.0
+            taken[item.rule] = taken.get(item.rule, 0.0) - points[k]
+    totals = dict(bases)
+    order = sorted(
+        range(len(items)),
+        key=lambda k: (points[k] < 0, items[k].utterance if items[k].utterance is not None else -1),
+    )
+    for k in order:
+        stage = items[k].stage
+        if points[k] > 0:
+            points[k] = min(points[k], maxima[stage] - totals[stage])
+        elif points[k] < 0:
+            points[k] = max(points[k], -totals[stage]) + 0.0
+        totals[stage] += points[k]
+    return points, totals
 
 
 def _stage_ranges(segmentation: Segmentation) -> dict[str, tuple[int | None, int | None]]:
@@ -283,8 +311,12 @@ def score(transcript: Transcript, segmentation: Segmentation, compiled: Compiled
     )
     findings = forbidden + detected + _script_findings(transcript, segmentation, compiled) + check_findings
     findings.sort(key=lambda f: (f.utterance if f.utterance is not None else len(transcript.utterances), f.rule))
-    _apply_rule_caps(findings, compiled)
-    totals = _apply_caps(findings, compiled)
+    bases: dict[str, float] = {stage.name: stage_base(compiled, stage.name) for stage in rubric.stages}
+    maxima: dict[str, float] = {stage.name: stage.points for stage in rubric.stages}
+    items = [Points(f.stage, f.points, f.rule, f.utterance) for f in findings]
+    capped, totals = apply_caps(items, bases, maxima, rule_caps(compiled))
+    for finding, points in zip(findings, capped, strict=True):
+        finding.points = points
     ranges = _stage_ranges(segmentation)
     stages = [
         StageScore(s.name, *ranges[s.name], score=round(totals[s.name], 2), max_score=s.points) for s in rubric.stages
@@ -303,6 +335,7 @@ def score(transcript: Transcript, segmentation: Segmentation, compiled: Compiled
             agent_name=transcript.agent_name,
             team=transcript.team,
             call_date=transcript.call_date,
+            sha256=transcript.sha256,
             roles=ReportRoles.model_construct(
                 method=roles.method,
                 agent=roles.agent,

@@ -1,19 +1,21 @@
 """The store: scored calls, findings, reviews and appeals in SQLite or PostgreSQL (SQLAlchemy Core).
 
 One `Store` per database URL. Opening it checks the schema: an empty database is created at the head
-revision, an older one must be upgraded (`callqa db upgrade`), a newer one needs a newer callqa. Every
-problem the user can fix (a corrupt or read-only file, a server that cannot be reached, a missing
-driver) is a `StoreError`: one line naming the database.
+revision (when `create`), an older one must be upgraded (`callqa db upgrade`), a newer one needs a
+newer callqa. Every problem the user can fix (a corrupt or read-only file, a server that cannot be
+reached, a missing driver) is a `StoreError`: one line naming the database.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,42 +35,54 @@ from callqa.store.records import (
     ReviewRecord,
     RulePrecision,
     ScoredCall,
+    ScoringRules,
     StoredCall,
     StoredFinding,
+    StoredStage,
     StoreStatus,
     Trend,
     TrendPoint,
-    cohen_kappa,
-    period_start,
-    recompute,
 )
+from callqa.store.review import cohen_kappa, period_start, recompute, wilson
 from callqa.store.tables import appeals, call_stages, calls, findings, reviews
 
 #: Every schema revision this callqa knows, oldest first (a test checks them against migrations/).
 REVISIONS: tuple[str, ...] = ("0001", "0002")
 HEAD = REVISIONS[-1]
+MIGRATIONS = Path(__file__).parent / "migrations"
 _RACE_RETRIES = 3
 _REVIEWED = ("reviewed_score", "reviewed_grade", "reviewed_passed", "reviewed_fatal")
-MIGRATIONS = Path(__file__).parent / "migrations"
+_CHUNK = 500  # ids or hashes per IN (...) list
+_SCHEMA_LOCK = 7_150_001  # PostgreSQL advisory lock id held while migrating (any fixed number of ours)
 
 
 def shown_url(url: str) -> str:
-    """The URL as messages print it: any password hidden."""
+    """The URL as messages print it: any password hidden, in the URL or in its query."""
     try:
         parsed = sa.make_url(url)
-    except exc.ArgumentError:
-        return url
-    return parsed.render_as_string(hide_password=True) if parsed.password else url
+    except (exc.ArgumentError, ValueError):
+        return re.sub(r"(?i)(password=)[^&]*", r"\1***", url)
+    if parsed.password or any(k.lower() == "password" for k in parsed.query):
+        query = {k: ("***" if k.lower() == "password" else v) for k, v in parsed.query.items()}
+        return parsed.set(query=query).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+    return url
 
 
 def _reason(error: BaseException) -> str:
     """The driver's own words, first line only (SQLAlchemy appends SQL and a link)."""
     original = getattr(error, "orig", None) or error
-    return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    text = str(original).strip()
+    return text.splitlines()[0] if text else type(original).__name__
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _today() -> date:
+    """The day a call is scored, in the scorer's own time zone (not UTC: a call scored at 07:00 in
+    Beijing belongs to that day)."""
+    return datetime.now().astimezone().date()
 
 
 def _aware(moment: datetime) -> datetime:
@@ -76,13 +90,13 @@ def _aware(moment: datetime) -> datetime:
 
 
 class Store:
-    """A callqa database. `create`: make the schema in an empty database (the default for scoring);
-    `check=False` skips the schema check, for `callqa db upgrade` and `db status`."""
+    """A callqa database. `create`: make the schema in an empty database; `check=False` skips the
+    schema check, for `callqa db upgrade` and `db status`."""
 
-    def __init__(self, url: str, *, create: bool = True, check: bool = True) -> None:
+    def __init__(self, url: str, *, create: bool = False, check: bool = True) -> None:
         self.url = url
         self.name = shown_url(url)
-        self.engine = self._engine(url)
+        self.engine = self._engine(url, create)
         if not check:
             return
         with self._errors("cannot open"):
@@ -108,35 +122,45 @@ class Store:
 
     # --- opening, checking, upgrading --------------------------------------------------------------
 
-    def _engine(self, url: str) -> Engine:
+    def _engine(self, url: str, create: bool) -> Engine:
         try:
             parsed = sa.make_url(url)
-        except exc.ArgumentError:
-            raise StoreError(
-                url, "not a database URL", hint="e.g. sqlite:///scores.db or postgresql+psycopg://…"
-            ) from None
+        except (exc.ArgumentError, ValueError) as error:
+            hint = "e.g. sqlite:///scores.db or postgresql+psycopg://user@host/db"
+            raise StoreError(self.name, f"not a database URL ({error})", hint=hint) from None
         try:
             if parsed.get_backend_name() == "sqlite":
-                database = parsed.database
-                if database and database != ":memory:" and not database.startswith("file:"):
-                    folder = Path(database).expanduser().parent
-                    if not folder.is_dir():
-                        raise StoreError(self.name, f"no such folder: {folder}")
+                database = parsed.database or ""
+                if database and not database.startswith("file:"):
+                    path = Path(database).expanduser()
+                    if not path.parent.is_dir():
+                        raise StoreError(self.name, f"no such folder: {path.parent}")
+                    if path.is_dir():
+                        raise StoreError(self.name, "is a folder, not a database file")
+                    if not create and not path.exists():  # connecting would make an empty file
+                        raise StoreError(
+                            self.name,
+                            "no such database file",
+                            hint="callqa score --db FILE or callqa db upgrade makes one",
+                        )
                 # timeout: a second writer (another batch) waits for the lock instead of failing.
                 engine = sa.create_engine(parsed, connect_args={"timeout": 30})
-                event.listen(engine, "connect", _sqlite_pragmas)
+                event.listen(engine, "connect", _sqlite_connect)
+                event.listen(engine, "begin", _sqlite_begin)
                 return engine
             connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
             return sa.create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
         except ModuleNotFoundError as error:
-            hint = "pip install 'callqa[postgres]'" if parsed.get_backend_name() == "postgresql" else None
-            raise StoreError(self.name, f"the database driver is not installed ({error.name})", hint=hint) from None
+            driver = "pip install 'callqa[postgres]'" if parsed.get_backend_name() == "postgresql" else None
+            raise StoreError(self.name, f"the database driver is not installed ({error.name})", hint=driver) from None
         except exc.NoSuchModuleError:
             raise StoreError(
                 self.name,
                 f"unknown kind of database '{parsed.drivername}'",
                 hint="use sqlite:/// or postgresql+psycopg://",
             ) from None
+        except (exc.ArgumentError, ValueError) as error:  # a port that is not a number, say
+            raise StoreError(self.name, f"not a database URL ({error})") from None
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -148,9 +172,8 @@ class Store:
         except exc.DBAPIError as error:
             reason = _reason(error)
             if "file is not a database" in reason or "malformed" in reason:
-                raise StoreError(
-                    self.name, f"not a callqa database ({reason})", hint="move it away or give --db"
-                ) from None
+                hint = "move the file away or give another --db"
+                raise StoreError(self.name, f"not a callqa database ({reason})", hint=hint) from None
             if "readonly" in reason or "read-only" in reason:
                 raise StoreError(self.name, f"cannot write: the database is read-only ({reason})") from None
             raise StoreError(self.name, f"{doing}: {reason}") from None
@@ -167,20 +190,45 @@ class Store:
             return (max(rows) if rows else None), False
 
     def upgrade(self) -> tuple[str | None, str]:
-        """Migrate to the head revision; returns (revision before, after)."""
+        """Migrate to the head revision; returns (revision before, after). One process at a time: the
+        migration holds SQLite's write lock (BEGIN IMMEDIATE) or a PostgreSQL advisory lock, and looks
+        at the revision again once it has it, so two batches starting on an empty database make its
+        schema once."""
         from alembic import command  # Alembic is needed only here; opening a store does not import it
         from alembic.config import Config
 
-        with self._errors("cannot upgrade"):
-            before, _ = self._inspect()
-            if before is not None and before not in REVISIONS:
-                raise StoreError(self.name, f"the database's schema (revision {before}) is newer than this callqa")
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            with self.engine.begin() as connection:
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        sqlite = self.engine.dialect.name == "sqlite"
+        with self._errors("cannot upgrade"), self.engine.connect() as connection:
+            if sqlite:
+                # SQLite changes a column by copying its table; with foreign keys on, dropping the old
+                # copy would cascade-delete every finding. Off outside any transaction (inside one the
+                # pragma does nothing), checked after.
+                _driver(connection).execute("PRAGMA foreign_keys=OFF")
+            with connection.begin():
+                if self.engine.dialect.name == "postgresql":
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+                before = self._revision(connection)
+                if before is not None and before not in REVISIONS:
+                    raise StoreError(self.name, f"the database's schema (revision {before}) is newer than this callqa")
+                if before != HEAD:
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise StoreError(self.name, f"the upgrade would leave {len(broken)} rows without their call")
+            if sqlite:
+                _driver(connection).execute("PRAGMA foreign_keys=ON")
         return before, HEAD
+
+    @staticmethod
+    def _revision(connection: Connection) -> str | None:
+        if "alembic_version" not in sa.inspect(connection).get_table_names():
+            return None
+        rows = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+        return max(rows) if rows else None
 
     def status(self) -> StoreStatus:
         with self._errors("cannot read"):
@@ -190,9 +238,8 @@ class Store:
             with self.engine.connect() as connection:
 
                 def count(table: sa.Table, *where: Any) -> int:
-                    return int(
-                        connection.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
-                    )
+                    query = sa.select(sa.func.count()).select_from(table).where(*where)
+                    return int(connection.execute(query).scalar_one())
 
                 return StoreStatus(
                     self.name,
@@ -210,11 +257,11 @@ class Store:
     # --- storing -----------------------------------------------------------------------------------
 
     def save(self, scored: Sequence[ScoredCall]) -> list[int]:
-        """Store calls in one transaction (all or none); a call already stored with the same transcript
-        content and rubric is updated in place, its reviewed findings kept. Returns the stored calls'
-        ids, one per distinct transcript."""
+        """Store calls in one transaction (all or none). A transcript already stored with the same
+        rubric (by name) is updated in place: its reviewed findings are kept, its day too. Returns the
+        stored calls' ids, one per distinct transcript."""
         # The same transcript twice in one batch (two copies of a file) is one call: the last one counts.
-        unique = list({(c.content_sha256, c.provenance.rubric_sha256): c for c in scored}.values())
+        unique = list({(c.content_sha256, c.provenance.rubric_name): c for c in scored}.values())
         with self._errors("cannot write"):
             for _ in range(_RACE_RETRIES):
                 try:
@@ -228,35 +275,38 @@ class Store:
             raise StoreError(self.name, "cannot write: other writers keep storing the same calls at once")
 
     def _save_in(self, connection: Connection, unique: Sequence[ScoredCall]) -> list[int]:
-        ids = []
+        existing: dict[tuple[str, str], tuple[int, date]] = {}
+        for chunk in _chunks([c.content_sha256 for c in unique], _CHUNK):
+            query = sa.select(calls.c.id, calls.c.content_sha256, calls.c.rubric_name, calls.c.day)
+            for call_id, sha, rubric, day in connection.execute(query.where(calls.c.content_sha256.in_(chunk))):
+                existing[(sha, rubric)] = (call_id, day)
+        ids, updated = [], []
         new_findings: list[dict[str, Any]] = []
         new_stages: list[dict[str, Any]] = []
         for call in unique:
-            existing = connection.execute(
-                sa.select(calls.c.id).where(
-                    calls.c.content_sha256 == call.content_sha256,
-                    calls.c.rubric_sha256 == call.provenance.rubric_sha256,
-                )
-            ).scalar_one_or_none()
             row = _call_row(call)
-            if existing is None:
-                call_id = _inserted(connection, sa.insert(calls).values(**row))
+            found = existing.get((call.content_sha256, call.provenance.rubric_name))
+            if found is None:
+                call_id = _inserted(connection, sa.insert(calls).values(**row, day=call.meta.call_date or _today()))
                 new_findings += _finding_rows(call, call_id)
             else:
-                call_id = existing
-                for field in ("agent", "team", "call_date"):  # keep what an earlier scoring was told
-                    if row[field] is None:
-                        del row[field]
-                connection.execute(sa.update(calls).where(calls.c.id == call_id).values(**row))
+                call_id, day = found
+                for name in ("agent", "team", "call_date"):  # keep what an earlier scoring was told
+                    if row[name] is None:
+                        del row[name]
+                connection.execute(
+                    sa.update(calls).where(calls.c.id == call_id).values(**row, day=call.meta.call_date or day)
+                )
                 connection.execute(sa.delete(call_stages).where(call_stages.c.call_id == call_id))
                 self._replace_findings(connection, call_id, _finding_rows(call, call_id))
+                updated.append(call_id)
             new_stages += _stage_rows(call, call_id)
             ids.append(call_id)
         if new_findings:
             connection.execute(sa.insert(findings), new_findings)
         if new_stages:
             connection.execute(sa.insert(call_stages), new_stages)
-        for call_id in ids:
+        for call_id in updated:  # a new call has no reviews to apply
             self._regrade(connection, call_id)
         return ids
 
@@ -299,14 +349,14 @@ class Store:
     # --- reading -----------------------------------------------------------------------------------
 
     def calls(self, where: HistoryFilter = HistoryFilter()) -> list[StoredCall]:
-        """Stored calls, newest call date first, without their findings."""
+        """Stored calls, newest day first, without their findings."""
         lost = (
             sa.select(sa.func.count())
             .where(findings.c.call_id == calls.c.id, findings.c.active.is_(True), findings.c.points < 0)
             .scalar_subquery()
         )
         query = sa.select(calls, lost.label("lost")).where(*_conditions(where))
-        query = query.order_by(calls.c.call_date.desc().nulls_last(), calls.c.scored_at.desc(), calls.c.id.desc())
+        query = query.order_by(calls.c.day.desc(), calls.c.id.desc())
         if where.limit:
             query = query.limit(where.limit)
         with self._errors("cannot read"), self.engine.connect() as connection:
@@ -319,15 +369,20 @@ class Store:
             return self._call(connection, self._call_id(connection, reference))
 
     def _call_id(self, connection: Connection, reference: str) -> int:
-        if reference.isdigit():
-            found = connection.execute(sa.select(calls.c.id).where(calls.c.id == int(reference))).scalar()
+        if reference.isascii() and reference.isdigit():
+            number = int(reference)
+            found = (
+                connection.execute(sa.select(calls.c.id).where(calls.c.id == number)).scalar()
+                if number < 2**63
+                else None
+            )
         else:
             paths = {reference, str(Path(reference).resolve())}
             found = connection.execute(
                 sa.select(calls.c.id).where(calls.c.path.in_(paths)).order_by(calls.c.scored_at.desc()).limit(1)
             ).scalar()
         if found is None:
-            raise StoreError(self.name, f"no stored call {reference}", hint="callqa history lists them")
+            raise StoreError(None, f"no stored call {reference}", hint="callqa history lists them")
         return int(found)
 
     def _call(self, connection: Connection, call_id: int) -> StoredCall:
@@ -352,10 +407,9 @@ class Store:
         rules = {f.id: f.rule for f in finding_rows}
         for a in appeal_rows:
             appealed[a.finding_id].append(_appeal(a._mapping, call_id, rules[a.finding_id]))
-        stored = _stored_call(row._mapping)
         return replace(
-            stored,
-            stages=tuple((s.stage, s.score, s.max_score) for s in stage_rows),
+            _stored_call(row._mapping),
+            stages=tuple(StoredStage(s.stage, s.score, s.max_score, s.base) for s in stage_rows),
             findings=tuple(_finding(f._mapping, tuple(by_finding[f.id]), tuple(appealed[f.id])) for f in finding_rows),
             lost=sum(1 for f in finding_rows if f.active and f.points < 0),
         )
@@ -367,16 +421,17 @@ class Store:
             .select_from(reviews.join(findings, reviews.c.finding_id == findings.c.id))
             .where(findings.c.call_id == call_id)
         ).scalar_one()
-        values: dict[str, Any] = dict.fromkeys(
-            ("reviewed_score", "reviewed_grade", "reviewed_passed", "reviewed_fatal")
-        )
+        values: dict[str, Any] = dict.fromkeys(_REVIEWED)
         if reviewed:
             call = self._call(connection, call_id)
-            grades_json = connection.execute(
-                sa.select(calls.c.pass_mark, calls.c.grades).where(calls.c.id == call_id)
-            ).one()
-            grades = [(str(name), float(low)) for name, low in json.loads(grades_json.grades)]
-            result = recompute(call.stages, call.findings, grades_json.pass_mark, grades)
+            stored = json.loads(connection.execute(sa.select(calls.c.rules).where(calls.c.id == call_id)).scalar_one())
+            rules = ScoringRules(
+                pass_mark=float(stored["pass_mark"]),
+                grades=tuple((str(name), float(low)) for name, low in stored["grades"]),
+                bases={s.name: s.base for s in call.stages},
+                caps={str(k): float(v) for k, v in stored["caps"].items()},
+            )
+            result = recompute(call.stages, call.findings, rules)
             values = {
                 "reviewed_score": result.score,
                 "reviewed_grade": result.grade,
@@ -400,17 +455,17 @@ class Store:
         against the finding is resolved by it (a false alarm upholds it, a confirmation rejects it).
         Returns the call as it now stands."""
         if decision not in DECISIONS:
-            raise StoreError(self.name, f"unknown decision '{decision}'", hint="confirmed, false_alarm or adjusted")
-        if decision == "adjusted" and points is None:
-            raise StoreError(self.name, "an adjusted finding needs its new points (--points, e.g. -2)")
+            raise StoreError(None, f"unknown decision '{decision}'", hint="confirmed, false-alarm or adjusted")
         if decision != "adjusted" and points is not None:
-            raise StoreError(self.name, "--points goes with the decision 'adjusted' only")
+            raise StoreError(None, "--points goes with the decision 'adjusted' only")
         if not reviewer.strip():
-            raise StoreError(self.name, "a review needs the reviewer's name (--reviewer)")
+            raise StoreError(None, "a review needs the reviewer's name (--reviewer)")
         with self._errors("cannot write"), self.engine.begin() as connection:
-            call_id = self._finding_call(connection, finding_id)
+            finding = self._finding_row(connection, finding_id)
+            if decision == "adjusted":
+                _check_points(points, finding.nominal_points)
             now = _now()
-            open_appeal = (
+            open_appeals = (
                 connection.execute(
                     sa.select(appeals.c.id)
                     .where(appeals.c.finding_id == finding_id, appeals.c.status == "open")
@@ -427,39 +482,54 @@ class Store:
                     points=points,
                     comment=comment,
                     created_at=now,
-                    appeal_id=open_appeal[0] if open_appeal else None,
+                    appeal_id=open_appeals[0] if open_appeals else None,
                 )
             )
-            if open_appeal:
+            if open_appeals:
                 connection.execute(
                     sa.update(appeals)
-                    .where(appeals.c.id.in_(open_appeal))
+                    .where(appeals.c.id.in_(open_appeals))
                     .values(
                         status=APPEAL_OUTCOMES[decision], resolved_by=reviewer.strip(), resolved_at=now, comment=comment
                     )
                 )
-            self._regrade(connection, call_id)
-            return self._call(connection, call_id)
+            self._regrade(connection, finding.call_id)
+            return self._call(connection, finding.call_id)
 
-    def _finding_call(self, connection: Connection, finding_id: int) -> int:
-        call_id = connection.execute(sa.select(findings.c.call_id).where(findings.c.id == finding_id)).scalar()
-        if call_id is None:
-            raise StoreError(self.name, f"no finding {finding_id}", hint="callqa review CALL --list shows them")
-        return int(call_id)
+    def _finding_row(self, connection: Connection, finding_id: int) -> Any:
+        """The finding's row, when it can still be judged: it exists and the call's latest scoring has it."""
+        row = connection.execute(
+            sa.select(findings.c.call_id, findings.c.active, findings.c.nominal_points).where(
+                findings.c.id == finding_id
+            )
+        ).first()
+        if row is None:
+            raise StoreError(None, f"no finding {finding_id}", hint="callqa review CALL --list shows them")
+        if not row.active:
+            raise StoreError(None, f"finding {finding_id} is no longer found since the call was scored again")
+        return row
 
     def appeal(self, finding_id: int, reason: str, agent: str | None = None) -> AppealRecord:
-        """An agent's appeal against a finding, open until a reviewer resolves it."""
+        """An agent's appeal against a finding (by default the call's agent), open until a reviewer
+        resolves it; a finding has at most one open appeal."""
         if not reason.strip():
-            raise StoreError(self.name, "an appeal needs its reason (--reason)")
+            raise StoreError(None, "an appeal needs its reason (--reason)")
         with self._errors("cannot write"), self.engine.begin() as connection:
-            call_id = self._finding_call(connection, finding_id)
+            finding = self._finding_row(connection, finding_id)
+            already = connection.execute(
+                sa.select(appeals.c.id).where(appeals.c.finding_id == finding_id, appeals.c.status == "open")
+            ).scalar()
+            if already is not None:
+                raise StoreError(None, f"finding {finding_id} already has an open appeal (#{already})")
+            if agent is None:
+                agent = connection.execute(sa.select(calls.c.agent).where(calls.c.id == finding.call_id)).scalar()
             appeal_id = _inserted(
                 connection,
                 sa.insert(appeals).values(
                     finding_id=finding_id, agent=agent, reason=reason.strip(), status="open", created_at=_now()
                 ),
             )
-            return self._appeal_by_id(connection, appeal_id, call_id)
+            return self._appeal_by_id(connection, appeal_id, finding.call_id)
 
     def resolve_appeal(
         self, appeal_id: int, reviewer: str, outcome: str, *, points: float | None = None, comment: str = ""
@@ -467,13 +537,13 @@ class Store:
         """Resolve an open appeal: upheld (the finding was a false alarm), rejected (it stands) or
         adjusted (new points), recorded as the reviewer's review of the finding."""
         if outcome not in APPEAL_DECISIONS:
-            raise StoreError(self.name, f"unknown outcome '{outcome}'", hint="upheld, rejected or adjusted")
+            raise StoreError(None, f"unknown outcome '{outcome}'", hint="upheld, rejected or adjusted")
         with self._errors("cannot read"), self.engine.connect() as connection:
             row = connection.execute(sa.select(appeals).where(appeals.c.id == appeal_id)).first()
         if row is None:
-            raise StoreError(self.name, f"no appeal {appeal_id}", hint="callqa appeal list shows them")
+            raise StoreError(None, f"no appeal {appeal_id}", hint="callqa appeal list shows them")
         if row.status != "open":
-            raise StoreError(self.name, f"appeal {appeal_id} was already resolved ({row.status} by {row.resolved_by})")
+            raise StoreError(None, f"appeal {appeal_id} was already resolved ({row.status} by {row.resolved_by})")
         call = self.review(row.finding_id, reviewer, APPEAL_DECISIONS[outcome], points=points, comment=comment)
         with self._errors("cannot read"), self.engine.connect() as connection:
             return self._appeal_by_id(connection, appeal_id, call.id), call
@@ -501,18 +571,18 @@ class Store:
     def trends(self, by: str, period: Period, where: HistoryFilter = HistoryFilter()) -> list[Trend]:
         """Per agent, team or rule and per period: calls, mean score and pass rate (for a rule: the
         share of calls it cost points in). Keys with the most calls first."""
-        stored = self.calls(HistoryFilter(**{**where.__dict__, "limit": None}) if where.limit else where)
+        stored = self.calls(replace(where, limit=None))
         buckets: dict[str, dict[date, list[StoredCall]]] = defaultdict(lambda: defaultdict(list))
+        trends = []
         if by == "rule":
             per_period: Counter[date] = Counter(period_start(c.day, period) for c in stored)
             hits = self._rule_hits([c.id for c in stored])
             for call in stored:
                 for rule in hits.get(call.id, ()):
                     buckets[rule][period_start(call.day, period)].append(call)
-            trends = []
             for rule, by_period in buckets.items():
                 points = tuple(
-                    TrendPoint(start, len(hit), len(hit) / per_period[start], 0.0)
+                    TrendPoint(start, len(hit), len(hit) / per_period[start], None)
                     for start, hit in sorted(by_period.items())
                 )
                 total = sum(p.calls for p in points)
@@ -521,7 +591,6 @@ class Store:
         for call in stored:
             key = (call.agent if by == "agent" else call.team) or "(未知)"
             buckets[key][period_start(call.day, period)].append(call)
-        trends = []
         for key, by_period in buckets.items():
             points = tuple(
                 TrendPoint(
@@ -540,7 +609,7 @@ class Store:
         """The rules that cost each call points (a finding not overturned by review)."""
         hits: dict[int, set[str]] = defaultdict(set)
         with self._errors("cannot read"), self.engine.connect() as connection:
-            for chunk in _chunks(call_ids, 500):
+            for chunk in _chunks(call_ids, _CHUNK):
                 rows = connection.execute(
                     sa.select(findings.c.call_id, findings.c.rule, findings.c.id).where(
                         findings.c.call_id.in_(chunk), findings.c.active.is_(True), findings.c.points < 0
@@ -552,29 +621,33 @@ class Store:
                         hits[call_id].add(rule)
         return hits
 
-    def _latest_decisions(self, connection: Connection, finding_ids: Sequence[int] | None = None) -> dict[int, str]:
-        query = sa.select(reviews.c.finding_id, reviews.c.decision).order_by(reviews.c.created_at, reviews.c.id)
-        if finding_ids is not None:
-            query = query.where(reviews.c.finding_id.in_(finding_ids))
-        return {finding_id: decision for finding_id, decision in connection.execute(query)}
+    def _latest_decisions(self, connection: Connection, finding_ids: Sequence[int]) -> dict[int, str]:
+        latest: dict[int, str] = {}
+        for chunk in _chunks(finding_ids, _CHUNK):
+            query = (
+                sa.select(reviews.c.finding_id, reviews.c.decision)
+                .where(reviews.c.finding_id.in_(chunk))
+                .order_by(reviews.c.created_at, reviews.c.id)
+            )
+            latest.update({finding_id: decision for finding_id, decision in connection.execute(query)})
+        return latest
 
     def _false_alarms(self, connection: Connection, finding_ids: Sequence[int]) -> set[int]:
-        if not finding_ids:
-            return set()
         latest = self._latest_decisions(connection, finding_ids)
         return {finding_id for finding_id, decision in latest.items() if decision == "false_alarm"}
 
     def rule_precision(self, where: HistoryFilter = HistoryFilter()) -> list[RulePrecision]:
         """Per rule, from each reviewed finding's latest decision: how many were upheld. Rules with the
-        lowest precision first, unreviewed rules last."""
+        lowest precision first, unreviewed rules last. A finding counts when its rule meant to deduct
+        (its nominal points), even where the caps left it nothing."""
         query = (
             sa.select(findings.c.id, findings.c.rule, findings.c.category)
             .join(calls, findings.c.call_id == calls.c.id)
-            .where(*_conditions(where), (findings.c.points < 0) | (findings.c.kind == "forbidden"))
+            .where(*_conditions(where), (findings.c.nominal_points < 0) | (findings.c.kind == "forbidden"))
         )
         with self._errors("cannot read"), self.engine.connect() as connection:
             rows = connection.execute(query).all()
-            latest = self._latest_decisions(connection)
+            latest = self._latest_decisions(connection, [r.id for r in rows])
         tally: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # reviewed, upheld, unreviewed
         categories: dict[str, str] = {}
         for finding_id, rule, category in rows:
@@ -587,19 +660,25 @@ class Store:
                 counts[0] += 1
                 counts[1] += decision != "false_alarm"
         result = [
-            RulePrecision(rule, categories[rule], reviewed, upheld, reviewed - upheld, unreviewed)
+            RulePrecision(
+                rule, categories[rule], reviewed, upheld, reviewed - upheld, unreviewed, wilson(upheld, reviewed)
+            )
             for rule, (reviewed, upheld, unreviewed) in tally.items()
         ]
         return sorted(result, key=lambda r: (r.precision is None, r.precision or 0.0, -r.reviewed, r.rule))
 
-    def agreement(self) -> list[Agreement]:
-        """Cohen's κ for every two reviewers who judged the same findings (each one's latest decision)."""
+    def agreement(self, where: HistoryFilter = HistoryFilter()) -> list[Agreement]:
+        """Cohen's κ for every two reviewers who judged the same findings (each one's latest decision),
+        over the calls `where` selects."""
+        query = (
+            sa.select(reviews.c.finding_id, reviews.c.reviewer, reviews.c.decision)
+            .join(findings, reviews.c.finding_id == findings.c.id)
+            .join(calls, findings.c.call_id == calls.c.id)
+            .where(*_conditions(where))
+            .order_by(reviews.c.created_at, reviews.c.id)
+        )
         with self._errors("cannot read"), self.engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(reviews.c.finding_id, reviews.c.reviewer, reviews.c.decision).order_by(
-                    reviews.c.created_at, reviews.c.id
-                )
-            ).all()
+            rows = connection.execute(query).all()
         judged: dict[int, dict[str, str]] = defaultdict(dict)
         for finding_id, reviewer, decision in rows:
             judged[finding_id][reviewer] = decision
@@ -618,20 +697,46 @@ class Store:
 # --- rows in, records out -----------------------------------------------------------------------
 
 
+def _check_points(points: float | None, nominal: float) -> None:
+    """An adjusted finding's points: a number on the rule's side of zero and no larger than its points
+    (a deduction can be made smaller, never a gain; a credit likewise)."""
+    if points is None:
+        raise StoreError(None, "an adjusted finding needs its new points (--points, e.g. -2)")
+    if not math.isfinite(points):
+        raise StoreError(None, f"--points {points} is not a number of points")
+    if (nominal < 0 < points) or (points < 0 < nominal) or abs(points) > abs(nominal):
+        raise StoreError(None, f"--points {points:g} is outside the finding's own {nominal:g} … 0")
+
+
 def _inserted(connection: Connection, statement: Any) -> int:
     key = connection.execute(statement).inserted_primary_key
     assert key is not None, "an INSERT of one row has its primary key"
     return int(key[0])
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")  # ON DELETE CASCADE needs it
-    cursor.close()
+def _driver(connection: Connection) -> Any:
+    """The DB-API connection under SQLAlchemy's, for what must run outside any transaction."""
+    driver = connection.connection.driver_connection
+    assert driver is not None, "an open connection has its driver's"
+    return driver
+
+
+def _sqlite_connect(connection: Any, _record: Any) -> None:
+    # The driver would begin transactions itself, and only before data changes (not before a look-up
+    # or a CREATE TABLE); SQLAlchemy's "begin" event below begins them instead, for every transaction.
+    connection.isolation_level = None
+    connection.execute("PRAGMA foreign_keys=ON")  # ON DELETE CASCADE needs it
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # IMMEDIATE: take the write lock at the start, so that two writers queue (up to the 30 s timeout)
+    # instead of both looking a call up and then colliding on its insert, and a schema is made once.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _call_row(call: ScoredCall) -> dict[str, Any]:
     report = call.report
+    rules = {"pass_mark": call.rules.pass_mark, "grades": [list(g) for g in call.rules.grades], "caps": call.rules.caps}
     return {
         "path": call.path,
         "content_sha256": call.content_sha256,
@@ -649,14 +754,20 @@ def _call_row(call: ScoredCall) -> dict[str, Any]:
         "grade": report["grade"],
         "passed": report["passed"],
         "fatal": report["fatal"],
-        "pass_mark": call.pass_mark,
-        "grades": json.dumps([list(g) for g in call.grades], ensure_ascii=False),
+        "rules": json.dumps(rules, ensure_ascii=False),
     }
 
 
 def _stage_rows(call: ScoredCall, call_id: int) -> list[dict[str, Any]]:
     return [
-        {"call_id": call_id, "stage": s["name"], "position": i, "score": s["score"], "max_score": s["max_score"]}
+        {
+            "call_id": call_id,
+            "stage": s["name"],
+            "position": i,
+            "score": s["score"],
+            "max_score": s["max_score"],
+            "base": call.rules.bases.get(s["name"], s["max_score"]),
+        }
         for i, s in enumerate(call.report["stages"])
     ]
 
@@ -681,6 +792,7 @@ def _finding_rows(call: ScoredCall, call_id: int) -> list[dict[str, Any]]:
             "suggestion": f["suggestion"],
             "points": f["points"],
             "nominal_points": f["nominal_points"],
+            "max_deduct": call.rules.caps.get(f["rule"]),
             "source": f.get("source", "rule"),
             "confidence": f.get("confidence"),
             "active": True,
@@ -695,18 +807,10 @@ def _conditions(where: HistoryFilter) -> list[Any]:
         conditions.append(calls.c.agent == where.agent)
     if where.team:
         conditions.append(calls.c.team == where.team)
-    # A call's day is its own date, else the (UTC) day it was scored; compared as a datetime range
-    # because SQLite has no date type to cast to.
     if where.since:
-        start = datetime.combine(where.since, time(), UTC)
-        conditions.append(
-            sa.or_(calls.c.call_date >= where.since, sa.and_(calls.c.call_date.is_(None), calls.c.scored_at >= start))
-        )
+        conditions.append(calls.c.day >= where.since)
     if where.until:
-        end = datetime.combine(where.until + timedelta(days=1), time(), UTC)
-        conditions.append(
-            sa.or_(calls.c.call_date <= where.until, sa.and_(calls.c.call_date.is_(None), calls.c.scored_at < end))
-        )
+        conditions.append(calls.c.day < where.until + timedelta(days=1))
     if where.rubric:
         conditions.append(calls.c.rubric_name == where.rubric)
     if where.grade:
@@ -726,6 +830,7 @@ def _stored_call(row: Any) -> StoredCall:
         agent=row["agent"],
         team=row["team"],
         call_date=row["call_date"],
+        day=row["day"],
         scored_at=_aware(row["scored_at"]),
         rubric_name=row["rubric_name"],
         rubric_version=row["rubric_version"],
@@ -763,6 +868,7 @@ def _finding(
         suggestion=row["suggestion"],
         points=row["points"],
         nominal_points=row["nominal_points"],
+        max_deduct=row["max_deduct"],
         source=row["source"],
         confidence=row["confidence"],
         active=bool(row["active"]),
@@ -799,6 +905,6 @@ def _appeal(row: Any, call_id: int, rule: str) -> AppealRecord:
     )
 
 
-def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]

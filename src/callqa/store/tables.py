@@ -28,32 +28,35 @@ calls = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("path", Text, nullable=False),
     Column("content_sha256", String(64), nullable=False),
-    Column("agent", String(200)),
-    Column("team", String(200)),
+    Column("agent", Text),
+    Column("team", Text),
     Column("call_date", Date),
+    # The call's date, else the local day it was first scored; kept when the call is scored again.
+    Column("day", Date, nullable=False),
     Column("scored_at", DateTime(timezone=True), nullable=False),
-    Column("rubric_name", String(200), nullable=False),
-    Column("rubric_version", String(50), nullable=False),
+    Column("rubric_name", Text, nullable=False),
+    Column("rubric_version", Text, nullable=False),
     Column("rubric_sha256", String(64), nullable=False),
     Column("models", Text, nullable=False),  # JSON: {"stages": "callqa-stages 2026-12-01 3f2a…", …}
-    Column("callqa_version", String(50), nullable=False),
+    Column("callqa_version", Text, nullable=False),
     Column("score", Float, nullable=False),
     Column("max_score", Float, nullable=False),
-    Column("grade", String(50), nullable=False),
+    Column("grade", Text, nullable=False),
     Column("passed", Boolean, nullable=False),
     Column("fatal", Boolean, nullable=False),
-    Column("pass_mark", Float, nullable=False),
-    Column("grades", Text, nullable=False),  # JSON [[name, min], …], highest first: to regrade after reviews
+    # What recomputing after a review needs of the rubric (JSON): {"pass_mark", "grades", "caps"}.
+    Column("rules", Text, nullable=False),
     # Revision 0002: the score recomputed from reviewers' decisions (NULL until a finding is reviewed).
     Column("reviewed_score", Float),
-    Column("reviewed_grade", String(50)),
+    Column("reviewed_grade", Text),
     Column("reviewed_passed", Boolean),
     Column("reviewed_fatal", Boolean),
-    UniqueConstraint("content_sha256", "rubric_sha256", name="uq_calls_transcript_rubric"),
+    # One row per transcript and rubric: scoring it again (after the rubric file changed too) updates it.
+    UniqueConstraint("content_sha256", "rubric_name", name="uq_calls_transcript_rubric"),
 )
 Index("ix_calls_agent", calls.c.agent)
 Index("ix_calls_team", calls.c.team)
-Index("ix_calls_call_date", calls.c.call_date)
+Index("ix_calls_day", calls.c.day)
 
 call_stages = Table(
     "call_stages",
@@ -63,6 +66,7 @@ call_stages = Table(
     Column("position", Integer, nullable=False),
     Column("score", Float, nullable=False),
     Column("max_score", Float, nullable=False),
+    Column("base", Float, nullable=False),  # the stage's points before scripts are credited
 )
 
 findings = Table(
@@ -71,9 +75,9 @@ findings = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("call_id", Integer, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
     Column("position", Integer, nullable=False),  # order in the report
-    Column("rule", String(200), nullable=False),
-    Column("kind", String(50), nullable=False),
-    Column("category", String(100), nullable=False),
+    Column("rule", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("category", Text, nullable=False),
     Column("severity", String(20), nullable=False),
     Column("stage", String(20), nullable=False),
     Column("role", String(20)),
@@ -85,6 +89,7 @@ findings = Table(
     Column("suggestion", Text),
     Column("points", Float, nullable=False),
     Column("nominal_points", Float, nullable=False),
+    Column("max_deduct", Float),  # the rule's cap per call, for recomputing
     Column("source", String(10), nullable=False),
     Column("confidence", Float),
     Column("active", Boolean, nullable=False),
@@ -98,11 +103,11 @@ appeals = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("finding_id", Integer, ForeignKey("findings.id", ondelete="CASCADE"), nullable=False),
-    Column("agent", String(200)),
+    Column("agent", Text),
     Column("reason", Text, nullable=False),
     Column("status", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("resolved_by", String(200)),
+    Column("resolved_by", Text),
     Column("resolved_at", DateTime(timezone=True)),
     Column("comment", Text),
 )
@@ -113,7 +118,7 @@ reviews = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("finding_id", Integer, ForeignKey("findings.id", ondelete="CASCADE"), nullable=False),
-    Column("reviewer", String(200), nullable=False),
+    Column("reviewer", Text, nullable=False),
     Column("decision", String(20), nullable=False),
     Column("points", Float),
     Column("comment", Text, nullable=False),

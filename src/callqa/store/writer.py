@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from datetime import date
@@ -12,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from callqa.errors import StoreError
 from callqa.rules.compiled import CompiledRubric
 from callqa.scoring.pipeline import provenance
-from callqa.store.records import CallMeta, Provenance, ScoredCall, merge_meta, meta_from_path
+from callqa.scoring.score import rule_caps, stage_base
+from callqa.store.paths import merge_meta, meta_from_path
+from callqa.store.records import CallMeta, Provenance, ScoredCall, ScoringRules
 from callqa.version import __version__
 
 if TYPE_CHECKING:  # SQLAlchemy is imported only where a store is opened
@@ -20,23 +21,29 @@ if TYPE_CHECKING:  # SQLAlchemy is imported only where a store is opened
 
 
 class CallRecorder:
-    """Turns one batch's reports into `ScoredCall`s: the rubric's provenance is worked out once, and
-    each call's agent, team and date come from the options, else the transcript's headers, else the
-    path pattern."""
+    """Turns one run's reports into `ScoredCall`s: the rubric's provenance and scoring rules are worked
+    out once, and each call's agent, team and date come from the options, else the transcript's
+    header lines, else the path pattern."""
 
-    def __init__(self, compiled: CompiledRubric, given: CallMeta = CallMeta(), pattern: re.Pattern[str] | None = None):
+    def __init__(
+        self, compiled: CompiledRubric, given: CallMeta = CallMeta(), pattern: re.Pattern[str] | None = None
+    ) -> None:
         found = provenance(compiled)
         rubric = compiled.rubric
         self.provenance = Provenance(
             rubric.name, rubric.version, found["rubric_sha256"], found["models"], callqa_version=__version__
         )
-        self.pass_mark = rubric.pass_mark
-        self.grades = tuple((g.name, g.min) for g in rubric.grades)
+        self.rules = ScoringRules(
+            pass_mark=rubric.pass_mark,
+            grades=tuple((g.name, g.min) for g in rubric.grades),
+            bases={s.name: stage_base(compiled, s.name) for s in rubric.stages},
+            caps=rule_caps(compiled),
+        )
         self.given = given
         self.pattern = pattern
+        self.seen = self.matched = 0  # calls, and those whose path the pattern matched
 
-    def scored(self, report: dict[str, Any], path: str | Path, content: bytes | None = None) -> ScoredCall:
-        """The call to store; `content` is the transcript's bytes (read from `path` when not given)."""
+    def scored(self, report: dict[str, Any], path: str | Path) -> ScoredCall:
         transcript = report["transcript"]
         day = transcript.get("call_date")
         headers = CallMeta(
@@ -44,23 +51,25 @@ class CallRecorder:
             team=transcript.get("team"),
             call_date=date.fromisoformat(day) if isinstance(day, str) else day,
         )
-        from_path = meta_from_path(str(path), self.pattern) if self.pattern is not None else CallMeta()
-        data = content if content is not None else Path(path).read_bytes()
+        absolute = str(Path(path).resolve())
+        from_path = meta_from_path(absolute, self.pattern) if self.pattern is not None else None
+        self.seen += 1
+        self.matched += from_path is not None
         return ScoredCall(
             report=report,
-            path=str(Path(path).resolve()),
-            content_sha256=hashlib.sha256(data).hexdigest(),
-            meta=merge_meta(self.given, headers, from_path),
+            path=absolute,
+            meta=merge_meta(self.given, headers, from_path or CallMeta()),
             provenance=self.provenance,
-            pass_mark=self.pass_mark,
-            grades=self.grades,
+            rules=self.rules,
         )
 
 
 class BatchWriter:
     """Stores calls in batches (one transaction of up to `size` calls, or what came in `seconds`), so
-    a large batch costs few commits and an interrupted one leaves only whole calls stored. After the
-    first database error it stores nothing more and keeps the error: scoring goes on."""
+    a large batch costs few commits and an interrupted one leaves only whole calls stored. A batch
+    that fails is stored call by call, so one call the database refuses costs only itself (`failed`:
+    path and reason). When the database itself fails, it stores nothing more and keeps the error:
+    scoring goes on."""
 
     def __init__(self, store: Store, size: int = 500, seconds: float = 2.0) -> None:
         self.store = store
@@ -68,8 +77,10 @@ class BatchWriter:
         self.seconds = seconds
         self.pending: list[ScoredCall] = []
         self.stored = 0
+        self.failed: list[tuple[str, str]] = []
         self.error: StoreError | None = None
         self._since = time.monotonic()
+        self._in_a_row = 0  # calls refused one after another
 
     def add(self, call: ScoredCall) -> None:
         if self.error is not None:
@@ -85,5 +96,26 @@ class BatchWriter:
         try:
             self.store.save(calls)
             self.stored += len(calls)
+            self._in_a_row = 0
+            return
         except StoreError as error:
+            if len(calls) == 1:
+                self._failed(calls[0], error)
+                return
+        for call in calls:  # which call was it? each alone
+            try:
+                self.store.save([call])
+                self.stored += 1
+                self._in_a_row = 0
+            except StoreError as error:
+                self._failed(call, error)
+                if self.error is not None:
+                    return
+
+    def _failed(self, call: ScoredCall, error: StoreError) -> None:
+        """One call refused. Three in a row: the database refuses everything (read-only, full, gone),
+        not one call: stop storing."""
+        self.failed.append((call.path, error.message))
+        self._in_a_row += 1
+        if self._in_a_row >= 3:
             self.error = error

@@ -6,6 +6,7 @@ text, json, jsonl, aliyun, tencent, funasr, whisper, srt, vtt, csv, tsv.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,4 +144,5 @@ def transcript_from_text(
         agent_name=parsed.agent_name,
         team=parsed.team,
         call_date=parsed.call_date,
+        sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
     )

@@ -21,18 +21,18 @@ def upgrade() -> None:
     # so calls stored before this revision need no data changed.
     with op.batch_alter_table("calls") as batch:
         batch.add_column(sa.Column("reviewed_score", sa.Float))
-        batch.add_column(sa.Column("reviewed_grade", sa.String(50)))
+        batch.add_column(sa.Column("reviewed_grade", sa.Text))
         batch.add_column(sa.Column("reviewed_passed", sa.Boolean))
         batch.add_column(sa.Column("reviewed_fatal", sa.Boolean))
     op.create_table(
         "appeals",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("finding_id", sa.Integer, sa.ForeignKey("findings.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("agent", sa.String(200)),
+        sa.Column("agent", sa.Text),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("resolved_by", sa.String(200)),
+        sa.Column("resolved_by", sa.Text),
         sa.Column("resolved_at", sa.DateTime(timezone=True)),
         sa.Column("comment", sa.Text),
     )
@@ -41,7 +41,7 @@ def upgrade() -> None:
         "reviews",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("finding_id", sa.Integer, sa.ForeignKey("findings.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("reviewer", sa.String(200), nullable=False),
+        sa.Column("reviewer", sa.Text, nullable=False),
         sa.Column("decision", sa.String(20), nullable=False),
         sa.Column("points", sa.Float),
         sa.Column("comment", sa.Text, nullable=False),
