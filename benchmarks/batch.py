@@ -131,7 +131,7 @@ def storing_alone(folder: Path, database: Path, repeat: int) -> None:
     best = float("inf")
     for run in range(repeat):
         target = database.with_name(f"{database.stem}-{run}.db")
-        store = callqa.open_store(f"sqlite:///{target}")
+        store = callqa.open_store(f"sqlite:///{target}", create=True)
         started = time.perf_counter()
         writer = callqa.BatchWriter(store)
         for report, path in reports:

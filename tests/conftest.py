@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,36 @@ from callqa.scoring.pipeline import compile_rubric, score_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "transcripts").glob("*.txt"))
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def rendered_dom(page: Path) -> tuple[str, str]:
+    """A page as headless Chromium renders it (its DOM after scripts ran) and the browser's log; the
+    flags keep it off the network, which this machine's sandbox closes anyway."""
+    assert CHROMIUM is not None, "skip the test when CHROMIUM is None"
+    with tempfile.TemporaryDirectory() as profile:
+        browser = subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    return browser.stdout, browser.stderr
 
 
 @pytest.fixture(scope="session")

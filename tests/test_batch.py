@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,9 +20,7 @@ from typer.testing import CliRunner
 from callqa.batch.runner import KEEP_WEAKEST, BatchSummary, Outcome, find_transcripts, summarize
 from callqa.cli.app import app
 
-from conftest import SAMPLES
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from conftest import CHROMIUM, SAMPLES, rendered_dom
 
 
 def run(*args):
@@ -272,29 +269,7 @@ def test_progress_stays_off_a_non_terminal_stderr(trainees, tmp_path):
 def test_html_report_renders_in_a_real_browser_without_script_errors(trainees, tmp_path):
     out = tmp_path / "out"
     run("score", trainees, "--out", out, "--jobs", "1")
-    with tempfile.TemporaryDirectory() as profile:
-        browser = subprocess.run(
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={profile}",
-                "--enable-logging=stderr",
-                "--v=0",
-                "--dump-dom",
-                (out / "report.html").as_uri(),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    dom, log = browser.stdout, browser.stderr
+    dom, log = rendered_dom(out / "report.html")
     assert 'data-ready="yes"' in dom  # the page's script ran to the end
     assert "Uncaught" not in log and "CONSOLE" not in log, log
     assert 'id="summary"' in dom and "合格率" in dom

@@ -17,7 +17,7 @@ from callqa.store.paths import meta_from_path, path_pattern
 from callqa.store.review import cohen_kappa
 from callqa.store.tables import metadata
 
-from conftest import SAMPLES
+from conftest import CHROMIUM, SAMPLES, rendered_dom
 
 
 def run(*args, input=None):
@@ -324,40 +324,14 @@ def test_trends_per_agent_and_week_with_sparklines(database_url, tmp_path):
 
 
 def test_trends_html_renders_in_a_real_browser(database_url, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
+    if CHROMIUM is None:
         pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium)")
-    import subprocess
-    import tempfile
-
     _dated_calls(tmp_path / "c", 3)
     run("score", tmp_path / "c", "--db", database_url, "--jobs", "1")
     page = tmp_path / "trends.html"
     result = run("trends", "--db", database_url, "--out", page)
     assert result.exit_code == 0, result.output
-    with tempfile.TemporaryDirectory() as profile:
-        browser = subprocess.run(
-            [
-                chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={profile}",
-                "--enable-logging=stderr",
-                "--v=0",
-                "--dump-dom",
-                page.as_uri(),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    dom, log = browser.stdout, browser.stderr
+    dom, log = rendered_dom(page)
     assert 'data-ready="yes"' in dom
     assert "Uncaught" not in log and "CONSOLE" not in log, log
     assert dom.count('class="trend"') == 2 and dom.count("<circle") == 6  # two agents, three weeks each
