@@ -181,3 +181,24 @@ def test_eval_reports_forbidden_and_script_figures_where_the_gold_has_them(tmp_p
     assert -1 <= report["overall"]["score_violation_spearman"] <= 1
     text = run("eval", OWN_CALLS, "--group-by", "folder").stdout
     assert "禁忌语" in text and "推荐话术" in text and "Spearman" in text
+
+
+def test_a_category_exception_leaves_a_line_the_model_would_flag_alone(tmp_path):
+    """A team corrects the model with data: a pattern under a category cancels that category's flag."""
+    line = "客户:我要取消这个套餐\n客服:这个的话暂时取消不了先生\n"
+    call = tmp_path / "call.txt"
+    call.write_text(line, encoding="utf-8")
+    flagged = [f for f in callqa.score_file(call).findings if f.source == "model"]
+    assert [f.category for f in flagged] == ["否定"]  # the shipped model flags it
+    rubric = tmp_path / "team.yaml"
+    rubric.write_text(
+        "extends: default\ndetectors:\n  - id: forbidden.model\n    categories:\n"
+        "      否定: {deduct: 8, exceptions: ['暂时 取消不了']}\n",
+        encoding="utf-8",
+    )
+    excepted = callqa.score_file(call, callqa.load_rubric(rubric))
+    assert [f for f in excepted.findings if f.source == "model"] == []
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(rubric.read_text(encoding="utf-8").replace("'暂时 取消不了'", "'$NOSUCH 取消'"), encoding="utf-8")
+    result = run("score", call, "--rubric", broken)
+    assert result.exit_code == 2 and "NOSUCH" in result.stderr and "Traceback" not in result.stderr

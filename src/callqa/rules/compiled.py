@@ -7,7 +7,7 @@ import copy
 import logging
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -90,6 +90,8 @@ class CompiledDetector:
     model: ForbiddenModel
     #: category -> (threshold, deduct, message, suggestion), the rubric's settings over the model's.
     categories: dict[str, tuple[float, float, str, str | None]]
+    #: category -> the rubric's exception patterns: a line one matches is not flagged for it.
+    exceptions: dict[str, tuple[Pattern, ...]] = field(default_factory=dict)
 
     @property
     def lowest_threshold(self) -> float:
@@ -105,6 +107,8 @@ class CompiledDetector:
         category, probability = model.category(features)
         setting = self.categories.get(category)
         if setting is None or confidence < setting[0]:
+            return None
+        if any(e.spans(utterances[index].norm) for e in self.exceptions.get(category, ())):
             return None
         _, deduct, message, suggestion = setting
         prediction = Prediction(category, confidence, probability, model.drivers(features))  # only when flagged
@@ -131,9 +135,9 @@ class CompiledRubric:
         ]
         try:
             self._compile_rules(rubric)
-        except PatternError as exc:  # a class name used deep inside a check, say
+            self.detectors = [self._compile_detector(d, Path(path).parent) for d in rubric.detectors if d.enabled]
+        except PatternError as exc:  # a class name used deep inside a check or a detector's exception, say
             raise RubricError(path, str(exc)) from None
-        self.detectors = [self._compile_detector(d, Path(path).parent) for d in rubric.detectors if d.enabled]
         self._script_keys = [tuple(script_key(normalize_phrase(x)) for x in s.sentences) for s in self.scripts]
         self._script_required = [tuple(normalize_phrase(w) for w in s.must_include) for s in self.scripts]
         self._script_regexes = [tuple(re.compile(r) for r in s.regexes) for s in self.scripts]
@@ -198,7 +202,12 @@ class CompiledRubric:
             suggestion = setting.suggestion or (phrase_rule.suggestion if phrase_rule else None)
             threshold = setting.threshold if setting.threshold is not None else model.threshold(name)
             categories[name] = (threshold, setting.deduct, message, suggestion)
-        return CompiledDetector(rule, model, categories)
+        exceptions: dict[str, tuple[Pattern, ...]] = {
+            name: tuple(compile_pattern(e, self.rubric.classes) for e in setting.exceptions)
+            for name, setting in rule.categories.items()
+            if setting.exceptions
+        }
+        return CompiledDetector(rule, model, categories, exceptions)
 
     def with_detector_model(self, model: ForbiddenModel) -> CompiledRubric:
         """This rubric with every detector rule using `model` (leave-one-group-out evaluation)."""

@@ -323,6 +323,11 @@ class DetectorCategory(_Model):
     deduct: float = Field(ge=0)
     message: str | None = None  # default: the message of this rubric's phrase rule of the category
     suggestion: str | None = None
+    #: Patterns (README "Patterns") of what makes a line not this category whatever the model says,
+    #: e.g. a concrete alternative in the same line after 没办法: a team's correction, as data.
+    exceptions: list[NonEmptyText] = []
+
+    _check_exceptions = field_validator("exceptions")(_check_patterns)
 
 
 class DetectorRule(_Model):
