@@ -251,18 +251,7 @@ def test_rescoring_a_reviewed_call_keeps_its_reviews(database_url, calls):
     run("score", path, "--db", database_url)
     [call] = history(database_url)
     finding = _lost(stored_call(database_url, call["id"]))
-    run(
-        "review",
-        call["id"],
-        "--db",
-        database_url,
-        "--finding",
-        finding["id"],
-        "--decision",
-        "false-alarm",
-        "--reviewer",
-        "王",
-    )
+    review(database_url, call["id"], finding["id"], "false-alarm", "--reviewer", "王")
     reviewed = history(database_url)[0]["reviewed_score"]
     run("score", path, "--db", database_url)
     [again] = history(database_url)
@@ -492,18 +481,7 @@ def test_upgrade_from_the_previous_schema_keeps_the_stored_calls(database_url):
     assert rows(database_url, "SELECT count(*) FROM findings")[0][0] == 1  # the upgrade kept the call's rows
     assert rows(database_url, "SELECT count(*) FROM call_stages")[0][0] == 5
     finding = stored_call(database_url, old["id"])["findings"][0]
-    run(
-        "review",
-        old["id"],
-        "--db",
-        database_url,
-        "--finding",
-        finding["id"],
-        "--decision",
-        "false-alarm",
-        "--reviewer",
-        "王",
-    )
+    review(database_url, old["id"], finding["id"], "false-alarm", "--reviewer", "王")
     assert history(database_url)[0]["reviewed_score"] == 100
 
 
