@@ -636,3 +636,58 @@ def test_who_when_and_appeals_as_a_team_expects(database_url, tmp_path):
     assert as_csv.read_text(encoding="utf-8").startswith("key,period,calls,mean,passed")
     nowhere = run("trends", "--db", database_url, "--out", tmp_path / "no" / "t.html")
     assert nowhere.exit_code == 2 and "cannot write" in nowhere.stderr
+
+
+def test_a_changed_rubric_does_not_carry_reviews_to_findings_it_scores_otherwise(database_url, calls, rubric_file):
+    """Rescoring under the same rubric name after the rubric changed: a finding whose points changed is
+    a new finding; the old one keeps its reviews, inactive, and its open appeal closes as obsolete."""
+    path = calls / "一组" / "张三" / SAMPLES[2].name
+    run("score", path, "--db", database_url)
+    [call] = history(database_url)
+    finding = next(f for f in stored_call(database_url, call["id"])["findings"] if f["rule"] == "forbidden.cold")
+    assert (
+        review(database_url, call["id"], finding["id"], "adjusted", "--points", "-8", "--reviewer", "王").exit_code == 0
+    )
+    forbidden = [f for f in stored_call(database_url, call["id"])["findings"] if f["kind"] == "forbidden"]
+    other = next(f for f in forbidden if f["rule"] != finding["rule"])
+    assert run("appeal", "file", other["id"], "--reason", "理由", "--db", database_url).exit_code == 0
+    softer = rubric_file(
+        "extends: default\nname: default\nversion: '2'\nforbidden:\n  - {id: forbidden.cold, deduct: 4}\n"
+        f"  - {{id: {other['rule']}, enabled: false}}\n"
+    )
+    assert run("score", path, "--db", database_url, "--rubric", softer).exit_code in (0, 1)
+    after = stored_call(database_url, call["id"])
+    old = next(f for f in after["findings"] if f["id"] == finding["id"])
+    assert not old["active"] and old["reviews"]  # kept for its review, out of the score
+    new = [f for f in after["findings"] if f["rule"] == "forbidden.cold" and f["active"]]
+    assert new and all(not f["reviews"] and f["nominal_points"] == -4 for f in new)
+    assert after["reviewed_score"] == scored_without_rubric(path, softer)  # nothing reviewed still applies
+    [appeal] = json.loads(run("appeal", "list", "--status", "all", "--db", database_url, "-f", "json").stdout)[
+        "appeals"
+    ]
+    assert appeal["status"] == "obsolete"
+
+
+def scored_without_rubric(path, rubric):
+    result = run("score", path, "--rubric", rubric, "-f", "json")
+    return json.loads(result.stdout)["score"]
+
+
+def test_looking_back_does_not_wait_for_a_batch_that_is_writing(tmp_path):
+    import sqlite3
+    import time
+
+    database = tmp_path / "scores.db"
+    run("score", SAMPLES[0], "--db", database)
+    writer = sqlite3.connect(database, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a batch in the middle of its transaction holds the write lock
+    writer.execute("UPDATE calls SET agent = '张三'")
+    try:
+        started = time.monotonic()
+        result = run("history", "--db", database, "-f", "json")
+        assert result.exit_code == 0, result.output
+        assert time.monotonic() - started < 10  # not the 30 s a writer waits for the lock
+        assert [c["agent"] for c in json.loads(result.stdout)["calls"]] == [None]  # the batch's change is not seen
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

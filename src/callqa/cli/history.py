@@ -106,6 +106,7 @@ class AppealStatusChoice(StrEnum):
     upheld = "upheld"
     rejected = "rejected"
     adjusted = "adjusted"
+    obsolete = "obsolete"
 
 
 def _day(value: str | None, option: str) -> date | None:

@@ -31,7 +31,13 @@ from callqa.version import __version__
 
 SPARKS = "▁▂▃▄▅▆▇█"
 DECISION_WORDS = {"confirmed": "确认", "false_alarm": "误报", "adjusted": "调整"}
-APPEAL_WORDS = {"open": "待处理", "upheld": "申诉成立", "rejected": "驳回", "adjusted": "调整分数"}
+APPEAL_WORDS = {
+    "open": "待处理",
+    "upheld": "申诉成立",
+    "rejected": "驳回",
+    "adjusted": "调整分数",
+    "obsolete": "已失效",
+}
 BY_WORDS = {"agent": "坐席", "team": "团队", "rule": "规则"}
 PERIOD_WORDS = {"day": "日", "week": "周", "month": "月"}
 
@@ -102,17 +108,23 @@ HISTORY_COLUMNS = [
     "rubric",
     "rubric_version",
     "score",
-    "reviewed_score",
     "max_score",
     "grade",
     "passed",
     "fatal",
+    "reviewed_score",
+    "reviewed_grade",
+    "reviewed_passed",
+    "reviewed_fatal",
     "lost",
+    "content_sha256",
+    "rubric_sha256",
+    "callqa_version",
 ]
 
 
 def history_record(call: StoredCall) -> dict[str, Any]:
-    """One stored call for CSV and JSON; `grade` and `passed` after any review, `score` as scored."""
+    """One stored call for CSV and JSON: as scored, and after review (null until a finding is reviewed)."""
     return {
         "id": call.id,
         "path": call.path,
@@ -124,12 +136,18 @@ def history_record(call: StoredCall) -> dict[str, Any]:
         "rubric": call.rubric_name,
         "rubric_version": call.rubric_version,
         "score": call.score,
-        "reviewed_score": call.reviewed_score,
         "max_score": call.max_score,
-        "grade": call.current_grade,
-        "passed": call.current_passed,
-        "fatal": call.fatal if call.reviewed_fatal is None else call.reviewed_fatal,
+        "grade": call.grade,
+        "passed": call.passed,
+        "fatal": call.fatal,
+        "reviewed_score": call.reviewed_score,
+        "reviewed_grade": call.reviewed_grade,
+        "reviewed_passed": call.reviewed_passed,
+        "reviewed_fatal": call.reviewed_fatal,
         "lost": call.lost,
+        "content_sha256": call.content_sha256,
+        "rubric_sha256": call.rubric_sha256,
+        "callqa_version": call.callqa_version,
         "models": call.models,
     }
 
@@ -377,9 +395,13 @@ def call_record(call: StoredCall) -> dict[str, Any]:
                 "stage": f.stage,
                 "line": f.line,
                 "utterance": f.utterance,
+                "role": f.role,
                 "matched": f.matched,
                 "said": f.said,
+                "message": f.message,
+                "suggestion": f.suggestion,
                 "points": f.points,
+                "max_deduct": f.max_deduct,
                 "nominal_points": f.nominal_points,
                 "decided_points": f.decided_points,
                 "source": f.source,

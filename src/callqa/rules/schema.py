@@ -6,7 +6,8 @@ models below; every error names the file, the line and the field, e.g.
 
 `extends: PATH` (relative to the rubric, or `default` for the built-in rubric) starts from another
 rubric: top-level values are replaced, `stages` are updated by name and `forbidden` / `recommended`
-rules by id (fields given replace the parent's; `enabled: false` switches a rule off; new ids are added).
+rules by id (fields given replace the parent's; `enabled: false` switches a rule off; new ids are added);
+a detector's `categories` and the `classes` are merged by name.
 """
 
 from __future__ import annotations
@@ -514,6 +515,8 @@ class Rubric(_Model):
             used += [(rule.id, p) for p in [*rule.patterns, *rule.exceptions]]
         for script in self.recommended:
             used += [(script.id, p) for p in script.patterns]
+        for detector in self.detectors:
+            used += [(detector.id, p) for setting in detector.categories.values() for p in setting.exceptions]
         for rule_id, pattern in used:
             missing = class_names(pattern) - set(self.classes)
             if missing:
@@ -599,7 +602,11 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> tuple[dict[str, Any
         for child_index, item in enumerate(value):
             if isinstance(item, dict) and item.get(id_key) in position:
                 i = position[item[id_key]]
-                items[i] = {**items[i], **item}
+                merged_item = {**items[i], **item}
+                if isinstance(item.get("categories"), dict) and isinstance(items[i].get("categories"), dict):
+                    # A detector's categories by name, as classes: a child sets or adds some, keeps the rest.
+                    merged_item["categories"] = {**items[i]["categories"], **item["categories"]}
+                items[i] = merged_item
                 origin[i] = child_index
             else:
                 items.append(item)

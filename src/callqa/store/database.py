@@ -53,6 +53,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _RACE_RETRIES = 3
 _REVIEWED = ("reviewed_score", "reviewed_grade", "reviewed_passed", "reviewed_fatal")
 _CHUNK = 500  # ids or hashes per IN (...) list
+_WRITE = "callqa_write"  # the execution option of a connection that writes
 _SCHEMA_LOCK = 7_150_001  # PostgreSQL advisory lock id held while migrating (any fixed number of ours)
 
 
@@ -180,6 +181,14 @@ class Store:
         except exc.SQLAlchemyError as error:
             raise StoreError(self.name, f"{doing}: {_reason(error)}") from None
 
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction (on SQLite, one that holds the write lock from its start)."""
+        with self.engine.connect() as connection:
+            writing = connection.execution_options(**{_WRITE: True})
+            with writing.begin():
+                yield writing
+
     def _inspect(self) -> tuple[str | None, bool]:
         """(schema revision or None, whether the database has no tables at all)."""
         with self.engine.connect() as connection:
@@ -194,34 +203,43 @@ class Store:
         migration holds SQLite's write lock (BEGIN IMMEDIATE) or a PostgreSQL advisory lock, and looks
         at the revision again once it has it, so two batches starting on an empty database make its
         schema once."""
-        from alembic import command  # Alembic is needed only here; opening a store does not import it
-        from alembic.config import Config
+        from alembic.config import Config  # Alembic is needed only here; opening a store does not import it
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         sqlite = self.engine.dialect.name == "sqlite"
-        with self._errors("cannot upgrade"), self.engine.connect() as connection:
+        with self._errors("cannot upgrade"), self.engine.connect() as plain:
+            connection = plain.execution_options(**{_WRITE: True})
             if sqlite:
                 # SQLite changes a column by copying its table; with foreign keys on, dropping the old
                 # copy would cascade-delete every finding. Off outside any transaction (inside one the
-                # pragma does nothing), checked after.
+                # pragma does nothing), checked after, on again whatever happens.
                 _driver(connection).execute("PRAGMA foreign_keys=OFF")
-            with connection.begin():
-                if self.engine.dialect.name == "postgresql":
-                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
-                before = self._revision(connection)
-                if before is not None and before not in REVISIONS:
-                    raise StoreError(self.name, f"the database's schema (revision {before}) is newer than this callqa")
-                if before != HEAD:
-                    config.attributes["connection"] = connection
-                    command.upgrade(config, "head")
+            try:
+                before = self._migrate(connection, config, sqlite)
+            finally:
                 if sqlite:
-                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
-                    if broken:
-                        raise StoreError(self.name, f"the upgrade would leave {len(broken)} rows without their call")
-            if sqlite:
-                _driver(connection).execute("PRAGMA foreign_keys=ON")
+                    _driver(connection).execute("PRAGMA foreign_keys=ON")
         return before, HEAD
+
+    def _migrate(self, connection: Connection, config: Any, sqlite: bool) -> str | None:
+        """Run the migrations in one transaction under the schema lock; returns the revision before."""
+        from alembic import command
+
+        with connection.begin():
+            if self.engine.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+            before = self._revision(connection)
+            if before is not None and before not in REVISIONS:
+                raise StoreError(self.name, f"the database's schema (revision {before}) is newer than this callqa")
+            if before != HEAD:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise StoreError(self.name, f"the upgrade would leave {len(broken)} rows without their call")
+        return before
 
     @staticmethod
     def _revision(connection: Connection) -> str | None:
@@ -265,7 +283,7 @@ class Store:
         with self._errors("cannot write"):
             for _ in range(_RACE_RETRIES):
                 try:
-                    with self.engine.begin() as connection:
+                    with self._write() as connection:
                         return self._save_in(connection, unique)
                 except exc.IntegrityError as error:
                     # Another process stored one of these transcripts between this one's look-up and its
@@ -311,20 +329,30 @@ class Store:
         return ids
 
     def _replace_findings(self, connection: Connection, call_id: int, rows: list[dict[str, Any]]) -> None:
-        """A rescored call's findings: each matched to the stored one of the same rule, kind and
-        utterance (which keeps its id, so its reviews and appeals stay with it); a stored finding no
-        longer found is deleted, or kept inactive when someone reviewed or appealed it."""
+        """A rescored call's findings: each matched to the stored one of the same rule, kind, utterance,
+        severity and points before caps (which keeps its id, so its reviews and appeals stay with it:
+        they judged that very finding); a stored finding no longer found (or found with other points,
+        after the rubric changed) is deleted, or kept inactive when someone reviewed or appealed it,
+        its open appeals closed as obsolete."""
         stored = connection.execute(
-            sa.select(findings.c.id, findings.c.rule, findings.c.kind, findings.c.utterance)
+            sa.select(
+                findings.c.id,
+                findings.c.rule,
+                findings.c.kind,
+                findings.c.utterance,
+                findings.c.severity,
+                findings.c.nominal_points,
+            )
             .where(findings.c.call_id == call_id)
             .order_by(findings.c.position)
         ).all()
         waiting: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-        for finding_id, rule, kind, utterance in stored:
-            waiting[(rule, kind, utterance)].append(finding_id)
+        for finding_id, *same in stored:
+            waiting[tuple(same)].append(finding_id)
         updates, inserts = [], []
         for row in rows:
-            matches = waiting.get((row["rule"], row["kind"], row["utterance"]))
+            key = (row["rule"], row["kind"], row["utterance"], row["severity"], row["nominal_points"])
+            matches = waiting.get(key)
             if matches:
                 updates.append({**row, "finding_id": matches.pop(0)})
             else:
@@ -344,6 +372,11 @@ class Store:
                 ).scalars()
             )
             connection.execute(sa.update(findings).where(findings.c.id.in_(judged)).values(active=False))
+            connection.execute(
+                sa.update(appeals)
+                .where(appeals.c.finding_id.in_(judged), appeals.c.status == "open")
+                .values(status="obsolete", resolved_at=_now(), comment="重新评分后该发现已不存在")
+            )
             connection.execute(sa.delete(findings).where(findings.c.id.in_(set(gone) - judged)))
 
     # --- reading -----------------------------------------------------------------------------------
@@ -460,7 +493,7 @@ class Store:
             raise StoreError(None, "--points goes with the decision 'adjusted' only")
         if not reviewer.strip():
             raise StoreError(None, "a review needs the reviewer's name (--reviewer)")
-        with self._errors("cannot write"), self.engine.begin() as connection:
+        with self._errors("cannot write"), self._write() as connection:
             finding = self._finding_row(connection, finding_id)
             if decision == "adjusted":
                 _check_points(points, finding.nominal_points)
@@ -514,7 +547,7 @@ class Store:
         resolves it; a finding has at most one open appeal."""
         if not reason.strip():
             raise StoreError(None, "an appeal needs its reason (--reason)")
-        with self._errors("cannot write"), self.engine.begin() as connection:
+        with self._errors("cannot write"), self._write() as connection:
             finding = self._finding_row(connection, finding_id)
             already = connection.execute(
                 sa.select(appeals.c.id).where(appeals.c.finding_id == finding_id, appeals.c.status == "open")
@@ -729,9 +762,10 @@ def _sqlite_connect(connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    # IMMEDIATE: take the write lock at the start, so that two writers queue (up to the 30 s timeout)
-    # instead of both looking a call up and then colliding on its insert, and a schema is made once.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A write takes the lock at its start (IMMEDIATE), so that two writers queue (up to the 30 s
+    # timeout) instead of both looking a call up and then colliding on its insert, and a schema is
+    # made once; a read takes none, so `callqa history` never waits for a running batch.
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE) else "BEGIN")
 
 
 def _call_row(call: ScoredCall) -> dict[str, Any]:
@@ -841,6 +875,7 @@ def _stored_call(row: Any) -> StoredCall:
         grade=row["grade"],
         passed=bool(row["passed"]),
         fatal=bool(row["fatal"]),
+        callqa_version=row["callqa_version"],
         reviewed_score=row["reviewed_score"],
         reviewed_grade=row["reviewed_grade"],
         reviewed_passed=None if row["reviewed_passed"] is None else bool(row["reviewed_passed"]),

@@ -12,7 +12,8 @@ from callqa.scoring.score import points_before_caps
 #: points should be other (`points`, signed as in the report: a deduction is negative).
 Decision = Literal["confirmed", "false_alarm", "adjusted"]
 DECISIONS: tuple[str, ...] = ("confirmed", "false_alarm", "adjusted")
-AppealStatus = Literal["open", "upheld", "rejected", "adjusted"]
+#: `obsolete`: a later scoring of the call no longer makes the finding, so there is nothing to decide.
+AppealStatus = Literal["open", "upheld", "rejected", "adjusted", "obsolete"]
 #: What resolving an appeal means for the finding: upheld = a false alarm, rejected = confirmed.
 APPEAL_DECISIONS: dict[str, Decision] = {"upheld": "false_alarm", "rejected": "confirmed", "adjusted": "adjusted"}
 #: How a review resolves an open appeal against the finding it judges.
@@ -159,6 +160,7 @@ class StoredCall:
     grade: str
     passed: bool
     fatal: bool
+    callqa_version: str = ""
     reviewed_score: float | None = None  # recomputed from the reviewers' decisions; None: not reviewed
     reviewed_grade: str | None = None
     reviewed_passed: bool | None = None

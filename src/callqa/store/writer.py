@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from datetime import date
@@ -51,6 +52,9 @@ class CallRecorder:
             team=transcript.get("team"),
             call_date=date.fromisoformat(day) if isinstance(day, str) else day,
         )
+        if not transcript.get("sha256"):  # a Transcript built in code, not read: known by its words
+            words = "\n".join(f"{u['speaker']}:{u['text']}" for u in report["utterances"])
+            report = {**report, "transcript": {**transcript, "sha256": hashlib.sha256(words.encode()).hexdigest()}}
         absolute = str(Path(path).resolve())
         from_path = meta_from_path(absolute, self.pattern) if self.pattern is not None else None
         self.seen += 1
