@@ -203,6 +203,8 @@ def test_interactive_review_walks_the_findings_and_stops_on_q(database_url, call
     result = run("review", call["id"], "--db", database_url, "--reviewer", "王质检", input="f\n说明一\nc\n\nq\n")
     assert result.exit_code == 0, result.output
     assert "(1/" in result.stdout and "原话" in result.stdout
+    first = result.stdout.split("(1/")[1].splitlines()[1]
+    assert first.endswith(" 分") and " · -" in first, first  # deductions are asked about first
     decided = [f for f in stored_call(database_url, call["id"])["findings"] if f["reviews"]]
     assert [f["reviews"][0]["decision"] for f in decided] == ["false_alarm", "confirmed"]
     assert decided[0]["reviews"][0]["comment"] == "说明一"

@@ -365,7 +365,7 @@ def review(
 
     The call's score is recomputed from the decisions (the score as scored is kept), and an open appeal
     against a finding is resolved by its decision. Without --finding or --list, walks through the
-    findings that moved points and asks for a decision on each.
+    findings that moved points, deductions first, and asks for a decision on each.
     """
     with _store(db) as store:
         stored = store.call(call)
@@ -416,6 +416,7 @@ def _walk(store: Store, stored: StoredCall, reviewer: str, every: bool) -> None:
     if not todo:
         console.print("没有待复核的发现(--all 复核全部)")
         return
+    todo.sort(key=lambda f: f.points >= 0 and f.kind != "forbidden")  # deductions first, then credits
     decided = 0
     for number, item in enumerate(todo, start=1):
         console.print(f"\n({number}/{len(todo)})")
