@@ -494,40 +494,45 @@ class Store:
         if not reviewer.strip():
             raise StoreError(None, "a review needs the reviewer's name (--reviewer)")
         with self._errors("cannot write"), self._write() as connection:
-            finding = self._finding_row(connection, finding_id)
-            if decision == "adjusted":
-                _check_points(points, finding.nominal_points)
-            now = _now()
-            open_appeals = (
-                connection.execute(
-                    sa.select(appeals.c.id)
-                    .where(appeals.c.finding_id == finding_id, appeals.c.status == "open")
-                    .order_by(appeals.c.id)
-                )
-                .scalars()
-                .all()
-            )
+            return self._review_in(connection, finding_id, reviewer, decision, points, comment)
+
+    def _review_in(
+        self, connection: Connection, finding_id: int, reviewer: str, decision: str, points: float | None, comment: str
+    ) -> StoredCall:
+        finding = self._finding_row(connection, finding_id)
+        if decision == "adjusted":
+            _check_points(points, finding.nominal_points)
+        now = _now()
+        open_appeals = (
             connection.execute(
-                sa.insert(reviews).values(
-                    finding_id=finding_id,
-                    reviewer=reviewer.strip(),
-                    decision=decision,
-                    points=points,
-                    comment=comment,
-                    created_at=now,
-                    appeal_id=open_appeals[0] if open_appeals else None,
+                sa.select(appeals.c.id)
+                .where(appeals.c.finding_id == finding_id, appeals.c.status == "open")
+                .order_by(appeals.c.id)
+            )
+            .scalars()
+            .all()
+        )
+        connection.execute(
+            sa.insert(reviews).values(
+                finding_id=finding_id,
+                reviewer=reviewer.strip(),
+                decision=decision,
+                points=points,
+                comment=comment,
+                created_at=now,
+                appeal_id=open_appeals[0] if open_appeals else None,
+            )
+        )
+        if open_appeals:
+            connection.execute(
+                sa.update(appeals)
+                .where(appeals.c.id.in_(open_appeals))
+                .values(
+                    status=APPEAL_OUTCOMES[decision], resolved_by=reviewer.strip(), resolved_at=now, comment=comment
                 )
             )
-            if open_appeals:
-                connection.execute(
-                    sa.update(appeals)
-                    .where(appeals.c.id.in_(open_appeals))
-                    .values(
-                        status=APPEAL_OUTCOMES[decision], resolved_by=reviewer.strip(), resolved_at=now, comment=comment
-                    )
-                )
-            self._regrade(connection, finding.call_id)
-            return self._call(connection, finding.call_id)
+        self._regrade(connection, finding.call_id)
+        return self._call(connection, finding.call_id)
 
     def _finding_row(self, connection: Connection, finding_id: int) -> Any:
         """The finding's row, when it can still be judged: it exists and the call's latest scoring has it."""
@@ -571,14 +576,19 @@ class Store:
         adjusted (new points), recorded as the reviewer's review of the finding."""
         if outcome not in APPEAL_DECISIONS:
             raise StoreError(None, f"unknown outcome '{outcome}'", hint="upheld, rejected or adjusted")
-        with self._errors("cannot read"), self.engine.connect() as connection:
-            row = connection.execute(sa.select(appeals).where(appeals.c.id == appeal_id)).first()
-        if row is None:
-            raise StoreError(None, f"no appeal {appeal_id}", hint="callqa appeal list shows them")
-        if row.status != "open":
-            raise StoreError(None, f"appeal {appeal_id} was already resolved ({row.status} by {row.resolved_by})")
-        call = self.review(row.finding_id, reviewer, APPEAL_DECISIONS[outcome], points=points, comment=comment)
-        with self._errors("cannot read"), self.engine.connect() as connection:
+        if not reviewer.strip():
+            raise StoreError(None, "a review needs the reviewer's name (--reviewer)")
+        decision = APPEAL_DECISIONS[outcome]
+        if decision != "adjusted" and points is not None:
+            raise StoreError(None, "--points goes with the outcome 'adjusted' only")
+        # One transaction, the appeal's row locked: two reviewers resolving it at once cannot both.
+        with self._errors("cannot write"), self._write() as connection:
+            row = connection.execute(sa.select(appeals).where(appeals.c.id == appeal_id).with_for_update()).first()
+            if row is None:
+                raise StoreError(None, f"no appeal {appeal_id}", hint="callqa appeal list shows them")
+            if row.status != "open":
+                raise StoreError(None, f"appeal {appeal_id} was already resolved ({row.status} by {row.resolved_by})")
+            call = self._review_in(connection, row.finding_id, reviewer, decision, points, comment)
             return self._appeal_by_id(connection, appeal_id, call.id), call
 
     def _appeal_by_id(self, connection: Connection, appeal_id: int, call_id: int) -> AppealRecord:
