@@ -14,10 +14,10 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
@@ -53,6 +53,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _RACE_RETRIES = 3
 _REVIEWED = ("reviewed_score", "reviewed_grade", "reviewed_passed", "reviewed_fatal")
 _CHUNK = 500  # ids or hashes per IN (...) list
+_R = TypeVar("_R")
 _WRITE = "callqa_write"  # the execution option of a connection that writes
 _SCHEMA_LOCK = 7_150_001  # PostgreSQL advisory lock id held while migrating (any fixed number of ours)
 
@@ -193,10 +194,7 @@ class Store:
         """(schema revision or None, whether the database has no tables at all)."""
         with self.engine.connect() as connection:
             names = set(sa.inspect(connection).get_table_names())
-            if "alembic_version" not in names:
-                return None, not names
-            rows = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
-            return (max(rows) if rows else None), False
+            return self._revision(connection, names), not names
 
     def upgrade(self) -> tuple[str | None, str]:
         """Migrate to the head revision; returns (revision before, after). One process at a time: the
@@ -242,8 +240,9 @@ class Store:
         return before
 
     @staticmethod
-    def _revision(connection: Connection) -> str | None:
-        if "alembic_version" not in sa.inspect(connection).get_table_names():
+    def _revision(connection: Connection, names: set[str] | None = None) -> str | None:
+        """The schema revision (None: no callqa schema); `names`: the tables, when already looked up."""
+        if "alembic_version" not in (names if names is not None else sa.inspect(connection).get_table_names()):
             return None
         rows = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
         return max(rows) if rows else None
@@ -489,16 +488,17 @@ class Store:
         Returns the call as it now stands."""
         if decision not in DECISIONS:
             raise StoreError(None, f"unknown decision '{decision}'", hint="confirmed, false-alarm or adjusted")
-        if decision != "adjusted" and points is not None:
-            raise StoreError(None, "--points goes with the decision 'adjusted' only")
-        if not reviewer.strip():
-            raise StoreError(None, "a review needs the reviewer's name (--reviewer)")
         with self._errors("cannot write"), self._write() as connection:
             return self._review_in(connection, finding_id, reviewer, decision, points, comment)
 
     def _review_in(
         self, connection: Connection, finding_id: int, reviewer: str, decision: str, points: float | None, comment: str
     ) -> StoredCall:
+        """Record one decision inside a write transaction: what review and resolve_appeal both do."""
+        if not reviewer.strip():
+            raise StoreError(None, "a review needs the reviewer's name (--reviewer)")
+        if decision != "adjusted" and points is not None:
+            raise StoreError(None, "--points goes with the decision 'adjusted' only")
         finding = self._finding_row(connection, finding_id)
         if decision == "adjusted":
             _check_points(points, finding.nominal_points)
@@ -576,11 +576,6 @@ class Store:
         adjusted (new points), recorded as the reviewer's review of the finding."""
         if outcome not in APPEAL_DECISIONS:
             raise StoreError(None, f"unknown outcome '{outcome}'", hint="upheld, rejected or adjusted")
-        if not reviewer.strip():
-            raise StoreError(None, "a review needs the reviewer's name (--reviewer)")
-        decision = APPEAL_DECISIONS[outcome]
-        if decision != "adjusted" and points is not None:
-            raise StoreError(None, "--points goes with the outcome 'adjusted' only")
         # One transaction, the appeal's row locked: two reviewers resolving it at once cannot both.
         with self._errors("cannot write"), self._write() as connection:
             row = connection.execute(sa.select(appeals).where(appeals.c.id == appeal_id).with_for_update()).first()
@@ -588,7 +583,7 @@ class Store:
                 raise StoreError(None, f"no appeal {appeal_id}", hint="callqa appeal list shows them")
             if row.status != "open":
                 raise StoreError(None, f"appeal {appeal_id} was already resolved ({row.status} by {row.resolved_by})")
-            call = self._review_in(connection, row.finding_id, reviewer, decision, points, comment)
+            call = self._review_in(connection, row.finding_id, reviewer, APPEAL_DECISIONS[outcome], points, comment)
             return self._appeal_by_id(connection, appeal_id, call.id), call
 
     def _appeal_by_id(self, connection: Connection, appeal_id: int, call_id: int) -> AppealRecord:
@@ -866,88 +861,33 @@ def _conditions(where: HistoryFilter) -> list[Any]:
     return conditions
 
 
+def _record(cls: type[_R], row: Any, **given: Any) -> _R:
+    """A record from a row: each field from the column of its name unless `given`, a field with no
+    such column left at its default; a time gets its zone back (SQLite keeps none)."""
+    values = dict(given)
+    for name in (f.name for f in fields(cls)):  # type: ignore[arg-type]
+        if name not in values and name in row:
+            value = row[name]
+            values[name] = _aware(value) if isinstance(value, datetime) else value
+    return cls(**values)
+
+
 def _stored_call(row: Any) -> StoredCall:
-    return StoredCall(
-        id=row["id"],
-        path=row["path"],
-        content_sha256=row["content_sha256"],
-        agent=row["agent"],
-        team=row["team"],
-        call_date=row["call_date"],
-        day=row["day"],
-        scored_at=_aware(row["scored_at"]),
-        rubric_name=row["rubric_name"],
-        rubric_version=row["rubric_version"],
-        rubric_sha256=row["rubric_sha256"],
-        models=json.loads(row["models"]),
-        score=row["score"],
-        max_score=row["max_score"],
-        grade=row["grade"],
-        passed=bool(row["passed"]),
-        fatal=bool(row["fatal"]),
-        callqa_version=row["callqa_version"],
-        reviewed_score=row["reviewed_score"],
-        reviewed_grade=row["reviewed_grade"],
-        reviewed_passed=None if row["reviewed_passed"] is None else bool(row["reviewed_passed"]),
-        reviewed_fatal=None if row["reviewed_fatal"] is None else bool(row["reviewed_fatal"]),
-        lost=row.get("lost", 0) or 0,
-    )
+    return _record(StoredCall, row, models=json.loads(row["models"]))
 
 
 def _finding(
     row: Any, found_reviews: tuple[ReviewRecord, ...], found_appeals: tuple[AppealRecord, ...]
 ) -> StoredFinding:
-    return StoredFinding(
-        id=row["id"],
-        rule=row["rule"],
-        kind=row["kind"],
-        category=row["category"],
-        severity=row["severity"],
-        stage=row["stage"],
-        role=row["role"],
-        utterance=row["utterance"],
-        line=row["line"],
-        matched=row["matched"],
-        said=row["said"],
-        message=row["message"],
-        suggestion=row["suggestion"],
-        points=row["points"],
-        nominal_points=row["nominal_points"],
-        max_deduct=row["max_deduct"],
-        source=row["source"],
-        confidence=row["confidence"],
-        active=bool(row["active"]),
-        reviews=found_reviews,
-        appeals=found_appeals,
-    )
+    return _record(StoredFinding, row, reviews=found_reviews, appeals=found_appeals)
 
 
 def _review(row: Any) -> ReviewRecord:
-    return ReviewRecord(
-        id=row["id"],
-        reviewer=row["reviewer"],
-        decision=row["decision"],
-        points=row["points"],
-        comment=row["comment"],
-        created_at=_aware(row["created_at"]),
-        appeal=row["appeal_id"],
-    )
+    return _record(ReviewRecord, row, appeal=row["appeal_id"])
 
 
 def _appeal(row: Any, call_id: int, rule: str) -> AppealRecord:
-    return AppealRecord(
-        id=row["id"],
-        call=call_id,
-        finding=row["finding_id"],
-        agent=row["agent"],
-        reason=row["reason"],
-        status=row["status"],
-        created_at=_aware(row["created_at"]),
-        resolved_by=row["resolved_by"],
-        resolved_at=_aware(row["resolved_at"]) if row["resolved_at"] is not None else None,
-        comment=row["comment"],
-        rule=rule,
-    )
+    return _record(AppealRecord, row, call=call_id, finding=row["finding_id"], rule=rule)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
