@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from callqa.scoring.pipeline import compile_rubric, score_file
-from callqa.scoring.score import stage_base
 
 from conftest import SAMPLES
 
@@ -15,7 +14,7 @@ def test_every_point_is_explained_by_a_finding(path, default_rubric):
     """Stage score = base + the points of its findings, within [0, max]; total = sum of stages."""
     report = score_file(path, default_rubric)
     for stage in report.stages:
-        explained = stage_base(default_rubric, stage.name) + sum(
+        explained = default_rubric.stage_bases[stage.name] + sum(
             f.points for f in report.findings if f.stage == stage.name
         )
         assert stage.score == pytest.approx(explained)

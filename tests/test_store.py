@@ -119,7 +119,7 @@ def scored_without(report, decided):
     """What the scorer gives the report's call with some findings' points changed before caps
     (`decided`: position -> points; 0 drops a finding): its own caps, run again."""
     from callqa.scoring.pipeline import compile_rubric
-    from callqa.scoring.score import Points, apply_caps, points_before_caps, rule_caps, stage_base
+    from callqa.scoring.score import Points, apply_caps, points_before_caps
 
     compiled = compile_rubric()
     items, fatal = [], False
@@ -127,9 +127,7 @@ def scored_without(report, decided):
         points = decided.get(position, points_before_caps(f["kind"], f["severity"], f["nominal_points"]))
         items.append(Points(f["stage"], points, f["rule"], f["utterance"]))
         fatal |= f["severity"] == "fatal" and position not in decided
-    bases = {s.name: stage_base(compiled, s.name) for s in compiled.rubric.stages}
-    maxima = {s.name: s.points for s in compiled.rubric.stages}
-    _, totals = apply_caps(items, bases, maxima, rule_caps(compiled))
+    _, totals = apply_caps(items, compiled.stage_bases, compiled.stage_maxima, compiled.rule_caps)
     return 0.0 if fatal else round(sum(totals.values()), 2)
 
 

@@ -141,6 +141,15 @@ class CompiledRubric:
         self._script_keys = [tuple(script_key(normalize_phrase(x)) for x in s.sentences) for s in self.scripts]
         self._script_required = [tuple(normalize_phrase(w) for w in s.must_include) for s in self.scripts]
         self._script_regexes = [tuple(re.compile(r) for r in s.regexes) for s in self.scripts]
+        # What the score's caps need, the same for every call: each stage's base (its points less the
+        # non-bonus scripts it can earn), its maximum, and each rule's cap per call (`max_deduct`).
+        self.stage_bases: dict[str, float] = {
+            stage.name: stage.points - sum(s.points for s in self.scripts if s.stage == stage.name and not s.bonus)
+            for stage in rubric.stages
+        }
+        self.stage_maxima: dict[str, float] = {stage.name: stage.points for stage in rubric.stages}
+        capped = [c.rule for c in self.rules] + [d.rule for d in self.detectors] + [c.check for c in self.checks]
+        self.rule_caps: dict[str, float] = {r.id: r.max_deduct for r in capped if r.max_deduct is not None}
 
         # One automaton for forbidden phrases and stage cues: value = list of (kind, payload).
         automaton = ahocorasick.Automaton()

@@ -31,14 +31,8 @@ from callqa.model import (
 )
 from callqa.rules.checks import in_position, run_checks
 from callqa.rules.compiled import CompiledRubric, ScriptMatch
-from callqa.rules.schema import Check, DetectorRule, ForbiddenRule, RecommendedScript, Severity
+from callqa.rules.schema import ForbiddenRule, RecommendedScript, Severity
 from callqa.rules.spans import occurrences
-
-
-def stage_base(compiled: CompiledRubric, stage: str) -> float:
-    rubric = compiled.rubric
-    scripts = sum(s.points for s in compiled.scripts if s.stage == stage and not s.bonus)
-    return rubric.stage(stage).points - scripts
 
 
 def _forbidden_finding(
@@ -256,14 +250,6 @@ def points_before_caps(kind: str, severity: str, nominal_points: float) -> float
     return 0.0 if kind == "recommended" and severity == "warning" else nominal_points
 
 
-def rule_caps(compiled: CompiledRubric) -> dict[str, float]:
-    """The most each rule may deduct in one call (`max_deduct`), for the rules that set one."""
-    rules: list[ForbiddenRule | DetectorRule | Check] = [c.rule for c in compiled.rules]
-    rules += [d.rule for d in compiled.detectors]
-    rules += [c.check for c in compiled.checks]
-    return {r.id: r.max_deduct for r in rules if r.max_deduct is not None}
-
-
 def apply_caps(
     items: Sequence[Points], bases: Mapping[str, float], maxima: Mapping[str, float], caps: Mapping[str, float]
 ) -> tuple[list[float], dict[str, float]]:
@@ -311,10 +297,8 @@ def score(transcript: Transcript, segmentation: Segmentation, compiled: Compiled
     )
     findings = forbidden + detected + _script_findings(transcript, segmentation, compiled) + check_findings
     findings.sort(key=lambda f: (f.utterance if f.utterance is not None else len(transcript.utterances), f.rule))
-    bases: dict[str, float] = {stage.name: stage_base(compiled, stage.name) for stage in rubric.stages}
-    maxima: dict[str, float] = {stage.name: stage.points for stage in rubric.stages}
     items = [Points(f.stage, f.points, f.rule, f.utterance) for f in findings]
-    capped, totals = apply_caps(items, bases, maxima, rule_caps(compiled))
+    capped, totals = apply_caps(items, compiled.stage_bases, compiled.stage_maxima, compiled.rule_caps)
     for finding, points in zip(findings, capped, strict=True):
         finding.points = points
     ranges = _stage_ranges(segmentation)

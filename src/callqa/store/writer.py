@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from callqa.errors import StoreError
 from callqa.rules.compiled import CompiledRubric
 from callqa.scoring.pipeline import provenance
-from callqa.scoring.score import rule_caps, stage_base
 from callqa.store.paths import merge_meta, meta_from_path
 from callqa.store.records import CallMeta, Provenance, ScoredCall, ScoringRules
 from callqa.version import __version__
@@ -37,8 +36,8 @@ class CallRecorder:
         self.rules = ScoringRules(
             pass_mark=rubric.pass_mark,
             grades=tuple((g.name, g.min) for g in rubric.grades),
-            bases={s.name: stage_base(compiled, s.name) for s in rubric.stages},
-            caps=rule_caps(compiled),
+            bases=dict(compiled.stage_bases),
+            caps=dict(compiled.rule_caps),
         )
         self.given = given
         self.pattern = pattern
