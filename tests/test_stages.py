@@ -197,6 +197,40 @@ def test_leave_one_group_out_never_tests_on_a_group_it_trained_on(monkeypatch, c
     assert result.trained_on == {"dev": len(labelled("heldout")), "heldout": len(labelled("dev"))}
 
 
+def test_stage_only_training_calls_train_the_stage_model_and_not_the_detector(monkeypatch, cue_rubric):
+    calls, _ = callqa.read_labelled_calls([STAGES_DIR / "heldout"], cue_rubric)
+    extra, _ = callqa.read_labelled_calls([STAGES_DIR / "dev"], cue_rubric)
+    stage_training: list[set[str]] = []
+    original = evaluation.train_stages
+
+    def spy(training, compiled, settings=None):
+        stage_training.append({c.group for c in training})
+        return original(training, compiled, settings)
+
+    monkeypatch.setattr(evaluation, "train_stages", spy)
+    monkeypatch.setattr(evaluation, "train_forbidden", lambda *a, **k: pytest.fail("the detector was trained"))
+    # one group and stage-only calls: the stage model learns from them, the detector stays the rubric's
+    result = evaluation.evaluate(calls, cue_rubric, leave_one_group_out=True, stage_train_also=extra)
+    assert stage_training == [{"dev"}]
+    assert result.trained_on == {"heldout": len(labelled("dev"))}
+    assert result.overall.stage_figures()["utterance_accuracy"] > 0.8
+
+
+def test_eval_reads_stage_only_training_calls_and_names_the_option_on_bad_input(tmp_path):
+    shutil.copytree(STAGES_DIR / "heldout", tmp_path / "heldout")
+    alone = run("eval", tmp_path / "heldout", "--leave-one-group-out", "--format", "json")
+    assert alone.exit_code == 2 and "needs two groups" in alone.stderr
+    result = run(
+        "eval", tmp_path / "heldout", "--leave-one-group-out", "--train-stages-also", STAGES_DIR / "dev", "-f", "json"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["trained_on_calls"] == {"全部": len(labelled("dev"))}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = run("eval", tmp_path / "heldout", "--leave-one-group-out", "--train-stages-also", empty)
+    assert bad.exit_code == 2 and "--train-stages-also" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_segment_explains_each_boundary_with_the_features_behind_it():
     call = STAGES_DIR / "dev" / "01_telecom_roaming.txt"
     plain = run("segment", call, "--ignore-markers").stdout

@@ -129,6 +129,14 @@ def eval_command(
             help="More labelled calls for training in --leave-one-group-out; never scored.", show_default=False
         ),
     ] = None,
+    train_stages_also: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="More labelled calls for the stage model's training only (not the detector's), as the "
+            "shipped models are built; never scored.",
+            show_default=False,
+        ),
+    ] = None,
     baselines: Annotated[
         bool, typer.Option(help="Also show the rubric's cues alone and a split by position alone.")
     ] = False,
@@ -148,9 +156,10 @@ def eval_command(
     compiled = compile_or_exit(rubric, stage_model)
     calls = _read_or_exit(paths, compiled, "to evaluate")
     extra = _read_or_exit(train_also, compiled, "--train-also") if train_also else []
+    stage_extra = _read_or_exit(train_stages_also, compiled, "--train-stages-also") if train_stages_also else []
     if group_by is GroupBy.none:
         calls = [call.__class__(call.transcript, call.labels, "全部", call.has_line_labels) for call in calls]
-    if leave_one_group_out and len({c.group for c in calls}) < 2 and not extra:
+    if leave_one_group_out and len({c.group for c in calls}) < 2 and not (extra or stage_extra):
         error("--leave-one-group-out needs two groups or more (use --group-by folder)")
         raise typer.Exit(EXIT_ERROR)
     stderr = Console(stderr=True)
@@ -160,7 +169,13 @@ def eval_command(
         else (lambda group: None)
     )
     result = evaluate(
-        calls, compiled, leave_one_group_out=leave_one_group_out, train_also=extra, baselines=baselines, progress=report
+        calls,
+        compiled,
+        leave_one_group_out=leave_one_group_out,
+        train_also=extra,
+        stage_train_also=stage_extra,
+        baselines=baselines,
+        progress=report,
     )
     if output_format is SummaryFormat.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
