@@ -59,6 +59,16 @@ def class_names(pattern: str) -> set[str]:
 
 def compile_pattern(source: str, classes: Mapping[str, Sequence[str]], *, pinyin: bool = False) -> Pattern:
     """The pattern as a regex over normalised text; PatternError says what is wrong."""
+    regex = pattern_regex(source, classes, pinyin=pinyin)
+    try:
+        return Pattern(source, re.compile(regex), pinyin)
+    except re.error as exc:
+        raise PatternError(f"pattern {source!r}: {exc}") from None
+
+
+def pattern_regex(source: str, classes: Mapping[str, Sequence[str]], *, pinyin: bool = False) -> str:
+    """The regex source a pattern stands for, not yet compiled: checking a rubric's patterns reads each
+    one without paying for re.compile, which the compiled rubric then does once."""
     pieces: list[str] = []
     pending_gap: int | None = None
     position = 0
@@ -86,10 +96,7 @@ def compile_pattern(source: str, classes: Mapping[str, Sequence[str]], *, pinyin
         pieces.append(term)
     if pending_gap is not None:
         raise PatternError(f"a gap must stand between two terms in {source!r}")
-    try:
-        return Pattern(source, re.compile("".join(pieces)), pinyin)
-    except re.error as exc:
-        raise PatternError(f"pattern {source!r}: {exc}") from None
+    return "".join(pieces)
 
 
 def _term(term: str, classes: Mapping[str, Sequence[str]], source: str, pinyin: bool) -> str:

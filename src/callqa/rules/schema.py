@@ -22,7 +22,7 @@ from pydantic_core import ErrorDetails
 
 from callqa.errors import RubricError
 from callqa.model import STAGES
-from callqa.rules.patterns import PatternError, class_names, compile_pattern
+from callqa.rules.patterns import PatternError, class_names, pattern_regex
 from callqa.rules.yamlsource import YamlDocument, load_yaml
 
 StageName = Literal["问候", "切入", "转化", "协议", "结束"]
@@ -48,7 +48,7 @@ def _check_patterns(patterns: list[str]) -> list[str]:
     """Each pattern must compile (its class names are checked against `classes:` with the whole rubric)."""
     for i, pattern in enumerate(patterns):
         try:
-            compile_pattern(pattern, _AnyClass())
+            pattern_regex(pattern, _AnyClass())
         except PatternError as exc:
             raise ValueError(f"item {i}: {exc}") from None
     return patterns

@@ -74,6 +74,7 @@ def normalize(text: str, fillers: re.Pattern[str] | None = None) -> Normalized:
     return Normalized(simplified, tuple(index))
 
 
+@lru_cache(maxsize=16384)  # a rubric's class words are normalised again in every pattern that names them
 def normalize_phrase(phrase: str) -> str:
     """Normalise a rubric phrase the same way as transcript text (fillers are kept: the author wrote them)."""
     return normalize(phrase).text
