@@ -66,7 +66,8 @@ def test_every_library_callqa_imports_is_a_declared_dependency():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     declared = {re.split(r"[<>=!~\[; ]", d)[0].lower().replace("_", "-") for d in project["dependencies"]}
     before = set(sys.modules)
-    for module in ("callqa.cli.app", "callqa.store.database", "callqa.store.writer", "alembic.command"):
+    lazy = ("callqa.evaluation.evaluate", "callqa.reports.evaluation", "callqa.lint.linter", "callqa.lint.rubric_tools")
+    for module in ("callqa.cli.app", "callqa.store.database", "callqa.store.writer", "alembic.command", *lazy):
         importlib.import_module(module)
     owners = importlib.metadata.packages_distributions()
     imported = {name.split(".")[0] for name in set(sys.modules) - before} | {"typer", "sqlalchemy"}
@@ -88,3 +89,25 @@ def test_every_library_callqa_imports_is_a_declared_dependency():
                 brought.add(name)
                 todo.append(name)
     assert needed <= declared | brought, sorted(needed - declared - brought)
+
+
+def test_scoring_one_call_from_the_command_line_loads_only_the_scoring_code():
+    """`callqa score CALL` is a cold start every time (the 1 s budget): the store, the measuring and
+    training code, the linter and the rubric diff load only in the commands that use them."""
+    import subprocess
+
+    code = (
+        "import sys; from callqa.cli.app import app; sys.argv = ['callqa', 'score', sys.argv[1]]\n"
+        "try: app()\nexcept SystemExit: pass\n"
+        "heavy = ('callqa.store.records', 'callqa.store.writer', 'callqa.store.database', 'callqa.evaluation',"
+        " 'callqa.lint.linter', 'callqa.batch.rubric_diff', 'callqa.rules.detector_training', 'sqlalchemy', 'jieba')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)), file=sys.stderr)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "transcripts" / "03_refund_bad.txt")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "得分" in out.stdout, out.stderr
+    assert out.stderr.strip().splitlines()[-1] == "[]", out.stderr

@@ -5,8 +5,21 @@ The library API (see `callqa.api`): `read_transcript`, `load_rubric`, `segment`,
 results are typed (`Transcript`, `Segmentation`, `Report`).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from callqa import api
-from callqa.api import *  # noqa: F403 - the public API is api.__all__, one list kept in one place
 from callqa.version import __version__
 
+if TYPE_CHECKING:
+    from callqa.api import *  # noqa: F403 - the public API is api.__all__, one list kept in one place
+
+# Every name of api.__all__, the store's (api.LAZY) loaded when first asked for, as in api itself.
+globals().update({name: getattr(api, name) for name in api.__all__ if name not in api.LAZY})
+
 __all__ = [*api.__all__, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in api.LAZY:
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,6 +13,7 @@ whose `model_dump_json()` is that document.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from callqa.batch.dask import score_on_dask
 from callqa.batch.runner import score_many as _score_many
 from callqa.errors import CallqaError, InputError, StoreError
-from callqa.evaluation.evaluate import train_forbidden, train_stages
 from callqa.model import Report, Segmentation, Transcript
 from callqa.rules.compiled import CompiledRubric
 from callqa.rules.detector import ForbiddenModel
@@ -35,9 +35,6 @@ from callqa.stages.model import StageModel
 from callqa.stages.segment import Boundary, StageEvidence, explain_boundaries
 from callqa.stages.segment import segment as decode_evidence
 from callqa.store.location import database_url
-from callqa.store.paths import path_pattern
-from callqa.store.records import CallMeta, HistoryFilter, StoredCall
-from callqa.store.writer import BatchWriter, CallRecorder
 from callqa.transcripts.gold import LabelledCall, labelled_files, read_labelled, without_markers
 from callqa.transcripts.reader import FORMATS, TRANSCRIPT_SUFFIXES, ReadOptions, transcript_from_text
 from callqa.transcripts.reader import read_transcript as _read_file
@@ -46,6 +43,32 @@ from callqa.version import __version__
 
 if TYPE_CHECKING:  # the store's module imports SQLAlchemy: `open_store` imports it when called
     from callqa.store.database import Store as Store
+    from callqa.store.paths import path_pattern as path_pattern
+    from callqa.store.records import CallMeta as CallMeta
+    from callqa.store.records import HistoryFilter as HistoryFilter
+    from callqa.store.records import StoredCall as StoredCall
+    from callqa.store.writer import BatchWriter as BatchWriter
+    from callqa.store.writer import CallRecorder as CallRecorder
+
+#: Names of the store's records, writer and path patterns, loaded on first use (PEP 562): `callqa
+#: score CALL` is a cold start every time, and only --db, history and review need them.
+LAZY: dict[str, str] = {
+    "BatchWriter": "callqa.store.writer",
+    "CallRecorder": "callqa.store.writer",
+    "CallMeta": "callqa.store.records",
+    "HistoryFilter": "callqa.store.records",
+    "StoredCall": "callqa.store.records",
+    "path_pattern": "callqa.store.paths",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 PathLike = str | os.PathLike[str]
 
@@ -254,6 +277,8 @@ def train_stage_model(
 ) -> StageModel:
     """A stage model trained on labelled calls (deterministic: the same calls give the same weights),
     its manifest saying what it was trained on."""
+    from callqa.evaluation.evaluate import train_stages  # training code loads only to train
+
     rubric = rubric or load_rubric()
     model = train_stages(calls, rubric, settings)
     model.manifest.update(_training_manifest(calls, rubric, name))
@@ -270,6 +295,8 @@ def train_forbidden_model(
     """A forbidden-expression detector trained on the agent lines of labelled calls (`.gold.json`
     with `forbidden` labels), its threshold chosen by leave-one-group-out inside them. Needs the
     `train` extra (scikit-learn); scoring with the model does not."""
+    from callqa.evaluation.evaluate import train_forbidden
+
     rubric = rubric or load_rubric()
     model = train_forbidden(calls, settings)
     model.manifest.update(_training_manifest(calls, rubric, name))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from callqa.api import CallqaError, HistoryFilter, StoredCall, open_store
+from callqa.api import CallqaError, open_store
 from callqa.cli.common import EXIT_ERROR, EXIT_FAILED, error
 from callqa.reports.history import (
     APPEAL_WORDS,
@@ -45,7 +45,7 @@ from callqa.reports.history import (
 from callqa.reports.terminal import make_console
 
 if TYPE_CHECKING:
-    from callqa.api import Store
+    from callqa.api import HistoryFilter, Store, StoredCall
 
 DbOption = Annotated[
     str | None,
@@ -149,6 +149,8 @@ def _filter(
     start, end = _day(since, "--since"), _day(until, "--until")
     if start and end and start > end:
         raise typer.BadParameter(f"{since} is after --until {until}", param_hint="--since")
+    from callqa.api import HistoryFilter  # loaded with the store, not for every command
+
     return HistoryFilter(agent, team, start, end, rubric, grade, rule, limit)
 
 

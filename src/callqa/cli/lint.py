@@ -6,13 +6,11 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from callqa.api import rubric_json_schema
-from callqa.batch.rubric_diff import diff_rubrics, format_diff
-from callqa.batch.runner import find_transcripts
 from callqa.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -26,13 +24,16 @@ from callqa.cli.common import (
     compile_or_exit,
     error,
 )
-from callqa.lint.diagnostics import CheckResult
-from callqa.lint.linter import Linter
-from callqa.lint.rubric_tools import check_rubrics, run_rubric_examples
-from callqa.reports.ci import FORMATTERS
+
+if TYPE_CHECKING:
+    from callqa.lint.diagnostics import CheckResult
+
+# The linter, the rubric tools and the diff load inside their commands: `callqa score` starts without them.
 
 
 def _emit(result: CheckResult, fmt: DiagnosticFormat, fail_on: FailOn, tool: str) -> None:
+    from callqa.reports.ci import FORMATTERS
+
     if fmt is not DiagnosticFormat.github:  # github prints errors as annotations itself
         for message in result.errors:
             error(message)
@@ -62,6 +63,8 @@ def lint(
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error.
     """
+    from callqa.lint.linter import Linter
+
     compiled = compile_or_exit(rubric)
     result = Linter(compiled, min_score=min_score, suppress=not no_suppress).lint_paths(paths)
     _emit(result, output_format, fail_on, "lint")
@@ -82,6 +85,8 @@ def rubric_check(
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error.
     """
+    from callqa.lint.rubric_tools import check_rubrics
+
     _emit(check_rubrics(rubrics), output_format, fail_on, "rubric check")
 
 
@@ -90,6 +95,8 @@ def rubric_test(rubrics: RubricPaths, output_format: DiagnosticFormatOption = Di
 
     Exit codes: 0 all examples pass, 1 an example failed, 2 usage error.
     """
+    from callqa.lint.rubric_tools import run_rubric_examples
+
     result, ran = run_rubric_examples(rubrics)
     failed = len([d for d in result.diagnostics if d.rule == "rubric.example"])
     print(f"callqa rubric test: {ran} examples, {ran - failed} passed, {failed} failed", file=sys.stderr)
@@ -110,6 +117,9 @@ def rubric_diff(
 
     Exit codes: 0 done, 2 usage or input error.
     """
+    from callqa.batch.rubric_diff import diff_rubrics, format_diff
+    from callqa.batch.runner import find_transcripts
+
     before, after = compile_or_exit(old), compile_or_exit(new)
     files, missing = find_transcripts(corpus)
     for message in missing:

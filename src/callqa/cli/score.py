@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,17 +22,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from callqa.api import (
-    BatchWriter,
-    CallMeta,
-    CallqaError,
-    CallRecorder,
-    CompiledRubric,
-    ReadOptions,
-    open_store,
-    path_pattern,
-    score_file,
-)
+from callqa.api import CallqaError, CompiledRubric, ReadOptions, open_store, score_file
 from callqa.batch.dask import score_on_dask
 from callqa.batch.runner import BatchSummary, Outcome, find_transcripts, interrupt_flag, score_many, summarize
 from callqa.cli.common import (
@@ -52,6 +42,9 @@ from callqa.cli.common import (
 from callqa.reports.batch_files import CALL_COLUMNS, CsvStream, OutputFolder, call_row, json_line
 from callqa.reports.html import render_html
 from callqa.reports.terminal import TerminalRenderer, make_console, render_summary
+
+if TYPE_CHECKING:
+    from callqa.api import BatchWriter, CallRecorder
 
 
 class SpeedColumn(ProgressColumn):
@@ -180,6 +173,9 @@ def score(
     compiled = compile_or_exit(rubric, stage_model)
     recorder = None
     if db is not None:
+        # the store's code loads only for --db: `callqa score CALL` starts without it
+        from callqa.api import CallMeta, CallRecorder, path_pattern
+
         try:
             found = path_pattern(path_pattern_text) if path_pattern_text else None
         except ValueError as exc:
@@ -225,6 +221,8 @@ class _Storage:
         self.recorder = recorder
         self.writer: BatchWriter | None = None
         self.failed = False
+        from callqa.api import BatchWriter
+
         try:
             self.writer = BatchWriter(open_store(db, create=True))
         except CallqaError as exc:

@@ -37,8 +37,6 @@ from callqa.cli.common import (
     compile_or_exit,
     error,
 )
-from callqa.evaluation.evaluate import evaluate
-from callqa.reports.evaluation import render_evaluation
 from callqa.reports.terminal import make_console, print_segmentation
 
 
@@ -153,6 +151,10 @@ def eval_command(
 
     Exit codes: 0 done, 1 accuracy below --min-accuracy, 2 usage or input error.
     """
+    # measuring code loads only to measure: every other command starts without it
+    from callqa.evaluation.evaluate import evaluate
+    from callqa.reports.evaluation import render_evaluation
+
     compiled = compile_or_exit(rubric, stage_model)
     calls = _read_or_exit(paths, compiled, "to evaluate")
     extra = _read_or_exit(train_also, compiled, "--train-also") if train_also else []

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -18,16 +18,18 @@ from rich.table import Table
 from rich.text import Text
 
 from callqa.reports.batch_files import safe_cell
-from callqa.store.records import (
-    Agreement,
-    AppealRecord,
-    HistoryFilter,
-    RulePrecision,
-    StoredCall,
-    StoredFinding,
-    Trend,
-)
 from callqa.version import __version__
+
+if TYPE_CHECKING:  # annotations only: the records module loads when a store is opened
+    from callqa.store.records import (
+        Agreement,
+        AppealRecord,
+        HistoryFilter,
+        RulePrecision,
+        StoredCall,
+        StoredFinding,
+        Trend,
+    )
 
 SPARKS = "▁▂▃▄▅▆▇█"
 DECISION_WORDS = {"confirmed": "确认", "false_alarm": "误报", "adjusted": "调整"}
