@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import io
 
+import pytest
+from rich.console import Console
+
+from callqa.reports.terminal import TerminalRenderer
 from callqa.scoring.pipeline import compile_rubric, score_file
 
 from conftest import SAMPLES
@@ -11,15 +15,17 @@ from conftest import SAMPLES
 
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
 def test_every_point_is_explained_by_a_finding(path, default_rubric):
-    """Stage score = base + the points of its findings, within [0, max]; total = sum of stages."""
+    """Stage score = base + the points of its findings, shown within [0, max]; total = base + every
+    finding's points (a deduction past a stage's 0 still counts), never below 0."""
     report = score_file(path, default_rubric)
+    left = {}
     for stage in report.stages:
-        explained = default_rubric.stage_bases[stage.name] + sum(
+        left[stage.name] = default_rubric.stage_bases[stage.name] + sum(
             f.points for f in report.findings if f.stage == stage.name
         )
-        assert stage.score == pytest.approx(explained)
+        assert stage.score == pytest.approx(max(left[stage.name], 0))
         assert 0 <= stage.score <= stage.max_score
-    expected_total = 0 if report.fatal else sum(s.score for s in report.stages)
+    expected_total = 0 if report.fatal else max(sum(left.values()), 0)
     assert report.score == pytest.approx(expected_total)
     for finding in report.findings:
         assert finding.rule and finding.message
@@ -87,11 +93,22 @@ def test_rule_cap_limits_repeated_hits(write, tiny):
     assert hedges == [-4, -2, 0]  # max_deduct 6
 
 
-def test_stage_never_goes_below_zero_and_the_finding_shows_the_cut(write, tiny):
-    text = "## 问候\n客服:不归我们管\n客服:你好,不归我们管\n"
-    report = score_file(write("call.txt", text), tiny)
-    assert stage_scores(report)["问候"] == 0
-    assert [(f.points, f.nominal_points) for f in report.findings if f.rule == "blame"] == [(-4, -12), (0, -12)]
+def test_a_stage_shows_no_less_than_zero_but_every_deduction_counts_against_the_total(write, tiny):
+    """Two violations in one stage cost more than one, however few points the stage holds: a stage
+    floor would let the second go free and rank a worse call level with a better one."""
+    one = score_file(write("one.txt", "## 问候\n客服:不归我们管\n## 结束\n客服:感谢来电再见\n"), tiny)
+    two = score_file(
+        write("two.txt", "## 问候\n客服:不归我们管\n客服:你好,不归我们管\n## 结束\n客服:感谢来电再见\n"), tiny
+    )
+    assert stage_scores(one)["问候"] == stage_scores(two)["问候"] == 0  # base 4 - 12, shown as 0
+    assert [(f.points, f.nominal_points) for f in two.findings if f.rule == "blame"] == [(-12, -12), (-12, -12)]
+    assert one.score == 100 - 6 - 12  # hello not said (its 6 not earned), one blame
+    assert two.score == one.score - 12
+    many = score_file(write("many.txt", "## 问候\n" + "客服:不归我们管\n" * 12), tiny)
+    assert many.score == 0  # the total never goes below 0
+    out = io.StringIO()
+    TerminalRenderer(Console(file=out, width=120), plain=True).render(two)
+    assert "超出阶段得分的扣分 -20 分,计入总分" in out.getvalue()  # 问候: base 4 - 24
 
 
 def test_bonus_adds_but_never_above_the_stage_maximum(write, tiny):

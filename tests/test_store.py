@@ -119,7 +119,7 @@ def scored_without(report, decided):
     """What the scorer gives the report's call with some findings' points changed before caps
     (`decided`: position -> points; 0 drops a finding): its own caps, run again."""
     from callqa.scoring.pipeline import compile_rubric
-    from callqa.scoring.score import Points, apply_caps, points_before_caps
+    from callqa.scoring.score import Points, apply_caps, call_total, points_before_caps
 
     compiled = compile_rubric()
     items, fatal = [], False
@@ -128,7 +128,7 @@ def scored_without(report, decided):
         items.append(Points(f["stage"], points, f["rule"], f["utterance"]))
         fatal |= f["severity"] == "fatal" and position not in decided
     _, totals = apply_caps(items, compiled.stage_bases, compiled.stage_maxima, compiled.rule_caps)
-    return 0.0 if fatal else round(sum(totals.values()), 2)
+    return 0.0 if fatal else call_total(totals)
 
 
 def review(url, call, finding, decision, *more):
@@ -136,7 +136,7 @@ def review(url, call, finding, decision, *more):
 
 
 def test_review_recomputes_the_score_as_the_scorer_would_and_keeps_the_original(database_url, calls):
-    path = calls / "一组" / "张三" / SAMPLES[2].name  # 03_refund_bad: deductions the caps cut
+    path = calls / "二组" / "李四" / SAMPLES[5].name  # 06_insurance_pressure: two violations, 51 points
     report = score_json(path)
     run("score", path, "--db", database_url)
     [call] = history(database_url)
@@ -145,7 +145,7 @@ def test_review_recomputes_the_score_as_the_scorer_would_and_keeps_the_original(
     for f in detail["findings"]:
         assert review(database_url, call["id"], f["id"], "confirmed", "--reviewer", "王").exit_code == 0
     assert history(database_url)[0]["reviewed_score"] == call["score"]
-    # Two deductions overturned: a deduction the caps had cut to nothing counts again.
+    # Two deductions overturned: the score rises by what they cost.
     lost = [i for i, f in enumerate(detail["findings"]) if f["kind"] == "forbidden"][:2]
     for position in lost:
         result = review(database_url, call["id"], detail["findings"][position]["id"], "false-alarm",
@@ -212,7 +212,7 @@ def test_interactive_review_walks_the_findings_and_stops_on_q(database_url, call
 
 
 def test_an_appeal_is_stored_resolved_by_a_reviewer_and_changes_the_score(database_url, calls):
-    path = calls / "一组" / "张三" / SAMPLES[2].name
+    path = calls / "二组" / "李四" / SAMPLES[5].name
     run("score", path, "--db", database_url)
     [call] = history(database_url)
     finding = _lost(stored_call(database_url, call["id"]))

@@ -44,9 +44,11 @@ class TerminalRenderer:
         header: Text | Panel = self._header(report)
         if not self.plain:
             header = Panel(header, box=box.ROUNDED, expand=False, border_style="green" if report.passed else "red")
-        self.console.print(
-            Group(header, self._stage_strip(report), Text(), self._stage_table(report), Text(), self._findings(report))
-        )
+        parts = [header, self._stage_strip(report), Text(), self._stage_table(report)]
+        beyond = round(sum(s.score for s in report.stages) - report.score, 2)
+        if beyond > 0 and not report.fatal:  # a stage shows 0, but what its deductions took past that counts
+            parts.append(Text(f"超出阶段得分的扣分 -{beyond:g} 分,计入总分", style=self.style("red")))
+        self.console.print(Group(*parts, Text(), self._findings(report)))
         self.console.print()
 
     def _header(self, report: Report) -> Text:

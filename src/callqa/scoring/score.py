@@ -253,11 +253,13 @@ def points_before_caps(kind: str, severity: str, nominal_points: float) -> float
 def apply_caps(
     items: Sequence[Points], bases: Mapping[str, float], maxima: Mapping[str, float], caps: Mapping[str, float]
 ) -> tuple[list[float], dict[str, float]]:
-    """Each finding's points after the caps, and the stage scores they leave. `items` in report order.
+    """Each finding's points after the caps, and what each stage is left with. `items` in report order.
 
-    A rule deducts at most its cap per call, in call order; then gains first, so that a deduction is
-    measured against the points the stage actually earned, each stage is kept between 0 and its
-    maximum, starting from its base. The scorer and a review's recomputation both use this."""
+    A rule deducts at most its cap per call, in call order; then gains first, each stage's gains
+    kept within its maximum, starting from its base. No stage floor cuts a deduction: a stage whose
+    deductions pass its points is left below 0 here, shown as 0 (`stage_score`), and the rest comes off
+    the call's total (`call_total`), so every violation counts, however many a stage holds. The scorer
+    and a review's recomputation both use this."""
     points = [item.points for item in items]
     taken: dict[str, float] = {}
     for k, item in enumerate(items):
@@ -274,10 +276,19 @@ def apply_caps(
         stage = items[k].stage
         if points[k] > 0:
             points[k] = min(points[k], maxima[stage] - totals[stage])
-        elif points[k] < 0:
-            points[k] = max(points[k], -totals[stage]) + 0.0
         totals[stage] += points[k]
     return points, totals
+
+
+def stage_score(left: float) -> float:
+    """A stage's score as reported: what `apply_caps` left it, never below 0."""
+    return round(max(left, 0.0), 2) + 0.0
+
+
+def call_total(left: Mapping[str, float]) -> float:
+    """The call's total: every stage's points left, including what a stage's deductions took beyond
+    its own points, never below 0."""
+    return round(max(sum(left.values()), 0.0), 2) + 0.0
 
 
 def _stage_ranges(segmentation: Segmentation) -> dict[str, tuple[int | None, int | None]]:
@@ -303,10 +314,11 @@ def score(transcript: Transcript, segmentation: Segmentation, compiled: Compiled
         finding.points = points
     ranges = _stage_ranges(segmentation)
     stages = [
-        StageScore(s.name, *ranges[s.name], score=round(totals[s.name], 2), max_score=s.points) for s in rubric.stages
+        StageScore(s.name, *ranges[s.name], score=stage_score(totals[s.name]), max_score=s.points)
+        for s in rubric.stages
     ]
     fatal = any(f.severity == "fatal" for f in findings)
-    total = 0.0 if fatal else round(sum(totals.values()), 2)
+    total = 0.0 if fatal else call_total(totals)
     grade = next((g.name for g in rubric.grades if total >= g.min), rubric.grades[-1].name if rubric.grades else "")
     # Built with model_construct: every part comes from the pipeline's own typed values, and
     # validating them again would cost more than the scoring itself.

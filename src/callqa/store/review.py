@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from callqa.scoring.score import Points, apply_caps
+from callqa.scoring.score import Points, apply_caps, call_total
 from callqa.store.records import Period, ScoringRules, StoredFinding, StoredStage
 
 
@@ -23,8 +23,8 @@ class Recomputed:
 def recompute(stages: Sequence[StoredStage], findings: Sequence[StoredFinding], rules: ScoringRules) -> Recomputed:
     """The call's score with every decision applied, as the scorer would have scored it: each finding's
     points before caps (the rule's, the reviewer's, or none for a false alarm) through the scorer's
-    caps — each rule's cap per call, each stage between 0 and its maximum from its base — so that a
-    deduction the caps had cut to nothing counts again once another is overturned. A fatal finding
+    caps — each rule's cap per call, each stage's gains within its maximum from its base — so that a
+    deduction a rule's cap had cut to nothing counts again once another is overturned. A fatal finding
     still standing zeroes the total."""
     standing = [f for f in findings if f.active and f.stage in rules.bases]
     items = [Points(f.stage, f.decided_points, f.rule, f.utterance) for f in standing]
@@ -33,7 +33,7 @@ def recompute(stages: Sequence[StoredStage], findings: Sequence[StoredFinding], 
     fatal = any(
         f.severity == "fatal" and (f.decision is None or f.decision.decision != "false_alarm") for f in standing
     )
-    total = 0.0 if fatal else round(sum(totals.values()), 2)
+    total = 0.0 if fatal else call_total(totals)
     grades = rules.grades
     grade = next((name for name, low in grades if total >= low), grades[-1][0] if grades else "")
     return Recomputed(total, grade, not fatal and total >= rules.pass_mark, fatal)
