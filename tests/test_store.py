@@ -115,7 +115,7 @@ def _lost(detail):
     return next(f for f in detail["findings"] if f["points"] < 0)
 
 
-def scored_without(report, decided):
+def scored_without(report, decided, stage_floor=False):
     """What the scorer gives the report's call with some findings' points changed before caps
     (`decided`: position -> points; 0 drops a finding): its own caps, run again."""
     from callqa.scoring.pipeline import compile_rubric
@@ -127,7 +127,9 @@ def scored_without(report, decided):
         points = decided.get(position, points_before_caps(f["kind"], f["severity"], f["nominal_points"]))
         items.append(Points(f["stage"], points, f["rule"], f["utterance"]))
         fatal |= f["severity"] == "fatal" and position not in decided
-    _, totals = apply_caps(items, compiled.stage_bases, compiled.stage_maxima, compiled.rule_caps)
+    _, totals = apply_caps(
+        items, compiled.stage_bases, compiled.stage_maxima, compiled.rule_caps, stage_floor=stage_floor
+    )
     return 0.0 if fatal else call_total(totals)
 
 
@@ -209,6 +211,29 @@ def test_interactive_review_walks_the_findings_and_stops_on_q(database_url, call
     again = run("review", call["id"], "--db", database_url, "--reviewer", "王质检", input="q\n")
     assert "(1/" in again.stdout  # the rest are still to review
     assert all(f"[{f['id']}]" not in again.stdout for f in decided)
+
+
+def test_a_call_stored_when_stages_had_a_floor_is_recomputed_by_that_arithmetic(database_url, calls):
+    """Before deductions past a stage's 0 came off the total, a stage floor cut them; a call stored then
+    (its rules without the `stage_floor` key) keeps its score when every finding is confirmed."""
+    path = calls / "一组" / "张三" / SAMPLES[2].name  # 03_refund_bad: 0 now, more with stage floors
+    report = score_json(path)
+    run("score", path, "--db", database_url)
+    [call] = history(database_url)
+    [(stored,)] = rows(database_url, "SELECT rules FROM calls WHERE id = :id", id=call["id"])
+    old = {k: v for k, v in json.loads(stored).items() if k != "stage_floor"}
+    floored = scored_without(report, {}, stage_floor=True)
+    assert floored > call["score"] == scored_without(report, {})
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:  # as that callqa stored it: its rules, its score
+        connection.execute(
+            sa.text("UPDATE calls SET rules = :rules, score = :score WHERE id = :id"),
+            {"rules": json.dumps(old), "score": floored, "id": call["id"]},
+        )
+    engine.dispose()
+    for f in stored_call(database_url, call["id"])["findings"]:
+        assert review(database_url, call["id"], f["id"], "confirmed", "--reviewer", "王").exit_code == 0
+    assert history(database_url)[0]["reviewed_score"] == floored
 
 
 def test_an_appeal_is_stored_resolved_by_a_reviewer_and_changes_the_score(database_url, calls):

@@ -70,6 +70,10 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def __dir__() -> list[str]:  # the lazy names too, for help(), completion and inspect
+    return sorted({*globals(), *LAZY})
+
+
 PathLike = str | os.PathLike[str]
 
 __all__ = [

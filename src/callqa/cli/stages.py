@@ -130,8 +130,8 @@ def eval_command(
     train_stages_also: Annotated[
         list[Path] | None,
         typer.Option(
-            help="More labelled calls for the stage model's training only (not the detector's), as the "
-            "shipped models are built; never scored.",
+            help="More labelled calls for the stage model's training only (not the detector's) in "
+            "--leave-one-group-out, as the shipped models are built; never scored.",
             show_default=False,
         ),
     ] = None,

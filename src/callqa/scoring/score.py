@@ -1,10 +1,10 @@
 """Turn a segmented call and its rule hits into scores and findings.
 
-Stage score = base + points of recommended scripts said - deductions of forbidden hits, kept between 0
-and the stage maximum; base = stage maximum - the stage's (non-bonus) script points. A rule deducts at
+Stage score = base + points of recommended scripts said - deductions of forbidden hits, gains kept
+within the stage maximum; base = stage maximum - the stage's (non-bonus) script points. A rule deducts at
 most `max_deduct` per call. Caps are applied hit by hit, in call order, and each finding records the
-points it actually moved, so a report's stage score is always its base plus its findings' points. A
-fatal hit sets the total to 0.
+points it actually moved. A stage shows its base plus its findings' points, or 0 if that is below 0;
+the total is every stage's base plus its findings' points, never below 0. A fatal hit sets it to 0.
 """
 
 from __future__ import annotations
@@ -251,7 +251,12 @@ def points_before_caps(kind: str, severity: str, nominal_points: float) -> float
 
 
 def apply_caps(
-    items: Sequence[Points], bases: Mapping[str, float], maxima: Mapping[str, float], caps: Mapping[str, float]
+    items: Sequence[Points],
+    bases: Mapping[str, float],
+    maxima: Mapping[str, float],
+    caps: Mapping[str, float],
+    *,
+    stage_floor: bool = False,
 ) -> tuple[list[float], dict[str, float]]:
     """Each finding's points after the caps, and what each stage is left with. `items` in report order.
 
@@ -259,7 +264,8 @@ def apply_caps(
     kept within its maximum, starting from its base. No stage floor cuts a deduction: a stage whose
     deductions pass its points is left below 0 here, shown as 0 (`stage_score`), and the rest comes off
     the call's total (`call_total`), so every violation counts, however many a stage holds. The scorer
-    and a review's recomputation both use this."""
+    and a review's recomputation both use this; `stage_floor` is the arithmetic of callqa before it
+    (a deduction cut at its stage's 0), which a call stored then is recomputed by."""
     points = [item.points for item in items]
     taken: dict[str, float] = {}
     for k, item in enumerate(items):
@@ -276,6 +282,8 @@ def apply_caps(
         stage = items[k].stage
         if points[k] > 0:
             points[k] = min(points[k], maxima[stage] - totals[stage])
+        elif points[k] < 0 and stage_floor:
+            points[k] = max(points[k], -totals[stage]) + 0.0
         totals[stage] += points[k]
     return points, totals
 

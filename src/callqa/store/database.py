@@ -462,6 +462,8 @@ class Store:
                 grades=tuple((str(name), float(low)) for name, low in stored["grades"]),
                 bases={s.name: s.base for s in call.stages},
                 caps={str(k): float(v) for k, v in stored["caps"].items()},
+                # a call stored before stage floors went keeps the arithmetic it was scored by
+                stage_floor=bool(stored.get("stage_floor", True)),
             )
             result = recompute(call.stages, call.findings, rules)
             values = {
@@ -775,7 +777,12 @@ def _sqlite_begin(connection: Connection) -> None:
 
 def _call_row(call: ScoredCall) -> dict[str, Any]:
     report = call.report
-    rules = {"pass_mark": call.rules.pass_mark, "grades": [list(g) for g in call.rules.grades], "caps": call.rules.caps}
+    rules = {
+        "pass_mark": call.rules.pass_mark,
+        "grades": [list(g) for g in call.rules.grades],
+        "caps": call.rules.caps,
+        "stage_floor": call.rules.stage_floor,
+    }
     return {
         "path": call.path,
         "content_sha256": call.content_sha256,

@@ -50,6 +50,8 @@ class ScoringRules:
     grades: tuple[tuple[str, float], ...]  # (name, min), highest first
     bases: dict[str, float]
     caps: dict[str, float]  # rule id -> the most it deducts in one call (`max_deduct`)
+    # True for a call stored by a callqa that cut a deduction at its stage's 0 (rows without the key)
+    stage_floor: bool = False
 
 
 @dataclass(frozen=True, slots=True)

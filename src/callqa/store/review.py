@@ -29,7 +29,7 @@ def recompute(stages: Sequence[StoredStage], findings: Sequence[StoredFinding], 
     standing = [f for f in findings if f.active and f.stage in rules.bases]
     items = [Points(f.stage, f.decided_points, f.rule, f.utterance) for f in standing]
     maxima = {s.name: s.max_score for s in stages}
-    _, totals = apply_caps(items, rules.bases, maxima, rules.caps)
+    _, totals = apply_caps(items, rules.bases, maxima, rules.caps, stage_floor=rules.stage_floor)
     fatal = any(
         f.severity == "fatal" and (f.decision is None or f.decision.decision != "false_alarm") for f in standing
     )
