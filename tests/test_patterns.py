@@ -119,6 +119,7 @@ def test_a_pattern_hit_points_at_the_words_in_the_original_text(tmp_path):
         ("… 管", "a gap must stand between two terms"),
         ("管 …", "a gap must stand between two terms"),
         ("(管|)", "empty alternative"),
+        ("不归 …4294967296 管", "a gap of at most 1000 characters"),
     ],
 )
 def test_bad_patterns_are_reported_with_file_and_line(tmp_path, pattern, message):

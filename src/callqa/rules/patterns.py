@@ -29,6 +29,7 @@ from importlib import resources
 from callqa.text.normalize import normalize_phrase
 
 DEFAULT_GAP = 8
+MAX_GAP = 1000
 _NEGATORS = ("没有", "不", "没", "别", "未", "无", "非")
 _CLAUSE_END = "。！？!?"
 _TOKEN = re.compile(
@@ -84,6 +85,8 @@ def pattern_regex(source: str, classes: Mapping[str, Sequence[str]], *, pinyin: 
             if not pieces or pending_gap is not None:
                 raise PatternError(f"a gap must stand between two terms in {source!r}")
             pending_gap = int(token["n"]) if token["n"] else DEFAULT_GAP
+            if pending_gap > MAX_GAP:  # re cannot repeat past 2**32, and a gap that long is no gap
+                raise PatternError(f"a gap of at most {MAX_GAP} characters, not {pending_gap}, in {source!r}")
             continue
         term = _term(token["term"], classes, source, pinyin)
         if token["neg"]:
