@@ -199,7 +199,8 @@ class TerminalRenderer:
             )
             text.append(closest.text)
             if finding.missing_words:
-                text.append(f"\n    缺少的词:{'、'.join(finding.missing_words)}", style=self.style("dim"))
+                lacked = "、".join(f"「{w}」" for w in finding.missing_words)
+                text.append(f"\n    缺少:{lacked}", style=self.style("dim"))
         if finding.suggestion:
             text.append("\n    建议: ", style=self.style("cyan"))
             text.append(finding.suggestion)
