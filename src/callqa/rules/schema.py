@@ -507,22 +507,6 @@ class Rubric(_Model):
     #: Named word classes that patterns share: `$WE` in a pattern stands for any of classes.WE.
     classes: dict[Annotated[str, Field(pattern=r"^[A-Za-z_]\w*$")], list[NonEmptyText]] = {}
 
-    @model_validator(mode="after")
-    def _classes_defined(self) -> Rubric:
-        """Every `$NAME` a pattern uses is one of `classes:`."""
-        used: list[tuple[str, str]] = []
-        for rule in self.forbidden:
-            used += [(rule.id, p) for p in [*rule.patterns, *rule.exceptions]]
-        for script in self.recommended:
-            used += [(script.id, p) for p in script.patterns]
-        for detector in self.detectors:
-            used += [(detector.id, p) for setting in detector.categories.values() for p in setting.exceptions]
-        for rule_id, pattern in used:
-            missing = class_names(pattern) - set(self.classes)
-            if missing:
-                raise ValueError(f"{rule_id}: pattern {pattern!r} uses undefined class ${sorted(missing)[0]}")
-        return self
-
     @field_validator("version", mode="before")
     @classmethod
     def _version_as_text(cls, value: object) -> object:
@@ -619,24 +603,42 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> tuple[dict[str, Any
 def _validation_problems(
     doc: YamlDocument, exc: ValidationError, origins: dict[str, list[int | None]]
 ) -> list[RubricError]:
-    problems = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
-        # Map an index into a merged list back to the child file's own list.
-        if len(loc) >= 2 and loc[0] in origins and isinstance(loc[1], int):
-            child_index = origins[loc[0]][loc[1]] if loc[1] < len(origins[loc[0]]) else None
-            if child_index is None:
-                problems.append(
-                    RubricError(
-                        doc.path,
-                        f"{_format_loc(loc)}: {_error_message(error)} (in the extended rubric)",
-                        line=doc.line_of(("extends",)),
-                    )
-                )
-                continue
-            loc = (loc[0], child_index, *loc[2:])
-        problems.append(RubricError(doc.path, f"{_format_loc(loc)}: {_error_message(error)}", line=doc.line_of(loc)))
-    return problems
+    return [_problem(doc, tuple(error["loc"]), _error_message(error), origins) for error in exc.errors()]
+
+
+def _problem(
+    doc: YamlDocument, loc: tuple[str | int, ...], message: str, origins: dict[str, list[int | None]]
+) -> RubricError:
+    """A problem at `loc` of the merged rubric, placed at its line in the file (the child's own list
+    index for a list the child extends; the `extends:` line for what the extended rubric holds)."""
+    if len(loc) >= 2 and loc[0] in origins and isinstance(loc[1], int):
+        child_index = origins[str(loc[0])][loc[1]] if loc[1] < len(origins[str(loc[0])]) else None
+        if child_index is None:
+            return RubricError(
+                doc.path, f"{_format_loc(loc)}: {message} (in the extended rubric)", line=doc.line_of(("extends",))
+            )
+        loc = (loc[0], child_index, *loc[2:])
+    return RubricError(doc.path, f"{_format_loc(loc)}: {message}", line=doc.line_of(loc))
+
+
+def _undefined_classes(rubric: Rubric) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every `$NAME` a pattern uses must be one of `classes:`; each miss at the pattern's own line."""
+    used: list[tuple[tuple[str | int, ...], str, str]] = []
+    for i, rule in enumerate(rubric.forbidden):
+        for field in ("patterns", "exceptions"):
+            used += [(("forbidden", i, field, j), rule.id, p) for j, p in enumerate(getattr(rule, field))]
+    for i, script in enumerate(rubric.recommended):
+        used += [(("recommended", i, "patterns", j), script.id, p) for j, p in enumerate(script.patterns)]
+    for i, detector in enumerate(rubric.detectors):
+        for category, setting in detector.categories.items():
+            where = ("detectors", i, "categories", category, "exceptions")
+            used += [((*where, j), detector.id, p) for j, p in enumerate(setting.exceptions)]
+    errors = []
+    for loc, rule_id, pattern in used:
+        missing = class_names(pattern) - set(rubric.classes)
+        if missing:
+            errors.append((loc, f"{rule_id}: pattern {pattern!r} uses undefined class ${sorted(missing)[0]}"))
+    return errors
 
 
 def _semantic_errors(rubric: Rubric) -> list[tuple[tuple[str | int, ...], str]]:
@@ -670,6 +672,7 @@ def _semantic_errors(rubric: Rubric) -> list[tuple[tuple[str | int, ...], str]]:
             errors.append((("grades", i, "min"), "grades must be listed from the highest min down"))
     if rubric.pass_mark > rubric.max_score:
         errors.append((("pass_mark",), f"is above the maximum score {rubric.max_score:g}"))
+    errors += _undefined_classes(rubric)
     return errors
 
 
@@ -715,10 +718,7 @@ def rubric_problems(
         rubric = Rubric.model_validate(data)
     except ValidationError as exc:
         return None, doc.path, _validation_problems(doc, exc, origins)
-    problems = [
-        RubricError(doc.path, f"{_format_loc(loc)}: {message}", line=doc.line_of(loc))
-        for loc, message in _semantic_errors(rubric)
-    ]
+    problems = [_problem(doc, loc, message, origins) for loc, message in _semantic_errors(rubric)]
     return (None if problems else rubric), doc.path, problems
 
 
