@@ -149,6 +149,7 @@ class CompiledRubric:
             for stage in rubric.stages
         }
         self.stage_maxima: dict[str, float] = {stage.name: stage.points for stage in rubric.stages}
+        self.grades: tuple[tuple[str, float], ...] = tuple((g.name, g.min) for g in rubric.grades)  # highest first
         capped = [c.rule for c in self.rules] + [d.rule for d in self.detectors] + [c.check for c in self.checks]
         self.rule_caps: dict[str, float] = {r.id: r.max_deduct for r in capped if r.max_deduct is not None}
 

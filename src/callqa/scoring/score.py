@@ -299,6 +299,11 @@ def call_total(left: Mapping[str, float]) -> float:
     return round(max(sum(left.values()), 0.0), 2) + 0.0
 
 
+def grade_for(total: float, grades: Sequence[tuple[str, float]]) -> str:
+    """The first grade (name, min), highest first, whose min the total reaches; else the lowest."""
+    return next((name for name, low in grades if total >= low), grades[-1][0] if grades else "")
+
+
 def _stage_ranges(segmentation: Segmentation) -> dict[str, tuple[int | None, int | None]]:
     ranges: dict[str, tuple[int | None, int | None]] = {s: (None, None) for s in STAGES}
     for index, stage in enumerate(segmentation.stages):
@@ -327,7 +332,7 @@ def score(transcript: Transcript, segmentation: Segmentation, compiled: Compiled
     ]
     fatal = any(f.severity == "fatal" for f in findings)
     total = 0.0 if fatal else call_total(totals)
-    grade = next((g.name for g in rubric.grades if total >= g.min), rubric.grades[-1].name if rubric.grades else "")
+    grade = grade_for(total, compiled.grades)
     # Built with model_construct: every part comes from the pipeline's own typed values, and
     # validating them again would cost more than the scoring itself.
     roles = transcript.roles

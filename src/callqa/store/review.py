@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from callqa.scoring.score import Points, apply_caps, call_total
+from callqa.scoring.score import Points, apply_caps, call_total, grade_for
 from callqa.store.records import Period, ScoringRules, StoredFinding, StoredStage
 
 
@@ -34,9 +34,7 @@ def recompute(stages: Sequence[StoredStage], findings: Sequence[StoredFinding], 
         f.severity == "fatal" and (f.decision is None or f.decision.decision != "false_alarm") for f in standing
     )
     total = 0.0 if fatal else call_total(totals)
-    grades = rules.grades
-    grade = next((name for name, low in grades if total >= low), grades[-1][0] if grades else "")
-    return Recomputed(total, grade, not fatal and total >= rules.pass_mark, fatal)
+    return Recomputed(total, grade_for(total, rules.grades), not fatal and total >= rules.pass_mark, fatal)
 
 
 def wilson(successes: int, trials: int, z: float = 1.96) -> tuple[float, float] | None:

@@ -35,7 +35,7 @@ class CallRecorder:
         )
         self.rules = ScoringRules(
             pass_mark=rubric.pass_mark,
-            grades=tuple((g.name, g.min) for g in rubric.grades),
+            grades=compiled.grades,
             bases=dict(compiled.stage_bases),
             caps=dict(compiled.rule_caps),
         )
