@@ -181,8 +181,9 @@ def test_eval_reports_every_figure_per_group_and_overall(tmp_path):
     assert run("eval", tmp_path, "--min-accuracy", "0.999").exit_code == 1
 
 
-def test_leave_one_group_out_never_tests_on_a_group_it_trained_on(monkeypatch, cue_rubric):
-    calls, _ = callqa.read_labelled_calls([STAGES_DIR / "dev", STAGES_DIR / "heldout"], cue_rubric)
+@pytest.fixture
+def stage_training(monkeypatch):
+    """The groups of the calls each stage model of an evaluation was trained on, in order."""
     trained_on: list[set[str]] = []
     original = evaluation.train_stages
 
@@ -191,23 +192,20 @@ def test_leave_one_group_out_never_tests_on_a_group_it_trained_on(monkeypatch, c
         return original(training, compiled, settings)
 
     monkeypatch.setattr(evaluation, "train_stages", spy)
+    return trained_on
+
+
+def test_leave_one_group_out_never_tests_on_a_group_it_trained_on(stage_training, cue_rubric):
+    calls, _ = callqa.read_labelled_calls([STAGES_DIR / "dev", STAGES_DIR / "heldout"], cue_rubric)
     result = evaluation.evaluate(calls, cue_rubric, leave_one_group_out=True)
     assert list(result.groups) == ["dev", "heldout"]
-    assert trained_on == [{"heldout"}, {"dev"}]
+    assert stage_training == [{"heldout"}, {"dev"}]
     assert result.trained_on == {"dev": len(labelled("heldout")), "heldout": len(labelled("dev"))}
 
 
-def test_stage_only_training_calls_train_the_stage_model_and_not_the_detector(monkeypatch, cue_rubric):
+def test_stage_only_training_calls_train_the_stage_model_and_not_the_detector(stage_training, monkeypatch, cue_rubric):
     calls, _ = callqa.read_labelled_calls([STAGES_DIR / "heldout"], cue_rubric)
     extra, _ = callqa.read_labelled_calls([STAGES_DIR / "dev"], cue_rubric)
-    stage_training: list[set[str]] = []
-    original = evaluation.train_stages
-
-    def spy(training, compiled, settings=None):
-        stage_training.append({c.group for c in training})
-        return original(training, compiled, settings)
-
-    monkeypatch.setattr(evaluation, "train_stages", spy)
     monkeypatch.setattr(evaluation, "train_forbidden", lambda *a, **k: pytest.fail("the detector was trained"))
     # one group and stage-only calls: the stage model learns from them, the detector stays the rubric's
     result = evaluation.evaluate(calls, cue_rubric, leave_one_group_out=True, stage_train_also=extra)
