@@ -158,6 +158,24 @@ def test_module_entry_point_works_from_any_directory(tmp_path):
     assert result.stderr == ""  # jieba's loading chatter stays quiet
 
 
+def test_the_command_leaves_its_exit_code_and_every_output_file_whole(tmp_path):
+    """The command skips the interpreter's teardown at exit: what exit would flush must be written."""
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "callqa", "score", str(GOOD), str(BAD), "--jobs", "1", "--out", str(out), "-f", "jsonl"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr  # 03_refund_bad fails the pass mark
+    printed = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(r["transcript"]["path"].rsplit("/", 1)[-1] for r in printed) == [GOOD.name, BAD.name]
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["calls"] == 2
+    assert len((out / "calls.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+    version = subprocess.run([sys.executable, "-m", "callqa", "--version"], capture_output=True, text=True, timeout=60)
+    assert (version.returncode, version.stdout) == (0, f"callqa {__version__}\n")
+
+
 @pytest.mark.parametrize("args", [["score"], ["score", GOOD, "--format", "xml"], ["nonsense"]])
 def test_usage_errors_exit_2(args):
     assert run(*args).exit_code == 2

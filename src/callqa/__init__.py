@@ -5,25 +5,29 @@ The library API (see `callqa.api`): `read_transcript`, `load_rubric`, `segment`,
 results are typed (`Transcript`, `Segmentation`, `Report`).
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from callqa import api
-from callqa.version import __version__
+from callqa.version import __version__ as __version__
 
 if TYPE_CHECKING:
     from callqa.api import *  # noqa: F403 - the public API is api.__all__, one list kept in one place
 
-# Every name of api.__all__, the store's (api.LAZY) loaded when first asked for, as in api itself.
-globals().update({name: getattr(api, name) for name in api.__all__ if name not in api.LAZY})
-
-__all__ = [*api.__all__, "__version__"]
-
 
 def __getattr__(name: str) -> Any:
-    if name in api.LAZY:
+    # The API is loaded on first use (PEP 562), not when the package is: the `callqa` command starts
+    # in `callqa.cli.run`, which must set up the process before the library's modules load.
+    # (import_module, not `from callqa import api`: that would ask this hook for `api` again.)
+    api = importlib.import_module("callqa.api")
+
+    if name == "__all__":
+        return [*api.__all__, "__version__"]
+    if name in api.__all__:
         return getattr(api, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *api.LAZY})
+    api = importlib.import_module("callqa.api")
+
+    return sorted({*globals(), *api.__all__})

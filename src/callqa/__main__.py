@@ -1,3 +1,3 @@
-from callqa.cli.app import main
+from callqa.cli import run
 
-main()
+run()

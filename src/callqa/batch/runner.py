@@ -13,14 +13,11 @@ import heapq
 import json
 import os
 import signal
-import statistics
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing import TimeoutError as MultiprocessingTimeout
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +238,10 @@ def score_many(
                 return
             yield _score(name)
         return
+    # multiprocessing loads only for a pool: scoring one call is a cold start every time
+    from multiprocessing import TimeoutError as MultiprocessingTimeout
+    from multiprocessing import get_context
+
     compiled.warm_up()
     gc.freeze()  # keep the collector from writing to (and so un-sharing) the pages workers inherit
     context = get_context("fork" if hasattr(os, "fork") else "spawn")
@@ -282,10 +283,14 @@ class GroupStats:
 
     @property
     def mean(self) -> float:
+        import statistics  # with fractions and decimal: not for a one-call start
+
         return statistics.fmean(self.scores) if self.scores else 0.0
 
     @property
     def median(self) -> float:
+        import statistics
+
         return statistics.median(self.scores) if self.scores else 0.0
 
     @property

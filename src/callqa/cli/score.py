@@ -11,16 +11,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
 from callqa.api import CallqaError, CompiledRubric, ReadOptions, open_store, score_file
 from callqa.batch.dask import score_on_dask
@@ -45,13 +35,6 @@ from callqa.reports.terminal import TerminalRenderer, make_console, render_summa
 
 if TYPE_CHECKING:
     from callqa.api import BatchWriter, CallRecorder
-
-
-class SpeedColumn(ProgressColumn):
-    """Calls per second."""
-
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:.0f} 通/秒" if task.speed else "", style="cyan")
 
 
 def score(
@@ -312,16 +295,9 @@ def _score_batch(
     stdout = make_console(plain=plain)
     stderr = Console(stderr=True, highlight=False, markup=False)
     csv_stream = CsvStream(sys.stdout, CALL_COLUMNS) if fmt is OutputFormat.csv else None
-    progress = Progress(
-        TextColumn("评分"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        SpeedColumn(),
-        TimeRemainingColumn(),
-        console=stderr,
-        transient=True,
-        disable=not stderr.is_terminal,
-    )
+    from callqa.cli.progress import batch_progress  # rich.progress: not for one call
+
+    progress = batch_progress(stderr)
     with interrupt_flag() as stop, progress:
         task = progress.add_task("score", total=len(files))
         details = fmt is OutputFormat.jsonl or folder is not None or store is not None

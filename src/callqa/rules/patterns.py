@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
@@ -42,15 +41,34 @@ class PatternError(ValueError):
     """A pattern that cannot be compiled; the message says what is wrong with it."""
 
 
-@dataclass(frozen=True, slots=True)
 class Pattern:
-    source: str
-    regex: re.Pattern[str]
-    pinyin: bool  # match on homophone-folded text
+    """A compiled pattern. Its regex is compiled on first use, and only once a line holds one of the
+    literals every match must contain: most patterns never fire on a given call, and compiling all
+    of a rubric's regexes up front was a tenth of a cold `callqa score`."""
+
+    __slots__ = ("_regex", "expression", "pinyin", "required", "source")
+
+    def __init__(self, source: str, expression: str, required: tuple[str, ...], pinyin: bool):
+        self.source = source
+        self.expression = expression  # the regex source, over normalised (or folded) text
+        self.required = required  # a match contains at least one of these; () when nothing is required
+        self.pinyin = pinyin  # match on homophone-folded text
+        self._regex: re.Pattern[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"Pattern({self.source!r})"
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        if self._regex is None:
+            self._regex = re.compile(self.expression)
+        return self._regex
 
     def spans(self, norm: str, folded: str | None = None) -> list[tuple[int, int]]:
         """Every non-overlapping (start, end) of the pattern in normalised text."""
         text = folded if self.pinyin and folded is not None else norm
+        if self.required and not any(literal in text for literal in self.required):
+            return []
         return [m.span() for m in self.regex.finditer(text) if m.end() > m.start()]
 
 
@@ -59,18 +77,21 @@ def class_names(pattern: str) -> set[str]:
 
 
 def compile_pattern(source: str, classes: Mapping[str, Sequence[str]], *, pinyin: bool = False) -> Pattern:
-    """The pattern as a regex over normalised text; PatternError says what is wrong."""
-    regex = pattern_regex(source, classes, pinyin=pinyin)
-    try:
-        return Pattern(source, re.compile(regex), pinyin)
-    except re.error as exc:
-        raise PatternError(f"pattern {source!r}: {exc}") from None
+    """The pattern, ready to match normalised text; PatternError says what is wrong."""
+    expression, required = _translate(source, classes, pinyin)
+    return Pattern(source, expression, required, pinyin)
 
 
 def pattern_regex(source: str, classes: Mapping[str, Sequence[str]], *, pinyin: bool = False) -> str:
-    """The regex source a pattern stands for, not yet compiled: checking a rubric's patterns reads each
-    one without paying for re.compile, which the compiled rubric then does once."""
+    """The regex source a pattern stands for: checking a rubric reads each pattern with this."""
+    return _translate(source, classes, pinyin)[0]
+
+
+def _translate(source: str, classes: Mapping[str, Sequence[str]], pinyin: bool) -> tuple[str, tuple[str, ...]]:
+    """The regex source of a pattern, and the literals one of which every match contains: those of
+    its most selective term that may not be absent (the one whose shortest alternative is longest)."""
     pieces: list[str] = []
+    required: tuple[str, ...] = ()
     pending_gap: int | None = None
     position = 0
     text = source.strip()
@@ -89,6 +110,10 @@ def pattern_regex(source: str, classes: Mapping[str, Sequence[str]], *, pinyin: 
                 raise PatternError(f"a gap of at most {MAX_GAP} characters, not {pending_gap}, in {source!r}")
             continue
         term = _term(token["term"], classes, source, pinyin)
+        if not token["opt"]:
+            literals = _literals(token["term"], classes, pinyin)
+            if literals and (not required or min(map(len, literals)) > min(map(len, required))):
+                required = literals
         if token["neg"]:
             term = "".join(f"(?<!{re.escape(_fold_if(n, pinyin))})" for n in _NEGATORS) + term
         if token["opt"]:
@@ -99,7 +124,18 @@ def pattern_regex(source: str, classes: Mapping[str, Sequence[str]], *, pinyin: 
         pieces.append(term)
     if pending_gap is not None:
         raise PatternError(f"a gap must stand between two terms in {source!r}")
-    return "".join(pieces)
+    return "".join(pieces), required
+
+
+def _literals(term: str, classes: Mapping[str, Sequence[str]], pinyin: bool) -> tuple[str, ...]:
+    """The texts a (valid) term can match, as it appears in normalised or folded text."""
+    if term.startswith("("):
+        options = [o.strip() for o in term[1:-1].split("|")]
+        return tuple(dict.fromkeys(w for o in options for w in _literals(o, classes, pinyin)))
+    if _CLASS_NAME.match(term):
+        words = (normalize_phrase(w) for w in classes[term[1:]])
+        return tuple(dict.fromkeys(_fold_if(w, pinyin) for w in words if w))
+    return (_fold_if(normalize_phrase(term), pinyin),)
 
 
 def _term(term: str, classes: Mapping[str, Sequence[str]], source: str, pinyin: bool) -> str:
