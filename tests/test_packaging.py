@@ -94,7 +94,8 @@ def test_every_library_callqa_imports_is_a_declared_dependency():
 def test_scoring_one_call_from_the_command_line_loads_only_the_scoring_code(tmp_path):
     """`callqa score CALL` is a cold start every time (the 1 s budget): the store, the measuring and
     training code, the linter and the rubric diff load only in the commands that use them, and jieba's
-    dictionary (0.9 s) not even for the hint of a required script missed."""
+    dictionary (0.9 s) not even for the hint of a required script missed; a batch's process pool,
+    summary statistics and progress bar neither."""
     import subprocess
 
     missed = tmp_path / "missed.txt"  # no "anything else?": the required script's hint is worked out
@@ -108,7 +109,8 @@ def test_scoring_one_call_from_the_command_line_loads_only_the_scoring_code(tmp_
         "import sys; from callqa.cli.app import app; sys.argv = ['callqa', 'score', sys.argv[1]]\n"
         "try: app()\nexcept SystemExit: pass\n"
         "heavy = ('callqa.store.records', 'callqa.store.writer', 'callqa.store.database', 'callqa.evaluation',"
-        " 'callqa.lint.linter', 'callqa.batch.rubric_diff', 'callqa.rules.detector_training', 'sqlalchemy', 'jieba')\n"
+        " 'callqa.lint.linter', 'callqa.batch.rubric_diff', 'callqa.rules.detector_training', 'sqlalchemy', 'jieba',"
+        " 'multiprocessing', 'statistics', 'rich.progress')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)), file=sys.stderr)"
     )
     for call in (ROOT / "transcripts" / "03_refund_bad.txt", missed):
@@ -116,3 +118,19 @@ def test_scoring_one_call_from_the_command_line_loads_only_the_scoring_code(tmp_
         assert "得分" in out.stdout, out.stderr
         assert out.stderr.strip().splitlines()[-1] == "[]", out.stderr
     assert "必说话术缺失" in out.stdout and "缺少:「" in out.stdout
+
+
+def test_the_package_loads_its_api_on_first_use_and_still_offers_all_of_it():
+    """`import callqa` loads only the version (the command sets the process up before the library
+    loads); every API name, `callqa.api` and the CLI's modules are there when asked for."""
+    import subprocess
+
+    code = (
+        "import sys, callqa; assert 'callqa.api' not in sys.modules, 'eager'\n"
+        "assert callqa.api.__name__ == 'callqa.api' and callqa.score_file is callqa.api.score_file\n"
+        "import callqa.cli; assert callqa.cli.app.__name__ == 'callqa.cli.app'\n"
+        "ns = {}; exec('from callqa import *', ns); assert set(callqa.api.__all__) <= set(ns)\n"
+        "assert {'score_file', '__version__'} <= set(dir(callqa)); print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout == "ok\n", out.stderr

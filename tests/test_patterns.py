@@ -152,3 +152,33 @@ def test_patterns_serve_checks_and_scripts_too(tmp_path):
     call.write_text("客服:您好,请讲\n客户:我等了二十分钟才打通\n客服:请问什么问题\n", encoding="utf-8")
     report = CliRunner().invoke(app, ["score", str(call), "--rubric", str(path), "--format", "json"]).stdout
     assert "check.apology_after_wait" in report
+
+
+def test_the_literal_prefilter_never_hides_a_match_the_regex_finds():
+    """A pattern runs its regex only on text holding a literal every match must contain: on every
+    line of the samples, for every pattern of the default rubric and a few edge cases, the spans are
+    exactly the regex's own."""
+    import re
+
+    from callqa.rules.patterns import compile_pattern, fold_homophones
+    from callqa.transcripts.reader import read_transcript
+
+    from conftest import SAMPLES
+
+    compiled = compile_rubric()
+    classes = {**compiled.rubric.classes, "EMPTY": [" "], "WE": ["我们", "我这边"]}
+    sources = [p.source for c in compiled.rules for p in (*c.patterns, *c.exceptions)]
+    sources += [p.source for group in compiled._script_patterns for p in group]
+    sources += ["好 (谢谢|$EMPTY)", "$EMPTY 好", "!可能 … 到", "您 (当时)? 自己 … 确认", "(不归|$WE) 管"]
+    lines = [u.norm for sample in SAMPLES for u in read_transcript(sample, compiled).utterances]
+    lines += ["好的", "您当时自己点的确认", "不归我们管", "这个可能明天到", "在见"]
+    checked = 0
+    for source in sources:
+        for pinyin in (False, True):
+            pattern = compile_pattern(source, classes, pinyin=pinyin)
+            for line in lines:
+                text = fold_homophones(line) if pinyin else line
+                expected = [m.span() for m in re.finditer(pattern.expression, text) if m.end() > m.start()]
+                assert pattern.spans(line, text if pinyin else None) == expected, (source, line)
+                checked += bool(expected)
+    assert checked > 50  # the comparison saw matches, not only empty lists

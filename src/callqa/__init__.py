@@ -18,10 +18,13 @@ def __getattr__(name: str) -> Any:
     # The API is loaded on first use (PEP 562), not when the package is: the `callqa` command starts
     # in `callqa.cli.run`, which must set up the process before the library's modules load.
     # (import_module, not `from callqa import api`: that would ask this hook for `api` again.)
+    if name.startswith("__") and name != "__all__":  # inspect's and doctest's probes need no API
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     api = importlib.import_module("callqa.api")
-
     if name == "__all__":
         return [*api.__all__, "__version__"]
+    if name == "api":
+        return api
     if name in api.__all__:
         return getattr(api, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
+import importlib
 import os
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -21,10 +22,11 @@ def run() -> NoReturn:
     garbage while some 450 modules load, and tearing the interpreter down at exit, were 7 % of it."""
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # else a scan of every installed package
     gc.disable()  # nothing to collect while modules load; their objects are then frozen out of later scans
-    from callqa.cli.app import main
-
-    gc.freeze()
-    gc.enable()
+    try:
+        from callqa.cli.app import main
+    finally:
+        gc.freeze()
+        gc.enable()
     try:
         main()
         code = 0
@@ -32,10 +34,12 @@ def run() -> NoReturn:
         code = _exit_code(exc.code)
     # Out without the interpreter's teardown (freeing every object one by one), once what exit
     # would run has run: atexit handlers (the database's, logging's) and the flush of the output.
+    # Not run: joining non-daemon threads. callqa starts none (rich's and Dask's are daemons); a
+    # command that does must join them itself before it returns.
     atexit._run_exitfuncs()
-    with contextlib.suppress(BrokenPipeError):  # `callqa ... | head`: the reader is gone, no error of ours
-        sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, AttributeError):  # `| head`: the reader is gone, no error of ours
+            stream.flush()
     os._exit(code)
 
 
@@ -51,8 +55,11 @@ def _exit_code(code: Any) -> int:
 
 
 def __getattr__(name: str) -> Any:
+    # `main` and the command modules (callqa.cli.app, …) load on first use: `run` sets up first.
     if name == "main":
         from callqa.cli.app import main
 
         return main
+    if name in ("app", "common", "history", "lint", "progress", "score", "stages"):
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

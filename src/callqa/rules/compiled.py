@@ -256,9 +256,15 @@ class CompiledRubric:
         return words
 
     def warm_up(self) -> None:
-        """Load what is otherwise loaded on first use (jieba's dictionary), e.g. before forking workers."""
+        """Load what is otherwise loaded on first use (jieba's dictionary, the regexes of the forbidden
+        rules' and scripts' patterns), e.g. before forking workers, so that they share it."""
         if self._needs_tokenizer:
             self._tokenizer  # noqa: B018 - the cached property does the loading
+        patterns = [p for c in self.rules for p in (*c.patterns, *c.exceptions)]
+        patterns += [p for group in self._script_patterns for p in group]
+        patterns += [p for d in self.detectors for group in d.exceptions.values() for p in group]
+        for pattern in patterns:
+            pattern.regex  # noqa: B018 - the property compiles it
 
     def word_boundaries(self, text: str) -> set[int]:
         bounds = {0}

@@ -130,8 +130,10 @@ def _translate(source: str, classes: Mapping[str, Sequence[str]], pinyin: bool) 
 def _literals(term: str, classes: Mapping[str, Sequence[str]], pinyin: bool) -> tuple[str, ...]:
     """The texts a (valid) term can match, as it appears in normalised or folded text."""
     if term.startswith("("):
-        options = [o.strip() for o in term[1:-1].split("|")]
-        return tuple(dict.fromkeys(w for o in options for w in _literals(o, classes, pinyin)))
+        alternatives = [_literals(o.strip(), classes, pinyin) for o in term[1:-1].split("|")]
+        if not all(alternatives):  # a class of words that normalise to nothing: the term may match ""
+            return ()
+        return tuple(dict.fromkeys(w for words in alternatives for w in words))
     if _CLASS_NAME.match(term):
         words = (normalize_phrase(w) for w in classes[term[1:]])
         return tuple(dict.fromkeys(_fold_if(w, pinyin) for w in words if w))
