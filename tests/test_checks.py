@@ -232,7 +232,7 @@ def test_rubric_diff_lists_changed_calls_largest_first_with_pass_fail_flips(tmp_
     stricter = tmp_path / "stricter.yaml"
     stricter.write_text(
         "extends: default\nname: stricter\nversion: 2\npass_mark: 85\n"
-        "forbidden:\n  - {id: forbidden.hedging, enabled: true, deduct: 10, max_deduct: 30}\n",
+        "forbidden:\n  - {id: forbidden.hedging, enabled: true, deduct: 14, max_deduct: 30}\n",
         encoding="utf-8",
     )
     result = CliRunner().invoke(
