@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from callqa.agreement import cohen_kappa
 from callqa.cli.app import app
 from callqa.store.database import HEAD, MIGRATIONS, REVISIONS, Store
 from callqa.store.paths import meta_from_path, path_pattern
-from callqa.store.review import cohen_kappa
 from callqa.store.tables import metadata
 
 from conftest import CHROMIUM, SAMPLES, rendered_dom

@@ -6,6 +6,7 @@ results are typed (`Transcript`, `Segmentation`, `Report`).
 """
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from callqa.version import __version__ as __version__
@@ -20,6 +21,8 @@ def __getattr__(name: str) -> Any:
     # (import_module, not `from callqa import api`: that would ask this hook for `api` again.)
     if name.startswith("__") and name != "__all__":  # inspect's and doctest's probes need no API
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a submodule (`from callqa import cli`)
+        return importlib.import_module(f"{__name__}.{name}")
     api = importlib.import_module("callqa.api")
     if name == "__all__":
         return [*api.__all__, "__version__"]

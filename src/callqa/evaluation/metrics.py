@@ -13,10 +13,10 @@ violation count.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from callqa.agreement import cohen_kappa as kappa_of_pairs
 from callqa.model import STAGES
 
 
@@ -82,14 +82,8 @@ def boundary_hits(gold: Sequence[str], predicted: Sequence[str], tolerance: int)
 
 
 def cohen_kappa(gold: Sequence[str], predicted: Sequence[str]) -> float | None:
-    """Agreement beyond chance; None when there is nothing to agree on."""
-    n = len(gold)
-    if n == 0:
-        return None
-    observed = sum(g == p for g, p in zip(gold, predicted, strict=True)) / n
-    gold_counts, predicted_counts = Counter(gold), Counter(predicted)
-    expected = sum(gold_counts[s] * predicted_counts[s] for s in gold_counts) / (n * n)
-    return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
+    """Agreement beyond chance of the predicted stages with the gold; None when it is undefined."""
+    return kappa_of_pairs(zip(gold, predicted, strict=True))
 
 
 def confusion(gold: Sequence[str], predicted: Sequence[str]) -> dict[str, dict[str, int]]:

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
+from callqa.agreement import cohen_kappa
 from callqa.errors import StoreError
 from callqa.store.records import (
     APPEAL_DECISIONS,
@@ -43,7 +44,7 @@ from callqa.store.records import (
     Trend,
     TrendPoint,
 )
-from callqa.store.review import cohen_kappa, period_start, recompute, wilson
+from callqa.store.review import period_start, recompute, wilson
 from callqa.store.tables import appeals, call_stages, calls, findings, reviews
 
 #: Every schema revision this callqa knows, oldest first (a test checks them against migrations/).

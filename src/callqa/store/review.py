@@ -48,20 +48,6 @@ def wilson(successes: int, trials: int, z: float = 1.96) -> tuple[float, float] 
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def cohen_kappa(pairs: Sequence[tuple[str, str]]) -> float | None:
-    """Cohen's κ of two raters' labels on the same items; None when it is undefined (no items, or
-    chance agreement is 1: both gave one same label throughout)."""
-    if not pairs:
-        return None
-    labels = sorted({a for a, _ in pairs} | {b for _, b in pairs})
-    n = len(pairs)
-    observed = sum(a == b for a, b in pairs) / n
-    expected = sum((sum(a == x for a, _ in pairs) / n) * (sum(b == x for _, b in pairs) / n) for x in labels)
-    if expected >= 1.0:
-        return None
-    return (observed - expected) / (1 - expected)
-
-
 def period_start(day: date, period: Period) -> date:
     """The first day of the day's period: itself, its ISO week's Monday, its month's first."""
     if period == "day":
