@@ -275,3 +275,21 @@ def test_html_report_renders_in_a_real_browser_without_script_errors(trainees, t
     assert 'id="summary"' in dom and "合格率" in dom
     assert dom.count("<rect") == 10  # the histogram's ten bins
     assert "批量质检报告" in dom
+
+
+def test_a_batch_that_fails_midway_leaves_no_half_written_output_folder(trainees, tmp_path, monkeypatch):
+    from callqa.reports import batch_files
+
+    added = []
+
+    def add_then_fail(self, outcome):
+        added.append(outcome)
+        if len(added) == 2:
+            raise RuntimeError("disk went away")
+
+    monkeypatch.setattr(batch_files.OutputFolder, "add", add_then_fail)
+    out = tmp_path / "out"
+    result = run("score", str(trainees), "--jobs", "1", "--out", str(out), "--format", "jsonl")
+    assert isinstance(result.exception, RuntimeError)
+    assert len(added) == 2
+    assert not list(out.glob(".callqa-tmp-*")) and not (out / "summary.json").exists()

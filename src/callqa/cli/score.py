@@ -298,49 +298,57 @@ def _score_batch(
     from callqa.cli.progress import batch_progress  # rich.progress: not for one call
 
     progress = batch_progress(stderr)
-    with interrupt_flag() as stop, progress:
-        task = progress.add_task("score", total=len(files))
-        details = fmt is OutputFormat.jsonl or folder is not None or store is not None
-        if scheduler is not None:
-            try:
-                outcomes = score_on_dask(
-                    files, compiled, options, scheduler, group_by=group_by, details=details, stop=stop
+    unfinished = folder  # abandoned (its work folder removed) unless it is finished below
+    try:
+        with interrupt_flag() as stop, progress:
+            task = progress.add_task("score", total=len(files))
+            details = fmt is OutputFormat.jsonl or folder is not None or store is not None
+            if scheduler is not None:
+                try:
+                    outcomes = score_on_dask(
+                        files, compiled, options, scheduler, group_by=group_by, details=details, stop=stop
+                    )
+                except CallqaError as exc:  # the cluster could not be reached: no call was scored
+                    error(str(exc))
+                    return EXIT_ERROR
+            else:
+                outcomes = score_many(
+                    files, compiled, options, min(jobs, len(files)), group_by=group_by, details=details, stop=stop
                 )
-            except CallqaError as exc:  # the cluster could not be reached: no call was scored
-                error(str(exc))
-                return EXIT_ERROR
-        else:
-            outcomes = score_many(
-                files, compiled, options, min(jobs, len(files)), group_by=group_by, details=details, stop=stop
+            for outcome in outcomes:
+                summary.add(outcome)
+                if outcome.error is not None:
+                    progress.console.print(
+                        f"callqa: error: {outcome.error}", markup=False, highlight=False, soft_wrap=True
+                    )
+                if fmt is OutputFormat.jsonl:
+                    print(json_line(outcome), flush=True)
+                elif csv_stream is not None:
+                    csv_stream.write(call_row(outcome))
+                if folder is not None:
+                    folder.add(outcome)
+                if store is not None and outcome.json is not None:
+                    store.add(json.loads(outcome.json), outcome.path)
+                progress.advance(task)
+            if store is not None:
+                store.flush()
+            interrupted = stop.is_set()
+        if interrupted:
+            print(
+                f"callqa: interrupted after {summary.calls + len(summary.errors)} of {len(files)} calls; "
+                "writing what was finished",
+                file=sys.stderr,
             )
-        for outcome in outcomes:
-            summary.add(outcome)
-            if outcome.error is not None:
-                progress.console.print(f"callqa: error: {outcome.error}", markup=False, highlight=False, soft_wrap=True)
-            if fmt is OutputFormat.jsonl:
-                print(json_line(outcome), flush=True)
-            elif csv_stream is not None:
-                csv_stream.write(call_row(outcome))
-            if folder is not None:
-                folder.add(outcome)
-            if store is not None and outcome.json is not None:
-                store.add(json.loads(outcome.json), outcome.path)
-            progress.advance(task)
-        if store is not None:
-            store.flush()
-        interrupted = stop.is_set()
-    if interrupted:
-        print(
-            f"callqa: interrupted after {summary.calls + len(summary.errors)} of {len(files)} calls; "
-            "writing what was finished",
-            file=sys.stderr,
-        )
-    rubric_name = f"{compiled.rubric.name} v{compiled.rubric.version}"
-    if fmt in (OutputFormat.rich, OutputFormat.text):
-        render_summary(summary, stdout, plain=plain, rubric=rubric_name)
-    if folder is not None:
-        written = folder.finish(summary, render_html(summary, rubric_name, compiled.rubric.pass_mark))
-        print(f"callqa: wrote {len(written)} files to {out}", file=sys.stderr)
+        rubric_name = f"{compiled.rubric.name} v{compiled.rubric.version}"
+        if fmt in (OutputFormat.rich, OutputFormat.text):
+            render_summary(summary, stdout, plain=plain, rubric=rubric_name)
+        if folder is not None:
+            written = folder.finish(summary, render_html(summary, rubric_name, compiled.rubric.pass_mark))
+            print(f"callqa: wrote {len(written)} files to {out}", file=sys.stderr)
+            unfinished = None
+    finally:
+        if unfinished is not None:  # an early return or an internal error: no half-written work folder left
+            unfinished.abandon()
     if interrupted:
         return EXIT_INTERRUPTED
     if summary.errors:
