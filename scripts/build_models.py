@@ -50,7 +50,9 @@ def main() -> int:
     # outbound-mixed and public-hotline train the stage model only: with them the stages rose on five
     # writers (pooled 0.883 -> 0.893), but the detector's nested threshold fell (0.547 -> 0.526) and two
     # factual w10 lines crossed it (precision 0.875 -> 0.70). telecom-asr is out of both: with it one
-    # long w1 call lost its 协议 boundary (w1 0.940 -> 0.884) and the pooled stages fell.
+    # long w1 call lost its 协议 boundary (w1 0.940 -> 0.884) and the pooled stages fell. So are
+    # utility-complaints and service-disputes: pooled 0.888 and 0.885, and w3 / w4, whose kind of call
+    # they imitate, fell (README "Stage segmentation").
     parser.add_argument(
         "--own-stages",
         type=Path,
