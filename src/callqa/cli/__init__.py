@@ -5,10 +5,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
-import importlib
 import os
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from callqa import _submodule
 
 if TYPE_CHECKING:
     from callqa.cli.app import main as main
@@ -60,6 +61,4 @@ def __getattr__(name: str) -> Any:
         from callqa.cli.app import main
 
         return main
-    if name in ("app", "common", "history", "lint", "progress", "score", "stages"):
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _submodule(__name__, name)
