@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from callqa.agreement import cohen_kappa
 from callqa.evaluation import metrics
 from callqa.evaluation.metrics import Counts
 from callqa.model import FORBIDDEN_CATEGORIES, STAGES, Report
@@ -75,7 +76,7 @@ class Figures:
             "utterance_accuracy": _share(sum(g == p for g, p in zip(gold, predicted, strict=True)), len(gold)),
             "boundary_exact": _share(sum(found for found, _ in exact), boundaries),
             "boundary_within_1": _share(sum(found for found, _ in near), boundaries),
-            "kappa": _round(metrics.cohen_kappa(gold, predicted)),
+            "kappa": _round(cohen_kappa(zip(gold, predicted, strict=True))),
             "per_stage": {s: c.to_dict() for s, c in metrics.stage_counts(gold, predicted).items()},
             "confusion": metrics.confusion(gold, predicted),
         }

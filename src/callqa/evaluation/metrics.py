@@ -2,7 +2,7 @@
 
 Stages: utterance accuracy; boundary accuracy (the share of gold stage starts after the first
 utterance that the prediction starts at the same utterance, or at most one away; a stage the
-prediction skips counts as missed); Cohen's κ; per-stage precision, recall and F1; a confusion table.
+prediction skips counts as missed); Cohen's κ (callqa.agreement); per-stage precision, recall and F1; a confusion table.
 Forbidden expressions, over agent lines: a line counts as flagged when any forbidden finding falls on
 it (the category need not match; category-exact figures are reported per category), precision,
 recall, F1, and the share of near-misses flagged. Recommended scripts: recall and precision of the
@@ -16,7 +16,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from callqa.agreement import cohen_kappa as kappa_of_pairs
 from callqa.model import STAGES
 
 
@@ -79,11 +78,6 @@ def boundary_hits(gold: Sequence[str], predicted: Sequence[str], tolerance: int)
         total += 1
         found += stage in predicted_starts and abs(predicted_starts[stage] - index) <= tolerance
     return found, total
-
-
-def cohen_kappa(gold: Sequence[str], predicted: Sequence[str]) -> float | None:
-    """Agreement beyond chance of the predicted stages with the gold; None when it is undefined."""
-    return kappa_of_pairs(zip(gold, predicted, strict=True))
 
 
 def confusion(gold: Sequence[str], predicted: Sequence[str]) -> dict[str, dict[str, int]]:
