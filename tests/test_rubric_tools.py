@@ -119,6 +119,28 @@ def test_failing_examples_name_the_rule_and_what_matched(tmp_path):
     assert "3 failed" in result.stderr
 
 
+def test_a_near_miss_the_model_flags_for_the_same_fault_fails_the_rule_test(tmp_path):
+    """A miss example the phrases leave alone but the detector flags as the rule's own category would
+    still be deducted when scored; flagged as another category, it is not the rule's business."""
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(
+        "extends: default\nforbidden:\n"
+        "  - id: team.unsure\n    category: 含糊\n    phrases: [说不准]\n    deduct: 5\n    message: m\n"
+        "    examples:\n      hit: [这个说不准]\n      miss: [应该是吧，我也不太清楚, 明天上午十点前给您答复]\n"
+        "  - id: team.later\n    category: 拖延\n    phrases: [改天吧]\n    deduct: 5\n    message: m\n"
+        "    examples:\n      hit: [改天吧]\n      miss: [应该是吧，我也不太清楚]\n",
+        encoding="utf-8",
+    )
+    result = run("rubric", "test", rubric)
+    assert result.exit_code == 1
+    [line] = result.stdout.splitlines()
+    assert line.startswith(
+        f"{rubric}:10:1: error rubric.example team.unsure: miss example「应该是吧，我也不太清楚」is not matched, "
+        "but forbidden.model flags it as 含糊 ("
+    )
+    assert "1 failed" in result.stderr
+
+
 def test_a_rubric_without_examples_tests_nothing_and_fails(tmp_path):
     rubric = tmp_path / "bare.yaml"
     rubric.write_text(

@@ -4,7 +4,9 @@ check: schema errors (file:line), regexes that do not compile, duplicate rule id
 unknown stages (all reported by loading), then phrases listed by two rules, one-character Chinese
 phrases (too noisy), recommended scripts that themselves trigger a forbidden rule, rules with no examples.
 test: every rule's `examples: {hit: [...], miss: [...]}`, each said by an agent in the rule's first
-stage, must (hit) or must not (miss) trigger the rule — like `semgrep --test`.
+stage, must (hit) or must not (miss) trigger the rule — like `semgrep --test`. A forbidden rule's
+near-miss must not be flagged by the rubric's detector for the same category either: scored, it would
+still cost points.
 """
 
 from __future__ import annotations
@@ -188,11 +190,16 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
             for expect, examples in (("hit", rule.examples.hit), ("miss", rule.examples.miss)):
                 for j, example in enumerate(examples):
                     ran += 1
-                    hits = compiled.forbidden_hits(_agent_says(compiled, example), stage).get(index, [])
+                    utterance = _agent_says(compiled, example)
+                    hits = compiled.forbidden_hits(utterance, stage).get(index, [])
                     if expect == "hit" and not hits:
                         message = f"{rule.id}: hit example「{example}」is not matched"
                     elif expect == "miss" and hits:
                         message = f"{rule.id}: miss example「{example}」is matched on「{hits[0].text}」"
+                    elif expect == "miss" and (flagged := _detector_flags(compiled, utterance, stage, rule.category)):
+                        # A near-miss the rule leaves alone that the model flags for the same fault would
+                        # still cost the agent points when scored.
+                        message = f"{rule.id}: miss example「{example}」is not matched, but {flagged}"
                     else:
                         continue
                     result.diagnostics.append(
@@ -269,6 +276,17 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
                             )
                         )
     return result, ran
+
+
+def _detector_flags(compiled: CompiledRubric, utterance: Utterance, stage: str, category: str) -> str | None:
+    """How a detector of the rubric flags an agent line said alone in `stage` for `category`, if one does."""
+    for detector in compiled.detectors:
+        if utterance.role not in detector.rule.roles or stage not in detector.rule.stages:
+            continue
+        verdict = detector.flag([utterance], 0)
+        if verdict is not None and verdict.category == category:
+            return f"{detector.rule.id} flags it as {category} ({verdict.prediction.confidence:.0%})"
+    return None
 
 
 def _check_example_failure(
