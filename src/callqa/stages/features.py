@@ -215,6 +215,9 @@ def call_features(
         )
     )
 
+    # Each utterance's lexical flags, searched once: its own features and the anchors both use them.
+    flags = [_lexical_flags(u.norm, text) for u, text in zip(utterances, joined, strict=True)]
+
     rows: list[dict[str, float]] = []
     first_seen: dict[str, int] = {}  # anchor -> index of the first utterance that showed it
     cues_before: set[str] = set()
@@ -245,25 +248,17 @@ def call_features(
         if opt["length"]:
             f[f"len:{_bucket(len(text), _LEN_EDGES)}"] = 1.0
         if opt["lexical"]:
-            raw = utterances[i].norm
-            if "?" in raw or "？" in raw or _QUESTION_WORDS.search(text):
-                f["question"] = 1.0
-            if _TIME.search(text):
-                f["time_expr"] = 1.0
-            if _DEADLINE.search(text):
-                f["deadline_expr"] = 1.0
-            if _AMOUNT.search(text):
-                f["amount_expr"] = 1.0
-            if _THANKS.search(text):
-                f[f"{role}_thanks"] = 1.0
-            if _ANYTHING_ELSE.search(text):
-                f[f"{role}_anything_else"] = 1.0
-            if _EMOTION.search(raw):
-                f[f"{role}_emotion"] = 1.0
+            lexical = flags[i]
+            for name in ("question", "time_expr", "deadline_expr", "amount_expr"):
+                if name in lexical:
+                    f[name] = 1.0
+            for name in ("thanks", "anything_else", "emotion"):
+                if name in lexical:
+                    f[f"{role}_{name}"] = 1.0
             if opt["upset"]:
-                if _UPSET.search(text):
+                if "upset" in lexical:
                     f[f"{role}_upset"] = 1.0
-                if role == "agent" and _MANAGES.search(text):
+                if role == "agent" and "manages" in lexical:
                     f["agent_manages"] = 1.0
             if thanks_before:
                 f["thanks_before"] = 1.0
@@ -309,21 +304,45 @@ def call_features(
         rows.append(f)
 
         # Anchors seen up to and including this utterance (used from the next one on).
-        raw = utterances[i].norm
-        if role == "customer" and ("转化" in cues or _EMOTION.search(raw)):
+        lexical = flags[i]
+        if role == "customer" and ("转化" in cues or "emotion" in lexical):
             first_seen.setdefault("emotion", i)
-        if role == "agent" and ("协议" in cues or (_TIME.search(text) and _DEADLINE.search(text))):
+        if role == "agent" and ("协议" in cues or ("time_expr" in lexical and "deadline_expr" in lexical)):
             first_seen.setdefault("offer", i)
-        if "结束" in cues or _THANKS.search(text):
+        if "结束" in cues or "thanks" in lexical:
             first_seen.setdefault("thanks", i)
         cues_before.update(cues)
         if role == "customer":
             cust_cues_before.update(cues)
-            if _EMOTION.search(utterances[i].norm) or "转化" in cues:
+            if "emotion" in lexical or "转化" in cues:
                 emotion_before = True
-        if _THANKS.search(text):
+        if "thanks" in lexical:
             thanks_before = True
     return rows
+
+
+def _lexical_flags(norm: str, text: str) -> frozenset[str]:
+    """The lexical flags of one utterance: `norm` its normalised text, `text` its folded runs joined."""
+    found = []
+    if "?" in norm or "？" in norm or _QUESTION_WORDS.search(text):
+        found.append("question")
+    if _TIME.search(text):
+        found.append("time_expr")
+    if _DEADLINE.search(text):
+        found.append("deadline_expr")
+    if _AMOUNT.search(text):
+        found.append("amount_expr")
+    if _THANKS.search(text):
+        found.append("thanks")
+    if _ANYTHING_ELSE.search(text):
+        found.append("anything_else")
+    if _EMOTION.search(norm):
+        found.append("emotion")
+    if _UPSET.search(text):
+        found.append("upset")
+    if _MANAGES.search(text):
+        found.append("manages")
+    return frozenset(found)
 
 
 # --- feature names in words a trainer reads -------------------------------------------------------
