@@ -10,9 +10,9 @@ to about 40 utterances, with job numbers, phone and order numbers varied, so tha
 same. Lines without a number do repeat (about 88 % of the lines of 300 calls had been seen before),
 as scripted agent lines do in real traffic, so caches keyed on a line's text (the detector's
 evidence patterns) hit more often than on customers' words; real chats are also shorter (10-20
-lines), so they score faster per call. Peak memory is sampled from /proc for the whole process tree (main + workers): PSS,
-which counts a page shared by forked workers once, and RSS, which counts it in every process; the
-largest single process's peak RSS comes from getrusage.
+lines), so they score faster per call. Peak memory is sampled from /proc for the whole process tree
+(main + workers): PSS, which counts a page shared by forked workers once, and RSS, which counts it in
+every process; the largest single process's peak RSS comes from getrusage.
 """
 
 from __future__ import annotations
