@@ -164,6 +164,28 @@ def test_a_script_counted_for_its_own_stage_earns_its_points_there_and_is_not_mi
     assert stage_scores(without)["问候"] == 4 and any(f.rule == "hello" for f in without.findings)
 
 
+def test_a_closing_offer_in_the_agreement_stage_counts_for_the_closing_once(write, default_rubric):
+    """The default rubric: a closing offer the segmenter put in 协议 earns 结束 its points; said again
+    in 结束, it is paid once; a diagnostic question in 协议 (还有其他问题吗) is no closing offer."""
+    head = "## 切入\n客户:宽带又断了\n客服:我帮您看一下线路\n## 协议\n客服:明天上午十点前师傅上门\n客户:好的\n"
+
+    def closing(report):
+        return [(f.rule, f.stage, f.points) for f in report.findings if f.rule.startswith("recommended.further_help")]
+
+    said_in_agreement = score_file(
+        write("a.txt", head + "客服:请问还有其他可以帮您的吗\n## 结束\n客户:没有了\n"), default_rubric
+    )
+    assert closing(said_in_agreement) == [("recommended.further_help.late", "结束", 8)]
+    twice = score_file(
+        write("b.txt", head + "客服:请问还有其他可以帮您的吗\n## 结束\n客服:请问还有什么可以帮您的吗\n"), default_rubric
+    )
+    assert closing(twice) == [("recommended.further_help", "结束", 8)]
+    diagnostic = score_file(
+        write("c.txt", head + "客服:除了断网，您家里网络还有其他问题吗\n客户:没有\n## 结束\n客户:好\n"), default_rubric
+    )
+    assert closing(diagnostic) == [("recommended.further_help", "结束", -2)]
+
+
 def test_a_reported_findings_points_before_caps_are_the_scorers_own(monkeypatch, default_rubric):
     """What a review's recomputation starts from (points_before_caps, read off the report) is what the
     scorer put into its caps, finding for finding, on every sample call."""
