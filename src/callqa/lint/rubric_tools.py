@@ -196,7 +196,7 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
                         message = f"{rule.id}: hit example「{example}」is not matched"
                     elif expect == "miss" and hits:
                         message = f"{rule.id}: miss example「{example}」is matched on「{hits[0].text}」"
-                    elif expect == "miss" and (flagged := _detector_flags(compiled, utterance, stage, rule.category)):
+                    elif expect == "miss" and (flagged := _detector_flags(compiled, utterance, rule)):
                         # A near-miss the rule leaves alone that the model flags for the same fault would
                         # still cost the agent points when scored.
                         message = f"{rule.id}: miss example「{example}」is not matched, but {flagged}"
@@ -278,14 +278,19 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
     return result, ran
 
 
-def _detector_flags(compiled: CompiledRubric, utterance: Utterance, stage: str, category: str) -> str | None:
-    """How a detector of the rubric flags an agent line said alone in `stage` for `category`, if one does."""
+def _detector_flags(compiled: CompiledRubric, utterance: Utterance, rule: ForbiddenRule) -> str | None:
+    """How a detector of the rubric flags an agent line said alone for `rule`'s category, in a stage both
+    cover, as scoring would: only where no phrase or pattern rule already flags the line."""
     for detector in compiled.detectors:
-        if utterance.role not in detector.rule.roles or stage not in detector.rule.stages:
+        if utterance.role not in detector.rule.roles:
             continue
-        verdict = detector.flag([utterance], 0)
-        if verdict is not None and verdict.category == category:
-            return f"{detector.rule.id} flags it as {category} ({verdict.prediction.confidence:.0%})"
+        for stage in (s for s in rule.stages if s in detector.rule.stages):
+            if compiled.forbidden_hits(utterance, stage):
+                continue  # scored, another rule flags it first and the detector never runs on it
+            verdict = detector.flag([utterance], 0)
+            if verdict is not None and verdict.category == rule.category:
+                return f"{detector.rule.id} flags it as {rule.category} ({verdict.prediction.confidence:.0%})"
+            break  # the detector's verdict on a line said alone does not depend on the stage
     return None
 
 
