@@ -188,7 +188,6 @@ def _missed(compiled: CompiledRubric, script: RecommendedScript, best: tuple[Scr
 def _script_findings(transcript: Transcript, segmentation: Segmentation, compiled: CompiledRubric) -> list[Finding]:
     findings = []
     missed: list[tuple[Finding, RecommendedScript]] = []
-    credited: set[tuple[str, str | None]] = set()  # (stage, label) of scripts counted for another stage
     said: list[tuple[RecommendedScript, Finding]] = []
     utterances, stages = transcript.utterances, segmentation.stages
     for script_index, script in enumerate(compiled.scripts):
@@ -226,22 +225,20 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
             )
             if script.counts_for is not None:
                 finding.stage = script.counts_for
-                credited.add((script.counts_for, script.label))
-            findings.append(finding)
             said.append((script, finding))
         elif not script.bonus:  # a bonus script not said costs nothing and is not worth a line
             missed.append((_missed(compiled, script, best), script))
     # A (stage, label) is paid once: by the stage's own script if it was said, else by the first sibling
     # counted for it (a closing offer said in 协议 and again in 结束 earns 8 points, not 16).
     paid = {(script.stage, script.label) for script, _ in said if script.counts_for is None}
-    unpaid: set[int] = set()
     for script, finding in said:
-        if script.counts_for is not None:
-            key = (script.counts_for, script.label)
-            if key in paid:
-                unpaid.add(id(finding))
-            paid.add(key)
-    findings = [f for f in findings if id(f) not in unpaid]
+        if script.counts_for is None:
+            findings.append(finding)
+        elif (script.counts_for, script.label) not in paid:
+            paid.add((script.counts_for, script.label))
+            findings.append(finding)
+    # a script said in another stage and counted for its own is not missed there
+    credited = {(script.counts_for, script.label) for script, _ in said if script.counts_for is not None}
     return findings + [f for f, script in missed if (script.stage, script.label) not in credited]
 
 

@@ -321,27 +321,27 @@ def call_features(
     return rows
 
 
+#: Flag name -> the regex that sets it, searched in the folded text (emotion: in the normalised text,
+#: whose 「!」 the folding drops). A question mark sets "question" too.
+_LEXICAL_ON_FOLDED = (
+    ("question", _QUESTION_WORDS),
+    ("time_expr", _TIME),
+    ("deadline_expr", _DEADLINE),
+    ("amount_expr", _AMOUNT),
+    ("thanks", _THANKS),
+    ("anything_else", _ANYTHING_ELSE),
+    ("upset", _UPSET),
+    ("manages", _MANAGES),
+)
+
+
 def _lexical_flags(norm: str, text: str) -> frozenset[str]:
     """The lexical flags of one utterance: `norm` its normalised text, `text` its folded runs joined."""
-    found = []
-    if "?" in norm or "？" in norm or _QUESTION_WORDS.search(text):
-        found.append("question")
-    if _TIME.search(text):
-        found.append("time_expr")
-    if _DEADLINE.search(text):
-        found.append("deadline_expr")
-    if _AMOUNT.search(text):
-        found.append("amount_expr")
-    if _THANKS.search(text):
-        found.append("thanks")
-    if _ANYTHING_ELSE.search(text):
-        found.append("anything_else")
+    found = {name for name, regex in _LEXICAL_ON_FOLDED if regex.search(text)}
+    if "?" in norm or "？" in norm:
+        found.add("question")
     if _EMOTION.search(norm):
-        found.append("emotion")
-    if _UPSET.search(text):
-        found.append("upset")
-    if _MANAGES.search(text):
-        found.append("manages")
+        found.add("emotion")
     return frozenset(found)
 
 
