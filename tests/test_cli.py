@@ -31,6 +31,16 @@ def test_version_and_help():
     assert "--rubric" in result.stdout and "--format" in result.stdout and "Exit codes" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("command", "install"), [(("train", "forbidden"), "callqa[train]"), (("score",), "callqa[dask]")]
+)
+def test_help_names_the_extra_to_install(command, install):
+    # Rich markup reads "[train]" as a tag and drops it unless escaped: the hint must survive.
+    result = run(*command, "--help", env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert f"pip install '{install}'" in result.stdout
+
+
 def test_text_report_names_file_score_stages_findings_and_suggestions():
     result = run("score", BAD, "--format", "text")
     assert result.exit_code == 1  # the bad call fails the pass mark

@@ -99,7 +99,7 @@ def score(
         str | None,
         typer.Option(
             help="Score on this Dask cluster (tcp://host:8786) instead of local processes; its workers read "
-            "the paths. Needs the dask extra: pip install 'callqa[dask]'.",
+            "the paths. Needs the dask extra: pip install 'callqa\\[dask]'.",
             show_default=False,
         ),
     ] = None,

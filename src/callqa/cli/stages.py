@@ -226,7 +226,7 @@ def train_forbidden_command(
     name: Annotated[str, typer.Option(help="The model's name, shown in reports.")] = "forbidden",
 ) -> None:
     """Train a forbidden-expression detector from labelled calls; a rubric uses it under `detectors:`
-    (`model: FILE`). Needs scikit-learn (pip install 'callqa[train]'); scoring with it does not.
+    (`model: FILE`). Needs scikit-learn (pip install 'callqa\\[train]'); scoring with it does not.
 
     Exit codes: 0 written, 2 bad training input (nothing is written).
     """
