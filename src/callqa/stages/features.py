@@ -168,6 +168,9 @@ def call_features(
     count = len(utterances)
 
     roles = [u.role for u in utterances]
+    # Each utterance's cue stages in one fixed order: a set's order follows the string hashes, which
+    # differ per process, and the order of a row's features is the order the CRF adds their weights in.
+    stage_cues = [sorted(stages) for stages in cue_stages]
     folded = [fold(u.norm) for u in utterances]
     runs = [_runs(f) for f in folded]
     joined = ["".join(r) for r in runs]
@@ -220,8 +223,8 @@ def call_features(
 
     rows: list[dict[str, float]] = []
     first_seen: dict[str, int] = {}  # anchor -> index of the first utterance that showed it
-    cues_before: set[str] = set()
-    cust_cues_before: set[str] = set()
+    cues_before: dict[str, None] = {}  # dicts, not sets, for the same reason: their order is fixed
+    cust_cues_before: dict[str, None] = {}
     emotion_before = False
     thanks_before = False
     for i in range(count):
@@ -229,7 +232,7 @@ def call_features(
         role = roles[i]
         f[f"role:{role}"] = 1.0
         text = joined[i]
-        cues = cue_stages[i]
+        cues = stage_cues[i]
 
         if outbound:
             f["outbound"] = 1.0
@@ -275,7 +278,7 @@ def call_features(
                     f[f"{tag}_same_speaker"] = 1.0
                 f.update(ctx_features[tag][j])
                 if opt["cues"]:
-                    for s in cue_stages[j]:
+                    for s in stage_cues[j]:
                         f[f"{tag}_cue:{s}"] = 1.0
             else:
                 f[f"{tag}:none"] = 1.0
@@ -311,9 +314,9 @@ def call_features(
             first_seen.setdefault("offer", i)
         if "结束" in cues or "thanks" in lexical:
             first_seen.setdefault("thanks", i)
-        cues_before.update(cues)
+        cues_before.update(dict.fromkeys(cues))
         if role == "customer":
-            cust_cues_before.update(cues)
+            cust_cues_before.update(dict.fromkeys(cues))
             if "emotion" in lexical or "转化" in cues:
                 emotion_before = True
         if "thanks" in lexical:
