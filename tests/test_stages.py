@@ -4,7 +4,10 @@ team's own labelled calls, `callqa eval` (per group, leave-one-group-out), expla
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -212,6 +215,54 @@ def test_stage_only_training_calls_train_the_stage_model_and_not_the_detector(st
     assert stage_training == [{"dev"}]
     assert result.trained_on == {"heldout": len(labelled("dev"))}
     assert result.overall.stage_figures()["utterance_accuracy"] > 0.8
+
+
+def test_detector_only_training_calls_train_the_detector_and_not_the_stage_model(
+    stage_training, monkeypatch, cue_rubric
+):
+    calls, _ = callqa.read_labelled_calls([STAGES_DIR / "heldout"], cue_rubric)
+    stage_extra, _ = callqa.read_labelled_calls([STAGES_DIR / "dev"], cue_rubric)
+    detector_extra, _ = callqa.read_labelled_calls([OWN_CALLS / "chat-asr"], cue_rubric)
+    detector_training: list[set[str]] = []
+    original = evaluation.train_forbidden
+
+    def spy(training, settings=None):
+        detector_training.append({c.group for c in training})
+        return original(training, settings)
+
+    monkeypatch.setattr(evaluation, "train_forbidden", spy)
+    result = evaluation.evaluate(
+        calls, cue_rubric, leave_one_group_out=True, stage_train_also=stage_extra, forbidden_train_also=detector_extra
+    )
+    assert stage_training == [{"dev"}]
+    assert detector_training == [{"chat-asr"}]
+    assert result.trained_on == {"heldout": len(stage_extra) + len(detector_extra)}
+
+
+def test_feature_rows_are_the_same_in_every_process():
+    # A set's order follows the string hashes, which differ per process: a row built from one would
+    # list its features in another order, and the CRF would add their weights up in another order.
+    script = (
+        "import json, callqa\n"
+        "from callqa.scoring.pipeline import stage_model_for\n"
+        "from callqa.stages.segment import cue_stage_sets\n"
+        "rubric = callqa.load_rubric()\n"
+        "model = stage_model_for(rubric)\n"
+        f"for path in {sorted(str(p) for p in (ROOT / 'transcripts').glob('*.txt'))!r}:\n"
+        "    t = callqa.read_transcript(path, rubric=rubric)\n"
+        "    print(json.dumps(model.features(t.utterances, cue_stage_sets(t, rubric)), ensure_ascii=False))\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1 and "cue:" in outputs.pop()
 
 
 def test_eval_reads_stage_only_training_calls_and_names_the_option_on_bad_input(tmp_path):

@@ -135,6 +135,14 @@ def eval_command(
             show_default=False,
         ),
     ] = None,
+    train_forbidden_also: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="More labelled calls for the detector's training only (not the stage model's) in "
+            "--leave-one-group-out, as the shipped models are built; never scored.",
+            show_default=False,
+        ),
+    ] = None,
     baselines: Annotated[
         bool, typer.Option(help="Also show the rubric's cues alone and a split by position alone.")
     ] = False,
@@ -159,6 +167,9 @@ def eval_command(
     calls = _read_or_exit(paths, compiled, "to evaluate")
     extra = _read_or_exit(train_also, compiled, "--train-also") if train_also else []
     stage_extra = _read_or_exit(train_stages_also, compiled, "--train-stages-also") if train_stages_also else []
+    forbidden_extra = (
+        _read_or_exit(train_forbidden_also, compiled, "--train-forbidden-also") if train_forbidden_also else []
+    )
     if group_by is GroupBy.none:
         calls = [call.__class__(call.transcript, call.labels, "全部", call.has_line_labels) for call in calls]
     if leave_one_group_out and len({c.group for c in calls}) < 2 and not (extra or stage_extra):
@@ -176,6 +187,7 @@ def eval_command(
         leave_one_group_out=leave_one_group_out,
         train_also=extra,
         stage_train_also=stage_extra,
+        forbidden_train_also=forbidden_extra,
         baselines=baselines,
         progress=report,
     )

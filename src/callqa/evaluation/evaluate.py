@@ -271,12 +271,14 @@ def evaluate(
     leave_one_group_out: bool = False,
     train_also: Sequence[LabelledCall] = (),
     stage_train_also: Sequence[LabelledCall] = (),
+    forbidden_train_also: Sequence[LabelledCall] = (),
     baselines: bool = False,
     stage_settings: dict[str, Any] | None = None,
     progress: Callable[[str], None] = lambda group: None,
 ) -> Evaluation:
     """Figures per group. Without `leave_one_group_out` the rubric's own models score every call.
-    `train_also` calls train both models in every fold; `stage_train_also` calls the stage model only."""
+    `train_also` calls train both models in every fold; `stage_train_also` calls the stage model only,
+    `forbidden_train_also` calls the detector only."""
     groups: dict[str, list[LabelledCall]] = {}
     for call in calls:
         groups.setdefault(call.group, []).append(call)
@@ -291,9 +293,10 @@ def evaluate(
             if not training and not stage_train_also:
                 raise ValueError("leave-one-group-out needs at least two groups (or --train-also calls)")
             model = train_stages(training + list(stage_train_also), compiled, stage_settings)
-            if compiled.detectors and any(c.has_line_labels for c in training):
-                scorer = compiled.with_detector_model(train_forbidden(training))
-            trained_on[name] = len(training) + len(stage_train_also)
+            detector_training = training + list(forbidden_train_also)
+            if compiled.detectors and any(c.has_line_labels for c in detector_training):
+                scorer = compiled.with_detector_model(train_forbidden(detector_training))
+            trained_on[name] = len(training) + len(stage_train_also) + len(forbidden_train_also)
         shares = stage_shares(training or calls)  # one group alone: the shares of all calls (in-sample)
         results[name] = Figures([score_call(c, scorer, model, shares, baselines) for c in members])
     return Evaluation(results, leave_one_group_out, trained_on)
