@@ -202,3 +202,26 @@ def test_a_category_exception_leaves_a_line_the_model_would_flag_alone(tmp_path)
     broken.write_text(rubric.read_text(encoding="utf-8").replace("'暂时 取消不了'", "'$NOSUCH 取消'"), encoding="utf-8")
     result = run("score", call, "--rubric", broken)
     assert result.exit_code == 2 and "NOSUCH" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_flagging_threshold_is_set_by_the_weaker_groups_not_carried_by_the_easy_ones():
+    numpy = pytest.importorskip("numpy")
+    from callqa.rules.detector_training import DEFAULT_SETTINGS, _threshold
+
+    # Six easy groups (a violation at 0.9, innocent lines at 0.1) and four harder ones, whose four
+    # violations score 0.7-0.8 and whose one innocent line scores 0.6.
+    probabilities, labels, groups = [], [], []
+    for g in range(6):
+        probabilities += [0.9, 0.1, 0.1]
+        labels += [1, 0, 0]
+        groups += [f"easy{g}"] * 3
+    for g in range(4):
+        probabilities += [0.8, 0.75, 0.72, 0.7, 0.6]
+        labels += [1, 1, 1, 1, 0]
+        groups += [f"hard{g}"] * 5
+    args = (numpy.array(probabilities), numpy.array(labels, dtype=bool), numpy.array(groups))
+    # At 0.6 the hard groups' precision is 0.8 and the average of all ten 0.92, so the average (like
+    # the median) would take 0.6 and flag the innocent line of every hard group; the weaker groups'
+    # precision keeps the threshold above it, at no cost in recall.
+    assert _threshold(*args, 0.9, 0.5)[0] == 0.6
+    assert _threshold(*args, 0.9, DEFAULT_SETTINGS["precision_quantile"])[0] == 0.7
