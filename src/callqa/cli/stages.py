@@ -139,7 +139,7 @@ def eval_command(
         list[Path] | None,
         typer.Option(
             help="More labelled calls for the detector's training only (not the stage model's) in "
-            "--leave-one-group-out, as the shipped models are built; never scored.",
+            "--leave-one-group-out; never scored.",
             show_default=False,
         ),
     ] = None,
