@@ -265,6 +265,21 @@ def test_feature_rows_are_the_same_in_every_process():
     assert len(outputs) == 1 and "cue:" in outputs.pop()
 
 
+def test_eval_says_when_its_forbidden_figures_are_not_leave_one_group_out():
+    # Line-labelled calls scored, training calls with stage markers only: no detector can be retrained.
+    result = run(
+        "eval", OWN_CALLS / "chat-asr", "--leave-one-group-out", "--train-stages-also", STAGES_DIR / "dev", "-f", "json"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "全部: no training call labels its lines" in result.stderr and "not leave-one-group-out" in result.stderr
+    assert json.loads(result.stdout)["overall"]["forbidden"]["gold"] > 0  # stdout stays data; figures still given
+
+
+def test_eval_training_options_need_leave_one_group_out():
+    result = run("eval", STAGES_DIR / "heldout", "--train-also", STAGES_DIR / "dev")
+    assert result.exit_code == 2 and "--leave-one-group-out" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_eval_reads_stage_only_training_calls_and_names_the_option_on_bad_input(tmp_path):
     shutil.copytree(STAGES_DIR / "heldout", tmp_path / "heldout")
     alone = run("eval", tmp_path / "heldout", "--leave-one-group-out", "--format", "json")

@@ -163,6 +163,18 @@ def eval_command(
     from callqa.evaluation.evaluate import evaluate
     from callqa.reports.evaluation import render_evaluation
 
+    given = [
+        name
+        for name, value in (
+            ("--train-also", train_also),
+            ("--train-stages-also", train_stages_also),
+            ("--train-forbidden-also", train_forbidden_also),
+        )
+        if value
+    ]
+    if given and not leave_one_group_out:  # without it nothing is trained, and they would do nothing
+        error(f"{', '.join(given)} trains models per fold: add --leave-one-group-out")
+        raise typer.Exit(EXIT_ERROR)
     compiled = compile_or_exit(rubric, stage_model)
     calls = _read_or_exit(paths, compiled, "to evaluate")
     extra = _read_or_exit(train_also, compiled, "--train-also") if train_also else []
@@ -191,6 +203,8 @@ def eval_command(
         baselines=baselines,
         progress=report,
     )
+    for message in result.warnings:
+        print(f"callqa eval: warning: {message}", file=sys.stderr)
     if output_format is SummaryFormat.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -148,6 +148,7 @@ class Evaluation:
     groups: dict[str, Figures]
     leave_one_group_out: bool
     trained_on: dict[str, int]  # group -> calls its models were trained on (LOGO), else {}
+    warnings: list[str] = field(default_factory=list)  # what makes a figure less than it says
 
     @property
     def overall(self) -> Figures:
@@ -284,6 +285,7 @@ def evaluate(
         groups.setdefault(call.group, []).append(call)
     results: dict[str, Figures] = {}
     trained_on: dict[str, int] = {}
+    warnings: list[str] = []
     for name, members in groups.items():
         progress(name)
         model: StageModel | str | None = RUBRIC_MODEL
@@ -296,7 +298,12 @@ def evaluate(
             detector_training = training + list(forbidden_train_also)
             if compiled.detectors and any(c.has_line_labels for c in detector_training):
                 scorer = compiled.with_detector_model(train_forbidden(detector_training))
+            elif compiled.detectors and any(c.has_line_labels for c in members):
+                warnings.append(
+                    f"{name}: no training call labels its lines, so the rubric's own detector (which may "
+                    "have been trained on these calls) scored it: its forbidden figures are not leave-one-group-out"
+                )
             trained_on[name] = len(training) + len(stage_train_also) + len(forbidden_train_also)
         shares = stage_shares(training or calls)  # one group alone: the shares of all calls (in-sample)
         results[name] = Figures([score_call(c, scorer, model, shares, baselines) for c in members])
-    return Evaluation(results, leave_one_group_out, trained_on)
+    return Evaluation(results, leave_one_group_out, trained_on, warnings)
