@@ -386,8 +386,18 @@ class CompiledRubric:
     # --- recommended scripts -------------------------------------------------------------------
 
     def script_match(self, script_index: int, utterance: Utterance) -> ScriptMatch:
-        """How close an utterance comes to a script. A longer utterance may contain the script
-        anywhere (partial ratio); a shorter one must not leave much of it out (plain ratio)."""
+        """How close an utterance comes to a script: 1.0 where one of its patterns (else regexes)
+        matches, else the best similarity to a model sentence. A longer utterance may contain the
+        sentence anywhere (partial ratio); a shorter one must not leave much of it out (plain ratio)."""
+        missing = tuple(w for w in self._script_required[script_index] if w not in utterance.norm)
+        for pattern in self._script_patterns[script_index]:
+            spans = pattern.spans(utterance.norm)
+            if spans:
+                return ScriptMatch(1.0, utterance.norm[slice(*spans[0])], missing)
+        for regex in self._script_regexes[script_index]:
+            found = regex.search(utterance.norm)
+            if found:
+                return ScriptMatch(1.0, found.group() or self.scripts[script_index].sentences[0], missing)
         key = script_key(utterance.norm)
         best, best_sentence = 0.0, ""
         for sentence_key, sentence in zip(
@@ -399,15 +409,4 @@ class CompiledRubric:
             similarity = scorer(sentence_key, key) / 100
             if similarity > best:
                 best, best_sentence = similarity, sentence
-        for regex in self._script_regexes[script_index]:
-            found = regex.search(utterance.norm)
-            if found:
-                best, best_sentence = 1.0, found.group()
-                break
-        for pattern in self._script_patterns[script_index]:
-            spans = pattern.spans(utterance.norm)
-            if spans:
-                best, best_sentence = 1.0, utterance.norm[slice(*spans[0])]
-                break
-        missing = tuple(w for w in self._script_required[script_index] if w not in utterance.norm)
         return ScriptMatch(best, best_sentence or self.scripts[script_index].sentences[0], missing)

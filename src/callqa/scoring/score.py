@@ -211,6 +211,8 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
             match = compiled.script_match(script_index, utterances[i])
             if best is None or (match.counts(script), match.similarity) > (best[0].counts(script), best[0].similarity):
                 best = (match, utterances[i])
+                if match.similarity == 1.0 and match.counts(script):
+                    break  # nothing later can beat it, and the first of equals is kept
         if best is not None and best[0].counts(script):
             match, utterance = best
             finding = _script_finding(
