@@ -291,8 +291,9 @@ def test_eval_reads_stage_only_training_calls_and_names_the_option_on_bad_input(
     assert json.loads(result.stdout)["trained_on_calls"] == {"全部": len(labelled("dev"))}
     empty = tmp_path / "empty"
     empty.mkdir()
-    bad = run("eval", tmp_path / "heldout", "--leave-one-group-out", "--train-stages-also", empty)
-    assert bad.exit_code == 2 and "--train-stages-also" in bad.stderr and "Traceback" not in bad.stderr
+    for option in ("--train-stages-also", "--train-forbidden-also"):
+        bad = run("eval", tmp_path / "heldout", "--leave-one-group-out", option, empty)
+        assert bad.exit_code == 2 and option in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_segment_explains_each_boundary_with_the_features_behind_it():
