@@ -147,7 +147,9 @@ class Figures:
 class Evaluation:
     groups: dict[str, Figures]
     leave_one_group_out: bool
-    trained_on: dict[str, int]  # group -> calls its models were trained on (LOGO), else {}
+    # group -> calls its models were trained on (LOGO), else {}: the other groups and --train-also
+    # calls, plus the stage-only and detector-only ones (each of which trained one model)
+    trained_on: dict[str, int]
     warnings: list[str] = field(default_factory=list)  # what makes a figure less than it says
 
     @property
