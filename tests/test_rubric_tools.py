@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import jsonschema
+import pytest
 import yaml
 from typer.testing import CliRunner
 
+import callqa
 from callqa.cli.app import app
 
 from conftest import ROOT
@@ -30,6 +32,30 @@ def test_default_rubric_checks_clean_and_all_its_examples_pass():
     assert test.exit_code == 0, test.stdout
     ran = int(test.stderr.split(": ")[1].split(" examples")[0])
     assert test.stderr.strip() == f"callqa rubric test: {ran} examples, {ran} passed, 0 failed"
+
+
+@pytest.mark.parametrize("name", ["timing.yaml", "chat.yaml"])
+def test_every_shipped_rubric_checks_clean_and_its_examples_pass(name):
+    path = ROOT / "rubrics" / name
+    check = run("rubric", "check", path)
+    assert (check.exit_code, check.stdout) == (0, "")
+    test = run("rubric", "test", path)
+    assert test.exit_code == 0 and " 0 failed" in test.stderr, test.stdout
+
+
+def test_the_chat_rubric_asks_no_job_number_and_suggests_chat_lines():
+    chat = callqa.load_rubric(ROOT / "rubrics" / "chat.yaml")
+    default = callqa.load_rubric()
+    text = "客户:[订单x] 在吗\n客服:亲，在的呢～请问有什么可以帮您？\n客户:什么时候发货\n客服:亲，今天16点前发出哦"
+
+    def findings(rubric):
+        report = callqa.score(callqa.read_transcript(text=text, name="chat.txt", rubric=rubric), rubric)
+        return {f.rule: f for f in report.findings}
+
+    assert "check.job_number_first" in findings(default) and "check.job_number_first" not in findings(chat)
+    missed = findings(chat)["recommended.thanks_goodbye"]
+    assert missed.points == 0 and missed.suggestion == "感谢您的咨询，祝您生活愉快，再见"
+    assert findings(default)["recommended.thanks_goodbye"].suggestion.startswith("感谢您的来电")
 
 
 def test_every_default_rule_has_hit_and_miss_examples_including_the_near_misses():
