@@ -163,24 +163,19 @@ def eval_command(
     from callqa.evaluation.evaluate import evaluate
     from callqa.reports.evaluation import render_evaluation
 
-    given = [
-        name
-        for name, value in (
-            ("--train-also", train_also),
-            ("--train-stages-also", train_stages_also),
-            ("--train-forbidden-also", train_forbidden_also),
-        )
-        if value
-    ]
+    training_options = {  # option -> its folders: calls that train models in every fold, never scored
+        "--train-also": train_also,
+        "--train-stages-also": train_stages_also,
+        "--train-forbidden-also": train_forbidden_also,
+    }
+    given = [option for option, folders in training_options.items() if folders]
     if given and not leave_one_group_out:  # without it nothing is trained, and they would do nothing
         error(f"{', '.join(given)} trains models per fold: add --leave-one-group-out")
         raise typer.Exit(EXIT_ERROR)
     compiled = compile_or_exit(rubric, stage_model)
     calls = _read_or_exit(paths, compiled, "to evaluate")
-    extra = _read_or_exit(train_also, compiled, "--train-also") if train_also else []
-    stage_extra = _read_or_exit(train_stages_also, compiled, "--train-stages-also") if train_stages_also else []
-    forbidden_extra = (
-        _read_or_exit(train_forbidden_also, compiled, "--train-forbidden-also") if train_forbidden_also else []
+    extra, stage_extra, forbidden_extra = (
+        _read_or_exit(folders, compiled, option) if folders else [] for option, folders in training_options.items()
     )
     if group_by is GroupBy.none:
         calls = [call.__class__(call.transcript, call.labels, "全部", call.has_line_labels) for call in calls]

@@ -121,6 +121,7 @@ def _threshold(
     adds false alarms; above it, a higher one loses the lowest-scored hit."""
     numpy, _, _ = _libraries()
     candidates = sorted(set(probabilities.tolist()))
+    in_groups = [groups == group for group in sorted(set(groups))]  # one mask per group, made once
     best, best_key = 0.5, None
     for k, t in enumerate(candidates):
         flagged = probabilities >= t
@@ -129,8 +130,7 @@ def _threshold(
             continue
         recall = hits / max(1, int(labels.sum()))
         precisions = []
-        for group in sorted(set(groups)):
-            in_group = groups == group
+        for in_group in in_groups:
             n = int(flagged[in_group].sum())
             precisions.append(int((flagged[in_group] & labels[in_group]).sum()) / n if n else 1.0)
         precision = float(numpy.quantile(precisions, quantile))
