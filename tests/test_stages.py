@@ -3,11 +3,13 @@ team's own labelled calls, `callqa eval` (per group, leave-one-group-out), expla
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import subprocess
 import sys
+import zlib
 
 import pytest
 from typer.testing import CliRunner
@@ -108,11 +110,38 @@ def test_a_corrupt_or_mismatched_model_file_is_one_clear_line(tmp_path, content,
 
 def test_tampered_weights_fail_their_checksum(tmp_path, own_model):
     document = json.loads(own_model.to_json())
-    document["weights"]["crfsuite"] = document["weights"]["crfsuite"][:-8] + "AAAAAAA="
+    altered = own_model.weights[:-8] + b"\0" * 8
+    document["weights"]["crfsuite"] = base64.b64encode(zlib.compress(altered)).decode("ascii")
     bad = tmp_path / "tampered.json"
     bad.write_text(json.dumps(document), encoding="utf-8")
     with pytest.raises(callqa.CallqaError, match="checksum"):
         StageModel.load(bad)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"crfsuite": base64.b64encode(b"not zlib data").decode("ascii")}, "cannot be decompressed"),
+        ({"compression": "brotli"}, "compression this callqa does not read: 'brotli'"),
+    ],
+)
+def test_weights_that_cannot_be_decompressed_are_one_clear_error(tmp_path, own_model, change, message):
+    document = json.loads(own_model.to_json())
+    document["weights"].update(change)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document), encoding="utf-8")
+    result = run("score", ROOT / "transcripts" / "01_broadband_good.txt", "--stage-model", bad)
+    assert result.exit_code == 2 and message in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_model_file_without_compression_still_loads(tmp_path, own_model):
+    """Model files written before the weights were compressed carry the CRF file itself."""
+    document = json.loads(own_model.to_json())
+    del document["weights"]["compression"]
+    document["weights"]["crfsuite"] = base64.b64encode(own_model.weights).decode("ascii")
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(document), encoding="utf-8")
+    assert StageModel.load(old).weights == own_model.weights
 
 
 def test_train_stages_writes_a_model_a_rubric_can_name(tmp_path):
