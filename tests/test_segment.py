@@ -63,6 +63,30 @@ def test_split_follows_content_not_line_count(score_text):
     assert early.index("结束") < late_close_at
 
 
+def test_closing_holds_when_the_customer_goes_on_after_anything_else(score_text):
+    """Customers often ask one more thing after 「还有其他可以帮您的吗」; by the guideline 结束 starts at
+    that question and stages never go back (the model shipped before training/calls/long-closings
+    put the question and everything after it in 协议)."""
+    lines = [
+        "客服:您好,很高兴为您服务,请问有什么可以帮您?",
+        "客户:我上周买的电热水壶,今天收到发现盖子合不上",
+        "客服:非常抱歉给您添麻烦了,麻烦您拍张照片给我看一下",
+        "客户:[图片]",
+        "客服:看到了,确实是盖子卡扣坏了,这边给您安排换新,快递员明天上门取件,新的今天就给您发出",
+        "客户:好的",
+        "客服:请问还有其他可以帮您的吗?",
+        "客户:还有一个,我另一个订单的发票什么时候能开",
+        "客服:电子发票在确认收货后24小时内开具,您在订单详情里就能下载",
+        "客户:那积分呢,这单有积分吗",
+        "客服:有的,确认收货后积分自动到账,这单是59积分",
+        "客户:行,谢谢你啊",
+        "客服:不客气,祝您生活愉快,再见",
+    ]
+    stages = score_text("\n".join(lines) + "\n", name="long_tail.txt").utterance_stages
+    assert stages[4] == "协议"  # the replacement arranged
+    assert stages[6:] == ("结束",) * 7
+
+
 def test_markers_fix_the_split_and_are_reported_as_given(score_text):
     text = "## 问候\n客服:您好\n客户:喂\n## 切入\n客服:好的\n客户:嗯嗯\n## 结束\n客服:再见\n"
     report = score_text(text)
