@@ -3,7 +3,7 @@
     python scripts/build_models.py [--labelled ../shared/labelled] [--own training/calls]
 
 Stage model: trained on every call of the shared labelled set (eight writers) plus the project's own
-labelled calls (`training/calls`, `tests/data/stages/dev`; two folders of them train the stage model
+labelled calls (`training/calls`, `tests/data/stages/dev`; three folders of them train the stage model
 only, `--own-stages`); its manifest carries, per writer, the figures of `callqa eval --group-by
 folder --leave-one-group-out` (each writer scored by a model trained on the other seven plus the
 project's own calls). The labelled calls' text never enters the

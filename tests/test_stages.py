@@ -80,7 +80,7 @@ def test_a_model_round_trips_through_its_file_and_training_is_deterministic(tmp_
 
 def test_the_shipped_model_has_a_manifest_with_its_leave_one_writer_out_figures():
     document = json.loads(default_model_path().read_text(encoding="utf-8"))
-    assert document["format"] == "callqa.stage-model/1"
+    assert document["format"] == "callqa.stage-model/2"
     manifest = document["manifest"]
     assert {"name", "created", "callqa_version", "trained_on", "training_settings", "leave_one_writer_out"} <= set(
         manifest
@@ -96,7 +96,7 @@ def test_the_shipped_model_has_a_manifest_with_its_leave_one_writer_out_figures(
     [
         ("not json", "not readable JSON"),
         ('{"format": "callqa.stage-model/9"}', "not a stage model this callqa reads"),
-        ('{"format": "callqa.stage-model/1", "weights": {}}', "incomplete or corrupt"),
+        ('{"format": "callqa.stage-model/2", "weights": {}}', "incomplete or corrupt"),
     ],
 )
 def test_a_corrupt_or_mismatched_model_file_is_one_clear_line(tmp_path, content, message):
@@ -119,25 +119,29 @@ def test_tampered_weights_fail_their_checksum(tmp_path, own_model):
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("weights", "message"),
     [
-        ({"crfsuite": base64.b64encode(b"not zlib data").decode("ascii")}, "cannot be decompressed"),
-        ({"compression": "brotli"}, "compression this callqa does not read: 'brotli'"),
+        (b"not zlib data", "cannot be decompressed"),
+        (zlib.compress(b"crf")[:-3], "truncated"),
+        (zlib.compress(b"crf") + b"more", "bytes after them"),
+        (zlib.compress(b"\0" * (65 * 2**20)), "inflate past 64 MB"),
     ],
+    ids=["not-zlib", "truncated", "trailing-bytes", "zip-bomb"],
 )
-def test_weights_that_cannot_be_decompressed_are_one_clear_error(tmp_path, own_model, change, message):
+def test_weights_that_do_not_decompress_cleanly_are_one_clear_error(tmp_path, own_model, weights, message):
     document = json.loads(own_model.to_json())
-    document["weights"].update(change)
+    document["weights"]["crfsuite"] = base64.b64encode(weights).decode("ascii")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(document), encoding="utf-8")
     result = run("score", ROOT / "transcripts" / "01_broadband_good.txt", "--stage-model", bad)
     assert result.exit_code == 2 and message in result.stderr and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(f"callqa: error: {bad}: ")
 
 
-def test_a_model_file_without_compression_still_loads(tmp_path, own_model):
-    """Model files written before the weights were compressed carry the CRF file itself."""
+def test_a_model_file_of_the_uncompressed_format_still_loads(tmp_path, own_model):
+    """Model files written before the weights were compressed (format /1) carry the CRF file itself."""
     document = json.loads(own_model.to_json())
-    del document["weights"]["compression"]
+    document["format"] = "callqa.stage-model/1"
     document["weights"]["crfsuite"] = base64.b64encode(own_model.weights).decode("ascii")
     old = tmp_path / "old.json"
     old.write_text(json.dumps(document), encoding="utf-8")

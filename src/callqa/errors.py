@@ -41,9 +41,13 @@ class ModelError(CallqaError):
     """A trained model file that cannot be loaded: missing, corrupt, or of a format this callqa does not read."""
 
 
-def read_model_document(path: str | Path, expected_format: str, what: str, retrain: str) -> dict[str, Any]:
+def read_model_document(
+    path: str | Path, expected_format: str | tuple[str, ...], what: str, retrain: str
+) -> dict[str, Any]:
     """A trained model's JSON document, its `format` field checked: one ModelError line otherwise.
-    `what` names the kind of model in messages ("stage model"), `retrain` the command that makes one."""
+    `expected_format` is the format written now, or (it, older formats still read); `what` names the
+    kind of model in messages ("stage model"), `retrain` the command that makes one."""
+    formats = (expected_format,) if isinstance(expected_format, str) else expected_format
     name = str(path)
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -51,11 +55,11 @@ def read_model_document(path: str | Path, expected_format: str, what: str, retra
         raise ModelError(name, f"no such {what} file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(name, f"not a callqa {what} (not readable JSON: {exc})") from None
-    if not isinstance(document, dict) or document.get("format") != expected_format:
+    if not isinstance(document, dict) or document.get("format") not in formats:
         found = document.get("format") if isinstance(document, dict) else None
         raise ModelError(
             name,
-            f"not a {what} this callqa reads (format {found!r}, expected {expected_format!r})",
+            f"not a {what} this callqa reads (format {found!r}, expected {formats[0]!r})",
             hint=f"retrain it with this version: {retrain}",
         )
     return document
