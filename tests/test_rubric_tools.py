@@ -188,6 +188,7 @@ def test_schema_command_matches_the_shipped_schema_file_and_validates_the_rubric
     # ... and changes a parent's rule, script or check by its id alone (the README's example)
     overlay = {"extends": "default", "forbidden": [{"id": "forbidden.hedging", "deduct": 5}]}
     jsonschema.validate(overlay | {"checks": [{"id": "check.job_number_first", "enabled": False}]}, shipped)
+    jsonschema.validate({"extends": "default", "stages": [{"name": "转化", "description": "安抚"}]}, shipped)
     for entry, message in (({"deduct": 5}, "'id' is a required property"), ({"id": "x", "deduct": "5"}, "not of type")):
         with pytest.raises(jsonschema.ValidationError, match=message):
             jsonschema.validate({"extends": "default", "forbidden": [entry]}, shipped)

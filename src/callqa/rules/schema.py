@@ -731,23 +731,20 @@ def load_rubric(path: str | Path | None = None) -> tuple[Rubric, str]:
     return rubric, source
 
 
-#: The lists whose entries a child rubric merges into its parent's by `id`.
-_MERGED_BY_ID = ("forbidden", "recommended", "checks", "detectors")
-
-
 def rubric_json_schema() -> dict[str, Any]:
     """JSON Schema of the rubric format. A rubric that `extends` another needs none of the top-level
-    fields, so they are required only when `extends` is absent; and its rules, scripts, checks and
-    detectors need only an `id` (`{id: forbidden.pressure, enabled: false}` changes one field of the
-    parent's), so full entries are required only then too."""
+    fields, so they are required only when `extends` is absent; and the entries of the lists `_merge`
+    merges by key (stages by `name`, rules, scripts, checks and detectors by `id`) need only that key
+    (`{id: forbidden.pressure, enabled: false}` changes one field of the parent's), so full entries
+    are required only then too."""
     schema = Rubric.model_json_schema()
     required = schema.pop("required", [])
     full: dict[str, Any] = {}
     partial: dict[str, Any] = {}
-    for name in _MERGED_BY_ID:
+    for name, key in _LIST_KEYS.items():
         prop = schema["properties"][name]
         full[name] = {"items": prop.pop("items")}
-        partial[name] = {"items": _partial_entry(full[name]["items"], schema["$defs"])}
+        partial[name] = {"items": _partial_entry(full[name]["items"], schema["$defs"], key)}
     schema["if"] = {"not": {"required": ["extends"]}}
     schema["then"] = {"required": required, "properties": full}
     schema["else"] = {"properties": partial}
@@ -755,12 +752,12 @@ def rubric_json_schema() -> dict[str, Any]:
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
-def _partial_entry(item: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    """An entry that names its `id` and any fields of the entry kinds `item` stands for (a field
+def _partial_entry(item: dict[str, Any], defs: dict[str, Any], key: str) -> dict[str, Any]:
+    """An entry that names its `key` and any fields of the entry kinds `item` stands for (a field
     whose schema differs between kinds, such as a check's `kind`, is left open)."""
     refs = [item["$ref"]] if "$ref" in item else [option["$ref"] for option in item.get("oneOf", [])]
     properties: dict[str, Any] = {}
     for ref in refs:
         for field, field_schema in defs[ref.rsplit("/", 1)[-1]].get("properties", {}).items():
             properties[field] = field_schema if properties.get(field, field_schema) == field_schema else {}
-    return {"type": "object", "required": ["id"], "properties": properties}
+    return {"type": "object", "required": [key], "properties": properties}
