@@ -41,13 +41,10 @@ class ModelError(CallqaError):
     """A trained model file that cannot be loaded: missing, corrupt, or of a format this callqa does not read."""
 
 
-def read_model_document(
-    path: str | Path, expected_format: str | tuple[str, ...], what: str, retrain: str
-) -> dict[str, Any]:
+def read_model_document(path: str | Path, formats: tuple[str, ...], what: str, retrain: str) -> dict[str, Any]:
     """A trained model's JSON document, its `format` field checked: one ModelError line otherwise.
-    `expected_format` is the format written now, or (it, older formats still read); `what` names the
-    kind of model in messages ("stage model"), `retrain` the command that makes one."""
-    formats = (expected_format,) if isinstance(expected_format, str) else expected_format
+    `formats` are those this callqa reads, the one it writes first; `what` names the kind of model in
+    messages ("stage model"), `retrain` the command that makes one."""
     name = str(path)
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -127,7 +127,7 @@ class ForbiddenModel:
     def load(cls, path: str | Path) -> ForbiddenModel:
         name = str(path)
         document = read_model_document(
-            path, FORMAT, "forbidden-expression model", "callqa train forbidden DIR --out MODEL"
+            path, (FORMAT,), "forbidden-expression model", "callqa train forbidden DIR --out MODEL"
         )
         try:
             model = cls(
