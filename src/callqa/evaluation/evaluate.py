@@ -20,7 +20,7 @@ from callqa.evaluation.metrics import Counts
 from callqa.model import FORBIDDEN_CATEGORIES, STAGES, Report
 from callqa.rules.compiled import CompiledRubric
 from callqa.rules.detector import ForbiddenModel
-from callqa.rules.detector_features import agent_line_features
+from callqa.rules.detector_features import agent_line_features, call_context
 from callqa.rules.detector_training import TrainingLine, train_detector
 from callqa.scoring.pipeline import RUBRIC_MODEL, score_transcript
 from callqa.stages.model import StageModel
@@ -191,9 +191,11 @@ def detector_lines(calls: Sequence[LabelledCall]) -> list[TrainingLine]:
         if not call.has_line_labels:
             continue
         utterances = call.transcript.utterances
+        context = call_context(utterances)
         for i, (utterance, label) in enumerate(zip(utterances, call.labels, strict=True)):
             if utterance.role == "agent":
-                lines.append(TrainingLine(agent_line_features(utterances, i), label.forbidden, call.group))
+                features = agent_line_features(utterances, i, context=context)
+                lines.append(TrainingLine(features, label.forbidden, call.group))
     return lines
 
 

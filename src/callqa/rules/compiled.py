@@ -20,6 +20,7 @@ from callqa.errors import RubricError
 from callqa.model import Role, Utterance
 from callqa.rules.checks import compile_check
 from callqa.rules.detector import ForbiddenModel, Prediction, default_detector_path, load_detector
+from callqa.rules.detector_features import CallContext
 from callqa.rules.patterns import Pattern, PatternError, compile_pattern, fold_homophones
 from callqa.rules.schema import DetectorRule, ForbiddenRule, RecommendedScript, Rubric
 from callqa.rules.spans import near, script_key
@@ -98,10 +99,13 @@ class CompiledDetector:
     def lowest_threshold(self) -> float:
         return min((setting[0] for setting in self.categories.values()), default=1.0)
 
-    def flag(self, utterances: Sequence[Utterance], index: int) -> DetectorFlag | None:
-        """The verdict on utterance `index` in its call (scoring) or alone (a script line in lint)."""
+    def flag(
+        self, utterances: Sequence[Utterance], index: int, context: CallContext | None = None
+    ) -> DetectorFlag | None:
+        """The verdict on utterance `index` in its call (scoring) or alone (a script line in lint);
+        `context`, `call_context(utterances)`, when several lines of the call are judged."""
         model = self.model
-        features = model.line_features(utterances, index)
+        features = model.line_features(utterances, index, context)
         confidence = model.confidence(features)
         if confidence < self.lowest_threshold:
             return None  # most lines: no category could flag it, so the category model need not run

@@ -29,7 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from callqa.errors import ModelError, read_model_document
-from callqa.rules.detector_features import LineLike, agent_line_features, describe_feature
+from callqa.rules.detector_features import (
+    CallContext,
+    FeatureConfig,
+    LineLike,
+    call_context,
+    describe_feature,
+    feature_config,
+    line_features,
+)
 
 FORMAT = "callqa.forbidden-model/1"
 
@@ -61,12 +69,23 @@ class ForbiddenModel:
     features: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     path: str = "<memory>"
+    _feature_config: FeatureConfig | None = field(default=None, repr=False, compare=False)  # `features`, read once
 
     def threshold(self, category: str) -> float:
         return self.thresholds.get(category, self.thresholds.get("default", 0.5))
 
-    def line_features(self, utterances: Sequence[LineLike], index: int) -> dict[str, float]:
-        return agent_line_features(utterances, index, config=self.features)
+    @property
+    def feature_config(self) -> FeatureConfig:
+        if self._feature_config is None:
+            self._feature_config = feature_config(self.features)
+        return self._feature_config
+
+    def line_features(
+        self, utterances: Sequence[LineLike], index: int, context: CallContext | None = None
+    ) -> dict[str, float]:
+        """The features of line `index`; `context` is `call_context(utterances)`, given when several
+        lines of one call are scored."""
+        return line_features(utterances, index, self.feature_config, context or call_context(utterances))
 
     def confidence(self, features: Mapping[str, float]) -> float:
         """P(any forbidden expression) for a line's features: the cheap part, run on every agent line."""

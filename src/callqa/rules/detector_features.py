@@ -1,7 +1,7 @@
 """Features of one agent line in its call, for the forbidden-expression detector: pure functions with
 names a reviewer can read (`describe_feature` puts them in words).
 
-    agent_line_features(utterances, i, roles=None) -> dict[str, float]
+    agent_line_features(utterances, i, roles=None, context=None) -> dict[str, float]
 
 `utterances` is a sequence of objects with `.norm` (normalised text) and `.role`
 ('agent'|'customer'|'unknown'), e.g. callqa's Transcript.utterances; `roles` may override the roles
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict
 
 from callqa.rules.detector_patterns import fold, match_patterns
@@ -86,7 +87,7 @@ def ngrams(text: str, sizes: Sequence[int], prefix: str, out: dict[str, float], 
     out.update(grams)
 
 
-def _feature_config(config: Mapping[str, Any] | None) -> FeatureConfig:
+def feature_config(config: Mapping[str, Any] | None) -> FeatureConfig:
     """DEFAULT_CONFIG with `config` (a model's settings, as read from its JSON) over it."""
     if config is None:
         return DEFAULT_CONFIG
@@ -109,17 +110,36 @@ def _role_of(utterances: Sequence[LineLike], roles: Sequence[str] | None) -> Cal
     return lambda j: utterances[j].role
 
 
-def previous_customer(utterances: Sequence[LineLike], i: int, roles: Sequence[str] | None = None) -> str:
-    """The customer turn before line i (consecutive customer lines joined), '' if none."""
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What an agent line's features read from the rest of its call, gathered once per call: scoring
+    and training look at every agent line of a call, and gathering this per line cost time
+    quadratic in the call's length."""
+
+    previous_customer: tuple[str, ...]  # per line: the customer turn before it ('' if none)
+    agent_before: tuple[bool, ...]  # per line: the agent has spoken before it
+    heat: tuple[int, ...]  # per line: customer turns before it with emotion cues
+
+
+def call_context(utterances: Sequence[LineLike], roles: Sequence[str] | None = None) -> CallContext:
     role = _role_of(utterances, roles)
-    j = i - 1
-    while j >= 0 and role(j) != "customer":
-        j -= 1
-    parts: list[str] = []
-    while j >= 0 and role(j) == "customer" and len(parts) < 3:
-        parts.append(utterances[j].norm)
-        j -= 1
-    return "，".join(reversed(parts))
+    previous, agent_before, heat = [], [], []
+    turn: list[str] = []  # the customer's lines since the agent last spoke (the last three count)
+    last_turn = ""
+    agent_seen, heated = False, 0
+    for j in range(len(utterances)):
+        previous.append("，".join(turn[-3:]) if turn else last_turn)
+        agent_before.append(agent_seen)
+        heat.append(heated)
+        if role(j) == "customer":
+            turn.append(utterances[j].norm)
+            if "ctx:cust_emotion" in match_patterns(utterances[j].norm, "customer"):
+                heated += 1
+        else:
+            if turn:
+                last_turn, turn = "，".join(turn[-3:]), []
+            agent_seen = agent_seen or role(j) == "agent"
+    return CallContext(tuple(previous), tuple(agent_before), tuple(heat))
 
 
 def agent_line_features(
@@ -127,15 +147,21 @@ def agent_line_features(
     i: int,
     roles: Sequence[str] | None = None,
     config: Mapping[str, Any] | None = None,
+    context: CallContext | None = None,
 ) -> dict[str, float]:
     """Features of agent line i (see the module docstring for the names). `config` (stored in the
-    model JSON as "features") selects n-gram sizes and scaling; None = DEFAULT_CONFIG."""
-    cfg = _feature_config(config)
+    model JSON as "features") selects n-gram sizes and scaling; None = DEFAULT_CONFIG. `context`:
+    `call_context(utterances, roles)`, passed when features of several lines of one call are wanted."""
+    return line_features(utterances, i, feature_config(config), context or call_context(utterances, roles))
+
+
+def line_features(utterances: Sequence[LineLike], i: int, cfg: FeatureConfig, context: CallContext) -> dict[str, float]:
+    """`agent_line_features` with its settings read and its call's context gathered already."""
     text = utterances[i].norm
     f: dict[str, float] = {}
     line = _clean(text)
     ngrams("^" + line + "$", cfg["agent_n"], "c:", f, cfg["norm"])
-    prev = previous_customer(utterances, i, roles)
+    prev = context.previous_customer[i]
     if prev and cfg["prev_n"]:
         # the end of the turn is what the agent answers
         ngrams(_clean(prev)[-cfg["prev_chars"] :], cfg["prev_n"], "prev:", f, cfg["norm"])
@@ -156,16 +182,11 @@ def agent_line_features(
     f[f"neg:{min(3, len(_NEG.findall(line)))}"] = 1.0
     L = len(line)
     f["len:%s" % ("<8" if L < 8 else "<20" if L < 20 else "<45" if L < 45 else "45+")] = 1.0
-    role = _role_of(utterances, roles)
-    if not any(role(j) == "agent" for j in range(i)):
+    if not context.agent_before[i]:
         f["first_agent"] = 1.0
     if cfg["patterns"] and cfg["call_ctx"]:
         # how heated the call has been so far (customer turns before this line with emotion cues)
-        heat = sum(
-            1
-            for j in range(i)
-            if role(j) == "customer" and "ctx:cust_emotion" in match_patterns(utterances[j].norm, "customer")
-        )
+        heat = context.heat[i]
         f["call:heat_%s" % ("0" if heat == 0 else "1" if heat == 1 else "2-3" if heat <= 3 else "4+")] = 1.0
         if heat == 0:
             for p in pats:

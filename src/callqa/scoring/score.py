@@ -31,6 +31,7 @@ from callqa.model import (
 )
 from callqa.rules.checks import in_position, run_checks
 from callqa.rules.compiled import CompiledRubric, ScriptMatch
+from callqa.rules.detector_features import call_context
 from callqa.rules.schema import ForbiddenRule, RecommendedScript, Severity
 from callqa.rules.spans import occurrences
 
@@ -95,12 +96,13 @@ def _detector_findings(
     """What each trained detector flags on lines no phrase or pattern rule flagged already."""
     findings = []
     utterances, stages = transcript.utterances, segmentation.stages
+    context = call_context(utterances) if compiled.detectors else None
     for detector in compiled.detectors:
         rule, model = detector.rule, detector.model
         for utterance, stage in zip(utterances, stages, strict=True):
             if utterance.index in flagged or utterance.role not in rule.roles or stage not in rule.stages:
                 continue
-            verdict = detector.flag(utterances, utterance.index)
+            verdict = detector.flag(utterances, utterance.index, context)
             if verdict is None:
                 continue
             prediction = verdict.prediction
