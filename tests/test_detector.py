@@ -88,7 +88,7 @@ def test_the_detector_leaves_near_misses_alone():
     for text in [
         "系统显示可能是网络波动导致扣费失败，我现在帮您重新提交",
         "我们不可能让您白跑一趟",
-        "为了保障您的权益，本次通话会录音",
+        "温馨提示，为了服务质量本次通话会录音",
         "应该的，这是我们应该做的",
     ]:
         transcript = callqa.read_transcript(text=f"客户:你好\n客服:{text}\n", name="n.txt")
@@ -101,8 +101,8 @@ def test_empathy_that_repeats_an_angry_customers_complaint_is_not_coldness():
     rubric = callqa.load_rubric()
     detector = rubric.detectors[0]
     text = (
-        "客户:物业说归自来水公司管，自来水公司又说归物业管，我都一个礼拜早上没热水了！\n"
-        "客服:明白，两边都说不是自己的，您来回打电话，确实挺闹心的\n"
+        "客户:物业说归自来水公司管，自来水公司又说归物业管，我家都五天没热水用了！\n"
+        "客服:明白，两头都说不归自己，您打来打去，确实挺闹心的\n"
     )
     transcript = callqa.read_transcript(text=text, name="n.txt")
     prediction = detector.model.predict(detector.model.line_features(transcript.utterances, 1))
