@@ -204,6 +204,32 @@ def test_a_category_exception_leaves_a_line_the_model_would_flag_alone(tmp_path)
     assert result.exit_code == 2 and "NOSUCH" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_refusal_must_say_so_a_plain_fact_the_model_calls_one_is_left_alone(tmp_path):
+    """否定 `requires` a refusal word in the default rubric: the model's 否定 on a statement of fact is
+    dropped, a real refusal is still flagged, and a team can lift the condition."""
+    fact = tmp_path / "fact.txt"
+    fact.write_text("客户:我要退这个配件\n客服:这个配件原厂就是没有的，都是单独买的\n", encoding="utf-8")
+    refusal = tmp_path / "refusal.txt"
+    refusal.write_text("客户:能退吗\n客服:这个退不了的，已经超过七天了\n", encoding="utf-8")
+    model_findings = lambda path, rubric=None: [  # noqa: E731
+        f.category for f in callqa.score_file(path, rubric or callqa.load_rubric()).findings if f.source == "model"
+    ]
+    assert model_findings(fact) == []
+    assert model_findings(refusal) == ["否定"]
+    lifted = tmp_path / "team.yaml"
+    lifted.write_text(
+        "extends: default\ndetectors:\n  - id: forbidden.model\n    categories:\n"
+        "      否定: {deduct: 16, requires: []}\n",
+        encoding="utf-8",
+    )
+    assert model_findings(fact, callqa.load_rubric(lifted)) == ["否定"]  # the shipped model does call it one
+    broken = tmp_path / "broken.yaml"
+    text = lifted.read_text(encoding="utf-8")
+    broken.write_text(text.replace("requires: []", "requires: ['$NOSUCH 不']"), encoding="utf-8")
+    result = run("score", fact, "--rubric", broken)
+    assert result.exit_code == 2 and "NOSUCH" in result.stderr and "Traceback" not in result.stderr
+
+
 def _lines(easy: int, hard: list[tuple[float, bool]], hard_groups: int):
     """(probabilities, labels, groups): `easy` groups with one violation at 0.9 and two innocent
     lines at 0.1, and `hard_groups` groups of the (probability, is_violation) lines `hard`."""

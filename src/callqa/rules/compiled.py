@@ -94,6 +94,8 @@ class CompiledDetector:
     categories: dict[str, tuple[float, float, str, str | None]]
     #: category -> the rubric's exception patterns: a line one matches is not flagged for it.
     exceptions: dict[str, tuple[Pattern, ...]] = field(default_factory=dict)
+    #: category -> the rubric's required patterns: a line none matches is not flagged for it.
+    requirements: dict[str, tuple[Pattern, ...]] = field(default_factory=dict)
 
     @property
     def lowest_threshold(self) -> float:
@@ -113,7 +115,11 @@ class CompiledDetector:
         setting = self.categories.get(category)
         if setting is None or confidence < setting[0]:
             return None
-        if any(e.spans(utterances[index].norm) for e in self.exceptions.get(category, ())):
+        norm = utterances[index].norm
+        if any(e.spans(norm) for e in self.exceptions.get(category, ())):
+            return None
+        required = self.requirements.get(category)
+        if required and not any(r.spans(norm) for r in required):
             return None
         _, deduct, message, suggestion = setting
         prediction = Prediction(category, confidence, probability, model.drivers(features))  # only when flagged
@@ -222,7 +228,12 @@ class CompiledRubric:
             for name, setting in rule.categories.items()
             if setting.exceptions
         }
-        return CompiledDetector(rule, model, categories, exceptions)
+        requirements: dict[str, tuple[Pattern, ...]] = {
+            name: tuple(compile_pattern(r, self.rubric.classes) for r in setting.requires)
+            for name, setting in rule.categories.items()
+            if setting.requires
+        }
+        return CompiledDetector(rule, model, categories, exceptions, requirements)
 
     def with_detector_model(self, model: ForbiddenModel) -> CompiledRubric:
         """This rubric with every detector rule using `model` (leave-one-group-out evaluation)."""
@@ -267,6 +278,7 @@ class CompiledRubric:
         patterns = [p for c in self.rules for p in (*c.patterns, *c.exceptions)]
         patterns += [p for group in self._script_patterns for p in group]
         patterns += [p for d in self.detectors for group in d.exceptions.values() for p in group]
+        patterns += [p for d in self.detectors for group in d.requirements.values() for p in group]
         for pattern in patterns:
             pattern.regex  # noqa: B018 - the property compiles it
 

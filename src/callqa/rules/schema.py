@@ -327,8 +327,12 @@ class DetectorCategory(_Model):
     #: Patterns (README "Patterns") of what makes a line not this category whatever the model says,
     #: e.g. a concrete alternative in the same line after 没办法: a team's correction, as data.
     exceptions: list[NonEmptyText] = []
+    #: Patterns one of which a line must contain to be this category, whatever the model says: what
+    #: the category is made of (a flat refusal says 不能, 办不了, 没得谈 …), so that a plain statement of
+    #: fact the model scores high is not flagged as one. Empty: no such condition.
+    requires: list[NonEmptyText] = []
 
-    _check_exceptions = field_validator("exceptions")(_check_patterns)
+    _check_exceptions = field_validator("exceptions", "requires")(_check_patterns)
 
 
 class DetectorRule(_Model):
@@ -631,8 +635,9 @@ def _undefined_classes(rubric: Rubric) -> list[tuple[tuple[str | int, ...], str]
         used += [(("recommended", i, "patterns", j), script.id, p) for j, p in enumerate(script.patterns)]
     for i, detector in enumerate(rubric.detectors):
         for category, setting in detector.categories.items():
-            where = ("detectors", i, "categories", category, "exceptions")
-            used += [((*where, j), detector.id, p) for j, p in enumerate(setting.exceptions)]
+            for field in ("exceptions", "requires"):
+                where = ("detectors", i, "categories", category, field)
+                used += [((*where, j), detector.id, p) for j, p in enumerate(getattr(setting, field))]
     errors = []
     for loc, rule_id, pattern in used:
         missing = class_names(pattern) - set(rubric.classes)
