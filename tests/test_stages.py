@@ -217,6 +217,26 @@ def test_eval_reports_every_figure_per_group_and_overall(tmp_path):
     assert run("eval", tmp_path, "--min-accuracy", "0.999").exit_code == 1
 
 
+def test_eval_gives_each_target_ratio_an_interval_that_narrows_with_more_calls(tmp_path):
+    """The 95 % bootstrap interval over calls: around the figure, the same on every run, and what
+    tells two close figures apart on ten calls a writer."""
+    from callqa.evaluation.metrics import ratio_interval
+
+    calls = [(18, 20), (15, 20), (20, 20), (10, 20), (17, 20)]
+    low, high = ratio_interval(calls)
+    assert low < 80 / 100 < high and low >= 0.5 and high <= 1.0
+    assert ratio_interval(calls) == (low, high)
+    wide, narrow = ratio_interval(calls[:3]), ratio_interval(calls * 8)
+    assert narrow[1] - narrow[0] < wide[1] - wide[0]
+    assert ratio_interval(calls[:1]) is None and ratio_interval([(0, 0), (0, 0)]) is None
+
+    shutil.copytree(STAGES_DIR / "heldout", tmp_path / "heldout")
+    report = json.loads(run("eval", tmp_path, "--stage-model", "cues", "--format", "json").stdout)
+    figures = report["overall"]["stages"]["model"]
+    low, high = figures["utterance_accuracy_ci95"]
+    assert low <= figures["utterance_accuracy"] <= high < 1.0
+
+
 @pytest.fixture
 def stage_training(monkeypatch):
     """The groups of the calls each stage model of an evaluation was trained on, in order."""

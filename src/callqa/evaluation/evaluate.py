@@ -71,9 +71,14 @@ class Figures:
         exact = [metrics.boundary_hits(c.gold_stages, c.predicted[segmenter], 0) for c in self.calls]
         near = [metrics.boundary_hits(c.gold_stages, c.predicted[segmenter], 1) for c in self.calls]
         boundaries = sum(total for _, total in exact)
+        per_call = [
+            (sum(g == p for g, p in zip(c.gold_stages, c.predicted[segmenter], strict=True)), len(c.gold_stages))
+            for c in self.calls
+        ]
         return {
             "utterances": len(gold),
             "utterance_accuracy": _share(sum(g == p for g, p in zip(gold, predicted, strict=True)), len(gold)),
+            "utterance_accuracy_ci95": _interval(per_call),
             "boundary_exact": _share(sum(found for found, _ in exact), boundaries),
             "boundary_within_1": _share(sum(found for found, _ in near), boundaries),
             "kappa": _round(cohen_kappa(zip(gold, predicted, strict=True))),
@@ -92,6 +97,17 @@ class Figures:
             flagged = {i for i in c.flagged if i in c.agent_lines}
             total += Counts(len(flagged & set(c.gold_forbidden)), len(flagged), len(c.gold_forbidden))
         return total
+
+    def forbidden_intervals(self) -> dict[str, list[float] | None]:
+        """95 % bootstrap intervals (over calls) of forbidden precision and recall."""
+        per_call = []
+        for c in self.line_labelled:
+            flagged = {i for i in c.flagged if i in c.agent_lines}
+            per_call.append((len(flagged & set(c.gold_forbidden)), len(flagged), len(c.gold_forbidden)))
+        return {
+            "precision_ci95": _interval([(hits, flagged) for hits, flagged, _ in per_call]),
+            "recall_ci95": _interval([(hits, gold) for hits, _, gold in per_call]),
+        }
 
     def forbidden_by_category(self) -> dict[str, Counts]:
         """Category-exact: a flag counts for its category only where the gold has that category."""
@@ -134,6 +150,7 @@ class Figures:
         if self.line_labelled:
             result["forbidden"] = {
                 **self.forbidden().to_dict(),
+                **self.forbidden_intervals(),
                 "near_misses_flagged": _round(self.near_miss_flag_rate()),
                 "near_misses": sum(len(c.near_misses) for c in self.line_labelled),
                 "per_category": {k: v.to_dict() for k, v in self.forbidden_by_category().items()},
@@ -164,6 +181,11 @@ class Evaluation:
             "overall": self.overall.to_dict(),
             "trained_on_calls": self.trained_on,
         }
+
+
+def _interval(parts: Sequence[tuple[int, int]]) -> list[float] | None:
+    found = metrics.ratio_interval(parts)
+    return list(found) if found is not None else None
 
 
 def _share(part: int, whole: int) -> float | None:

@@ -20,6 +20,13 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
+def _with_interval(value: float | None, interval: list[float] | None) -> str:
+    """A ratio and, under it, its 95 % interval (bootstrap over calls) in whole percent."""
+    if value is None or interval is None:
+        return _pct(value)
+    return f"{value:.1%}\n{interval[0]:.0%}–{interval[1]:.0%}"
+
+
 def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:+.2f}"
 
@@ -51,7 +58,10 @@ def render_evaluation(result: Evaluation, console: Console) -> None:
             f = figures.stage_figures(segmenter)
             if len(cells) == 2:
                 cells.append(str(f["utterances"]))
-            cells.append(_pct(f["utterance_accuracy"]))
+            if segmenter == "model":
+                cells.append(_with_interval(f["utterance_accuracy"], f["utterance_accuracy_ci95"]))
+            else:
+                cells.append(_pct(f["utterance_accuracy"]))
             if segmenter == "model":
                 cells += [
                     _pct(f["boundary_exact"]),
@@ -78,10 +88,11 @@ def render_evaluation(result: Evaluation, console: Console) -> None:
             if not figures.line_labelled:
                 continue
             forbidden, recommended = figures.forbidden(), figures.recommended()
+            intervals = figures.forbidden_intervals()
             findings.add_row(
                 name,
-                _pct(forbidden.precision),
-                _pct(forbidden.recall),
+                _with_interval(forbidden.precision, intervals["precision_ci95"]),
+                _with_interval(forbidden.recall, intervals["recall_ci95"]),
                 _pct(forbidden.f1),
                 _pct(figures.near_miss_flag_rate()),
                 _pct(recommended.recall),
@@ -116,3 +127,9 @@ def render_evaluation(result: Evaluation, console: Console) -> None:
         )
     console.print(per_stage)
     console.print(Text("行: 标注的阶段; →列: 预测的阶段", style="dim"))
+    console.print(
+        Text(
+            "准确率、精确率、召回率下方为 95% 区间(按通话自助抽样): 两个区间重叠较多时, 差异可能只是抽样波动",
+            style="dim",
+        )
+    )
