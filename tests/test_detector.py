@@ -223,6 +223,10 @@ def test_a_refusal_must_say_so_a_plain_fact_the_model_calls_one_is_left_alone(tm
         encoding="utf-8",
     )
     assert model_findings(fact, callqa.load_rubric(lifted)) == ["否定"]  # the shipped model does call it one
+    # a child that only changes the points keeps the parent's requires (categories merge setting by setting)
+    points_only = tmp_path / "points.yaml"
+    points_only.write_text(lifted.read_text(encoding="utf-8").replace(", requires: []", ""), encoding="utf-8")
+    assert model_findings(fact, callqa.load_rubric(points_only)) == []
     broken = tmp_path / "broken.yaml"
     text = lifted.read_text(encoding="utf-8")
     broken.write_text(text.replace("requires: []", "requires: ['$NOSUCH 不']"), encoding="utf-8")
@@ -266,3 +270,37 @@ def test_of_thresholds_with_the_same_recall_the_one_with_fewer_false_alarms_is_c
     args = _lines(6, [(0.8, True), (0.75, True), (0.72, True), (0.7, True), (0.6, False)], 4)
     threshold = _threshold(*args, 0.9, 0.5)[0]
     assert 0.6 < threshold <= 0.7
+
+
+def test_a_lines_call_context_is_the_customer_turn_before_it_whatever_lies_between():
+    """call_context gathers once per call what each line's features read from the call: the customer's
+    last turn before the line (its last three lines, across system or unknown lines in between),
+    whether the agent spoke before, and how many customer turns before it showed emotion."""
+    from types import SimpleNamespace
+
+    from callqa.rules.detector_features import call_context
+
+    script = [
+        ("customer", "你好"),
+        ("customer", "我的网断了"),
+        ("customer", "断了三天了"),
+        ("customer", "气死我了!"),
+        ("system", "[转接中]"),
+        ("agent", "您好"),
+        ("unknown", "嗯"),
+        ("agent", "我看一下"),
+        ("customer", "快点"),
+        ("agent", "好的"),
+    ]
+    lines = [SimpleNamespace(role=role, norm=text) for role, text in script]
+    context = call_context(lines)
+    assert context.previous_customer[0] == ""
+    assert context.previous_customer[5] == "我的网断了，断了三天了，气死我了!"  # the last three of the turn
+    assert context.previous_customer[7] == context.previous_customer[5]  # across system and unknown lines
+    assert context.previous_customer[9] == "快点"
+    assert context.agent_before[5] is False and context.agent_before[7] is True
+    assert context.heat[3] == 0 and context.heat[5] == 1  # 「气死我了!」 shows emotion
+    # a roles override is read instead of the lines' own roles
+    overridden = call_context(lines, roles=["agent"] + [role for role, _ in script[1:]])
+    assert overridden.agent_before[1] is True
+

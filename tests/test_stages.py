@@ -235,6 +235,11 @@ def test_eval_gives_each_target_ratio_an_interval_that_narrows_with_more_calls(t
     figures = report["overall"]["stages"]["model"]
     low, high = figures["utterance_accuracy_ci95"]
     assert low <= figures["utterance_accuracy"] <= high < 1.0
+    # forbidden precision and recall each get their own (line-labelled calls)
+    forbidden = json.loads(run("eval", OWN_CALLS / "complaints", "--format", "json").stdout)["overall"]["forbidden"]
+    for name in ("precision", "recall"):
+        low, high = forbidden[f"{name}_ci95"]
+        assert low <= forbidden[name] <= high
 
 
 @pytest.fixture

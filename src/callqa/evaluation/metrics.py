@@ -140,8 +140,9 @@ def ratio_interval(
     """A percentile-bootstrap interval of sum(part) / sum(whole) over the calls' (part, whole) pairs,
     resampling calls (the unit that varies: a writer's calls, not their utterances, are the sample).
     Seeded, so the same calls give the same interval. None with fewer than two calls or nothing to
-    divide by."""
-    if len(parts) < 2 or not sum(whole for _, whole in parts):
+    divide by. A group with no error at all gets a zero-width interval (1.0, 1.0): no resample can
+    show otherwise, which says the calls are few, not that the figure is certain."""
+    if sum(1 for _, whole in parts if whole) < 2:
         return None
     rng = random.Random(seed)
     count = len(parts)
@@ -151,6 +152,8 @@ def ratio_interval(
         whole = sum(w for _, w in sample)
         if whole:
             ratios.append(sum(p for p, _ in sample) / whole)
+    if not ratios:
+        return None
     ratios.sort()
     tail = (1 - level) / 2
     low = ratios[int(tail * (len(ratios) - 1))]

@@ -69,7 +69,8 @@ class ForbiddenModel:
     features: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     path: str = "<memory>"
-    _feature_config: FeatureConfig | None = field(default=None, repr=False, compare=False)  # `features`, read once
+    #: `features`, read once
+    _feature_config: FeatureConfig | None = field(default=None, init=False, repr=False, compare=False)
 
     def threshold(self, category: str) -> float:
         return self.thresholds.get(category, self.thresholds.get("default", 0.5))

@@ -592,8 +592,19 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> tuple[dict[str, Any
                 i = position[item[id_key]]
                 merged_item = {**items[i], **item}
                 if isinstance(item.get("categories"), dict) and isinstance(items[i].get("categories"), dict):
-                    # A detector's categories by name, as classes: a child sets or adds some, keeps the rest.
-                    merged_item["categories"] = {**items[i]["categories"], **item["categories"]}
+                    # A detector's categories by name, as classes: a child sets or adds some, keeps the rest;
+                    # and within a category, the settings it names (a child's {deduct: 10} keeps the
+                    # parent's exceptions and requires; `requires: []` lifts them explicitly).
+                    parents = items[i]["categories"]
+                    merged_item["categories"] = {
+                        **parents,
+                        **{
+                            name: {**parents[name], **setting}
+                            if isinstance(setting, dict) and isinstance(parents.get(name), dict)
+                            else setting
+                            for name, setting in item["categories"].items()
+                        },
+                    }
                 items[i] = merged_item
                 origin[i] = child_index
             else:
