@@ -303,4 +303,3 @@ def test_a_lines_call_context_is_the_customer_turn_before_it_whatever_lies_betwe
     # a roles override is read instead of the lines' own roles
     overridden = call_context(lines, roles=["agent"] + [role for role, _ in script[1:]])
     assert overridden.agent_before[1] is True
-
