@@ -71,13 +71,13 @@ class Figures:
         exact = [metrics.boundary_hits(c.gold_stages, c.predicted[segmenter], 0) for c in self.calls]
         near = [metrics.boundary_hits(c.gold_stages, c.predicted[segmenter], 1) for c in self.calls]
         boundaries = sum(total for _, total in exact)
-        per_call = [
+        per_call = [  # (utterances right, utterances) of each call: the accuracy and its interval
             (sum(g == p for g, p in zip(c.gold_stages, c.predicted[segmenter], strict=True)), len(c.gold_stages))
             for c in self.calls
         ]
         return {
             "utterances": len(gold),
-            "utterance_accuracy": _share(sum(g == p for g, p in zip(gold, predicted, strict=True)), len(gold)),
+            "utterance_accuracy": _share(sum(right for right, _ in per_call), len(gold)),
             "utterance_accuracy_ci95": _interval(per_call),
             "boundary_exact": _share(sum(found for found, _ in exact), boundaries),
             "boundary_within_1": _share(sum(found for found, _ in near), boundaries),
@@ -90,23 +90,24 @@ class Figures:
     def line_labelled(self) -> list[CallScore]:
         return [c for c in self.calls if c.has_line_labels]
 
-    def forbidden(self) -> Counts:
-        """Agent lines flagged, whatever the category, against agent lines the gold marks."""
-        total = Counts()
-        for c in self.line_labelled:
-            flagged = {i for i in c.flagged if i in c.agent_lines}
-            total += Counts(len(flagged & set(c.gold_forbidden)), len(flagged), len(c.gold_forbidden))
-        return total
-
-    def forbidden_intervals(self) -> dict[str, list[float] | None]:
-        """95 % bootstrap intervals (over calls) of forbidden precision and recall."""
+    def _forbidden_per_call(self) -> list[Counts]:
+        """Per line-labelled call: agent lines flagged, whatever the category, against those the gold marks."""
         per_call = []
         for c in self.line_labelled:
             flagged = {i for i in c.flagged if i in c.agent_lines}
-            per_call.append((len(flagged & set(c.gold_forbidden)), len(flagged), len(c.gold_forbidden)))
+            per_call.append(Counts(len(flagged & set(c.gold_forbidden)), len(flagged), len(c.gold_forbidden)))
+        return per_call
+
+    def forbidden(self) -> Counts:
+        """Agent lines flagged, whatever the category, against agent lines the gold marks."""
+        return sum(self._forbidden_per_call(), Counts())
+
+    def forbidden_intervals(self) -> dict[str, list[float] | None]:
+        """95 % bootstrap intervals (over calls) of forbidden precision and recall."""
+        per_call = self._forbidden_per_call()
         return {
-            "precision_ci95": _interval([(hits, flagged) for hits, flagged, _ in per_call]),
-            "recall_ci95": _interval([(hits, gold) for hits, _, gold in per_call]),
+            "precision_ci95": _interval([(c.hits, c.predicted) for c in per_call]),
+            "recall_ci95": _interval([(c.hits, c.gold) for c in per_call]),
         }
 
     def forbidden_by_category(self) -> dict[str, Counts]:

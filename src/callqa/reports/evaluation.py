@@ -58,12 +58,11 @@ def render_evaluation(result: Evaluation, console: Console) -> None:
             f = figures.stage_figures(segmenter)
             if len(cells) == 2:
                 cells.append(str(f["utterances"]))
-            if segmenter == "model":
-                cells.append(_with_interval(f["utterance_accuracy"], f["utterance_accuracy_ci95"]))
-            else:
+            if segmenter != "model":
                 cells.append(_pct(f["utterance_accuracy"]))
-            if segmenter == "model":
+            else:
                 cells += [
+                    _with_interval(f["utterance_accuracy"], f["utterance_accuracy_ci95"]),
                     _pct(f["boundary_exact"]),
                     _pct(f["boundary_within_1"]),
                     "—" if f["kappa"] is None else f"{f['kappa']:.2f}",

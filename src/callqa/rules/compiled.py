@@ -223,17 +223,15 @@ class CompiledRubric:
             suggestion = setting.suggestion or (phrase_rule.suggestion if phrase_rule else None)
             threshold = setting.threshold if setting.threshold is not None else model.threshold(name)
             categories[name] = (threshold, setting.deduct, message, suggestion)
-        exceptions: dict[str, tuple[Pattern, ...]] = {
-            name: tuple(compile_pattern(e, self.rubric.classes) for e in setting.exceptions)
-            for name, setting in rule.categories.items()
-            if setting.exceptions
-        }
-        requirements: dict[str, tuple[Pattern, ...]] = {
-            name: tuple(compile_pattern(r, self.rubric.classes) for r in setting.requires)
-            for name, setting in rule.categories.items()
-            if setting.requires
-        }
-        return CompiledDetector(rule, model, categories, exceptions, requirements)
+
+        def patterns(field: str) -> dict[str, tuple[Pattern, ...]]:  # category -> its `exceptions` or `requires`
+            return {
+                name: tuple(compile_pattern(p, self.rubric.classes) for p in getattr(setting, field))
+                for name, setting in rule.categories.items()
+                if getattr(setting, field)
+            }
+
+        return CompiledDetector(rule, model, categories, patterns("exceptions"), patterns("requires"))
 
     def with_detector_model(self, model: ForbiddenModel) -> CompiledRubric:
         """This rubric with every detector rule using `model` (leave-one-group-out evaluation)."""
