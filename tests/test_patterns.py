@@ -103,6 +103,19 @@ def test_each_operator_hits_and_misses(compiled, rule):
         assert rule not in hits(compiled, text), f"{rule} should not match {text!r}"
 
 
+def test_a_phrase_rule_and_a_pattern_rule_on_the_same_words_both_hit(tmp_path):
+    # a pattern is tried only where the automaton finds a literal it requires; the phrase 我这边 of
+    # one rule is such a literal of another rule's pattern, and neither may hide the other
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        RUBRIC + "  - id: t.phrase\n    category: 推诿\n    phrases: [我这边]\n    deduct: 5\n    message: m\n",
+        encoding="utf-8",
+    )
+    both = compile_rubric(path)
+    assert {"t.phrase", "t.ordered_gap"} <= hits(both, "这个我这边管不了")
+    assert hits(both, "这个我这边帮您办") & {"t.phrase", "t.ordered_gap"} == {"t.phrase"}
+
+
 def test_a_pattern_hit_points_at_the_words_in_the_original_text(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text(RUBRIC, encoding="utf-8")

@@ -57,6 +57,10 @@ class CompiledMatch:
         assert terms is not None  # Match's validator: the operator found is set (and at_least comes with of)
         self.children = [CompiledMatch(term, classes) for term in terms]
         self.at_least = match.at_least or 0  # read only when op is at_least, which the validator makes >= 1
+        # Most operators list plain phrases (a trigger's dozens of ways to say "I waited"): those are
+        # tested in place, without a call per phrase for the many lines that hold none of them.
+        plain = all(child.op == "phrase" for child in self.children)
+        self.phrases = tuple(child.phrase for child in self.children) if plain else None
 
     def spans(self, text: str) -> list[Span] | None:
         if self.op == "phrase":
@@ -68,7 +72,10 @@ class CompiledMatch:
                 return None
             found = [m.span() for m in self.regex.finditer(text) if m.end() > m.start()]
             return found or None
-        results = [child.spans(text) for child in self.children]
+        if self.phrases is not None:
+            results = [occurrences(text, p) if p and p in text else None for p in self.phrases]
+        else:
+            results = [child.spans(text) for child in self.children]
         hits = [r for r in results if r is not None]
         if self.op == "none":
             return [] if not hits else None
