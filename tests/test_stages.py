@@ -451,3 +451,31 @@ def test_upset_and_soothing_words_are_features_of_new_models_only():
     old_settings = {k: v for k, v in DEFAULT_SETTINGS["features"].items() if k != "upset"}
     old = call_features(call, [frozenset(), frozenset()], old_settings)
     assert "customer_upset" not in old[0] and "agent_manages" not in old[1]
+
+
+def test_requests_and_ways_out_mark_where_agreement_starts_in_new_models_only():
+    """The customer asking for an action and the agent offering one (where the guideline starts 协议)
+    are features, and so are the turns since the first of each; an older model's settings lack the key
+    and see none of them."""
+    from callqa.stages.features import call_features, describe_feature
+    from callqa.stages.training import DEFAULT_SETTINGS
+
+    class Line:
+        def __init__(self, role, norm):
+            self.role, self.norm = role, norm
+
+    call = [
+        Line("customer", "停水一整天了,你们就不能先派辆水车过来吗"),
+        Line("agent", "我这边帮您登记,两小时之内给您回电"),
+        Line("customer", "好的"),
+    ]
+    none = [frozenset()] * 3
+    new = call_features(call, none, DEFAULT_SETTINGS["features"])
+    assert "customer_request" in new[0] and "agent_solution" in new[1]
+    assert "since_request:1" in new[1] and "since_solution:1" in new[2] and "since_request:2" in new[2]
+    assert not any(name.startswith("since_") and "request" in name for name in new[0])
+    assert describe_feature("since_request:1") == "客户第一次提出要求之后第 1 句"
+    assert describe_feature("agent_solution") == "客服给出办法"
+    old_settings = {k: v for k, v in DEFAULT_SETTINGS["features"].items() if k != "requests"}
+    old = call_features(call, none, old_settings)
+    assert not any("request" in name or "solution" in name for row in old for name in row)

@@ -54,9 +54,13 @@ DEFAULT_FEATURES: dict[str, int | bool] = {
     # {role}_upset and agent_manages: a wider lexicon of being upset and of handling it (转化). Off
     # in models trained before it existed (their settings lack the key), so they see what they saw.
     "upset": False,
+    # {role}_request / {role}_solution and turns since the customer's first request and the agent's
+    # first way out: where the labelling guideline starts 协议 ("the first concrete solution, offer or
+    # deadline, or the customer's request for an action"). Off in models trained before it existed.
+    "requests": False,
 }
 #: What `callqa train stages` uses now (DEFAULT_FEATURES is what an older model's settings omit).
-TRAINING_FEATURES: dict[str, int | bool] = {**DEFAULT_FEATURES, "upset": True}
+TRAINING_FEATURES: dict[str, int | bool] = {**DEFAULT_FEATURES, "upset": True, "requests": True}
 
 # --- text folding -----------------------------------------------------------------------------
 
@@ -92,6 +96,16 @@ _UPSET = re.compile(
 _MANAGES = re.compile(
     r"理解|明白您|换谁|搁谁|谁都会|确实|心情|别着急|别急|您消消气|消消气|您听我说|你听我说|我跟您说|我跟你说|"
     r"不是这个意思|规定就是|没办法|说实话|您先别|请您放心|您放心"
+)
+# Asking for an action (能不能…, 你们就不能…吗, 帮我…, 给个说法) and offering a way out (您先…, 我帮您…,
+# 给您重新…, 建议您…, 之内): domain phrases from the guideline's definition of 协议, not any writer's calls.
+_REQUEST = re.compile(
+    r"就不能|不能.{0,8}吗|能不能|可不可以|行不行|不就行了|帮我|给我|我要|我想要|怎么算|退给我|给个说法|怎么补|要怎么|"
+    r"那怎么"
+)
+_SOLUTION = re.compile(
+    r"您(?:先|可以|需要|得|要|就)|需要您|请您|我(?:这边|现在|马上|先)?(?:帮|给)您|"
+    r"给您(?:办|处理|申请|安排|登记|改|补|退|重新|发)|可以(?:帮|给)您|建议您|这样吧|之内|以内"
 )
 
 
@@ -227,6 +241,8 @@ def call_features(
     cust_cues_before: dict[str, None] = {}
     emotion_before = False
     thanks_before = False
+    requests = bool(opt["requests"])
+    first_request: dict[str, int] = {}  # "request" / "solution" -> the utterance that first showed it
     for i in range(count):
         f: dict[str, float] = {"bias": 1.0}
         role = roles[i]
@@ -304,6 +320,15 @@ def call_features(
         if opt["anchors"]:
             for anchor, j in first_seen.items():
                 f[f"since_{anchor}:{_bucket(i - j, _TURN_EDGES)}"] = 1.0
+        if requests:
+            for name, regex in (("request", _REQUEST), ("solution", _SOLUTION)):
+                if regex.search(text):
+                    f[f"{role}_{name}"] = 1.0
+            for name, j in first_request.items():
+                f[f"since_{name}:{_bucket(i - j, _TURN_EDGES)}"] = 1.0
+            for name, who in (("request", "customer"), ("solution", "agent")):
+                if name not in first_request and role == who and f"{who}_{name}" in f:
+                    first_request[name] = i
         rows.append(f)
 
         # Anchors seen up to and including this utterance (used from the next one on).
@@ -371,7 +396,13 @@ _FLAG_WORDS = {
     "relpos": "在通话中的相对位置",
     "relpos^2": "在通话中的相对位置(平方)",
 }
-_ANCHOR_WORDS = {"offer": "第一次给出方案或时间", "emotion": "客户第一次表达情绪", "thanks": "第一次道谢或道别"}
+_ANCHOR_WORDS = {
+    "offer": "第一次给出方案或时间",
+    "emotion": "客户第一次表达情绪",
+    "thanks": "第一次道谢或道别",
+    "request": "客户第一次提出要求",
+    "solution": "客服第一次给出办法",
+}
 
 
 def describe_feature(name: str) -> str:
@@ -420,6 +451,8 @@ def describe_feature(name: str) -> str:
             "anything_else": "问还有没有别的问题",
             "emotion": "表达情绪",
             "upset": "表达不满",
+            "request": "提出要求",
+            "solution": "给出办法",
         }
         if rest in words:
             return f"{who}{words[rest]}"
