@@ -200,3 +200,16 @@ def test_a_reported_findings_points_before_caps_are_the_scorers_own(monkeypatch,
         assert [scoring.points_before_caps(f.kind, f.severity, f.nominal_points) for f in report.findings] == [
             item.points for item in given[0]
         ], sample.name
+
+
+def test_a_plain_enquiry_with_no_agreement_is_not_docked_for_a_time_commitment(write, default_rubric):
+    """The default rubric asks for a concrete time in 协议; a call that never reaches 协议 (a question
+    answered in 切入) has nothing to put a time on, and one that does and gives none loses the points."""
+    enquiry = "## 问候\n客服:您好,很高兴为您服务\n## 切入\n客户:请问你们营业厅几点关门\n客服:晚上六点关门\n"
+    report = score_file(write("enquiry.txt", enquiry), default_rubric)
+    commitment = next(f for f in report.findings if f.rule == "recommended.time_commitment")
+    assert (commitment.points, commitment.utterance) == (8, None)
+    vague = enquiry + "## 协议\n客户:那我的宽带什么时候修\n客服:我们会安排师傅处理的\n"
+    report = score_file(write("vague.txt", vague), default_rubric)
+    commitment = next(f for f in report.findings if f.rule == "recommended.time_commitment")
+    assert commitment.points == 0 and commitment.nominal_points == 8
