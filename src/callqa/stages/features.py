@@ -54,7 +54,7 @@ DEFAULT_FEATURES: dict[str, int | bool] = {
     # {role}_upset and agent_manages: a wider lexicon of being upset and of handling it (转化). Off
     # in models trained before it existed (their settings lack the key), so they see what they saw.
     "upset": False,
-    # {role}_request / {role}_solution and turns since the customer's first request and the agent's
+    # {role}_request / {role}_solution, and as anchors the customer's first request and the agent's
     # first way out: where the labelling guideline starts 协议 ("the first concrete solution, offer or
     # deadline, or the customer's request for an action"). Off in models trained before it existed.
     "requests": False,
@@ -241,8 +241,6 @@ def call_features(
     cust_cues_before: dict[str, None] = {}
     emotion_before = False
     thanks_before = False
-    requests = bool(opt["requests"])
-    first_request: dict[str, int] = {}  # "request" / "solution" -> the utterance that first showed it
     for i in range(count):
         f: dict[str, float] = {"bias": 1.0}
         role = roles[i]
@@ -279,6 +277,10 @@ def call_features(
                     f[f"{role}_upset"] = 1.0
                 if role == "agent" and "manages" in lexical:
                     f["agent_manages"] = 1.0
+            if opt["requests"]:
+                for name in ("request", "solution"):
+                    if name in lexical:
+                        f[f"{role}_{name}"] = 1.0
             if thanks_before:
                 f["thanks_before"] = 1.0
             if emotion_before:
@@ -320,15 +322,6 @@ def call_features(
         if opt["anchors"]:
             for anchor, j in first_seen.items():
                 f[f"since_{anchor}:{_bucket(i - j, _TURN_EDGES)}"] = 1.0
-        if requests:
-            for name, regex in (("request", _REQUEST), ("solution", _SOLUTION)):
-                if regex.search(text):
-                    f[f"{role}_{name}"] = 1.0
-            for name, j in first_request.items():
-                f[f"since_{name}:{_bucket(i - j, _TURN_EDGES)}"] = 1.0
-            for name, who in (("request", "customer"), ("solution", "agent")):
-                if name not in first_request and role == who and f"{who}_{name}" in f:
-                    first_request[name] = i
         rows.append(f)
 
         # Anchors seen up to and including this utterance (used from the next one on).
@@ -339,6 +332,11 @@ def call_features(
             first_seen.setdefault("offer", i)
         if "结束" in cues or "thanks" in lexical:
             first_seen.setdefault("thanks", i)
+        if opt["requests"]:
+            if role == "customer" and "request" in lexical:
+                first_seen.setdefault("request", i)
+            if role == "agent" and "solution" in lexical:
+                first_seen.setdefault("solution", i)
         cues_before.update(dict.fromkeys(cues))
         if role == "customer":
             cust_cues_before.update(dict.fromkeys(cues))
@@ -360,6 +358,8 @@ _LEXICAL_ON_FOLDED = (
     ("anything_else", _ANYTHING_ELSE),
     ("upset", _UPSET),
     ("manages", _MANAGES),
+    ("request", _REQUEST),
+    ("solution", _SOLUTION),
 )
 
 
