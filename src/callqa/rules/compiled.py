@@ -21,7 +21,7 @@ from callqa.model import Role, Utterance
 from callqa.rules.checks import compile_check
 from callqa.rules.detector import ForbiddenModel, Prediction, default_detector_path, load_detector
 from callqa.rules.detector_features import CallContext
-from callqa.rules.patterns import Pattern, PatternError, compile_pattern, fold_homophones
+from callqa.rules.patterns import Pattern, PatternError, compile_pattern, fold_homophones, required_literals
 from callqa.rules.schema import DetectorRule, ForbiddenRule, RecommendedScript, Rubric
 from callqa.rules.spans import near, script_key
 from callqa.text.normalize import filler_pattern, normalize_phrase
@@ -177,14 +177,12 @@ class CompiledRubric:
         # or that matches homophone-folded text, is tried on every line.
         self._patterns_everywhere: set[int] = set()
         for rule_index, compiled in enumerate(self.rules):
-            for pattern in compiled.patterns:
-                if pattern.required and not pattern.pinyin:
-                    for literal in pattern.required:
-                        values = entries.setdefault(literal, [])
-                        if ("pattern", rule_index) not in values:
-                            values.append(("pattern", rule_index))
-                else:
-                    self._patterns_everywhere.add(rule_index)
+            literals = required_literals(compiled.patterns)
+            if literals is None:
+                self._patterns_everywhere.add(rule_index)
+                continue
+            for literal in literals:
+                entries.setdefault(literal, []).append(("pattern", rule_index))
         for stage in rubric.stages:
             for role in ("agent", "customer", "any"):
                 for cue in getattr(stage.cues, role):
@@ -222,10 +220,7 @@ class CompiledRubric:
         self._script_patterns = [tuple(compile_pattern(p, classes) for p in s.patterns) for s in self.scripts]
         # Every literal one of a script's patterns requires (None: one requires nothing): a line with
         # none of them is not tried against each pattern in turn.
-        self._script_literals = [
-            tuple(dict.fromkeys(w for p in group for w in p.required)) if all(p.required for p in group) else None
-            for group in self._script_patterns
-        ]
+        self._script_literals = [required_literals(group) for group in self._script_patterns]
 
     def _compile_detector(
         self, rule: DetectorRule, folder: Path, model: ForbiddenModel | None = None

@@ -72,6 +72,15 @@ class Pattern:
         return [m.span() for m in self.regex.finditer(text) if m.end() > m.start()]
 
 
+def required_literals(patterns: Sequence[Pattern]) -> tuple[str, ...] | None:
+    """Every literal that one of `patterns` requires, as it appears in normalised text: a text with
+    none of them matches none of the patterns. None when that cannot be said (a pattern requires
+    nothing, or matches homophone-folded text), and the patterns must be tried on every text."""
+    if any(not p.required or p.pinyin for p in patterns):
+        return None
+    return tuple(dict.fromkeys(w for p in patterns for w in p.required))
+
+
 def class_names(pattern: str) -> set[str]:
     return {m[1:] for m in re.findall(r"\$[A-Za-z_]\w*", pattern)}
 
