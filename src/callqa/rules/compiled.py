@@ -366,23 +366,20 @@ class CompiledRubric:
                     patterns_here.add(value[1])
         folded = None  # the homophone-folded text, made only for a rule that asks for it
         for rule_index, compiled in enumerate(self.rules):
-            if not compiled.regexes and rule_index not in patterns_here:
-                continue
-            if utterance.role not in compiled.rule.roles:
-                continue
-            if stage not in compiled.rule.stages:
+            try_patterns = rule_index in patterns_here
+            rule = compiled.rule
+            if not (compiled.regexes or try_patterns) or utterance.role not in rule.roles or stage not in rule.stages:
                 continue
             for regex in compiled.regexes:
                 for match in regex.finditer(text):
                     if match.end() > match.start():
                         candidates.setdefault(rule_index, []).append((match.start(), match.end(), False))
-            if rule_index not in patterns_here:
-                continue
-            if compiled.rule.pinyin and folded is None:
-                folded = fold_homophones(text)
-            for pattern in compiled.patterns:
-                for start, end in pattern.spans(text, folded):
-                    candidates.setdefault(rule_index, []).append((start, end, False))
+            if try_patterns:
+                if rule.pinyin and folded is None:
+                    folded = fold_homophones(text)
+                for pattern in compiled.patterns:
+                    for start, end in pattern.spans(text, folded):
+                        candidates.setdefault(rule_index, []).append((start, end, False))
         hits: dict[int, list[Hit]] = {}
         boundaries: set[int] | None = None
         for rule_index, spans in candidates.items():
