@@ -158,3 +158,12 @@ def test_allow_context_window_cancels_a_hit_near_an_exception(rubric_file):
     )
     assert rule_hits(compiled, "预计可能明天到,仅供参考") == {}  # 可能 is 4 characters from 仅供参考
     assert "forbidden.hedging" in rule_hits(compiled, "可能明天到,具体时间以短信为准,仅供参考")
+
+
+@pytest.mark.parametrize(
+    "text, kept", [("冻结我这边做唔到", "做唔到"), ("唔使再打去银行", "唔使"), ("唔好意思要你等咗咁耐", "唔好意思")]
+)
+def test_cantonese_negation_is_not_dropped_as_a_filler(default_rubric, text, kept):
+    # 唔 is "not" in Cantonese: dropping it would read 「做唔到」 (cannot be done) as 「做到」 (done)
+    assert kept in utterance(default_rubric, text).norm
+    assert utterance(default_rubric, "嗯,呃,我查一下").norm == ",,我查一下"  # the Mandarin hums still go

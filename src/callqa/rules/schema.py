@@ -504,8 +504,9 @@ class Rubric(_Model):
     #: rubric's stage cues and positions alone, no model), or a model file (`callqa train stages`),
     #: relative to the rubric file given to callqa.
     stage_model: NonEmptyText = "default"
-    #: Filler words dropped from transcript text before matching (ASR output is full of them).
-    fillers: list[NonEmptyText] = ["嗯", "呃", "唔"]
+    #: Filler words dropped from transcript text before matching (ASR output is full of them). Not 唔,
+    #: which is Cantonese for "not" (做唔到): dropping it would turn a refusal into a promise.
+    fillers: list[NonEmptyText] = ["嗯", "呃"]
     #: Words the tokenizer keeps whole, so a short phrase never matches inside them (可能 in 不可能).
     words: list[NonEmptyText] = []
     #: Named word classes that patterns share: `$WE` in a pattern stands for any of classes.WE.
