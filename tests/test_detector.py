@@ -234,6 +234,44 @@ def test_a_refusal_must_say_so_a_plain_fact_the_model_calls_one_is_left_alone(tm
     assert result.exit_code == 2 and "NOSUCH" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_trying_a_step_or_asking_is_no_refusal(tmp_path):
+    """否定 in the default rubric has exceptions for what tries rather than refuses: a step to take if
+    the first fails (如果还不行的话…), a question whether something can be done (能不能, 行不行)."""
+    calls = {
+        "step": "客户:我登录不上去了，怎么回事\n客服:您先强制重启一下试试，如果还不行的话再联系我们\n",
+        "refusal": "客户:能退吗\n客服:这个退不了的，已经超过七天了\n",
+    }
+    paths = {}
+    for name, text in calls.items():
+        paths[name] = tmp_path / f"{name}.txt"
+        paths[name].write_text(text, encoding="utf-8")
+    model_findings = lambda path, rubric=None: [  # noqa: E731
+        f.category for f in callqa.score_file(path, rubric or callqa.load_rubric()).findings if f.source == "model"
+    ]
+    assert model_findings(paths["step"]) == []
+    assert model_findings(paths["refusal"]) == ["否定"]  # a refusal is still one
+    lifted = tmp_path / "team.yaml"
+    lifted.write_text(
+        "extends: default\ndetectors:\n  - id: forbidden.model\n    categories:\n"
+        "      否定: {deduct: 16, exceptions: []}\n",
+        encoding="utf-8",
+    )
+    assert model_findings(paths["step"], callqa.load_rubric(lifted)) == ["否定"]  # the model does call it one
+
+
+def test_a_line_that_ends_as_a_question_counts_against_a_violation():
+    """Punctuation is folded out of the detector's n-grams, so whether a line asks is a feature of its
+    own (q:end): few forbidden lines are questions, and the shipped model has learnt so."""
+    model = callqa.load_rubric().detectors[0].model
+    asks = callqa.read_transcript(text="客户:我的套餐取消不了\n客服:营业厅有没有告诉您不能办理的原因？\n", name="q.txt")
+    says = callqa.read_transcript(text="客户:我的套餐取消不了\n客服:营业厅有没有告诉您不能办理的原因。\n", name="s.txt")
+    asked = model.line_features(asks.utterances, 1)
+    said = model.line_features(says.utterances, 1)
+    assert "q:end" in asked and "q:end" not in said
+    assert model.confidence(asked) < model.confidence(said)
+    assert model.describe("q:end") == "以问句结尾"
+
+
 def _lines(easy: int, hard: list[tuple[float, bool]], hard_groups: int):
     """(probabilities, labels, groups): `easy` groups with one violation at 0.9 and two innocent
     lines at 0.1, and `hard_groups` groups of the (probability, is_violation) lines `hard`."""

@@ -19,6 +19,8 @@ names a reviewer can read (`describe_feature` puts them in words).
   neg:n        number of negation cues (不 没 无 别 未), capped at 3
   len:k        length bucket of the agent line
   first_agent  the agent's first line in the call
+  q:end        the line ends as a question (?, 吗, 么): asking is rarely refusing or passing the buck,
+               and the n-grams lose the question mark (punctuation is folded to one comma)
   call:heat_k  customer turns so far in the call with emotion cues (0, 1, 2-3, 4+)
   call:calm&pat:X  a pattern fired in a call where the customer has shown no emotion so far
 """
@@ -43,6 +45,7 @@ class LineLike(Protocol):
 
 _PUNCT = re.compile(r"[，,。.!！?？;；:：、…~～\s\"'“”‘’「」《》()（）\-—]+")
 _NEG = re.compile(r"[不没无别未冇]")
+_QUESTION_END = re.compile(r"(?:[?？]|[吗么][^\w?？]*)[^\w]*$")
 AGENT_N = (1, 2, 3, 4)
 PREV_N = (1, 2, 3)
 _CONJ_CTX = ("ctx:cust_emotion", "ctx:cust_asks_time", "ctx:cust_asks_fact", "ctx:cust_requests", "ctx:cust_thanks")
@@ -60,6 +63,7 @@ class FeatureConfig(TypedDict):
     prev_chars: int  # how much of the end of that turn they are taken from
     norm: str  # "none" or "l2" (each n-gram group scaled to unit length)
     conj: bool  # ctx:A&pat:B conjunctions
+    question: bool  # q:end
     patterns: bool  # pat: and ctx: features
     call_ctx: bool  # call:heat_k and call:calm&pat:X
 
@@ -70,6 +74,7 @@ DEFAULT_CONFIG: FeatureConfig = {
     "prev_chars": 40,
     "norm": "none",
     "conj": True,
+    "question": True,
     "patterns": True,
     "call_ctx": True,
 }
@@ -98,6 +103,7 @@ def feature_config(config: Mapping[str, Any] | None) -> FeatureConfig:
         prev_chars=int(cfg["prev_chars"]),
         norm=str(cfg["norm"]),
         conj=bool(cfg["conj"]),
+        question=bool(cfg["question"]),
         patterns=bool(cfg["patterns"]),
         call_ctx=bool(cfg["call_ctx"]),
     )
@@ -184,6 +190,8 @@ def line_features(utterances: Sequence[LineLike], i: int, cfg: FeatureConfig, co
     f["len:%s" % ("<8" if L < 8 else "<20" if L < 20 else "<45" if L < 45 else "45+")] = 1.0
     if not context.agent_before[i]:
         f["first_agent"] = 1.0
+    if cfg["question"] and _QUESTION_END.search(text):
+        f["q:end"] = 1.0
     if cfg["patterns"] and cfg["call_ctx"]:
         # how heated the call has been so far (customer turns before this line with emotion cues)
         heat = context.heat[i]
@@ -255,4 +263,6 @@ def describe_feature(name: str) -> str:
         return f"长度 {value} 字"
     if name == "first_agent":
         return "客服的第一句"
+    if name == "q:end":
+        return "以问句结尾"
     return name
