@@ -204,6 +204,11 @@ def test_a_category_exception_leaves_a_line_the_model_would_flag_alone(tmp_path)
     assert result.exit_code == 2 and "NOSUCH" in result.stderr and "Traceback" not in result.stderr
 
 
+def model_findings(path, rubric=None):
+    """The categories of the model's findings in the call at `path` (default rubric unless given)."""
+    return [f.category for f in callqa.score_file(path, rubric or callqa.load_rubric()).findings if f.source == "model"]
+
+
 def test_a_refusal_must_say_so_a_plain_fact_the_model_calls_one_is_left_alone(tmp_path):
     """否定 `requires` a refusal word in the default rubric: the model's 否定 on a statement of fact is
     dropped, a real refusal is still flagged, and a team can lift the condition."""
@@ -211,9 +216,6 @@ def test_a_refusal_must_say_so_a_plain_fact_the_model_calls_one_is_left_alone(tm
     fact.write_text("客户:我要退这个配件\n客服:这个配件原厂就是没有的，都是单独买的\n", encoding="utf-8")
     refusal = tmp_path / "refusal.txt"
     refusal.write_text("客户:能退吗\n客服:这个退不了的，已经超过七天了\n", encoding="utf-8")
-    model_findings = lambda path, rubric=None: [  # noqa: E731
-        f.category for f in callqa.score_file(path, rubric or callqa.load_rubric()).findings if f.source == "model"
-    ]
     assert model_findings(fact) == []
     assert model_findings(refusal) == ["否定"]
     lifted = tmp_path / "team.yaml"
@@ -234,29 +236,34 @@ def test_a_refusal_must_say_so_a_plain_fact_the_model_calls_one_is_left_alone(tm
     assert result.exit_code == 2 and "NOSUCH" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_trying_a_step_or_asking_is_no_refusal(tmp_path):
-    """否定 in the default rubric has exceptions for what tries rather than refuses: a step to take if
-    the first fails (如果还不行的话…), a question whether something can be done (能不能, 行不行)."""
+def test_trying_a_step_is_no_refusal_but_a_refusal_beside_the_same_words_still_is(tmp_path):
+    """否定 in the default rubric has exceptions for trying: a step to take (看看能不能…) and coming back
+    if it fails (如果还不行的话再联系我们). They are anchored on the trying: 能不能 or 如果不行 beside a
+    refusal (agents repeat the customer's question, or send them elsewhere) is still a refusal."""
+    ask = "客户:我登录不上去了，怎么回事\n客服:"
     calls = {
-        "step": "客户:我登录不上去了，怎么回事\n客服:您先强制重启一下试试，如果还不行的话再联系我们\n",
-        "refusal": "客户:能退吗\n客服:这个退不了的，已经超过七天了\n",
+        "come_back": ask + "您先强制重启一下试试，如果还不行的话再联系我们\n",
+        "try_step": ask + "您再试一下看看能不能登录\n",
+        "repeated": "客户:能退吗\n客服:您问能不能退？这个不能退，规定就是这样\n",
+        "elsewhere": "客户:能退吗\n客服:规定就是不能退，如果不行您去找消协\n",
     }
     paths = {}
     for name, text in calls.items():
         paths[name] = tmp_path / f"{name}.txt"
         paths[name].write_text(text, encoding="utf-8")
-    model_findings = lambda path, rubric=None: [  # noqa: E731
-        f.category for f in callqa.score_file(path, rubric or callqa.load_rubric()).findings if f.source == "model"
-    ]
-    assert model_findings(paths["step"]) == []
-    assert model_findings(paths["refusal"]) == ["否定"]  # a refusal is still one
     lifted = tmp_path / "team.yaml"
     lifted.write_text(
         "extends: default\ndetectors:\n  - id: forbidden.model\n    categories:\n"
         "      否定: {deduct: 16, exceptions: []}\n",
         encoding="utf-8",
     )
-    assert model_findings(paths["step"], callqa.load_rubric(lifted)) == ["否定"]  # the model does call it one
+    without_exceptions = callqa.load_rubric(lifted)
+    for name in calls:  # the model calls every one of them a refusal
+        assert model_findings(paths[name], without_exceptions) == ["否定"], name
+    assert model_findings(paths["come_back"]) == []
+    assert model_findings(paths["try_step"]) == []
+    assert model_findings(paths["repeated"]) == ["否定"]
+    assert model_findings(paths["elsewhere"]) == ["否定"]
 
 
 def test_a_line_that_ends_as_a_question_counts_against_a_violation():

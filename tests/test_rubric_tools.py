@@ -164,7 +164,7 @@ def test_a_rubric_without_examples_tests_nothing_and_fails(tmp_path):
         for rule in document[kind]:
             rule.pop("examples", None)
     rubric = tmp_path / "bare.yaml"
-    rubric.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    rubric.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
     result = run("rubric", "test", rubric)
     assert result.exit_code == 1
     assert "rubric.no-examples no rule has examples: nothing was tested" in result.stdout

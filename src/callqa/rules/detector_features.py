@@ -45,7 +45,8 @@ class LineLike(Protocol):
 
 _PUNCT = re.compile(r"[，,。.!！?？;；:：、…~～\s\"'“”‘’「」《》()（）\-—]+")
 _NEG = re.compile(r"[不没无别未冇]")
-_QUESTION_END = re.compile(r"(?:[?？]|[吗么][^\w?？]*)[^\w]*$")
+# 么 but not the end of 什么, 这么, 为什么 …: 「我也不知道为什么」 is no question.
+_QUESTION_END = re.compile(r"(?:[?？吗]|(?<![什怎这那多要])么)\W*$")
 AGENT_N = (1, 2, 3, 4)
 PREV_N = (1, 2, 3)
 _CONJ_CTX = ("ctx:cust_emotion", "ctx:cust_asks_time", "ctx:cust_asks_fact", "ctx:cust_requests", "ctx:cust_thanks")
