@@ -279,6 +279,15 @@ def test_a_line_that_ends_as_a_question_counts_against_a_violation():
     assert model.describe("q:end") == "以问句结尾"
 
 
+def test_a_line_ending_in_a_confirmation_tag_is_no_hedge():
+    """吧 at the end of a line is a guess (大概明天吧) unless it asks the customer to confirm (…，对吧)."""
+    from callqa.rules.detector_patterns import match_patterns
+
+    assert "pat:hedge_word" in match_patterns("大概明天吧", "agent")
+    for text in ("那就按这个地址给您寄，对吧", "您是要退这一件，是吧", "我先帮您登记，好吧"):
+        assert "pat:hedge_word" not in match_patterns(text, "agent"), text
+
+
 def _lines(easy: int, hard: list[tuple[float, bool]], hard_groups: int):
     """(probabilities, labels, groups): `easy` groups with one violation at 0.9 and two innocent
     lines at 0.1, and `hard_groups` groups of the (probability, is_violation) lines `hard`."""
