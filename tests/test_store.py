@@ -77,11 +77,16 @@ def test_score_stores_each_call_with_who_what_and_every_finding(database_url, ca
     assert (first["score"], first["grade"], first["passed"]) == (report["score"], report["grade"], report["passed"])
     assert first["rubric"] == report["rubric"]["name"] and first["rubric_version"] == report["rubric"]["version"]
     assert set(first["models"]) == {"stages", "forbidden.model"}
-    detail = stored_call(database_url, first["id"])
-    assert [(f["rule"], f["line"], f["points"]) for f in detail["findings"]] == [
-        (f["rule"], f["line"], f["points"]) for f in report["findings"]
-    ]
-    assert [(s["name"], s["score"]) for s in detail["stages"]] == [(s["name"], s["score"]) for s in report["stages"]]
+    # Every call's own findings and stages under its own id (the calls of a batch go in as one INSERT).
+    for call in stored:
+        report = score_json(call["path"])
+        detail = stored_call(database_url, call["id"])
+        assert [(f["rule"], f["line"], f["points"]) for f in detail["findings"]] == [
+            (f["rule"], f["line"], f["points"]) for f in report["findings"]
+        ], call["path"]
+        assert [(s["name"], s["score"]) for s in detail["stages"]] == [
+            (s["name"], s["score"]) for s in report["stages"]
+        ], call["path"]
     (sha,) = rows(database_url, "SELECT content_sha256 FROM calls WHERE id = :id", id=first["id"])[0]
     import hashlib
 
