@@ -284,6 +284,8 @@ def test_a_line_ending_in_a_confirmation_tag_is_no_hedge():
     from callqa.rules.detector_patterns import match_patterns
 
     assert "pat:hedge_word" in match_patterns("大概明天吧", "agent")
+    for text in ("应该是今天能到，对吧", "应该是吧", "可能要三天左右，是吧"):  # a hedge before the tag is one
+        assert "pat:hedge_word" in match_patterns(text, "agent"), text
     for text in ("那就按这个地址给您寄，对吧", "您是要退这一件，是吧", "我先帮您登记，好吧"):
         assert "pat:hedge_word" not in match_patterns(text, "agent"), text
 

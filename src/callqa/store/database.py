@@ -298,15 +298,16 @@ class Store:
             query = sa.select(calls.c.id, calls.c.content_sha256, calls.c.rubric_name, calls.c.day)
             for call_id, sha, rubric, day in connection.execute(query.where(calls.c.content_sha256.in_(chunk))):
                 existing[(sha, rubric)] = (call_id, day)
-        # New calls go in as one multi-row INSERT … RETURNING id (ids in the order of the rows), not one
-        # statement each: a batch of 500 new calls was 500 round trips through SQLAlchemy.
+        # New calls go in as one multi-row INSERT … RETURNING, not one statement each (a batch of 500 new
+        # calls was 500 statements). Each id comes back with its call's key: asking SQLAlchemy for the
+        # rows' order instead would make SQLite, which cannot promise it, insert row by row.
         fresh = [c for c in unique if (c.content_sha256, c.provenance.rubric_name) not in existing]
         fresh_ids: dict[tuple[str, str], int] = {}
         if fresh:
             rows = [{**_call_row(c), "day": c.meta.call_date or _today()} for c in fresh]
-            inserted = connection.execute(sa.insert(calls).returning(calls.c.id, sort_by_parameter_order=True), rows)
-            for call, (call_id,) in zip(fresh, inserted, strict=True):
-                fresh_ids[(call.content_sha256, call.provenance.rubric_name)] = int(call_id)
+            returning = sa.insert(calls).returning(calls.c.id, calls.c.content_sha256, calls.c.rubric_name)
+            for call_id, sha, rubric in connection.execute(returning, rows):
+                fresh_ids[(sha, rubric)] = int(call_id)
         ids, updated = [], []
         new_findings: list[dict[str, Any]] = []
         new_stages: list[dict[str, Any]] = []
