@@ -279,7 +279,7 @@ class Store:
         rubric (by name) is updated in place: its reviewed findings are kept, its day too. Returns the
         stored calls' ids, one per distinct transcript."""
         # The same transcript twice in one batch (two copies of a file) is one call: the last one counts.
-        unique = list({(c.content_sha256, c.provenance.rubric_name): c for c in scored}.values())
+        unique = list({c.stored_as: c for c in scored}.values())
         with self._errors("cannot write"):
             for _ in range(_RACE_RETRIES):
                 try:
@@ -301,7 +301,7 @@ class Store:
         # New calls go in as one multi-row INSERT … RETURNING, not one statement each (a batch of 500 new
         # calls was 500 statements). Each id comes back with its call's key: asking SQLAlchemy for the
         # rows' order instead would make SQLite, which cannot promise it, insert row by row.
-        fresh = [c for c in unique if (c.content_sha256, c.provenance.rubric_name) not in existing]
+        fresh = [c for c in unique if c.stored_as not in existing]
         fresh_ids: dict[tuple[str, str], int] = {}
         if fresh:
             rows = [{**_call_row(c), "day": c.meta.call_date or _today()} for c in fresh]
@@ -312,10 +312,9 @@ class Store:
         new_findings: list[dict[str, Any]] = []
         new_stages: list[dict[str, Any]] = []
         for call in unique:
-            key = (call.content_sha256, call.provenance.rubric_name)
-            found = existing.get(key)
+            found = existing.get(call.stored_as)
             if found is None:
-                call_id = fresh_ids[key]
+                call_id = fresh_ids[call.stored_as]
                 new_findings += _finding_rows(call, call_id)
             else:
                 row = _call_row(call)

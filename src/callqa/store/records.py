@@ -68,6 +68,11 @@ class ScoredCall:
     def content_sha256(self) -> str:
         return str(self.report["transcript"]["sha256"])
 
+    @property
+    def stored_as(self) -> tuple[str, str]:
+        """What makes it one row of the store: the same transcript scored by the same rubric (by name)."""
+        return self.content_sha256, self.provenance.rubric_name
+
 
 @dataclass(frozen=True, slots=True)
 class ReviewRecord:
