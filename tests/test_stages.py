@@ -4,6 +4,7 @@ team's own labelled calls, `callqa eval` (per group, leave-one-group-out), expla
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -17,7 +18,9 @@ from typer.testing import CliRunner
 import callqa
 from callqa.cli.app import app
 from callqa.evaluation import evaluate as evaluation
+from callqa.scoring.pipeline import stage_model_for
 from callqa.stages.model import StageModel, default_model_path
+from callqa.stages.segment import cue_stage_sets
 
 from conftest import ROOT
 
@@ -136,6 +139,44 @@ def test_weights_that_do_not_decompress_cleanly_are_one_clear_error(tmp_path, ow
     result = run("score", ROOT / "transcripts" / "01_broadband_good.txt", "--stage-model", bad)
     assert result.exit_code == 2 and message in result.stderr and len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith(f"callqa: error: {bad}: ")
+
+
+@pytest.mark.parametrize("cut", [None, 48, 0.5], ids=["not-a-crf-file", "header-only", "half"])
+def test_weights_that_are_not_a_whole_crf_file_are_one_clear_error(tmp_path, own_model, cut):
+    """Weights whose checksum holds (the file was written so) but that are no CRFsuite model file."""
+    weights = b"garbage" if cut is None else own_model.weights[: int(cut * len(own_model.weights)) if cut < 1 else cut]
+    document = json.loads(own_model.to_json())
+    document["weights"] = {
+        "crfsuite": base64.b64encode(zlib.compress(weights)).decode("ascii"),
+        "sha256": hashlib.sha256(weights).hexdigest(),
+    }
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document), encoding="utf-8")
+    result = run("score", ROOT / "transcripts" / "01_broadband_good.txt", "--stage-model", bad)
+    assert result.exit_code == 2 and "CRF weights cannot be read" in result.stderr
+    assert result.stderr.startswith(f"callqa: error: {bad}: ") and len(result.stderr.splitlines()) == 1
+
+
+def test_scoring_gives_the_probabilities_the_crf_library_gives(default_rubric, own_model):
+    """Scoring reads the weights out of the CRF file and runs its own forward-backward: on every
+    shipped sample it must give what python-crfsuite's own tagger gives for the same features."""
+    import pycrfsuite
+
+    for model in (stage_model_for(default_rubric), own_model):
+        tagger = pycrfsuite.Tagger()
+        tagger.open_inmemory(model.weights)
+        known = set(tagger.labels())
+        for path in sorted((ROOT / "transcripts").glob("*.txt")):
+            transcript = callqa.read_transcript(path, rubric=default_rubric)
+            features = model.features(transcript.utterances, cue_stage_sets(transcript, default_rubric))
+            tagger.set(pycrfsuite.ItemSequence(features.rows()))
+            expected = [
+                [tagger.marginal(label, i) if label in known else 0.0 for label in model.labels]
+                for i in range(len(transcript.utterances))
+            ]
+            got = model.marginals(features)
+            differences = [abs(a - b) for g, e in zip(got, expected, strict=True) for a, b in zip(g, e, strict=True)]
+            assert max(differences) < 1e-9, path.name
 
 
 def test_a_model_file_of_the_uncompressed_format_still_loads(tmp_path, own_model):
@@ -308,7 +349,7 @@ def test_feature_rows_are_the_same_in_every_process():
         "model = stage_model_for(rubric)\n"
         f"for path in {sorted(str(p) for p in (ROOT / 'transcripts').glob('*.txt'))!r}:\n"
         "    t = callqa.read_transcript(path, rubric=rubric)\n"
-        "    print(json.dumps(model.features(t.utterances, cue_stage_sets(t, rubric)), ensure_ascii=False))\n"
+        "    print(json.dumps(model.features(t.utterances, cue_stage_sets(t, rubric)).rows(), ensure_ascii=False))\n"
     )
     outputs = {
         subprocess.run(
@@ -446,10 +487,10 @@ def test_upset_and_soothing_words_are_features_of_new_models_only():
             self.role, self.norm = role, norm
 
     call = [Line("customer", "什么叫应该差不多,到底几点啊"), Line("agent", "理解您的心情,我马上帮您查")]
-    new = call_features(call, [frozenset(), frozenset()], DEFAULT_SETTINGS["features"])
+    new = call_features(call, [frozenset(), frozenset()], DEFAULT_SETTINGS["features"]).rows()
     assert "customer_upset" in new[0] and "agent_manages" in new[1]
     old_settings = {k: v for k, v in DEFAULT_SETTINGS["features"].items() if k != "upset"}
-    old = call_features(call, [frozenset(), frozenset()], old_settings)
+    old = call_features(call, [frozenset(), frozenset()], old_settings).rows()
     assert "customer_upset" not in old[0] and "agent_manages" not in old[1]
 
 
@@ -470,12 +511,12 @@ def test_requests_and_ways_out_mark_where_agreement_starts_in_new_models_only():
         Line("customer", "好的"),
     ]
     none = [frozenset()] * 3
-    new = call_features(call, none, DEFAULT_SETTINGS["features"])
+    new = call_features(call, none, DEFAULT_SETTINGS["features"]).rows()
     assert "customer_request" in new[0] and "agent_solution" in new[1]
     assert "since_request:1" in new[1] and "since_solution:1" in new[2] and "since_request:2" in new[2]
     assert not any(name.startswith("since_") and "request" in name for name in new[0])
     assert describe_feature("since_request:1") == "客户第一次提出要求之后第 1 句"
     assert describe_feature("agent_solution") == "客服给出办法"
     old_settings = {k: v for k, v in DEFAULT_SETTINGS["features"].items() if k != "requests"}
-    old = call_features(call, none, old_settings)
+    old = call_features(call, none, old_settings).rows()
     assert not any("request" in name or "solution" in name for row in old for name in row)

@@ -40,9 +40,10 @@ def stage_model_for(compiled: CompiledRubric) -> StageModel | None:
 def evidence_for(
     transcript: Transcript, compiled: CompiledRubric, model: StageModel | str | None = RUBRIC_MODEL
 ) -> tuple[list[StageEvidence], StageModel | None]:
-    """Per-utterance stage evidence, and the model that gave it (None: the rubric's cues)."""
+    """Per-utterance stage evidence with the model's features (to explain it), and the model that
+    gave it (None: the rubric's cues)."""
     chosen = stage_model_for(compiled) if isinstance(model, str) else model
-    return stage_evidence(transcript, compiled, chosen), chosen
+    return stage_evidence(transcript, compiled, chosen, explain=True), chosen
 
 
 def segment_transcript(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 from typing import Protocol
@@ -168,12 +169,44 @@ def _is_substantive(folded_runs: Sequence[str], cues: set[str]) -> bool:
     return len(stripped) >= 5 or "切入" in cues
 
 
+#: The n-gram features' prefixes: an utterance's own n-grams, and its neighbours'.
+GRAM, PREV_GRAM, NEXT_GRAM = "ng:", "prev_ng:", "next_ng:"
+
+
+@dataclass(frozen=True, slots=True)
+class CallFeatures:
+    """One call's features, with the n-grams kept apart from the rest.
+
+    Nine in ten of a call's features are n-grams, each named three times over (its own utterance's
+    `ng:还有`, and `prev_ng:`/`next_ng:` on its neighbours'): the stage model looks n-grams up by the
+    text alone (`StageModel.marginals`), so these names are built only when `rows()` is asked for
+    (training, and explaining a boundary)."""
+
+    named: list[dict[str, float]]  # per utterance: every feature but the n-grams
+    grams: list[list[str]]  # per utterance: its n-grams (features GRAM + g)
+    context: list[list[str]]  # per utterance: the n-grams its neighbours see (PREV_GRAM + g on the next one, …)
+
+    def rows(self) -> list[dict[str, float]]:
+        """One {feature name: value} dict per utterance (all values 1.0 except where noted)."""
+        last = len(self.named) - 1
+        rows = []
+        for i, named in enumerate(self.named):
+            row = dict(named)
+            row.update(dict.fromkeys([GRAM + g for g in self.grams[i]], 1.0))
+            if i > 0:
+                row.update(dict.fromkeys([PREV_GRAM + g for g in self.context[i - 1]], 1.0))
+            if i < last:
+                row.update(dict.fromkeys([NEXT_GRAM + g for g in self.context[i + 1]], 1.0))
+            rows.append(row)
+        return rows
+
+
 def call_features(
     utterances: Sequence[UtteranceLike],
     cue_stages: Sequence[set[str] | frozenset[str]],
     settings: Mapping[str, int | bool] | None = None,
-) -> list[dict[str, float]]:
-    """One {feature name: value} dict per utterance of a call (all values 1.0 except where noted)."""
+) -> CallFeatures:
+    """The features of every utterance of a call."""
     opt = dict(DEFAULT_FEATURES)
     if settings:
         opt.update(settings)
@@ -195,11 +228,6 @@ def call_features(
         if ctx_n <= n_max
         else [ngrams(r, ctx_n, ctx_min) for r in runs]
     )
-    # Feature names built once per utterance (each is used by the utterance and both neighbours).
-    gram_features = [dict.fromkeys(["ng:" + g for g in gs], 1.0) for gs in grams]
-    ctx_features = {
-        tag: [dict.fromkeys([f"{tag}_ng:{g}" for g in gs], 1.0) for gs in ctx_grams] for tag in ("prev", "next")
-    }
 
     # Turn ranks per role (agent turn 0, 1, 2 … from the start and from the end).
     rank: list[int] = []
@@ -235,7 +263,7 @@ def call_features(
     # Each utterance's lexical flags, searched once: its own features and the anchors both use them.
     flags = [_lexical_flags(u.norm, text) for u, text in zip(utterances, joined, strict=True)]
 
-    rows: list[dict[str, float]] = []
+    named: list[dict[str, float]] = []
     first_seen: dict[str, int] = {}  # anchor -> index of the first utterance that showed it
     cues_before: dict[str, None] = {}  # dicts, not sets, for the same reason: their order is fixed
     cust_cues_before: dict[str, None] = {}
@@ -285,7 +313,6 @@ def call_features(
                 f["thanks_before"] = 1.0
             if emotion_before:
                 f["cust_emotion_before"] = 1.0
-        f.update(gram_features[i])
         if opt["ngram_role"]:
             f.update(dict.fromkeys([f"{role[0]}|ng:{g}" for g in grams[i]], 1.0))
         for offset, tag in ((-1, "prev"), (1, "next")):
@@ -294,7 +321,6 @@ def call_features(
                 f[f"{tag}_role:{roles[j]}"] = 1.0
                 if roles[j] == role:
                     f[f"{tag}_same_speaker"] = 1.0
-                f.update(ctx_features[tag][j])
                 if opt["cues"]:
                     for s in stage_cues[j]:
                         f[f"{tag}_cue:{s}"] = 1.0
@@ -322,7 +348,7 @@ def call_features(
         if opt["anchors"]:
             for anchor, j in first_seen.items():
                 f[f"since_{anchor}:{_bucket(i - j, _TURN_EDGES)}"] = 1.0
-        rows.append(f)
+        named.append(f)
 
         # Anchors seen up to and including this utterance (used from the next one on).
         lexical = flags[i]
@@ -344,7 +370,7 @@ def call_features(
                 emotion_before = True
         if "thanks" in lexical:
             thanks_before = True
-    return rows
+    return CallFeatures(named, grams, ctx_grams)
 
 
 #: Flag name -> the regex that sets it, searched in the folded text (emotion: in the normalised text,

@@ -29,12 +29,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import pycrfsuite
-
 from callqa.errors import ModelError, read_model_document
 from callqa.model import STAGES
+from callqa.stages.crf import CrfFileError, LinearChainCrf, Weights
 from callqa.stages.decode import Costs
-from callqa.stages.features import UtteranceLike, call_features
+from callqa.stages.features import GRAM, NEXT_GRAM, PREV_GRAM, CallFeatures, UtteranceLike, call_features
 
 FORMAT = "callqa.stage-model/2"
 _UNCOMPRESSED_FORMAT = "callqa.stage-model/1"  # still read
@@ -54,27 +53,23 @@ class StageModel:
     manifest: dict[str, Any]
     weights: bytes  # the CRF library's own model file
     path: str = "<memory>"
-    _tagger: Any = field(default=None, repr=False)
-    _state_weights: dict[tuple[str, str], float] | None = field(default=None, repr=False)
+    _crf: LinearChainCrf | None = field(default=None, repr=False)
+    _gram_weights: tuple[dict[str, Weights], ...] | None = field(default=None, repr=False)
 
     @property
     def costs(self) -> Costs:
         return Costs(**self.settings.get("decode", {}))
 
     @property
-    def tagger(self) -> Any:
-        if self._tagger is None:
-            tagger = pycrfsuite.Tagger()
+    def crf(self) -> LinearChainCrf:
+        if self._crf is None:
             try:
-                tagger.open_inmemory(self.weights)
-            except (ValueError, OSError) as exc:
+                self._crf = LinearChainCrf.from_crfsuite(self.weights)
+            except CrfFileError as exc:
                 raise ModelError(self.path, f"the CRF weights cannot be read: {exc}") from None
-            self._tagger = tagger
-        return self._tagger
+        return self._crf
 
-    def features(
-        self, utterances: Sequence[UtteranceLike], cue_stages: Sequence[frozenset[str]]
-    ) -> list[dict[str, float]]:
+    def features(self, utterances: Sequence[UtteranceLike], cue_stages: Sequence[frozenset[str]]) -> CallFeatures:
         return call_features(utterances, cue_stages, self.settings.get("features"))
 
     @property
@@ -86,14 +81,44 @@ class StageModel:
         """The CRF's labels, one column of `marginals` each: the stages, or stage+B / stage+I."""
         return [s + t for s in STAGES for t in "BI"] if self.scheme == "bi" else list(STAGES)
 
-    def marginals(self, rows: Sequence[Mapping[str, float]]) -> list[list[float]]:
+    def marginals(self, features: CallFeatures) -> list[list[float]]:
         """P(label | call) per utterance, one column per `labels` (0 for a label never trained)."""
-        tagger = self.tagger
-        tagger.set(pycrfsuite.ItemSequence(list(rows)))
-        known = set(tagger.labels())
-        return [
-            [tagger.marginal(label, i) if label in known else 0.0 for label in self.labels] for i in range(len(rows))
-        ]
+        crf = self.crf
+        own, before, after = self._grams()
+        state = crf.state
+        zero = (0.0,) * len(crf.labels)
+        # What each utterance's n-grams add to its neighbours' scores (prev_ng: on the next one, …).
+        as_previous = [_column_sums([before[g] for g in grams if g in before], zero) for grams in features.context]
+        as_next = [_column_sums([after[g] for g in grams if g in after], zero) for grams in features.context]
+        last = len(features.named) - 1
+        scores = []
+        for i, named in enumerate(features.named):
+            weights = [own[g] for g in features.grams[i] if g in own]
+            weights += [
+                state[name] if value == 1.0 else tuple(w * value for w in state[name])
+                for name, value in named.items()
+                if name in state
+            ]
+            if i > 0:
+                weights.append(as_previous[i - 1])
+            if i < last:
+                weights.append(as_next[i + 1])
+            scores.append(_column_sums(weights, zero))
+        columns = [crf.labels.index(label) if label in crf.labels else None for label in self.labels]
+        return [[0.0 if c is None else p[c] for c in columns] for p in crf.marginals(scores)]
+
+    def _grams(self) -> tuple[dict[str, Weights], ...]:
+        """The n-gram weights by the n-gram alone: own, as the previous utterance's, as the next one's."""
+        if self._gram_weights is None:
+            tables: tuple[dict[str, Weights], ...] = ({}, {}, {})
+            by_prefix = dict(zip((GRAM, PREV_GRAM, NEXT_GRAM), tables, strict=True))
+            for name, weights in self.crf.state.items():
+                prefix, colon, gram = name.partition(":")
+                table = by_prefix.get(prefix + colon)
+                if table is not None:
+                    table[gram] = weights
+            self._gram_weights = tables
+        return self._gram_weights
 
     def stage_probabilities(self, marginals: Sequence[Sequence[float]]) -> list[list[float]]:
         """P(stage | call) per utterance, in STAGES order (begin and inside labels added up)."""
@@ -105,12 +130,14 @@ class StageModel:
         """The features of one utterance that most favour entering `stage` over staying in `against`."""
         if self.scheme == "bi":
             stage, against = stage + "B", against + "I"
-        if self._state_weights is None:
-            self._state_weights = dict(self.tagger.info().state_features)
-        weights = self._state_weights
+        labels, state = self.crf.labels, self.crf.state
+        to, away = (labels.index(label) if label in labels else None for label in (stage, against))
+
+        def weight(name: str, label: int | None) -> float:  # 0 for a label the model never learned
+            return 0.0 if label is None else state[name][label]
+
         scored = [
-            (name, value * (weights.get((name, stage), 0.0) - weights.get((name, against), 0.0)))
-            for name, value in row.items()
+            (name, value * (weight(name, to) - weight(name, away))) for name, value in row.items() if name in state
         ]
         return sorted((item for item in scored if item[1] > 0), key=lambda item: -item[1])[:top]
 
@@ -150,7 +177,7 @@ class StageModel:
         if hashlib.sha256(weights).hexdigest() != digest:
             raise ModelError(name, "stage model weights do not match their checksum: the file is corrupt")
         model = cls(settings=settings, manifest=manifest, weights=weights, path=name)
-        model.tagger  # noqa: B018 - open now, so a bad file fails at load, not mid-batch
+        model.crf  # noqa: B018 - read now, so a bad file fails at load, not mid-batch
         return model
 
 
@@ -171,3 +198,7 @@ def _decompressed(data: bytes, name: str) -> bytes:
 def load_stage_model(path: str) -> StageModel:
     """A model file loaded once per process (batch workers share the parent's)."""
     return StageModel.load(path)
+
+
+def _column_sums(rows: list[Weights], zero: Weights) -> Weights:
+    return tuple(map(sum, zip(*rows, strict=True))) if rows else zero

@@ -51,8 +51,11 @@ def cue_stage_sets(transcript: Transcript, stage_cues: StageCues) -> list[frozen
     return [frozenset(stage for stage, _, _ in stage_cues.cue_hits(u)) for u in transcript.utterances]
 
 
-def stage_evidence(transcript: Transcript, stage_cues: StageCues, model: StageModel | None) -> list[StageEvidence]:
-    """Scores of every stage for every utterance, marker lines applied.
+def stage_evidence(
+    transcript: Transcript, stage_cues: StageCues, model: StageModel | None, *, explain: bool = False
+) -> list[StageEvidence]:
+    """Scores of every stage for every utterance, marker lines applied; with `explain`, the model's
+    features of each too (what `explain_boundaries` needs).
 
     System lines (a bot's menu, a queue notice, [图片]) are nobody's words: the call is scored without
     them, so that they shift no position, rank or neighbour; `segment` gives each the stage of the
@@ -60,9 +63,9 @@ def stage_evidence(transcript: Transcript, stage_cues: StageCues, model: StageMo
     utterances = transcript.utterances
     people = [i for i, u in enumerate(utterances) if u.role != "system"]
     if not people or len(people) == len(utterances):
-        return _evidence(transcript, stage_cues, model)
+        return _evidence(transcript, stage_cues, model, explain)
     spoken = tuple(replace(utterances[i], index=k) for k, i in enumerate(people))
-    inner = _evidence(replace(transcript, utterances=spoken), stage_cues, model)
+    inner = _evidence(replace(transcript, utterances=spoken), stage_cues, model, explain)
     labels = model.labels if model is not None else list(STAGES)
     last = max(len(utterances) - 1, 1)
     # `segment` decodes system lines out, so their scores are never added up; they are kept for shape.
@@ -72,13 +75,16 @@ def stage_evidence(transcript: Transcript, stage_cues: StageCues, model: StageMo
     return evidence
 
 
-def _evidence(transcript: Transcript, stage_cues: StageCues, model: StageModel | None) -> list[StageEvidence]:
+def _evidence(
+    transcript: Transcript, stage_cues: StageCues, model: StageModel | None, explain: bool
+) -> list[StageEvidence]:
     cue_evidence = cue_scorer.stage_evidence(transcript, stage_cues)
     if model is None:
         return [StageEvidence(e.position, e.cues, e.scores) for e in cue_evidence]
     utterances = transcript.utterances
-    rows = model.features(utterances, [frozenset(e.cues) for e in cue_evidence])  # the stages whose cues hit
-    marginals = model.marginals(rows)
+    features = model.features(utterances, [frozenset(e.cues) for e in cue_evidence])  # the stages whose cues hit
+    marginals = model.marginals(features)
+    rows: Sequence[dict[str, float] | None] = features.rows() if explain else [None] * len(utterances)
     labels = model.labels
     evidence = []
     for utterance, cue_ev, row, label_p, stage_p in zip(

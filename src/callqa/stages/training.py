@@ -2,7 +2,7 @@
 
 Training is deterministic: calls are taken in the order given, each utterance's features in sorted
 order, and L-BFGS has no randomness, so the same calls and settings give byte-identical weights.
-The same package (python-crfsuite) is the tagger at run time: training adds no dependency.
+Scoring reads the weights out of CRFsuite's file itself (`crf.py`).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def train_stage_model(
     options = settings_with(settings)
     trainer = pycrfsuite.Trainer(verbose=False)
     for call in calls:
-        rows = call_features(call.utterances, call.cue_stages, options["features"])
+        rows = call_features(call.utterances, call.cue_stages, options["features"]).rows()
         labels = tag_labels(call.stages, options["scheme"])
         trainer.append(pycrfsuite.ItemSequence([dict(sorted(row.items())) for row in rows]), labels)
     trainer.select("lbfgs")
