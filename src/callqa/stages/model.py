@@ -11,8 +11,8 @@ A model file is one JSON document, so that loading it can never run code (no pic
 Format /1 (files written before 2026-12-02) is the same with the CRF file not compressed; it is read
 too. A callqa older than /2 refuses a /2 file by its format, not as a corrupt one.
 
-At run time only python-crfsuite's tagger is used (no training library): it reads the weights from
-memory. A corrupt, truncated or mismatched file is one `ModelError` line naming the file.
+At run time no training library is used: `crf.py` reads the weights out of the CRF file and computes
+the probabilities. A corrupt, truncated or mismatched file is one `ModelError` line naming the file.
 """
 
 from __future__ import annotations
