@@ -4,10 +4,14 @@ team's own labelled calls, `callqa eval` (per group, leave-one-group-out), expla
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+import itertools
 import json
+import math
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import zlib
@@ -19,6 +23,7 @@ import callqa
 from callqa.cli.app import app
 from callqa.evaluation import evaluate as evaluation
 from callqa.scoring.pipeline import stage_model_for
+from callqa.stages.crf import LinearChainCrf
 from callqa.stages.model import StageModel, default_model_path
 from callqa.stages.segment import cue_stage_sets
 
@@ -141,10 +146,58 @@ def test_weights_that_do_not_decompress_cleanly_are_one_clear_error(tmp_path, ow
     assert result.stderr.startswith(f"callqa: error: {bad}: ")
 
 
-@pytest.mark.parametrize("cut", [None, 48, 0.5], ids=["not-a-crf-file", "header-only", "half"])
-def test_weights_that_are_not_a_whole_crf_file_are_one_clear_error(tmp_path, own_model, cut):
-    """Weights whose checksum holds (the file was written so) but that are no CRFsuite model file."""
-    weights = b"garbage" if cut is None else own_model.weights[: int(cut * len(own_model.weights)) if cut < 1 else cut]
+def _crf_fields(weights: bytes) -> dict[str, int]:
+    """Where a CRFsuite file keeps what the corruptions below change (see callqa/stages/crf.py)."""
+    header = struct.unpack_from("<4sI4sIIIIIIIII", weights)
+    off_features, off_labels, off_attrs = header[7], header[8], header[9]
+    return {
+        "num_attrs": 24,
+        "off_labels": 32,
+        "first_attr_id": off_attrs + 24 + 256 * 8,
+        "first_feature_type": off_features + 12,
+        "first_feature_weight": off_features + 12 + 12,
+        "feature_count": off_features + 8,
+        "label_table": off_labels,
+    }
+
+
+def _corrupt(weights: bytes, field: str, fmt: str, value: object) -> bytes:
+    data = bytearray(weights)
+    struct.pack_into(fmt, data, _crf_fields(weights)[field], value)
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda w: b"garbage",
+        lambda w: w[:48],
+        lambda w: w[: len(w) // 2],
+        lambda w: _corrupt(w, "off_labels", "<I", len(w) - 4),
+        lambda w: _corrupt(w, "num_attrs", "<I", 2**32 - 1),
+        lambda w: _corrupt(w, "first_attr_id", "<i", -1),
+        lambda w: _corrupt(w, "first_feature_type", "<I", 7),
+        lambda w: _corrupt(w, "first_feature_weight", "<d", float("inf")),
+        lambda w: _corrupt(w, "first_feature_weight", "<d", float("nan")),
+        lambda w: _corrupt(w, "feature_count", "<I", 3),
+    ],
+    ids=[
+        "not-a-crf-file",
+        "header-only",
+        "half",
+        "label-table-past-the-end",
+        "four-billion-attributes",
+        "record-id-out-of-place",
+        "unknown-feature-type",
+        "infinite-weight",
+        "nan-weight",
+        "feature-count-short",
+    ],
+)
+def test_weights_that_are_not_a_whole_crf_file_are_one_clear_error(tmp_path, own_model, make):
+    """Weights whose checksum holds (the file was written so) but that are no whole CRFsuite model
+    file: cut short, or of the right length with a count, offset, id, type or weight that cannot be."""
+    weights = make(own_model.weights)
     document = json.loads(own_model.to_json())
     document["weights"] = {
         "crfsuite": base64.b64encode(zlib.compress(weights)).decode("ascii"),
@@ -157,26 +210,86 @@ def test_weights_that_are_not_a_whole_crf_file_are_one_clear_error(tmp_path, own
     assert result.stderr.startswith(f"callqa: error: {bad}: ") and len(result.stderr.splitlines()) == 1
 
 
-def test_scoring_gives_the_probabilities_the_crf_library_gives(default_rubric, own_model):
+@pytest.fixture(scope="module")
+def early_stages_model(cue_rubric):
+    """A model that never saw 转化, 协议 or 结束: its calls are cut after their 切入."""
+    calls, _ = callqa.read_labelled_calls([STAGES_DIR / "dev"], cue_rubric)
+    cut = []
+    for call in calls:
+        keep = sum(1 for label in call.labels if label.stage in ("问候", "切入"))
+        utterances = call.transcript.utterances[:keep]
+        cut.append(
+            dataclasses.replace(
+                call, transcript=dataclasses.replace(call.transcript, utterances=utterances), labels=call.labels[:keep]
+            )
+        )
+    return callqa.train_stage_model(cut, cue_rubric, name="early")
+
+
+def test_scoring_gives_the_probabilities_the_crf_library_gives(default_rubric, own_model, early_stages_model):
     """Scoring reads the weights out of the CRF file and runs its own forward-backward: on every
-    shipped sample it must give what python-crfsuite's own tagger gives for the same features."""
+    shipped sample, whole and as its first utterance alone, it must give what python-crfsuite's own
+    tagger gives for the same features, also for a model that lacks labels (their column is 0)."""
     import pycrfsuite
 
-    for model in (stage_model_for(default_rubric), own_model):
+    assert set(early_stages_model.crf.labels) < set(early_stages_model.labels)
+    for model in (stage_model_for(default_rubric), own_model, early_stages_model):
         tagger = pycrfsuite.Tagger()
         tagger.open_inmemory(model.weights)
         known = set(tagger.labels())
         for path in sorted((ROOT / "transcripts").glob("*.txt")):
             transcript = callqa.read_transcript(path, rubric=default_rubric)
-            features = model.features(transcript.utterances, cue_stage_sets(transcript, default_rubric))
-            tagger.set(pycrfsuite.ItemSequence(features.rows()))
-            expected = [
-                [tagger.marginal(label, i) if label in known else 0.0 for label in model.labels]
-                for i in range(len(transcript.utterances))
-            ]
-            got = model.marginals(features)
-            differences = [abs(a - b) for g, e in zip(got, expected, strict=True) for a, b in zip(g, e, strict=True)]
-            assert max(differences) < 1e-9, path.name
+            for utterances in (transcript.utterances, transcript.utterances[:1]):
+                call = dataclasses.replace(transcript, utterances=utterances)
+                features = model.features(call.utterances, cue_stage_sets(call, default_rubric))
+                tagger.set(pycrfsuite.ItemSequence(features.rows()))
+                expected = [
+                    [tagger.marginal(label, i) if label in known else 0.0 for label in model.labels]
+                    for i in range(len(utterances))
+                ]
+                got = model.marginals(features)
+                differences = [
+                    abs(a - b) for g, e in zip(got, expected, strict=True) for a, b in zip(g, e, strict=True)
+                ]
+                assert max(differences) < 1e-9, path.name
+
+
+def _marginals_by_enumeration(crf: LinearChainCrf, scores: list[list[float]]) -> list[list[float]]:
+    """P(label at t) by adding up every label path (exact, for a handful of labels and steps)."""
+    n = len(crf.labels)
+    totals = [[0.0] * n for _ in scores]
+    for path in itertools.product(range(n), repeat=len(scores)):
+        energy = sum(scores[t][y] for t, y in enumerate(path))
+        energy += sum(crf.transitions[a][b] for a, b in itertools.pairwise(path))
+        for t, y in enumerate(path):
+            totals[t][y] += math.exp(energy)
+    return [[x / sum(row) for x in row] for row in totals]
+
+
+@pytest.mark.parametrize(
+    "transitions",
+    [
+        ((0.0, 0.8, 0.0), (0.0, 0.3, -0.5), (0.0, 0.0, 0.0)),  # a few learned pairs, as CRFs learn them
+        ((0.0, -40.0, 2.0), (1.0, 0.0, -40.0), (-12.0, 0.5, 0.0)),  # pairs all but forbidden
+    ],
+    ids=["learned-pairs", "nearly-forbidden-pairs"],
+)
+def test_forward_backward_gives_the_exact_marginals(transitions):
+    crf = LinearChainCrf(labels=("a", "b", "c"), state={}, transitions=transitions)
+    calls = [
+        [[0.2, -1.0, 0.5]],
+        [[0.0, 40.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 3.0], [0.5, 0.5, 0.5]],
+        [[900.0, 0.0, 899.0], [0.0, 0.0, 0.0], [-3.0, 2.0, 1.0]],  # scores far beyond exp()'s range
+        # sure of b, then of c (or of a, then of b): the path goes through a pair all but forbidden
+        [[0.0, 40.0, 0.0], [0.0, 0.0, 40.0]],
+        [[40.0, 0.0, 0.0], [0.0, 40.0, 0.0], [0.0, 0.0, 0.0]],
+    ]
+    assert crf.marginals([]) == []
+    for scores in calls:
+        shifted = [[s - max(row) for s in row] for row in scores]  # the reference needs exp() to stay finite
+        expected = _marginals_by_enumeration(crf, shifted)
+        got = crf.marginals(scores)
+        assert max(abs(a - b) for g, e in zip(got, expected, strict=True) for a, b in zip(g, e, strict=True)) < 1e-9
 
 
 def test_a_model_file_of_the_uncompressed_format_still_loads(tmp_path, own_model):

@@ -1,6 +1,6 @@
 """Features for the trained stage segmenter (问候 / 切入 / 转化 / 协议 / 结束).
 
-`call_features(utterances, cue_stages)` turns one call into one feature dict per utterance. It is a pure
+`call_features(utterances, cue_stages)` gives the features of every utterance of a call. It is a pure
 function of the utterances' `.role` and `.norm` (normalised text, as callqa's readers give it) and of
 which stages' rubric cues hit each utterance, so it can move into the package unchanged.
 
@@ -183,7 +183,7 @@ class CallFeatures:
     (training, and explaining a boundary)."""
 
     named: list[dict[str, float]]  # per utterance: every feature but the n-grams
-    grams: list[list[str]]  # per utterance: its n-grams (features GRAM + g)
+    grams: list[list[str]]  # per utterance: its distinct n-grams (features GRAM + g; a repeat would count twice)
     context: list[list[str]]  # per utterance: the n-grams its neighbours see (PREV_GRAM + g on the next one, …)
 
     def rows(self) -> list[dict[str, float]]:
@@ -216,7 +216,7 @@ def call_features(
 
     roles = [u.role for u in utterances]
     # Each utterance's cue stages in one fixed order: a set's order follows the string hashes, which
-    # differ per process, and the order of a row's features is the order the CRF adds their weights in.
+    # differ per process, and the order of a row's features is the order their weights are added in.
     stage_cues = [sorted(stages) for stages in cue_stages]
     folded = [fold(u.norm) for u in utterances]
     runs = [_runs(f) for f in folded]

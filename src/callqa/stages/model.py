@@ -104,8 +104,13 @@ class StageModel:
             if i < last:
                 weights.append(as_next[i + 1])
             scores.append(_column_sums(weights, zero))
-        columns = [crf.labels.index(label) if label in crf.labels else None for label in self.labels]
+        columns = [self._column(label) for label in self.labels]
         return [[0.0 if c is None else p[c] for c in columns] for p in crf.marginals(scores)]
+
+    def _column(self, label: str) -> int | None:
+        """Where `label` is in the CRF's own label order (None: a label it never saw in training)."""
+        labels = self.crf.labels
+        return labels.index(label) if label in labels else None
 
     def _grams(self) -> tuple[dict[str, Weights], ...]:
         """The n-gram weights by the n-gram alone: own, as the previous utterance's, as the next one's."""
@@ -130,8 +135,8 @@ class StageModel:
         """The features of one utterance that most favour entering `stage` over staying in `against`."""
         if self.scheme == "bi":
             stage, against = stage + "B", against + "I"
-        labels, state = self.crf.labels, self.crf.state
-        to, away = (labels.index(label) if label in labels else None for label in (stage, against))
+        state = self.crf.state
+        to, away = self._column(stage), self._column(against)
 
         def weight(name: str, label: int | None) -> float:  # 0 for a label the model never learned
             return 0.0 if label is None else state[name][label]
@@ -177,7 +182,7 @@ class StageModel:
         if hashlib.sha256(weights).hexdigest() != digest:
             raise ModelError(name, "stage model weights do not match their checksum: the file is corrupt")
         model = cls(settings=settings, manifest=manifest, weights=weights, path=name)
-        model.crf  # noqa: B018 - read now, so a bad file fails at load, not mid-batch
+        model._grams()  # read now, so a bad file fails at load, not mid-batch (and forked workers share it)
         return model
 
 

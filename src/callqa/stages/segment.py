@@ -29,7 +29,7 @@ class StageEvidence:
     position: float  # 0..1 through the call
     cues: dict[str, tuple[str, ...]]  # stage -> the rubric's cue phrases found
     scores: tuple[float, ...]  # what the decode adds up: cue scores per stage, or the model's log P per label
-    features: dict[str, float] | None = None  # the model's input, to find what drove it
+    features: dict[str, float] | None = None  # the model's input, to find what drove it (only when explaining)
     probabilities: tuple[float, ...] | None = None  # the model's P(stage), in STAGES order
     system: bool = False  # a system line, which takes the stage of the lines around it
 
@@ -148,7 +148,7 @@ def explain_boundaries(
                 (describe_feature(name), weight)
                 for name, weight in model.drivers(ev.features, stages[i], stages[i - 1], top)
             )
-            probabilities = ev.probabilities
-            confidence = probabilities[STAGES.index(stages[i])] if probabilities else None
+        if ev.probabilities:
+            confidence = ev.probabilities[STAGES.index(stages[i])]
         found.append(Boundary(i, stages[i], stages[i - 1], confidence, drivers, ev.cues.get(stages[i], ())))
     return found
