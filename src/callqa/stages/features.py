@@ -178,25 +178,39 @@ class CallFeatures:
     """One call's features, with the n-grams kept apart from the rest.
 
     Nine in ten of a call's features are n-grams, each named three times over (its own utterance's
-    `ng:还有`, and `prev_ng:`/`next_ng:` on its neighbours'): the stage model looks n-grams up by the
-    text alone (`StageModel.marginals`), so these names are built only when `rows()` is asked for
-    (training, and explaining a boundary)."""
+    `ng:还有`, and `prev_ng:`/`next_ng:` on its neighbours'): the stage model finds the n-grams it
+    knows in the text itself (`StageModel.marginals`), so the n-grams are listed and named only when
+    `rows()` is asked for (training, and explaining a boundary)."""
 
     named: list[dict[str, float]]  # per utterance: every feature but the n-grams
-    grams: list[list[str]]  # per utterance: its distinct n-grams (features GRAM + g; a repeat would count twice)
-    context: list[list[str]]  # per utterance: the n-grams its neighbours see (PREV_GRAM + g on the next one, …)
+    runs: list[list[str]]  # per utterance: the punctuation-free runs of its folded text, the n-grams' source
+    sizes: tuple[int, int]  # the utterance's own n-grams: shortest and longest
+    context_sizes: tuple[int, int]  # the n-grams its neighbours see: shortest and longest
+
+    @property
+    def grams(self) -> list[list[str]]:
+        """Per utterance: its distinct n-grams (features GRAM + g)."""
+        low, high = self.sizes
+        return [ngrams(runs, high, low) for runs in self.runs]
+
+    @property
+    def context(self) -> list[list[str]]:
+        """Per utterance: the distinct n-grams its neighbours see (PREV_GRAM + g on the next one, …)."""
+        low, high = self.context_sizes
+        return [ngrams(runs, high, low) for runs in self.runs]
 
     def rows(self) -> list[dict[str, float]]:
         """One {feature name: value} dict per utterance (all values 1.0 except where noted)."""
         last = len(self.named) - 1
+        grams, context = self.grams, self.context
         rows = []
         for i, named in enumerate(self.named):
             row = dict(named)
-            row.update(dict.fromkeys([GRAM + g for g in self.grams[i]], 1.0))
+            row.update(dict.fromkeys([GRAM + g for g in grams[i]], 1.0))
             if i > 0:
-                row.update(dict.fromkeys([PREV_GRAM + g for g in self.context[i - 1]], 1.0))
+                row.update(dict.fromkeys([PREV_GRAM + g for g in context[i - 1]], 1.0))
             if i < last:
-                row.update(dict.fromkeys([NEXT_GRAM + g for g in self.context[i + 1]], 1.0))
+                row.update(dict.fromkeys([NEXT_GRAM + g for g in context[i + 1]], 1.0))
             rows.append(row)
         return rows
 
@@ -221,13 +235,11 @@ def call_features(
     folded = [fold(u.norm) for u in utterances]
     runs = [_runs(f) for f in folded]
     joined = ["".join(r) for r in runs]
-    grams = [ngrams(r, n_max, int(opt["ngram_min"])) for r in runs]
+    n_min = int(opt["ngram_min"])
+    # The neighbours' n-grams: 2..context_ngrams (none for 0), and no shorter than the own ones when
+    # they are a subset of them (as models have always been trained).
     ctx_min = min(2, ctx_n)
-    ctx_grams = (
-        [[g for g in gs if ctx_min <= len(g) <= ctx_n] for gs in grams]
-        if ctx_n <= n_max
-        else [ngrams(r, ctx_n, ctx_min) for r in runs]
-    )
+    context_sizes = (max(ctx_min, n_min), ctx_n) if ctx_n <= n_max else (ctx_min, ctx_n)
 
     # Turn ranks per role (agent turn 0, 1, 2 … from the start and from the end).
     rank: list[int] = []
@@ -314,7 +326,7 @@ def call_features(
             if emotion_before:
                 f["cust_emotion_before"] = 1.0
         if opt["ngram_role"]:
-            f.update(dict.fromkeys([f"{role[0]}|ng:{g}" for g in grams[i]], 1.0))
+            f.update(dict.fromkeys([f"{role[0]}|ng:{g}" for g in ngrams(runs[i], n_max, n_min)], 1.0))
         for offset, tag in ((-1, "prev"), (1, "next")):
             j = i + offset
             if 0 <= j < count:
@@ -370,7 +382,7 @@ def call_features(
                 emotion_before = True
         if "thanks" in lexical:
             thanks_before = True
-    return CallFeatures(named, grams, ctx_grams)
+    return CallFeatures(named, runs, (n_min, n_max), context_sizes)
 
 
 #: Flag name -> the regex that sets it, searched in the folded text (emotion: in the normalised text,

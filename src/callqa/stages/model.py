@@ -29,6 +29,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import ahocorasick
+
 from callqa.errors import ModelError, read_model_document
 from callqa.model import STAGES
 from callqa.stages.crf import CrfFileError, LinearChainCrf, Weights
@@ -54,7 +56,8 @@ class StageModel:
     weights: bytes  # the CRF library's own model file
     path: str = "<memory>"
     _crf: LinearChainCrf | None = field(default=None, repr=False)
-    _gram_weights: tuple[dict[str, Weights], ...] | None = field(default=None, repr=False)
+    _gram_finder_value: Any = field(default=None, repr=False)  # see _gram_finder
+    _gram_finder_built: bool = field(default=False, repr=False)
 
     @property
     def costs(self) -> Costs:
@@ -84,16 +87,26 @@ class StageModel:
     def marginals(self, features: CallFeatures) -> list[list[float]]:
         """P(label | call) per utterance, one column per `labels` (0 for a label never trained)."""
         crf = self.crf
-        own, before, after = self._grams()
+        finder = self._gram_finder()
         state = crf.state
         zero = (0.0,) * len(crf.labels)
-        # What each utterance's n-grams add to its neighbours' scores (prev_ng: on the next one, …).
-        as_previous = [_column_sums([before[g] for g in grams if g in before], zero) for grams in features.context]
-        as_next = [_column_sums([after[g] for g in grams if g in after], zero) for grams in features.context]
+        # The n-grams the model knows, found in each utterance's text in one pass of an automaton
+        # (instead of listing every n-gram and looking each up): its own n-grams' weights, and what
+        # they add to the neighbours' scores (prev_ng: on the next utterance, next_ng: on the one before).
+        own, as_previous, as_next = [], [], []
+        for runs in features.runs:
+            found: dict[str, _GramWeights] = {}  # each n-gram once, however often it is said
+            if finder is not None:
+                for run in runs:
+                    for _, entry in finder.iter(run):
+                        found[entry[0]] = entry
+            own.append([entry[1] for entry in found.values() if entry[1] is not None])
+            as_previous.append(_column_sums([entry[2] for entry in found.values() if entry[2] is not None], zero))
+            as_next.append(_column_sums([entry[3] for entry in found.values() if entry[3] is not None], zero))
         last = len(features.named) - 1
         scores = []
         for i, named in enumerate(features.named):
-            weights = [own[g] for g in features.grams[i] if g in own]
+            weights = own[i]
             weights += [
                 state[name] if value == 1.0 else tuple(w * value for w in state[name])
                 for name, value in named.items()
@@ -112,9 +125,11 @@ class StageModel:
         labels = self.crf.labels
         return labels.index(label) if label in labels else None
 
-    def _grams(self) -> tuple[dict[str, Weights], ...]:
-        """The n-gram weights by the n-gram alone: own, as the previous utterance's, as the next one's."""
-        if self._gram_weights is None:
+    def _gram_finder(self) -> Any:
+        """An automaton that finds every n-gram the model has weights for, with its weights as the
+        utterance's own n-gram, as the previous utterance's and as the next one's (None: no weight);
+        None when the model has no n-gram weights."""
+        if not self._gram_finder_built:
             tables: tuple[dict[str, Weights], ...] = ({}, {}, {})
             by_prefix = dict(zip((GRAM, PREV_GRAM, NEXT_GRAM), tables, strict=True))
             for name, weights in self.crf.state.items():
@@ -122,8 +137,15 @@ class StageModel:
                 table = by_prefix.get(prefix + colon)
                 if table is not None:
                     table[gram] = weights
-            self._gram_weights = tables
-        return self._gram_weights
+            grams = sorted(set().union(*tables))  # sorted: the same automaton in every process
+            finder = None
+            if grams:
+                finder = ahocorasick.Automaton()
+                for gram in grams:
+                    finder.add_word(gram, (gram, *(table.get(gram) for table in tables)))
+                finder.make_automaton()
+            self._gram_finder_value, self._gram_finder_built = finder, True
+        return self._gram_finder_value
 
     def stage_probabilities(self, marginals: Sequence[Sequence[float]]) -> list[list[float]]:
         """P(stage | call) per utterance, in STAGES order (begin and inside labels added up)."""
@@ -182,7 +204,7 @@ class StageModel:
         if hashlib.sha256(weights).hexdigest() != digest:
             raise ModelError(name, "stage model weights do not match their checksum: the file is corrupt")
         model = cls(settings=settings, manifest=manifest, weights=weights, path=name)
-        model._grams()  # read now, so a bad file fails at load, not mid-batch (and forked workers share it)
+        model._gram_finder()  # read now, so a bad file fails at load, not mid-batch (and forked workers share it)
         return model
 
 
@@ -203,6 +225,10 @@ def _decompressed(data: bytes, name: str) -> bytes:
 def load_stage_model(path: str) -> StageModel:
     """A model file loaded once per process (batch workers share the parent's)."""
     return StageModel.load(path)
+
+
+#: An n-gram and its weights as the utterance's own, the previous utterance's and the next one's.
+_GramWeights = tuple[str, Weights | None, Weights | None, Weights | None]
 
 
 def _column_sums(rows: list[Weights], zero: Weights) -> Weights:
