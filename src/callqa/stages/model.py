@@ -55,9 +55,7 @@ class StageModel:
     manifest: dict[str, Any]
     weights: bytes  # the CRF library's own model file
     path: str = "<memory>"
-    _crf: LinearChainCrf | None = field(default=None, repr=False)
-    _gram_finder_value: Any = field(default=None, repr=False)  # see _gram_finder
-    _gram_finder_built: bool = field(default=False, repr=False)
+    _runtime: _Runtime | None = field(default=None, repr=False)
 
     @property
     def costs(self) -> Costs:
@@ -65,12 +63,18 @@ class StageModel:
 
     @property
     def crf(self) -> LinearChainCrf:
-        if self._crf is None:
+        return self.runtime.crf
+
+    @property
+    def runtime(self) -> _Runtime:
+        """What scoring needs of the weights, worked out once (at load for a model file)."""
+        if self._runtime is None:
             try:
-                self._crf = LinearChainCrf.from_crfsuite(self.weights)
+                crf = LinearChainCrf.from_crfsuite(self.weights)
             except CrfFileError as exc:
                 raise ModelError(self.path, f"the CRF weights cannot be read: {exc}") from None
-        return self._crf
+            self._runtime = _Runtime.of(crf, self.labels)
+        return self._runtime
 
     def features(self, utterances: Sequence[UtteranceLike], cue_stages: Sequence[frozenset[str]]) -> CallFeatures:
         return call_features(utterances, cue_stages, self.settings.get("features"))
@@ -86,8 +90,8 @@ class StageModel:
 
     def marginals(self, features: CallFeatures) -> list[list[float]]:
         """P(label | call) per utterance, one column per `labels` (0 for a label never trained)."""
-        crf = self.crf
-        finder = self._gram_finder()
+        runtime = self.runtime
+        crf, finder = runtime.crf, runtime.grams
         state = crf.state
         zero = (0.0,) * len(crf.labels)
         # The n-grams the model knows, found in each utterance's text in one pass of an automaton
@@ -117,35 +121,8 @@ class StageModel:
             if i < last:
                 weights.append(as_next[i + 1])
             scores.append(_column_sums(weights, zero))
-        columns = [self._column(label) for label in self.labels]
+        columns = runtime.columns
         return [[0.0 if c is None else p[c] for c in columns] for p in crf.marginals(scores)]
-
-    def _column(self, label: str) -> int | None:
-        """Where `label` is in the CRF's own label order (None: a label it never saw in training)."""
-        labels = self.crf.labels
-        return labels.index(label) if label in labels else None
-
-    def _gram_finder(self) -> Any:
-        """An automaton that finds every n-gram the model has weights for, with its weights as the
-        utterance's own n-gram, as the previous utterance's and as the next one's (None: no weight);
-        None when the model has no n-gram weights."""
-        if not self._gram_finder_built:
-            tables: tuple[dict[str, Weights], ...] = ({}, {}, {})
-            by_prefix = dict(zip((GRAM, PREV_GRAM, NEXT_GRAM), tables, strict=True))
-            for name, weights in self.crf.state.items():
-                prefix, colon, gram = name.partition(":")
-                table = by_prefix.get(prefix + colon)
-                if table is not None:
-                    table[gram] = weights
-            grams = sorted(set().union(*tables))  # sorted: the same automaton in every process
-            finder = None
-            if grams:
-                finder = ahocorasick.Automaton()
-                for gram in grams:
-                    finder.add_word(gram, (gram, *(table.get(gram) for table in tables)))
-                finder.make_automaton()
-            self._gram_finder_value, self._gram_finder_built = finder, True
-        return self._gram_finder_value
 
     def stage_probabilities(self, marginals: Sequence[Sequence[float]]) -> list[list[float]]:
         """P(stage | call) per utterance, in STAGES order (begin and inside labels added up)."""
@@ -158,7 +135,7 @@ class StageModel:
         if self.scheme == "bi":
             stage, against = stage + "B", against + "I"
         state = self.crf.state
-        to, away = self._column(stage), self._column(against)
+        to, away = (self.runtime.columns[self.labels.index(label)] for label in (stage, against))
 
         def weight(name: str, label: int | None) -> float:  # 0 for a label the model never learned
             return 0.0 if label is None else state[name][label]
@@ -204,7 +181,7 @@ class StageModel:
         if hashlib.sha256(weights).hexdigest() != digest:
             raise ModelError(name, "stage model weights do not match their checksum: the file is corrupt")
         model = cls(settings=settings, manifest=manifest, weights=weights, path=name)
-        model._gram_finder()  # read now, so a bad file fails at load, not mid-batch (and forked workers share it)
+        model.runtime  # noqa: B018 - read now, so a bad file fails at load, not mid-batch (and forked workers share it)
         return model
 
 
@@ -229,6 +206,36 @@ def load_stage_model(path: str) -> StageModel:
 
 #: An n-gram and its weights as the utterance's own, the previous utterance's and the next one's.
 _GramWeights = tuple[str, Weights | None, Weights | None, Weights | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Runtime:
+    """A stage model's weights as scoring uses them."""
+
+    crf: LinearChainCrf
+    #: An automaton that finds every n-gram the model has weights for (value: `_GramWeights`);
+    #: None when it has none (an automaton cannot be empty).
+    grams: Any
+    columns: tuple[int | None, ...]  # per `StageModel.labels`: its column in the CRF's own order (None: never trained)
+
+    @classmethod
+    def of(cls, crf: LinearChainCrf, labels: Sequence[str]) -> _Runtime:
+        tables: tuple[dict[str, Weights], ...] = ({}, {}, {})
+        by_prefix = dict(zip((GRAM, PREV_GRAM, NEXT_GRAM), tables, strict=True))
+        for name, weights in crf.state.items():
+            prefix, colon, gram = name.partition(":")
+            table = by_prefix.get(prefix + colon)
+            if table is not None:
+                table[gram] = weights
+        grams = sorted(set().union(*tables))  # sorted: the same automaton in every process
+        finder = None
+        if grams:
+            finder = ahocorasick.Automaton()
+            for gram in grams:
+                finder.add_word(gram, (gram, *(table.get(gram) for table in tables)))
+            finder.make_automaton()
+        columns = tuple(crf.labels.index(label) if label in crf.labels else None for label in labels)
+        return cls(crf, finder, columns)
 
 
 def _column_sums(rows: list[Weights], zero: Weights) -> Weights:
