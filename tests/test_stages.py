@@ -284,7 +284,7 @@ def test_forward_backward_gives_the_exact_marginals(transitions):
         [[0.0, 40.0, 0.0], [0.0, 0.0, 40.0]],
         [[40.0, 0.0, 0.0], [0.0, 40.0, 0.0], [0.0, 0.0, 0.0]],
     ]
-    assert crf.marginals([]) == []
+    assert crf.marginals([]).shape == (0, 3)
     for scores in calls:
         shifted = [[s - max(row) for s in row] for row in scores]  # the reference needs exp() to stay finite
         expected = _marginals_by_enumeration(crf, shifted)

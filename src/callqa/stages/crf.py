@@ -15,10 +15,11 @@ bytes before it is used, so a file written wrong is a `CrfFileError`, never a wr
 
 from __future__ import annotations
 
-import math
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 _HEADER = struct.Struct("<4sI4sIIIIIIIII")
 _CHUNK = struct.Struct("<4sII")
@@ -30,8 +31,6 @@ _CQDB_BYTEORDER = 0x62445371
 _STATE, _TRANSITION = 0, 1
 #: A weight beyond this is no trained weight (exp() of it would overflow a float).
 _MAX_WEIGHT = 700.0
-#: Below this a transition is all but forbidden, and `marginals`' 1 + excess would lose it to rounding.
-_SPARSE_FLOOR = -10.0
 
 #: An attribute's weight for each label, in `labels` order.
 Weights = tuple[float, ...]
@@ -46,23 +45,13 @@ class LinearChainCrf:
     labels: tuple[str, ...]
     state: dict[str, Weights]  # attribute name -> its weights (attributes with none are left out)
     transitions: tuple[tuple[float, ...], ...]  # [from label][to label]
-    #: The transitions `marginals` adds one by one, as (from, to, factor), over a `base` factor that
-    #: every pair has: the learned pairs with exp(w) - 1 over 1, or, when one is all but forbidden,
-    #: every pair with exp(w) over 0 (see `marginals`).
-    excess: tuple[tuple[int, int, float], ...] = field(init=False)
-    base: float = field(init=False)
+    #: exp(transition), [from][to]: what the forward-backward multiplies by (derived once).
+    factors: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        weights = [w for row in self.transitions for w in row]
-        sparse = not weights or min(weights) >= _SPARSE_FLOOR
-        excess = tuple(
-            (i, j, math.exp(w) - 1.0 if sparse else math.exp(w))
-            for i, row in enumerate(self.transitions)
-            for j, w in enumerate(row)
-            if w or not sparse
-        )
-        object.__setattr__(self, "excess", excess)  # derived once: the dataclass is frozen
-        object.__setattr__(self, "base", 1.0 if sparse else 0.0)
+        factors = np.exp(np.array(self.transitions, dtype=float).reshape(len(self.labels), len(self.labels)))
+        factors.flags.writeable = False
+        object.__setattr__(self, "factors", factors)  # the dataclass is frozen
 
     @classmethod
     def from_crfsuite(cls, data: bytes) -> LinearChainCrf:
@@ -105,43 +94,31 @@ class LinearChainCrf:
             transitions=tuple(tuple(row) for row in transitions),
         )
 
-    def marginals(self, scores: Sequence[Sequence[float]]) -> list[list[float]]:
-        """P(label at t | call) from each utterance's state scores (sum of its features' weights).
-
-        Forward-backward, scaled at every step. exp(transition) is written 1 + (exp(w) - 1): a CRF
-        learns weights for a few label pairs only, so each step takes the sum over all labels (which
-        is 1 for the scaled alphas) in one go and adds the learned pairs' excess one by one. When a
-        transition is all but forbidden (w < -10), 1 + (exp(w) - 1) would cancel to rounding noise,
-        so every pair's exp(w) is added from 0 instead (`base` 0)."""
-        if not scores:
-            return []
-        excess, base = self.excess, self.base
-        potentials = []
-        for row in scores:
-            top = max(row)
-            potentials.append([math.exp(s - top) for s in row])  # a constant per step cancels in the scaling
-        alphas, scales = [], []
+    def marginals(self, scores: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
+        """P(label at t | call), one row per utterance, from each utterance's state scores (the sum
+        of its features' weights, one column per label): forward-backward, scaled at every step."""
+        scores = np.asarray(scores, dtype=float).reshape(-1, len(self.labels))
+        if not len(scores):
+            return scores
+        factors = self.factors
+        # A constant per utterance cancels in the scaling: taking the row's top keeps exp() in range.
+        potentials = np.exp(scores - scores.max(axis=1, keepdims=True))
+        count = len(potentials)
+        alphas = np.empty_like(potentials)
+        scales = np.empty(count)
         alpha = potentials[0]
-        for t, potential in enumerate(potentials):
+        for t in range(count):
             if t:
-                incoming = [base] * len(potential)
-                for i, j, d in excess:
-                    incoming[j] += alpha[i] * d
-                alpha = [p * x for p, x in zip(potential, incoming, strict=True)]
-            total = sum(alpha)
-            alpha = [a / total for a in alpha]
-            alphas.append(alpha)
-            scales.append(total)
-        beta = [1.0] * len(alpha)
-        result: list[list[float]] = [[]] * len(potentials)
-        for t in range(len(potentials) - 1, -1, -1):
-            result[t] = [a * b for a, b in zip(alphas[t], beta, strict=True)]
-            if t:
-                weighted = [p * b / scales[t] for p, b in zip(potentials[t], beta, strict=True)]
-                beta = [base * sum(weighted)] * len(weighted)
-                for i, j, d in excess:
-                    beta[i] += d * weighted[j]
-        return result
+                alpha = (alpha @ factors) * potentials[t]
+            total = alpha.sum()
+            alpha = alpha / total
+            alphas[t], scales[t] = alpha, total
+        betas = np.empty_like(potentials)
+        beta = betas[-1] = np.ones(len(self.labels))
+        for t in range(count - 1, 0, -1):
+            beta = betas[t - 1] = factors @ (potentials[t] * beta) / scales[t]
+        marginals: np.ndarray = alphas * betas
+        return marginals
 
 
 def _strings(data: bytes, offset: int, count: int) -> list[str]:

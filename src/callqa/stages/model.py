@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import ahocorasick
+import numpy as np
 
 from callqa.errors import ModelError, read_model_document
 from callqa.model import STAGES
@@ -91,38 +92,39 @@ class StageModel:
     def marginals(self, features: CallFeatures) -> list[list[float]]:
         """P(label | call) per utterance, one column per `labels` (0 for a label never trained)."""
         runtime = self.runtime
-        crf, finder = runtime.crf, runtime.grams
-        state = crf.state
-        zero = (0.0,) * len(crf.labels)
-        # The n-grams the model knows, found in each utterance's text in one pass of an automaton
-        # (instead of listing every n-gram and looking each up): its own n-grams' weights, and what
-        # they add to the neighbours' scores (prev_ng: on the next utterance, next_ng: on the one before).
-        own, as_previous, as_next = [], [], []
-        for runs in features.runs:
-            found: dict[str, _GramWeights] = {}  # each n-gram once, however often it is said
-            if finder is not None:
-                for run in runs:
-                    for _, entry in finder.iter(run):
-                        found[entry[0]] = entry
-            own.append([entry[1] for entry in found.values() if entry[1] is not None])
-            as_previous.append(_column_sums([entry[2] for entry in found.values() if entry[2] is not None], zero))
-            as_next.append(_column_sums([entry[3] for entry in found.values() if entry[3] is not None], zero))
-        last = len(features.named) - 1
-        scores = []
+        count = len(features.named)
+        # Every feature but the n-grams: its row of weights times its value, added up per utterance.
+        utterance, row, value = [], [], []
+        rows = runtime.named
         for i, named in enumerate(features.named):
-            weights = own[i]
-            weights += [
-                state[name] if value == 1.0 else tuple(w * value for w in state[name])
-                for name, value in named.items()
-                if name in state
-            ]
-            if i > 0:
-                weights.append(as_previous[i - 1])
-            if i < last:
-                weights.append(as_next[i + 1])
-            scores.append(_column_sums(weights, zero))
-        columns = runtime.columns
-        return [[0.0 if c is None else p[c] for c in columns] for p in crf.marginals(scores)]
+            for name, v in named.items():
+                k = rows.get(name)
+                if k is not None:
+                    utterance.append(i)
+                    row.append(k)
+                    value.append(v)
+        scores = _sums_by_utterance(utterance, runtime.named_weights[row] * np.array(value)[:, None], count)
+        if runtime.grams is not None and count:
+            # The n-grams the model knows, found in the whole call's text by one pass of an automaton
+            # (not by listing every n-gram and looking each up). Runs are joined by a character no
+            # n-gram holds, so none is found across two; each counts once per utterance, however
+            # often it is said. Its weights: as the utterance's own, and what it adds to the next
+            # utterance's score (prev_ng:) and to the one before's (next_ng:).
+            pieces = [_SEPARATOR.join(runs) for runs in features.runs]
+            found = np.array(list(runtime.grams.iter(_SEPARATOR.join(pieces))), dtype=np.int64).reshape(-1, 2)
+            if len(found):
+                # Where each utterance's text ends: at the separator after it (the end of a match is
+                # the index of its last character).
+                ends = np.cumsum([len(piece) + 1 for piece in pieces]) - 1
+                owner = np.searchsorted(ends, found[:, 0])
+                pairs = np.unique(owner * len(runtime.gram_weights) + found[:, 1])
+                owner, gram = np.divmod(pairs, len(runtime.gram_weights))
+                sums = _sums_by_utterance(owner, runtime.gram_weights[gram], count)
+                scores += sums[:, 0]
+                scores[1:] += sums[:-1, 1]
+                scores[:-1] += sums[1:, 2]
+        marginals = runtime.crf.marginals(scores)
+        return [[0.0 if c is None else p[c] for c in runtime.columns] for p in marginals.tolist()]
 
     def stage_probabilities(self, marginals: Sequence[Sequence[float]]) -> list[list[float]]:
         """P(stage | call) per utterance, in STAGES order (begin and inside labels added up)."""
@@ -204,39 +206,61 @@ def load_stage_model(path: str) -> StageModel:
     return StageModel.load(path)
 
 
-#: An n-gram and its weights as the utterance's own, the previous utterance's and the next one's.
-_GramWeights = tuple[str, Weights | None, Weights | None, Weights | None]
+#: Joins a call's runs of text for the n-gram automaton: not a character any n-gram holds (runs are
+#: split at every non-word character).
+_SEPARATOR = "\x00"
 
 
 @dataclass(frozen=True, slots=True)
 class _Runtime:
-    """A stage model's weights as scoring uses them."""
+    """A stage model's weights as scoring uses them: arrays with one column per CRF label."""
 
     crf: LinearChainCrf
-    #: An automaton that finds every n-gram the model has weights for (value: `_GramWeights`);
-    #: None when it has none (an automaton cannot be empty).
+    #: An automaton that finds every n-gram the model has weights for (value: its row of
+    #: `gram_weights`); None when it has none (an automaton cannot be empty).
     grams: Any
+    gram_weights: np.ndarray  # [n-gram, (own, as previous, as next), label]
+    named: dict[str, int]  # every other feature's name -> its row of `named_weights`
+    named_weights: np.ndarray  # [feature, label]
     columns: tuple[int | None, ...]  # per `StageModel.labels`: its column in the CRF's own order (None: never trained)
 
     @classmethod
     def of(cls, crf: LinearChainCrf, labels: Sequence[str]) -> _Runtime:
+        width = len(crf.labels)
         tables: tuple[dict[str, Weights], ...] = ({}, {}, {})
         by_prefix = dict(zip((GRAM, PREV_GRAM, NEXT_GRAM), tables, strict=True))
+        named: dict[str, Weights] = {}
         for name, weights in crf.state.items():
             prefix, colon, gram = name.partition(":")
             table = by_prefix.get(prefix + colon)
             if table is not None:
                 table[gram] = weights
+            else:
+                named[name] = weights
         grams = sorted(set().union(*tables))  # sorted: the same automaton in every process
+        zero = (0.0,) * width
+        gram_weights = np.array([[table.get(gram, zero) for table in tables] for gram in grams], dtype=float).reshape(
+            len(grams), 3, width
+        )
         finder = None
         if grams:
             finder = ahocorasick.Automaton()
-            for gram in grams:
-                finder.add_word(gram, (gram, *(table.get(gram) for table in tables)))
+            for row, gram in enumerate(grams):
+                finder.add_word(gram, row)
             finder.make_automaton()
+        named_weights = np.array(list(named.values()), dtype=float).reshape(len(named), width)
+        for array in (gram_weights, named_weights):
+            array.flags.writeable = False  # shared by forked workers, and by every call
         columns = tuple(crf.labels.index(label) if label in crf.labels else None for label in labels)
-        return cls(crf, finder, columns)
+        return cls(crf, finder, gram_weights, {name: k for k, name in enumerate(named)}, named_weights, columns)
 
 
-def _column_sums(rows: list[Weights], zero: Weights) -> Weights:
-    return tuple(map(sum, zip(*rows, strict=True))) if rows else zero
+def _sums_by_utterance(owner: Sequence[int] | np.ndarray, rows: np.ndarray, count: int) -> np.ndarray:
+    """rows[k] added up by owner[k] (ascending utterance indices), for each of `count` utterances: an
+    utterance that owns none gets zeros. (`np.add.reduceat`: `np.add.at` is many times slower.)"""
+    sums = np.zeros((count, *rows.shape[1:]))
+    if len(rows):
+        starts = np.searchsorted(owner, np.arange(count))
+        owned = np.diff(starts, append=len(rows)) > 0
+        sums[owned] = np.add.reduceat(rows, starts[owned], axis=0)
+    return sums
