@@ -103,15 +103,21 @@ class CompiledDetector:
         return min((setting[0] for setting in self.categories.values()), default=1.0)
 
     def flag(
-        self, utterances: Sequence[Utterance], index: int, context: CallContext | None = None
+        self,
+        utterances: Sequence[Utterance],
+        index: int,
+        context: CallContext | None = None,
+        confidence: float | None = None,
     ) -> DetectorFlag | None:
         """The verdict on utterance `index` in its call (scoring) or alone (a script line in lint);
-        `context`, `call_context(utterances)`, when several lines of the call are judged."""
+        `context`, `call_context(utterances)`, when several lines of the call are judged, and
+        `confidence`, when `ForbiddenModel.confidences` gave it already."""
         model = self.model
-        features = model.line_features(utterances, index, context)
-        confidence = model.confidence(features)
+        if confidence is None:
+            confidence = model.confidences(utterances, [index], context)[0]
         if confidence < self.lowest_threshold:
-            return None  # most lines: no category could flag it, so the category model need not run
+            return None  # most lines: no category could flag it; their features need not be built
+        features = model.line_features(utterances, index, context)
         category, probability = model.category(features)
         setting = self.categories.get(category)
         if setting is None or confidence < setting[0]:

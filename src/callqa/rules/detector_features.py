@@ -164,15 +164,29 @@ def agent_line_features(
 
 def line_features(utterances: Sequence[LineLike], i: int, cfg: FeatureConfig, context: CallContext) -> dict[str, float]:
     """`agent_line_features` with its settings read and its call's context gathered already."""
-    text = utterances[i].norm
     f: dict[str, float] = {}
-    line = _clean(text)
-    ngrams("^" + line + "$", cfg["agent_n"], "c:", f, cfg["norm"])
+    ngrams(gram_text(utterances[i].norm), cfg["agent_n"], "c:", f, cfg["norm"])
     prev = context.previous_customer[i]
     if prev and cfg["prev_n"]:
         # the end of the turn is what the agent answers
         ngrams(_clean(prev)[-cfg["prev_chars"] :], cfg["prev_n"], "prev:", f, cfg["norm"])
-    elif not prev:
+    f.update(other_features(utterances, i, cfg, context))
+    return f
+
+
+def gram_text(norm: str) -> str:
+    """What the agent line's n-grams (c:) are taken from: its cleaned text between ^ and $."""
+    return "^" + _clean(norm) + "$"
+
+
+def other_features(
+    utterances: Sequence[LineLike], i: int, cfg: FeatureConfig, context: CallContext
+) -> dict[str, float]:
+    """The features of agent line i other than the n-grams (c: and prev:), in `line_features`' order."""
+    text = utterances[i].norm
+    f: dict[str, float] = {}
+    prev = context.previous_customer[i]
+    if not prev:
         f["prev:<none>"] = 1.0
     pats = match_patterns(text, "agent") if cfg["patterns"] else {}
     ctx = match_patterns(prev, "customer") if prev and cfg["patterns"] else {}
@@ -185,6 +199,7 @@ def line_features(utterances: Sequence[LineLike], i: int, cfg: FeatureConfig, co
             for p in pats:
                 f[c + "&" + p] = 1.0
     n = len(utterances)
+    line = _clean(text)
     f[f"pos:{min(9, int(10 * i / max(1, n)))}"] = 1.0
     f[f"neg:{min(3, len(_NEG.findall(line)))}"] = 1.0
     L = len(line)

@@ -99,10 +99,14 @@ def _detector_findings(
     context = call_context(utterances) if compiled.detectors else None
     for detector in compiled.detectors:
         rule, model = detector.rule, detector.model
-        for utterance, stage in zip(utterances, stages, strict=True):
-            if utterance.index in flagged or utterance.role not in rule.roles or stage not in rule.stages:
-                continue
-            verdict = detector.flag(utterances, utterance.index, context)
+        candidates = [
+            i
+            for i, (utterance, stage) in enumerate(zip(utterances, stages, strict=True))
+            if i not in flagged and utterance.role in rule.roles and stage in rule.stages
+        ]
+        for i, confidence in zip(candidates, model.confidences(utterances, candidates, context), strict=True):
+            utterance, stage = utterances[i], stages[i]
+            verdict = detector.flag(utterances, i, context, confidence)
             if verdict is None:
                 continue
             prediction = verdict.prediction

@@ -29,7 +29,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import ahocorasick
 import numpy as np
 
 from callqa.errors import ModelError, read_model_document
@@ -37,6 +36,7 @@ from callqa.model import STAGES
 from callqa.stages.crf import CrfFileError, LinearChainCrf, Weights
 from callqa.stages.decode import Costs
 from callqa.stages.features import GRAM, NEXT_GRAM, PREV_GRAM, CallFeatures, UtteranceLike, call_features
+from callqa.text.grams import SEPARATOR, gram_finder, grams_in
 
 FORMAT = "callqa.stage-model/2"
 _UNCOMPRESSED_FORMAT = "callqa.stage-model/1"  # still read
@@ -104,25 +104,17 @@ class StageModel:
                     row.append(k)
                     value.append(v)
         scores = _sums_by_utterance(utterance, runtime.named_weights[row] * np.array(value)[:, None], count)
-        if runtime.grams is not None and count:
-            # The n-grams the model knows, found in the whole call's text by one pass of an automaton
-            # (not by listing every n-gram and looking each up). Runs are joined by a character no
-            # n-gram holds, so none is found across two; each counts once per utterance, however
-            # often it is said. Its weights: as the utterance's own, and what it adds to the next
-            # utterance's score (prev_ng:) and to the one before's (next_ng:).
-            pieces = [_SEPARATOR.join(runs) for runs in features.runs]
-            found = np.array(list(runtime.grams.iter(_SEPARATOR.join(pieces))), dtype=np.int64).reshape(-1, 2)
-            if len(found):
-                # Where each utterance's text ends: at the separator after it (the end of a match is
-                # the index of its last character).
-                ends = np.cumsum([len(piece) + 1 for piece in pieces]) - 1
-                owner = np.searchsorted(ends, found[:, 0])
-                pairs = np.unique(owner * len(runtime.gram_weights) + found[:, 1])
-                owner, gram = np.divmod(pairs, len(runtime.gram_weights))
-                sums = _sums_by_utterance(owner, runtime.gram_weights[gram], count)
-                scores += sums[:, 0]
-                scores[1:] += sums[:-1, 1]
-                scores[:-1] += sums[1:, 2]
+        # The n-grams the model knows, each once per utterance however often it is said (runs are
+        # joined by the separator, so no n-gram is found across two). Its weights: as the
+        # utterance's own, and what it adds to the next utterance (prev_ng:) and the one before (next_ng:).
+        owner, gram = grams_in(
+            runtime.grams, [SEPARATOR.join(runs) for runs in features.runs], len(runtime.gram_weights)
+        )
+        if len(owner):
+            sums = _sums_by_utterance(owner, runtime.gram_weights[gram], count)
+            scores += sums[:, 0]
+            scores[1:] += sums[:-1, 1]
+            scores[:-1] += sums[1:, 2]
         marginals = runtime.crf.marginals(scores)
         return [[0.0 if c is None else p[c] for c in runtime.columns] for p in marginals.tolist()]
 
@@ -206,19 +198,12 @@ def load_stage_model(path: str) -> StageModel:
     return StageModel.load(path)
 
 
-#: Joins a call's runs of text for the n-gram automaton: not a character any n-gram holds (runs are
-#: split at every non-word character).
-_SEPARATOR = "\x00"
-
-
 @dataclass(frozen=True, slots=True)
 class _Runtime:
     """A stage model's weights as scoring uses them: arrays with one column per CRF label."""
 
     crf: LinearChainCrf
-    #: An automaton that finds every n-gram the model has weights for (value: its row of
-    #: `gram_weights`); None when it has none (an automaton cannot be empty).
-    grams: Any
+    grams: Any  # `gram_finder` of every n-gram with a weight: its value is its row of `gram_weights`
     gram_weights: np.ndarray  # [n-gram, (own, as previous, as next), label]
     named: dict[str, int]  # every other feature's name -> its row of `named_weights`
     named_weights: np.ndarray  # [feature, label]
@@ -242,17 +227,13 @@ class _Runtime:
         gram_weights = np.array([[table.get(gram, zero) for table in tables] for gram in grams], dtype=float).reshape(
             len(grams), 3, width
         )
-        finder = None
-        if grams:
-            finder = ahocorasick.Automaton()
-            for row, gram in enumerate(grams):
-                finder.add_word(gram, row)
-            finder.make_automaton()
         named_weights = np.array(list(named.values()), dtype=float).reshape(len(named), width)
         for array in (gram_weights, named_weights):
             array.flags.writeable = False  # shared by forked workers, and by every call
         columns = tuple(crf.labels.index(label) if label in crf.labels else None for label in labels)
-        return cls(crf, finder, gram_weights, {name: k for k, name in enumerate(named)}, named_weights, columns)
+        return cls(
+            crf, gram_finder(grams), gram_weights, {name: k for k, name in enumerate(named)}, named_weights, columns
+        )
 
 
 def _sums_by_utterance(owner: Sequence[int] | np.ndarray, rows: np.ndarray, count: int) -> np.ndarray:
