@@ -68,13 +68,19 @@ def decode_begin_inside(scores: Sequence[Sequence[float]], costs: Costs) -> list
     back: list[list[int]] = []
     for row in scores[1:]:
         step, pointers = [], []
+        # Begin s: from the best state of any earlier stage, less the cost of the jump. The cost
+        # falls by `skip` per stage nearer, so the best is the one with the most best[k] + skip * p:
+        # kept as a running maximum over the stages passed, instead of trying every earlier state
+        # for every s. Ties go to the earliest state, as in `decode` (with skip != 0, up to rounding).
+        earliest, lead = 0, IMPOSSIBLE
         for s in range(_N):
-            prev, value = 0, IMPOSSIBLE  # begin s: from any state of an earlier stage
-            for p in range(s):
-                cost = costs.boundary + costs.skip * (s - p - 1)
-                for k in (2 * p, 2 * p + 1):
-                    if best[k] - cost > value:
-                        prev, value = k, best[k] - cost
+            if s:
+                for k in (2 * s - 2, 2 * s - 1):
+                    if best[k] + costs.skip * (s - 1) > lead:
+                        earliest, lead = k, best[k] + costs.skip * (s - 1)
+            prev, value = 0, IMPOSSIBLE
+            if lead > IMPOSSIBLE:
+                prev, value = earliest, best[earliest] - (costs.boundary + costs.skip * (s - earliest // 2 - 1))
             step.append(value + row[2 * s])
             pointers.append(prev)
             k0, k1 = 2 * s, 2 * s + 1  # inside s: from its begin or from inside

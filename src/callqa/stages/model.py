@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -89,21 +90,20 @@ class StageModel:
         """The CRF's labels, one column of `marginals` each: the stages, or stage+B / stage+I."""
         return [s + t for s in STAGES for t in "BI"] if self.scheme == "bi" else list(STAGES)
 
-    def marginals(self, features: CallFeatures) -> list[list[float]]:
-        """P(label | call) per utterance, one column per `labels` (0 for a label never trained)."""
+    def marginals(self, features: CallFeatures) -> np.ndarray:
+        """P(label | call), one row per utterance, one column per `labels` (0 for a label never trained)."""
         runtime = self.runtime
         count = len(features.named)
-        # Every feature but the n-grams: its row of weights times its value, added up per utterance.
-        utterance, row, value = [], [], []
-        rows = runtime.named
-        for i, named in enumerate(features.named):
-            for name, v in named.items():
-                k = rows.get(name)
-                if k is not None:
-                    utterance.append(i)
-                    row.append(k)
-                    value.append(v)
-        scores = _sums_by_utterance(utterance, runtime.named_weights[row] * np.array(value)[:, None], count)
+        # Every feature but the n-grams: its row of weights times its value, added up per utterance
+        # (a name the model has no weight for takes the zero row at the end).
+        named = features.named
+        total = sum(map(len, named))
+        row = np.fromiter(
+            map(runtime.named.get, chain.from_iterable(named), repeat(len(runtime.named))), np.intp, total
+        )
+        value = np.fromiter(chain.from_iterable(f.values() for f in named), float, total)
+        owner = np.repeat(np.arange(count), [len(f) for f in named])
+        scores = _sums_by_utterance(owner, runtime.named_weights[row] * value[:, None], count)
         # The n-grams the model knows, each once per utterance however often it is said (runs are
         # joined by the separator, so no n-gram is found across two). Its weights: as the
         # utterance's own, and what it adds to the next utterance (prev_ng:) and the one before (next_ng:).
@@ -115,14 +115,17 @@ class StageModel:
             scores += sums[:, 0]
             scores[1:] += sums[:-1, 1]
             scores[:-1] += sums[1:, 2]
-        marginals = runtime.crf.marginals(scores)
-        return [[0.0 if c is None else p[c] for c in runtime.columns] for p in marginals.tolist()]
+        marginals = np.zeros((count, len(runtime.columns)))
+        trained = [(k, column) for k, column in enumerate(runtime.columns) if column is not None]
+        marginals[:, [k for k, _ in trained]] = runtime.crf.marginals(scores)[:, [column for _, column in trained]]
+        return marginals
 
-    def stage_probabilities(self, marginals: Sequence[Sequence[float]]) -> list[list[float]]:
+    def stage_probabilities(self, marginals: np.ndarray) -> np.ndarray:
         """P(stage | call) per utterance, in STAGES order (begin and inside labels added up)."""
         if self.scheme != "bi":
-            return [list(row) for row in marginals]
-        return [[row[2 * s] + row[2 * s + 1] for s in range(len(STAGES))] for row in marginals]
+            return marginals
+        probabilities: np.ndarray = marginals[:, 0::2] + marginals[:, 1::2]
+        return probabilities
 
     def drivers(self, row: Mapping[str, float], stage: str, against: str, top: int = 5) -> list[tuple[str, float]]:
         """The features of one utterance that most favour entering `stage` over staying in `against`."""
@@ -206,7 +209,7 @@ class _Runtime:
     grams: Any  # `gram_finder` of every n-gram with a weight: its value is its row of `gram_weights`
     gram_weights: np.ndarray  # [n-gram, (own, as previous, as next), label]
     named: dict[str, int]  # every other feature's name -> its row of `named_weights`
-    named_weights: np.ndarray  # [feature, label]
+    named_weights: np.ndarray  # [feature, label], and a row of zeros for a feature it does not know
     columns: tuple[int | None, ...]  # per `StageModel.labels`: its column in the CRF's own order (None: never trained)
 
     @classmethod
@@ -227,7 +230,7 @@ class _Runtime:
         gram_weights = np.array([[table.get(gram, zero) for table in tables] for gram in grams], dtype=float).reshape(
             len(grams), 3, width
         )
-        named_weights = np.array(list(named.values()), dtype=float).reshape(len(named), width)
+        named_weights = np.array([*named.values(), zero], dtype=float).reshape(len(named) + 1, width)
         for array in (gram_weights, named_weights):
             array.flags.writeable = False  # shared by forked workers, and by every call
         columns = tuple(crf.labels.index(label) if label in crf.labels else None for label in labels)

@@ -8,9 +8,10 @@ lines in the transcript (`## 转化`) fix the stage of the utterances they cover
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from callqa.model import STAGES, Segmentation, Transcript
 from callqa.stages import cues as cue_scorer
@@ -84,13 +85,13 @@ def _evidence(
     utterances = transcript.utterances
     features = model.features(utterances, [frozenset(e.cues) for e in cue_evidence])  # the stages whose cues hit
     marginals = model.marginals(features)
+    log_marginals = np.log(np.maximum(marginals, _FLOOR)).tolist()
     rows: Sequence[dict[str, float] | None] = features.rows() if explain else [None] * len(utterances)
     labels = model.labels
     evidence = []
-    for utterance, cue_ev, row, label_p, stage_p in zip(
-        utterances, cue_evidence, rows, marginals, model.stage_probabilities(marginals), strict=True
+    for utterance, cue_ev, row, scores, stage_p in zip(
+        utterances, cue_evidence, rows, log_marginals, model.stage_probabilities(marginals).tolist(), strict=True
     ):
-        scores = [math.log(max(p, _FLOOR)) for p in label_p]
         if utterance.given_stage is not None:  # a marker line: only its stage's labels are possible
             scores = [
                 s if label.startswith(utterance.given_stage) else IMPOSSIBLE
