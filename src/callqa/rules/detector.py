@@ -42,7 +42,7 @@ from callqa.rules.detector_features import (
     line_features,
     other_features,
 )
-from callqa.text.grams import gram_finder, grams_in
+from callqa.text.grams import GramTable
 
 FORMAT = "callqa.forbidden-model/1"
 
@@ -119,7 +119,7 @@ class ForbiddenModel:
             return [self.confidence(self.line_features(utterances, i, context)) for i in indices]
         grams = self._grams or self._gram_weights()
         z = np.full(len(indices), self.intercept)
-        line, gram = grams_in(grams.finder, [gram_text(utterances[i].norm) for i in indices], len(grams.weights))
+        line, gram = grams.table.find([gram_text(utterances[i].norm) for i in indices])
         if len(line):
             z += np.bincount(line, weights=grams.weights[gram], minlength=len(indices))
         weights = self.weights
@@ -130,7 +130,7 @@ class ForbiddenModel:
 
     def _gram_weights(self) -> _GramWeights:
         grams = sorted(name[2:] for name in self.weights if name.startswith("c:"))  # the finder's order
-        self._grams = _GramWeights(gram_finder(grams), np.array([self.weights["c:" + g] for g in grams], dtype=float))
+        self._grams = _GramWeights(GramTable(grams), np.array([self.weights["c:" + g] for g in grams], dtype=float))
         return self._grams
 
     def category(self, features: Mapping[str, float]) -> tuple[str, float]:
@@ -216,12 +216,16 @@ class ForbiddenModel:
             len(row) != len(model.categories) for row in model.category_weights.values()
         ):
             raise ModelError(name, "forbidden-expression model file is corrupt: category weights do not fit")
+        try:
+            model._gram_weights()  # now, so that a model that cannot be used fails at load
+        except ValueError as exc:  # n-grams the lookup cannot hold (GramTable)
+            raise ModelError(name, f"forbidden-expression model cannot be used: {exc}") from None
         return model
 
 
 @dataclass(frozen=True, slots=True)
 class _GramWeights:
-    finder: Any  # `gram_finder` of the n-grams (without "c:"): its value is the n-gram's row of `weights`
+    table: GramTable  # the n-grams (without "c:"), known by their row of `weights`
     weights: np.ndarray
 
 

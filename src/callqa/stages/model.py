@@ -37,7 +37,7 @@ from callqa.model import STAGES
 from callqa.stages.crf import CrfFileError, LinearChainCrf, Weights
 from callqa.stages.decode import Costs
 from callqa.stages.features import GRAM, NEXT_GRAM, PREV_GRAM, CallFeatures, UtteranceLike, call_features
-from callqa.text.grams import SEPARATOR, gram_finder, grams_in
+from callqa.text.grams import SEPARATOR, GramTable
 
 FORMAT = "callqa.stage-model/2"
 _UNCOMPRESSED_FORMAT = "callqa.stage-model/1"  # still read
@@ -75,7 +75,10 @@ class StageModel:
                 crf = LinearChainCrf.from_crfsuite(self.weights)
             except CrfFileError as exc:
                 raise ModelError(self.path, f"the CRF weights cannot be read: {exc}") from None
-            self._runtime = _Runtime.of(crf, self.labels)
+            try:
+                self._runtime = _Runtime.of(crf, self.labels)
+            except ValueError as exc:  # n-grams the lookup cannot hold (GramTable)
+                raise ModelError(self.path, f"the model cannot be used: {exc}") from None
         return self._runtime
 
     def features(self, utterances: Sequence[UtteranceLike], cue_stages: Sequence[frozenset[str]]) -> CallFeatures:
@@ -107,9 +110,7 @@ class StageModel:
         # The n-grams the model knows, each once per utterance however often it is said (runs are
         # joined by the separator, so no n-gram is found across two). Its weights: as the
         # utterance's own, and what it adds to the next utterance (prev_ng:) and the one before (next_ng:).
-        owner, gram = grams_in(
-            runtime.grams, [SEPARATOR.join(runs) for runs in features.runs], len(runtime.gram_weights)
-        )
+        owner, gram = runtime.grams.find([SEPARATOR.join(runs) for runs in features.runs])
         if len(owner):
             sums = _sums_by_utterance(owner, runtime.gram_weights[gram], count)
             scores += sums[:, 0]
@@ -206,7 +207,7 @@ class _Runtime:
     """A stage model's weights as scoring uses them: arrays with one column per CRF label."""
 
     crf: LinearChainCrf
-    grams: Any  # `gram_finder` of every n-gram with a weight: its value is its row of `gram_weights`
+    grams: GramTable  # every n-gram with a weight, known by its row of `gram_weights`
     gram_weights: np.ndarray  # [n-gram, (own, as previous, as next), label]
     named: dict[str, int]  # every other feature's name -> its row of `named_weights`
     named_weights: np.ndarray  # [feature, label], and a row of zeros for a feature it does not know
@@ -235,7 +236,7 @@ class _Runtime:
             array.flags.writeable = False  # shared by forked workers, and by every call
         columns = tuple(crf.labels.index(label) if label in crf.labels else None for label in labels)
         return cls(
-            crf, gram_finder(grams), gram_weights, {name: k for k, name in enumerate(named)}, named_weights, columns
+            crf, GramTable(grams), gram_weights, {name: k for k, name in enumerate(named)}, named_weights, columns
         )
 
 

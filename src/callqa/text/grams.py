@@ -1,46 +1,86 @@
-"""Which known n-grams each of many short texts holds, found with one pass of one automaton.
+"""Which known n-grams each of many short texts holds, looked up for all of them at once.
 
-The stage model and the forbidden-expression detector weigh a line by the n-grams it contains, and
-most n-grams of a line have no weight. Listing every n-gram of every line and looking each up cost
-more than the rest of their work; instead an Aho-Corasick automaton of the n-grams that have a
-weight goes once over all the lines of a call, joined by a separator no n-gram holds.
+The stage model and the forbidden-expression detector weigh a line by the character n-grams it
+contains (of a few sizes, 1 to 4), and most n-grams of a line have no weight. Listing every n-gram of
+every line as a string and looking each up, or finding them with an Aho-Corasick automaton, costs a
+Python object per n-gram; here a call's texts are joined into one array of character ids, every
+n-gram of a size is packed into one 64-bit key (an id takes a fixed number of bits) and all keys are
+looked up in a sorted table at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import chain
-from typing import Any
 
-import ahocorasick
 import numpy as np
 
-#: Joins the texts: a character no n-gram in an automaton of `gram_finder` holds.
+#: Joins the texts. It has no id (no n-gram of a table holds it), so no n-gram spans two texts.
 SEPARATOR = "\x00"
 
 
-def gram_finder(grams: Sequence[str]) -> Any:  # an ahocorasick.Automaton: the library ships no types
-    """An automaton whose value for each n-gram is its index in `grams` (give them in an order that
-    is the same in every process, such as sorted), or None when there are none (an automaton cannot
-    be empty). An n-gram holding the separator is left out, so that no match spans two texts."""
-    finder = ahocorasick.Automaton()
-    for row, gram in enumerate(grams):
-        if SEPARATOR not in gram:
-            finder.add_word(gram, row)
-    if not len(finder):
-        return None
-    finder.make_automaton()
-    return finder
+#: The top bits of a key hold its n-gram's size, so that n-grams of all sizes share one table.
+_SIZE_BITS = 3
 
 
-def grams_in(finder: Any, texts: Sequence[str], size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(text index, n-gram index) of every n-gram of `finder` (of `size` n-grams) found in `texts`,
-    each pair once however often it occurs, sorted by text."""
-    if finder is None or not texts:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    # (end, value) pairs straight into an array: np.array of the list of tuples is twice as slow.
-    found = np.fromiter(chain.from_iterable(finder.iter(SEPARATOR.join(texts))), dtype=np.int64).reshape(-1, 2)
-    ends = np.cumsum([len(text) + 1 for text in texts]) - 1  # each text's separator (a match ends before it)
-    pairs = np.unique(np.searchsorted(ends, found[:, 0]) * size + found[:, 1])
-    owner, gram = np.divmod(pairs, size)
-    return owner, gram
+class GramTable:
+    """The n-grams of a model (of at most 7 characters), each known by its index in the sequence it
+    was built from."""
+
+    def __init__(self, grams: Sequence[str]):
+        usable = [(k, g) for k, g in enumerate(grams) if 0 < len(g) < 2**_SIZE_BITS and SEPARATOR not in g]
+        # Characters of the n-grams get ids 1..K; every other character (the separator too) gets
+        # 0, so a key holding one matches no n-gram of the table.
+        self._alphabet = np.array(sorted({ord(c) for _, g in usable for c in g}), dtype=np.uint32)
+        self._bits = max(1, len(self._alphabet).bit_length())
+        self.size = len(grams)
+        self._sizes = sorted({len(g) for _, g in usable})
+        if self._sizes and self._sizes[-1] * self._bits > 64 - _SIZE_BITS:
+            raise ValueError(f"{self._sizes[-1]}-grams over {len(self._alphabet)} distinct characters do not fit a key")
+        pairs = sorted((self._key(gram), k) for k, gram in usable)
+        self._keys = np.array([key for key, _ in pairs], dtype=np.uint64)
+        self._indices = np.array([k for _, k in pairs], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _ids(self, text: str) -> np.ndarray:
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        if not len(self._alphabet):
+            return np.zeros(len(codes), dtype=np.uint64)
+        at = np.minimum(np.searchsorted(self._alphabet, codes), len(self._alphabet) - 1)
+        return np.where(self._alphabet[at] == codes, at + 1, 0).astype(np.uint64)
+
+    def _key(self, gram: str) -> int:
+        key = len(gram)
+        for i in self._ids(gram).tolist():
+            key = key << self._bits | i
+        return key << (64 - _SIZE_BITS - len(gram) * self._bits)  # the size in the top bits
+
+    def find(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(text index, n-gram index) of every n-gram of the table found in `texts`, each pair once
+        however often it occurs, sorted by text and then n-gram."""
+        ids = self._ids(SEPARATOR.join(texts))
+        starts, keys = [], []
+        bits = np.uint64(self._bits)
+        for n in self._sizes:
+            count = len(ids) - n + 1
+            if count <= 0:
+                continue
+            key = np.full(count, n, dtype=np.uint64)
+            for j in range(n):
+                key = (key << bits) | ids[j : j + count]
+            keys.append(key << np.uint64(64 - _SIZE_BITS - n * self._bits))
+            starts.append(np.arange(count))
+        if not keys or not len(self._keys):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        key, start = np.concatenate(keys), np.concatenate(starts)
+        at = np.minimum(np.searchsorted(self._keys, key), len(self._keys) - 1)
+        hit = np.flatnonzero(self._keys[at] == key)
+        ends = np.cumsum([len(text) + 1 for text in texts]) - 1  # each text's separator
+        # Each (text, n-gram) once: sorted, then every repeat of the one before dropped (np.unique
+        # costs several times more on arrays this small).
+        pairs = np.sort(np.searchsorted(ends, start[hit]) * self.size + self._indices[at[hit]])
+        if len(pairs):
+            pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+        owner, gram = np.divmod(pairs, self.size)
+        return owner, gram
