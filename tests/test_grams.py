@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from callqa.text.grams import SEPARATOR, GramTable
 
-_CHARS = st.sampled_from(list("您好请问还有什么可以帮您退款0#a") + [SEPARATOR, "😀"])
+_CHARS = st.sampled_from([*"您好请问还有什么可以帮您退款0#a", SEPARATOR, "😀"])
 
 
 def _listed(texts: list[str], grams: list[str]) -> set[tuple[int, int]]:
