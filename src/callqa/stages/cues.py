@@ -51,27 +51,38 @@ class Evidence:
     scores: tuple[float, ...]  # one per stage, in STAGES order
 
 
-def stage_evidence(transcript: Transcript, stage_cues: StageCues) -> list[Evidence]:
-    """Score of each stage for each utterance (higher = more likely), with the cues behind it."""
-    count = len(transcript.utterances)
-    all_cues: list[dict[str, list[str]]] = []
+def cues_found(transcript: Transcript, stage_cues: StageCues) -> list[dict[str, tuple[str, ...]]]:
+    """For each utterance: stage -> the distinct cue phrases of that stage it contains, in order."""
+    found = []
     for utterance in transcript.utterances:
         cues: dict[str, list[str]] = {}
         for stage, _, cue in stage_cues.cue_hits(utterance):
             if cue not in cues.setdefault(stage, []):
                 cues[stage].append(cue)
-        all_cues.append(cues)
+        found.append({stage: tuple(phrases) for stage, phrases in cues.items()})
+    return found
+
+
+def position(utterance: Utterance, count: int) -> float:
+    """Where an utterance lies in a call of `count` utterances, 0..1 (its middle)."""
+    return (utterance.index + 0.5) / count
+
+
+def stage_evidence(transcript: Transcript, stage_cues: StageCues) -> list[Evidence]:
+    """Score of each stage for each utterance (higher = more likely), with the cues behind it."""
+    count = len(transcript.utterances)
+    all_cues = cues_found(transcript, stage_cues)
     present = {stage for cues in all_cues for stage in cues}
     evidence = []
     for utterance, cues in zip(transcript.utterances, all_cues, strict=True):
-        position = (utterance.index + 0.5) / count
+        at = position(utterance, count)
         rest = utterance.norm
         for cue in cues.get("问候", ()):
             rest = rest.replace(cue, "")
         rest_chars = len(_NOT_CONTENT.sub("", rest))
         row = []
         for stage_name, (lo, hi) in stage_cues.stage_positions:
-            outside = lo - position if position < lo else position - hi if position > hi else 0.0
+            outside = lo - at if at < lo else at - hi if at > hi else 0.0
             score = -OUTSIDE_PENALTY * outside + CUE_WEIGHT * min(len(cues.get(stage_name, ())), MAX_CUES)
             if stage_name == "问候" and rest_chars > GREETING_REST_CHARS[utterance.role]:
                 score -= NOT_A_GREETING
@@ -80,5 +91,5 @@ def stage_evidence(transcript: Transcript, stage_cues: StageCues) -> list[Eviden
             if utterance.given_stage is not None and utterance.given_stage != stage_name:
                 score = IMPOSSIBLE
             row.append(score)
-        evidence.append(Evidence(position, {s: tuple(c) for s, c in cues.items()}, tuple(row)))
+        evidence.append(Evidence(at, cues, tuple(row)))
     return evidence

@@ -79,25 +79,26 @@ def stage_evidence(
 def _evidence(
     transcript: Transcript, stage_cues: StageCues, model: StageModel | None, explain: bool
 ) -> list[StageEvidence]:
-    cue_evidence = cue_scorer.stage_evidence(transcript, stage_cues)
     if model is None:
-        return [StageEvidence(e.position, e.cues, e.scores) for e in cue_evidence]
+        return [StageEvidence(e.position, e.cues, e.scores) for e in cue_scorer.stage_evidence(transcript, stage_cues)]
     utterances = transcript.utterances
-    features = model.features(utterances, [frozenset(e.cues) for e in cue_evidence])  # the stages whose cues hit
+    cues = cue_scorer.cues_found(transcript, stage_cues)  # the model needs the cues, not the cue scores
+    features = model.features(utterances, [frozenset(c) for c in cues])  # the stages whose cues hit
     marginals = model.marginals(features)
     log_marginals = np.log(np.maximum(marginals, _FLOOR)).tolist()
     rows: Sequence[dict[str, float] | None] = features.rows() if explain else [None] * len(utterances)
     labels = model.labels
     evidence = []
-    for utterance, cue_ev, row, scores, stage_p in zip(
-        utterances, cue_evidence, rows, log_marginals, model.stage_probabilities(marginals).tolist(), strict=True
+    for utterance, found, row, scores, stage_p in zip(
+        utterances, cues, rows, log_marginals, model.stage_probabilities(marginals).tolist(), strict=True
     ):
         if utterance.given_stage is not None:  # a marker line: only its stage's labels are possible
             scores = [
                 s if label.startswith(utterance.given_stage) else IMPOSSIBLE
                 for label, s in zip(labels, scores, strict=True)
             ]
-        evidence.append(StageEvidence(cue_ev.position, cue_ev.cues, tuple(scores), row, tuple(stage_p)))
+        at = cue_scorer.position(utterance, len(utterances))
+        evidence.append(StageEvidence(at, found, tuple(scores), row, tuple(stage_p)))
     return evidence
 
 
