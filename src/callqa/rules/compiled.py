@@ -179,16 +179,28 @@ class CompiledRubric:
                 if norm:
                     entries.setdefault(norm, []).append(("rule", rule_index, self._needs_boundary(compiled.rule, norm)))
         # A rule's patterns are tried on a line only where the automaton found a literal one of them
-        # requires: 600 pattern tests a call became 30. A rule with a pattern that requires nothing,
-        # or that matches homophone-folded text, is tried on every line.
+        # requires: 600 pattern tests a call became 30. For a rule that matches homophone-folded
+        # text, a second automaton looks for its literals in the folded line. A rule with a pattern
+        # that requires nothing is tried on every line.
         self._patterns_everywhere: set[int] = set()
+        folded_entries: dict[str, list[int]] = {}
         for rule_index, compiled in enumerate(self.rules):
             literals = required_literals(compiled.patterns)
-            if literals is None:
+            folded_literals = required_literals(compiled.patterns, folded=True) if literals is None else None
+            if literals is not None:
+                for literal in literals:
+                    entries.setdefault(literal, []).append(("pattern", rule_index))
+            elif folded_literals is not None:
+                for literal in folded_literals:
+                    folded_entries.setdefault(literal, []).append(rule_index)
+            else:
                 self._patterns_everywhere.add(rule_index)
-                continue
-            for literal in literals:
-                entries.setdefault(literal, []).append(("pattern", rule_index))
+        self._folded_automaton = None
+        if folded_entries:
+            self._folded_automaton = ahocorasick.Automaton()
+            for literal, indices in folded_entries.items():
+                self._folded_automaton.add_word(literal, tuple(dict.fromkeys(indices)))
+            self._folded_automaton.make_automaton()
         for stage in rubric.stages:
             for role in ("agent", "customer", "any"):
                 for cue in getattr(stage.cues, role):
@@ -371,6 +383,10 @@ class CompiledRubric:
                 elif value[0] == "pattern":
                     patterns_here.add(value[1])
         folded = None  # the homophone-folded text, made only for a rule that asks for it
+        if self._folded_automaton is not None:
+            folded = fold_homophones(text)
+            for _, indices in self._folded_automaton.iter(folded):
+                patterns_here.update(indices)
         for rule_index, compiled in enumerate(self.rules):
             try_patterns = rule_index in patterns_here
             rule = compiled.rule

@@ -72,11 +72,12 @@ class Pattern:
         return [m.span() for m in self.regex.finditer(text) if m.end() > m.start()]
 
 
-def required_literals(patterns: Sequence[Pattern]) -> tuple[str, ...] | None:
-    """Every literal that one of `patterns` requires, as it appears in normalised text: a text with
-    none of them matches none of the patterns. None when that cannot be said (a pattern requires
-    nothing, or matches homophone-folded text), and the patterns must be tried on every text."""
-    if any(not p.required or p.pinyin for p in patterns):
+def required_literals(patterns: Sequence[Pattern], *, folded: bool = False) -> tuple[str, ...] | None:
+    """Every literal that one of `patterns` requires, as it appears in normalised text (with
+    `folded`: in homophone-folded text, for patterns that all match it): a text with none of them
+    matches none of the patterns. None when that cannot be said (a pattern requires nothing, or
+    matches the other kind of text), and the patterns must be tried on every text."""
+    if any(not p.required or p.pinyin != folded for p in patterns):
         return None
     return tuple(dict.fromkeys(w for p in patterns for w in p.required))
 
