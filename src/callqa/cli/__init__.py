@@ -22,6 +22,9 @@ def run() -> NoReturn:
     for a short life. Measured on a cold `callqa score CALL` (instructions, callgrind): collecting
     garbage while some 450 modules load, and tearing the interpreter down at exit, were 7 % of it."""
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # else a scan of every installed package
+    # The models' matrices are a few labels wide: BLAS worker threads would only cost start-up time
+    # and compete with `--jobs` workers for the cores.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     gc.disable()  # nothing to collect while modules load; their objects are then frozen out of later scans
     try:
         from callqa.cli.app import main

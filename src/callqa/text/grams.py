@@ -30,15 +30,23 @@ class GramTable:
         usable = [(k, g) for k, g in enumerate(grams) if 0 < len(g) < 2**_SIZE_BITS and SEPARATOR not in g]
         # Characters of the n-grams get ids 1..K; every other character (the separator too) gets
         # 0, so a key holding one matches no n-gram of the table.
-        self._alphabet = np.array(sorted({ord(c) for _, g in usable for c in g}), dtype=np.uint32)
-        self._bits = max(1, len(self._alphabet).bit_length())
+        alphabet = sorted({c for _, g in usable for c in g})
+        self._alphabet = np.array([ord(c) for c in alphabet], dtype=np.uint32)
+        self._bits = max(1, len(alphabet).bit_length())
         self.size = len(grams)
         self._sizes = sorted({len(g) for _, g in usable})
         if self._sizes and self._sizes[-1] * self._bits > 64 - _SIZE_BITS:
-            raise ValueError(f"{self._sizes[-1]}-grams over {len(self._alphabet)} distinct characters do not fit a key")
-        pairs = sorted((self._key(gram), k) for k, gram in usable)
-        self._keys = np.array([key for key, _ in pairs], dtype=np.uint64)
-        self._indices = np.array([k for _, k in pairs], dtype=np.int64)
+            raise ValueError(f"{self._sizes[-1]}-grams over {len(alphabet)} distinct characters do not fit a key")
+        keys, indices = [], []
+        for n in self._sizes:
+            group = [(k, g) for k, g in usable if len(g) == n]
+            ids = self._ids("".join(g for _, g in group)).reshape(len(group), n)
+            keys.append(self._pack([ids[:, j] for j in range(n)], n))
+            indices.append(np.array([k for k, _ in group], dtype=np.int64))
+        key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
+        order = np.argsort(key, kind="stable")
+        self._keys = key[order]
+        self._indices = np.concatenate(indices)[order] if indices else np.zeros(0, dtype=np.int64)
 
     def __len__(self) -> int:
         return self.size
@@ -50,27 +58,24 @@ class GramTable:
         at = np.minimum(np.searchsorted(self._alphabet, codes), len(self._alphabet) - 1)
         return np.where(self._alphabet[at] == codes, at + 1, 0).astype(np.uint64)
 
-    def _key(self, gram: str) -> int:
-        key = len(gram)
-        for i in self._ids(gram).tolist():
-            key = key << self._bits | i
-        return key << (64 - _SIZE_BITS - len(gram) * self._bits)  # the size in the top bits
+    def _pack(self, columns: Sequence[np.ndarray], n: int) -> np.ndarray:
+        """The keys of n-grams of n characters from their characters' ids, column by column."""
+        bits = np.uint64(self._bits)
+        key = np.full(len(columns[0]), n, dtype=np.uint64)
+        for column in columns:
+            key = (key << bits) | column
+        return key << np.uint64(64 - _SIZE_BITS - n * self._bits)  # the size in the top bits
 
     def find(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(text index, n-gram index) of every n-gram of the table found in `texts`, each pair once
         however often it occurs, sorted by text and then n-gram."""
         ids = self._ids(SEPARATOR.join(texts))
         starts, keys = [], []
-        bits = np.uint64(self._bits)
         for n in self._sizes:
             count = len(ids) - n + 1
-            if count <= 0:
-                continue
-            key = np.full(count, n, dtype=np.uint64)
-            for j in range(n):
-                key = (key << bits) | ids[j : j + count]
-            keys.append(key << np.uint64(64 - _SIZE_BITS - n * self._bits))
-            starts.append(np.arange(count))
+            if count > 0:
+                keys.append(self._pack([ids[j : j + count] for j in range(n)], n))
+                starts.append(np.arange(count))
         if not keys or not len(self._keys):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         key, start = np.concatenate(keys), np.concatenate(starts)
