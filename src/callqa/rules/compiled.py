@@ -29,9 +29,9 @@ from callqa.text.normalize import filler_pattern, normalize_phrase
 _SHORT_PHRASE = 2  # phrases this short need word boundaries under `word_boundary: auto`
 
 #: What the automaton stores for a phrase: a forbidden rule's (index, needs a word boundary), a stage
-#: cue's (stage, cue role), or a forbidden rule whose patterns may match where the phrase is (index):
-#: one of the literals one of its patterns requires.
-_Entry = tuple[Literal["rule"], int, bool] | tuple[Literal["cue"], str, str] | tuple[Literal["pattern"], int]
+#: cue's (stage, cue role), or a forbidden rule's pattern that may match where the phrase is (rule
+#: index, pattern index): one of the literals the pattern requires.
+_Entry = tuple[Literal["rule"], int, bool] | tuple[Literal["cue"], str, str] | tuple[Literal["pattern"], int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,28 +178,28 @@ class CompiledRubric:
                 norm = normalize_phrase(phrase)
                 if norm:
                     entries.setdefault(norm, []).append(("rule", rule_index, self._needs_boundary(compiled.rule, norm)))
-        # A rule's patterns are tried on a line only where the automaton found a literal one of them
-        # requires: 600 pattern tests a call became 30. For a rule that matches homophone-folded
-        # text, a second automaton looks for its literals in the folded line. A rule with a pattern
-        # that requires nothing is tried on every line.
+        # A pattern is tried on a line only where the automaton found a literal it requires: 600
+        # pattern tests a call became 30. For a rule that matches homophone-folded text, a second
+        # automaton looks for its patterns' literals in the folded line. A rule with a pattern that
+        # requires nothing has all its patterns tried on every line.
         self._patterns_everywhere: set[int] = set()
-        folded_entries: dict[str, list[int]] = {}
+        folded_entries: dict[str, list[tuple[int, int]]] = {}
         for rule_index, compiled in enumerate(self.rules):
-            literals = required_literals(compiled.patterns)
-            folded_literals = required_literals(compiled.patterns, folded=True) if literals is None else None
-            if literals is not None:
-                for literal in literals:
-                    entries.setdefault(literal, []).append(("pattern", rule_index))
-            elif folded_literals is not None:
-                for literal in folded_literals:
-                    folded_entries.setdefault(literal, []).append(rule_index)
+            if required_literals(compiled.patterns) is not None:
+                for k, pattern in enumerate(compiled.patterns):
+                    for literal in pattern.required:
+                        entries.setdefault(literal, []).append(("pattern", rule_index, k))
+            elif required_literals(compiled.patterns, folded=True) is not None:
+                for k, pattern in enumerate(compiled.patterns):
+                    for literal in pattern.required:
+                        folded_entries.setdefault(literal, []).append((rule_index, k))
             else:
                 self._patterns_everywhere.add(rule_index)
         self._folded_automaton = None
         if folded_entries:
             self._folded_automaton = ahocorasick.Automaton()
-            for literal, indices in folded_entries.items():
-                self._folded_automaton.add_word(literal, tuple(dict.fromkeys(indices)))
+            for literal, places in folded_entries.items():
+                self._folded_automaton.add_word(literal, tuple(places))
             self._folded_automaton.make_automaton()
         for stage in rubric.stages:
             for role in ("agent", "customer", "any"):
@@ -374,21 +374,24 @@ class CompiledRubric:
         Overlapping hits of one rule keep the longest; near-misses (exceptions) are dropped."""
         text = utterance.norm
         candidates: dict[int, list[tuple[int, int, bool]]] = {}
-        patterns_here = set(self._patterns_everywhere)
+        # rule index -> the indices of its patterns worth trying here
+        patterns_here = {i: set(range(len(self.rules[i].patterns))) for i in self._patterns_everywhere}
         for start, end, values in self._phrase_hits(text):
             for value in values:
                 if value[0] == "rule":
                     _, rule_index, needs_boundary = value
                     candidates.setdefault(rule_index, []).append((start, end, needs_boundary))
                 elif value[0] == "pattern":
-                    patterns_here.add(value[1])
+                    patterns_here.setdefault(value[1], set()).add(value[2])
         folded = None  # the homophone-folded text, made only for a rule that asks for it
         if self._folded_automaton is not None:
             folded = fold_homophones(text)
-            for _, indices in self._folded_automaton.iter(folded):
-                patterns_here.update(indices)
+            for _, places in self._folded_automaton.iter(folded):
+                for rule_index, k in places:
+                    patterns_here.setdefault(rule_index, set()).add(k)
         for rule_index, compiled in enumerate(self.rules):
-            try_patterns = rule_index in patterns_here
+            chosen = patterns_here.get(rule_index)
+            try_patterns = chosen is not None
             rule = compiled.rule
             if not (compiled.regexes or try_patterns) or utterance.role not in rule.roles or stage not in rule.stages:
                 continue
@@ -399,8 +402,8 @@ class CompiledRubric:
             if try_patterns:
                 if rule.pinyin and folded is None:
                     folded = fold_homophones(text)
-                for pattern in compiled.patterns:
-                    for start, end in pattern.spans(text, folded):
+                for k in sorted(chosen or ()):  # in the rule's order, as its hits have always been listed
+                    for start, end in compiled.patterns[k].spans(text, folded):
                         candidates.setdefault(rule_index, []).append((start, end, False))
         hits: dict[int, list[Hit]] = {}
         boundaries: set[int] | None = None

@@ -196,8 +196,11 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
     missed: list[tuple[Finding, RecommendedScript]] = []
     said: list[tuple[RecommendedScript, Finding]] = []
     utterances, stages = transcript.utterances, segmentation.stages
+    in_stage: dict[str, list[int]] = {}  # stage -> its utterances: each script looks at one stage's
+    for i, stage in enumerate(stages):
+        in_stage.setdefault(stage, []).append(i)
     for script_index, script in enumerate(compiled.scripts):
-        if script.only_if_stage_present and script.stage not in stages:
+        if script.only_if_stage_present and script.stage not in in_stage:
             if not script.bonus:  # the stage rightly did not happen: the points are given
                 findings.append(
                     _script_finding(
@@ -211,7 +214,7 @@ def _script_findings(transcript: Transcript, segmentation: Segmentation, compile
                     )
                 )
             continue
-        indices = [i for i, u in enumerate(utterances) if stages[i] == script.stage and u.role in script.roles]
+        indices = [i for i in in_stage.get(script.stage, ()) if utterances[i].role in script.roles]
         best: tuple[ScriptMatch, Utterance] | None = None
         for i in in_position(utterances, stages, indices, script.position):
             match = compiled.script_match(script_index, utterances[i])
