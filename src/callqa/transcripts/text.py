@@ -144,6 +144,8 @@ def speaker_label(line: str) -> str | None:
 def _split_run_together(text: str, is_label: Callable[[str], bool]) -> list[tuple[str | None, str]]:
     """Split `谢谢你啊客服:不客气` into ("谢谢你啊") and ("客服", "不客气"): the shortest known label
     that ends right before a colon starts a new turn."""
+    if ":" not in text and "：" not in text:  # most messages: no label can end here, skip the regex scan
+        return [(None, text)]
     pieces: list[tuple[str | None, str]] = []
     speaker: str | None = None
     cursor = 0
