@@ -104,11 +104,11 @@ def _stamp_at(line: str, pos: int = 0) -> Stamp | None:
         return None
 
 
-def _header_speaker(line: str, is_label: Callable[[str], bool]) -> tuple[str, Stamp] | None:
+def _header_speaker(line: str, stamp: Stamp | None, is_label: Callable[[str], bool]) -> tuple[str, Stamp] | None:
     """The speaker and stamp of a chat console's header line (`店铺客服 2024-07-03 09:16:58`, or the
-    stamp first), whose message follows on the next lines. A label no rubric knows counts only beside
-    a full date and time, so that a message such as `明天 10:30` is never taken for a header."""
-    stamp = _stamp_at(line)
+    stamp first), whose message follows on the next lines; `stamp` is the one the line opens with. A
+    label no rubric knows counts only beside a full date and time, so that a message such as
+    `明天 10:30` is never taken for a header."""
     found: tuple[str, Stamp] | None = None
     if stamp is not None:  # the stamp first: `2024-07-03 09:16:58 店铺客服`
         found = line[stamp.length :].strip(), stamp
@@ -124,20 +124,19 @@ def _header_speaker(line: str, is_label: Callable[[str], bool]) -> tuple[str, St
     return found if is_label(label) or (at.moment is not None and at.clocked) else None
 
 
-def _colon_label(line: str) -> str | None:
-    """The label of a `LABEL:TEXT` line, after any stamp."""
+def _stamp_and_label(line: str) -> tuple[Stamp | None, re.Match[str] | None]:
+    """The stamp a line opens with, and the `LABEL:TEXT` after it."""
     stamp = _stamp_at(line)
-    labelled = _LABELLED.match(line[stamp.length :] if stamp else line)
-    return labelled["speaker"] if labelled else None
+    return stamp, _LABELLED.match(line[stamp.length :] if stamp else line)
 
 
 def speaker_label(line: str) -> str | None:
     """The speaker label of a `ROLE:TEXT` line or a console header, after any stamp; None when none."""
     line = line.strip()
-    label = _colon_label(line)
-    if label is not None:
-        return label
-    header = _header_speaker(line, lambda _: False)
+    stamp, labelled = _stamp_and_label(line)
+    if labelled is not None:
+        return labelled["speaker"]
+    header = _header_speaker(line, stamp, lambda _: False)
     return header[0] if header else None
 
 
@@ -240,14 +239,13 @@ class _Reader:
         self.given_stage = stage
         self.open_turn = None  # a message never runs across a stage marker
 
-    def line(self, line: str, line_number: int) -> None:
-        stamp = _stamp_at(line)
+    def line(self, line: str, line_number: int, stamp: Stamp | None, labelled: re.Match[str] | None) -> None:
+        """`stamp` and `labelled` as `_stamp_and_label(line)` gives them."""
         rest = line[stamp.length :] if stamp else line
-        labelled = _LABELLED.match(rest)
         if labelled and self.two_line and not self.labels.is_speaker(labelled["speaker"]):
             labelled = None  # `收货地址:北京市…` or `客服电话:400…` inside a console message
         if labelled is None:
-            header = _header_speaker(line, self.is_label)
+            header = _header_speaker(line, stamp, self.is_label)
             if header is not None and (
                 self.labels.is_header(header[0])
                 or (self.is_label(header[0]) and header[1].moment is not None and header[1].clocked)
@@ -315,17 +313,17 @@ class LabelCounts:
         return self.colon.get(label, 0) >= 2 or self.header.get(label, 0) >= 2
 
 
-def _count_labels(lines: list[str]) -> LabelCounts:
+def _count_labels(lines: list[str], shapes: list[tuple[Stamp | None, re.Match[str] | None]]) -> LabelCounts:
     colon: dict[str, int] = {}
     header: dict[str, int] = {}
-    for line in lines:
+    for line, (stamp, labelled) in zip(lines, shapes, strict=True):
         if not line or line.startswith("#"):
             continue
-        label = _colon_label(line)
-        if label is not None:
+        if labelled is not None:
+            label = labelled["speaker"]
             colon[label] = colon.get(label, 0) + 1
             continue
-        candidate = _header_speaker(line, lambda _: True)
+        candidate = _header_speaker(line, stamp, lambda _: True)
         if candidate is not None:
             header[candidate[0]] = header.get(candidate[0], 0) + 1
     return LabelCounts(colon, header)
@@ -334,14 +332,16 @@ def _count_labels(lines: list[str]) -> LabelCounts:
 def parse_text(text: str, path: str, is_label: Callable[[str], bool]) -> Parsed:
     """`is_label(s)` says whether `s` is a known speaker label (one that maps to a role)."""
     lines = [raw.strip().lstrip("\ufeff").strip() for raw in text.splitlines()]
-    reader = _Reader(path, is_label, _count_labels(lines))
-    for line_number, line in enumerate(lines, start=1):
+    # Both passes need each line's stamp and label: found once (a comment line's are never used).
+    shapes = [_stamp_and_label(line) if line and not line.startswith("#") else (None, None) for line in lines]
+    reader = _Reader(path, is_label, _count_labels(lines, shapes))
+    for line_number, (line, (stamp, labelled)) in enumerate(zip(lines, shapes, strict=True), start=1):
         if not line:
             continue
         if line.startswith("#"):
             reader.comment(line, line_number)
         else:
-            reader.line(line, line_number)
+            reader.line(line, line_number, stamp, labelled)
     turns = reader.turns
     if turns and all(turn.speaker is None for turn in turns):
         raise InputError(path, "no line looks like an utterance", hint="expected ROLE:TEXT lines such as 客服:您好")
