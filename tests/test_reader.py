@@ -78,6 +78,19 @@ def test_matching_text_is_normalised_but_the_original_is_kept(write, default_rub
     assert utterance.text[slice(*utterance.original_span(start, start + 6))] == "工號１２３４"
 
 
+@pytest.mark.parametrize(
+    "texts, norms",
+    [
+        (["乾", "隆"], ["干", "隆"]),  # 乾隆 is a phrase only within one utterance
+        (["頭⿰", "頭髮"], ["头⿰", "头发"]),  # OpenCC keeps an IDS (⿰…) whole, even across a newline
+        (["⿱", "乾", "頭"], ["⿱", "干", "头"]),
+    ],
+)
+def test_each_utterance_is_converted_to_simplified_on_its_own(write, default_rubric, texts, norms):
+    text = "".join(f"{'客服' if i % 2 else '客户'}:{t}\n" for i, t in enumerate(texts))
+    assert [u.norm for u in read(write, default_rubric, text).utterances] == norms
+
+
 def test_an_unlabelled_line_continues_the_message_before_it(write, default_rubric):
     utterances = read(write, default_rubric, "客服:您好\n请问有什么可以帮您\n客户:我的快递\n\n一直没到\n").utterances
     assert [(u.line, u.role, u.text) for u in utterances] == [

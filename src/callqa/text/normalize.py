@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -36,6 +37,22 @@ def to_simplified(text: str) -> str:
 
 
 _SPACE = re.compile(r"\s+")
+# OpenCC reads an ideographic description sequence (⿰女子 …) as one character, whatever its parts are,
+# a newline too; U+31EF is the operator Unicode 15.1 added.
+_IDS_OPERATOR = re.compile("[\u2ff0-\u2fff\u31ef]")
+
+
+def to_simplified_each(texts: list[str]) -> list[str]:
+    """`to_simplified` of each text, in one OpenCC call where that is provably the same, since a call
+    costs more than converting an utterance: OpenCC matches dictionary phrases, and as no phrase holds
+    or yields a newline, a newline between texts ends every match. Only an IDS runs across one."""
+    if len(texts) > 1:
+        joined = "\n".join(texts)
+        if not _IDS_OPERATOR.search(joined):
+            simplified = to_simplified(joined).split("\n")
+            if len(simplified) == len(texts):  # else a text held a newline of its own
+                return simplified
+    return [to_simplified(text) for text in texts]
 
 
 def _fold(text: str) -> tuple[str, list[int]]:
@@ -57,8 +74,19 @@ def _fold(text: str) -> tuple[str, list[int]]:
 
 def normalize(text: str, fillers: re.Pattern[str] | None = None) -> Normalized:
     """Fold width and case, drop white space, convert to Simplified and drop filler words."""
-    folded_text, index = _fold(text)
-    simplified = _T2S.convert(folded_text)
+    (normalized,) = normalize_all([text], fillers)
+    return normalized
+
+
+def normalize_all(texts: Sequence[str], fillers: re.Pattern[str] | None = None) -> list[Normalized]:
+    """`normalize` of each text, converted to Simplified together (see `to_simplified_each`)."""
+    folded = [_fold(text) for text in texts]
+    simplified = to_simplified_each([folded_text for folded_text, _ in folded])
+    return [_normalized(*pair, each, fillers) for pair, each in zip(folded, simplified, strict=True)]
+
+
+def _normalized(folded_text: str, index: list[int], simplified: str, fillers: re.Pattern[str] | None) -> Normalized:
+    """The rest of `normalize`, given the folded text, its offsets and its Simplified form."""
     if len(simplified) != len(folded_text):
         # OpenCC changed the length (rare): convert char by char so the offsets stay exact.
         simplified_chars = [_T2S.convert(c) for c in folded_text]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from callqa.errors import InputError
 from callqa.model import RoleInfo, Transcript, Utterance
-from callqa.text.normalize import normalize
+from callqa.text.normalize import normalize_all
 from callqa.transcripts.asr_json import parse_json
 from callqa.transcripts.base import Parsed, SpeakerVocabulary
 from callqa.transcripts.roles import assign_roles
@@ -102,7 +102,7 @@ def transcript_from_text(
         warning = mojibake_warning(line, line_number)
         if warning:
             warnings.append(warning)
-    norms = [normalize(turn.text, vocabulary.fillers) for turn in parsed.turns]
+    norms = normalize_all([turn.text for turn in parsed.turns], vocabulary.fillers)
     try:
         assignment = assign_roles(parsed.turns, [n.text for n in norms], vocabulary, options.agent_speaker)
     except InputError as exc:
