@@ -17,7 +17,7 @@ from callqa.text.normalize import normalize_all
 from callqa.transcripts.asr_json import parse_json
 from callqa.transcripts.base import Parsed, SpeakerVocabulary
 from callqa.transcripts.roles import assign_roles
-from callqa.transcripts.source import decode, mojibake_warning, read_bytes
+from callqa.transcripts.source import decode, mojibake_warnings, read_bytes
 from callqa.transcripts.subtitles import parse_subtitles
 from callqa.transcripts.table import parse_table
 from callqa.transcripts.text import parse_text
@@ -97,11 +97,7 @@ def transcript_from_text(
     if not parsed.turns:
         raise InputError(path, "no utterances found", hint="expected lines like 客服:您好…, or a supported ASR format")
 
-    warnings = list(parsed.warnings)
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        warning = mojibake_warning(line, line_number)
-        if warning:
-            warnings.append(warning)
+    warnings = [*parsed.warnings, *mojibake_warnings(text)]
     norms = normalize_all([turn.text for turn in parsed.turns], vocabulary.fillers)
     try:
         assignment = assign_roles(parsed.turns, [n.text for n in norms], vocabulary, options.agent_speaker)
