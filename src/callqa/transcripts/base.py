@@ -65,11 +65,18 @@ def parse_time(value: object, *, milliseconds: bool = False) -> float | None:
     else:
         text = str(value).strip().replace(",", ".")
         if ":" in text:
-            seconds = 0.0
-            for part in text.split(":"):
-                seconds = seconds * 60 + float(part)
+            seconds = clock_seconds(text)
         else:
-            seconds = float(text) / 1000 if milliseconds else float(text)
+            number = float(text)
+            seconds = number / 1000 if milliseconds else number
     if seconds != seconds or seconds < 0 or seconds > 1e7:  # NaN, negative or absurd
         raise ValueError(f"not a time: {value!r}")
+    return seconds
+
+
+def clock_seconds(clock: str) -> float:
+    """Seconds from a clock string: 01:02, 0:01:02.5, 00:00:01,000."""
+    seconds = 0.0
+    for part in clock.replace(",", ".").split(":"):
+        seconds = seconds * 60 + float(part)
     return seconds

@@ -29,7 +29,7 @@ from datetime import date, datetime, timedelta
 from callqa.errors import InputError
 from callqa.model import STAGES
 from callqa.text.normalize import to_simplified
-from callqa.transcripts.base import Parsed, RawTurn, check_turn_length, parse_time
+from callqa.transcripts.base import Parsed, RawTurn, check_turn_length, clock_seconds
 
 _CLOCK = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
 _RANGE_SEP = r"\s*(?:~|～|-|–|—|至|-->)\s*"
@@ -92,16 +92,16 @@ def _stamp_at(line: str, pos: int = 0) -> Stamp | None:
         except ValueError:  # 2024-13-45: a number, not a date
             return None
         return Stamp(length, moment=moment, clocked=bool(match["clock"]), bracketed=bracketed)
-    try:
-        return Stamp(
-            length,
-            start=parse_time(match["start"]),
-            end=parse_time(match["end"]),
-            clock=None if match["end"] else match["start"],
-            bracketed=bracketed,
-        )
-    except ValueError:
-        return None
+    # A call offset. Its digits (\d: any that float() reads) make a time under 100 hours, which
+    # parse_time would accept as it is: the clock is read directly.
+    start, end = match["start"], match["end"]
+    return Stamp(
+        length,
+        start=clock_seconds(start),
+        end=clock_seconds(end) if end else None,
+        clock=None if end else start,
+        bracketed=bracketed,
+    )
 
 
 def _header_speaker(line: str, stamp: Stamp | None, is_label: Callable[[str], bool]) -> tuple[str, Stamp] | None:
