@@ -633,3 +633,18 @@ def test_requests_and_ways_out_mark_where_agreement_starts_in_new_models_only():
     old_settings = {k: v for k, v in DEFAULT_SETTINGS["features"].items() if k != "requests"}
     old = call_features(call, none, old_settings).rows()
     assert not any("request" in name or "solution" in name for row in old for name in row)
+
+
+def test_folding_a_whole_call_at_once_folds_each_utterance_as_alone(default_rubric):
+    """The stage features fold and search a call's texts joined: nothing may leak across utterances,
+    e.g. a bracket opened in one and closed in the next is no placeholder."""
+    from callqa.stages.features import _lexical_flags, _runs, fold, fold_all
+
+    calls = [["您的订单[编号", "x]已经发货", "王", "先生您好", "0", "点之前给您回电吗"]]
+    for path in sorted((ROOT / "transcripts").glob("*.txt")):
+        calls.append([u.norm for u in callqa.read_transcript(path, rubric=default_rubric).utterances])
+    for norms in calls:
+        alone = [fold(norm) for norm in norms]
+        assert fold_all(norms) == alone
+        texts = ["".join(_runs(f)) for f in alone]
+        assert _lexical_flags(norms, texts) == [_lexical_flags([n], [t])[0] for n, t in zip(norms, texts, strict=True)]

@@ -18,10 +18,11 @@ reader has normalised them already.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import Protocol
 
 STAGES: tuple[str, ...] = ("问候", "切入", "转化", "协议", "结束")
@@ -65,7 +66,10 @@ TRAINING_FEATURES: dict[str, int | bool] = {**DEFAULT_FEATURES, "upset": True, "
 
 # --- text folding -----------------------------------------------------------------------------
 
-_PLACEHOLDER = re.compile(r"\[[^\]]{0,20}\]|【[^】]{0,20}】|\{[^}]{0,20}\}|<[^>]{0,20}>")
+# A call's texts are folded and searched joined by newlines, one regex call for the call instead of
+# one per utterance: so no regex here may match across a newline (nor need one: normalised text
+# holds no white space), and `$` is a text's end under re.MULTILINE.
+_PLACEHOLDER = re.compile(r"\[[^\]\n]{0,20}\]|【[^】\n]{0,20}】|\{[^}\n]{0,20}\}|<[^>\n]{0,20}>")
 _DIGITS = re.compile(r"[0-9０-９]+(?:[.:：\-/][0-9０-９]+)*")
 _CN_NUMBER = re.compile(r"[零〇一二三四五六七八九十百千万两幺]{3,}")  # read-out numbers (138…), not 一下
 _NAME_TITLE = re.compile(r"[\u4e00-\u9fff](?=(?:先生|女士|小姐|师傅|阿姨|大爷|经理|老师|同学))")
@@ -75,14 +79,15 @@ _PUNCT = re.compile(r"[^\w#]+|_")  # split text into punctuation-free runs; '#' 
 
 _QUESTION_WORDS = re.compile(
     r"什么|怎么|哪|几[点天个号]|多少|多久|多长|是否|是不是|能不能|可不可以|可以吗|有没有|对吗|对不对|行不行|好吗|"
-    r"吗$|呢$|么$|请问"
+    r"吗$|呢$|么$|请问",
+    re.MULTILINE,
 )
 _TIME = re.compile(
-    r"[0#]\s*(?:点|时|分|号|日|月|天|小时|分钟|个工作日|工作日)|今天|明天|后天|今晚|明早|上午|下午|晚上|"
+    r"[0#](?:点|时|分|号|日|月|天|小时|分钟|个工作日|工作日)|今天|明天|后天|今晚|明早|上午|下午|晚上|"
     r"礼拜|星期|周[一二三四五六日末]|月底|月初|小时|分钟|工作日|马上|立刻|尽快"
 )
 _DEADLINE = re.compile(r"之前|以前|之内|以内|内[给回完到]|前[给回完到]|最晚|最迟|截止|到期|期限|时限")
-_AMOUNT = re.compile(r"[0#]\s*(?:元|块|万|千|百|角|%|折)|金额|费用|退款|赔偿|补偿|优惠|券|积分|返还")
+_AMOUNT = re.compile(r"[0#](?:元|块|万|千|百|角|%|折)|金额|费用|退款|赔偿|补偿|优惠|券|积分|返还")
 _THANKS = re.compile(r"谢谢|感谢|多谢|再见|拜拜|辛苦|不客气|祝您")
 _ANYTHING_ELSE = re.compile(r"还有(?:什么|其他|别的)|其他问题|别的问题|还需要")
 _EMOTION = re.compile(r"[!！]|凭什么|什么意思|太[过离差慢]|气死|投诉|搞什么|怎么回事|开玩笑|骗|坑|受不了|着急|急死|烦")
@@ -119,6 +124,20 @@ def fold(norm: str) -> str:
     text = _SURNAME.sub("X", text)
     text = _LATIN.sub("a", text)
     return text
+
+
+def fold_all(norms: Sequence[str]) -> list[str]:
+    """`fold` of each text, in one pass over them all (see the note above the folding regexes)."""
+    if any("\n" in norm for norm in norms):  # not normalised text: one by one
+        return [fold(norm) for norm in norms]
+    return fold("\n".join(norms)).split("\n") if norms else []
+
+
+def _texts_matching(regex: re.Pattern[str], texts: Sequence[str], ends: Sequence[int]) -> set[int]:
+    """The indices of the texts `regex` finds something in, searched in the texts joined by newlines
+    (`ends`: where each text's newline ends). The first match in a text is the one a search of that
+    text alone would find: no match spans a newline, so none that began earlier reaches into it."""
+    return {bisect_right(ends, match.start()) for match in regex.finditer("\n".join(texts))}
 
 
 def _runs(folded: str) -> list[str]:
@@ -232,7 +251,7 @@ def call_features(
     # Each utterance's cue stages in one fixed order: a set's order follows the string hashes, which
     # differ per process, and the order of a row's features is the order their weights are added in.
     stage_cues = [sorted(stages) for stages in cue_stages]
-    folded = [fold(u.norm) for u in utterances]
+    folded = fold_all([u.norm for u in utterances])
     runs = [_runs(f) for f in folded]
     joined = ["".join(r) for r in runs]
     n_min = int(opt["ngram_min"])
@@ -273,7 +292,7 @@ def call_features(
     )
 
     # Each utterance's lexical flags, searched once: its own features and the anchors both use them.
-    flags = [_lexical_flags(u.norm, text) for u, text in zip(utterances, joined, strict=True)]
+    flags = _lexical_flags([u.norm for u in utterances], joined)
 
     named: list[dict[str, float]] = []
     first_seen: dict[str, int] = {}  # anchor -> index of the first utterance that showed it
@@ -401,14 +420,26 @@ _LEXICAL_ON_FOLDED = (
 )
 
 
-def _lexical_flags(norm: str, text: str) -> frozenset[str]:
-    """The lexical flags of one utterance: `norm` its normalised text, `text` its folded runs joined."""
-    found = {name for name, regex in _LEXICAL_ON_FOLDED if regex.search(text)}
-    if "?" in norm or "？" in norm:
-        found.add("question")
-    if _EMOTION.search(norm):
-        found.add("emotion")
-    return frozenset(found)
+def _lexical_flags(norms: Sequence[str], texts: Sequence[str]) -> list[frozenset[str]]:
+    """The lexical flags of each utterance: `norms` their normalised texts, `texts` their folded runs
+    joined, each regex searched once over the whole call."""
+    found: list[set[str]] = [set() for _ in norms]
+    if any("\n" in norm for norm in norms):  # not normalised text: one by one
+        for flags, norm, text in zip(found, norms, texts, strict=True):
+            flags.update(name for name, regex in _LEXICAL_ON_FOLDED if regex.search(text))
+            if _EMOTION.search(norm):
+                flags.add("emotion")
+    else:
+        text_ends = list(accumulate(len(text) + 1 for text in texts))
+        for name, regex in _LEXICAL_ON_FOLDED:
+            for i in _texts_matching(regex, texts, text_ends):
+                found[i].add(name)
+        for i in _texts_matching(_EMOTION, norms, list(accumulate(len(norm) + 1 for norm in norms))):
+            found[i].add("emotion")
+    for flags, norm in zip(found, norms, strict=True):
+        if "?" in norm or "？" in norm:
+            flags.add("question")
+    return [frozenset(flags) for flags in found]
 
 
 # --- feature names in words a trainer reads -------------------------------------------------------
