@@ -10,7 +10,7 @@ A model file is one JSON document (loading it can never run code):
      "category": {"intercepts": [b_k], "weights": {feature: [w_k]}},   # softmax over the categories
      "thresholds": {"推诿": t, ..., "default": t}}                      # chosen on the training writers
 
-Scoring is plain Python arithmetic over the feature dict (no training library). Every prediction
+Scoring is Python and NumPy arithmetic over the features (no training library). Every prediction
 comes with its confidence, P(any forbidden), and the features that pushed it up most: the words
 that drove it, in names a reviewer reads (`说了「不归」`, `客户刚说「多久」`).
 """
@@ -110,8 +110,8 @@ class ForbiddenModel:
         that every agent line of a call goes through (most lines go no further).
 
         A line's n-grams are most of its features, and most of them have no weight: the ones with
-        a weight are found in all the lines' text by one pass of an automaton, their weights added
-        up per line by NumPy; only the few other features are built per line. Settings that weigh
+        a weight are looked up in all the lines at once (`GramTable`), their weights added up per
+        line by NumPy; only the few other features are built per line. Settings that weigh
         n-grams otherwise (l2-scaled, the customer's n-grams) take the line-by-line way."""
         context = context or call_context(utterances)
         config = self.feature_config

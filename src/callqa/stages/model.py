@@ -226,7 +226,7 @@ class _Runtime:
                 table[gram] = weights
             else:
                 named[name] = weights
-        grams = sorted(set().union(*tables))  # sorted: the same automaton in every process
+        grams = sorted(set().union(*tables))  # sorted: the same rows in every process
         zero = (0.0,) * width
         gram_weights = np.array([[table.get(gram, zero) for table in tables] for gram in grams], dtype=float).reshape(
             len(grams), 3, width
