@@ -36,3 +36,10 @@ def test_no_ngram_is_found_across_two_texts():
     table = GramTable(["好请"])
     assert table.find(["您好", "请问"])[0].tolist() == []
     assert table.find(["您好请问"])[0].tolist() == [0]
+
+
+def test_ngrams_too_long_for_a_key_are_refused_not_dropped():
+    import pytest
+
+    with pytest.raises(ValueError, match="do not fit a key"):
+        GramTable(["八个字的一个词组", "您好"])

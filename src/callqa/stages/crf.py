@@ -99,7 +99,7 @@ class LinearChainCrf:
         of its features' weights, one column per label): forward-backward, scaled at every step."""
         scores = np.asarray(scores, dtype=float).reshape(-1, len(self.labels))
         if not len(scores):
-            return scores
+            return np.zeros((0, len(self.labels)))
         factors = self.factors
         # A constant per utterance cancels in the scaling: taking the row's top keeps exp() in range.
         potentials = np.exp(scores - scores.max(axis=1, keepdims=True))

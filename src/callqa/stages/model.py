@@ -101,9 +101,8 @@ class StageModel:
         # (a name the model has no weight for takes the zero row at the end).
         named = features.named
         total = sum(map(len, named))
-        row = np.fromiter(
-            map(runtime.named.get, chain.from_iterable(named), repeat(len(runtime.named))), np.intp, total
-        )
+        unknown = len(runtime.named)  # the zero row
+        row = np.fromiter(map(runtime.named.get, chain.from_iterable(named), repeat(unknown)), np.intp, total)
         value = np.fromiter(chain.from_iterable(f.values() for f in named), float, total)
         owner = np.repeat(np.arange(count), [len(f) for f in named])
         scores = _sums_by_utterance(owner, runtime.named_weights[row] * value[:, None], count)

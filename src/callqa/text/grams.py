@@ -27,7 +27,10 @@ class GramTable:
     was built from."""
 
     def __init__(self, grams: Sequence[str]):
-        usable = [(k, g) for k, g in enumerate(grams) if 0 < len(g) < 2**_SIZE_BITS and SEPARATOR not in g]
+        """`grams`: distinct n-grams, in an order that is the same in every process (sorted, say)."""
+        if any(len(g) >= 2**_SIZE_BITS for g in grams):
+            raise ValueError(f"n-grams of {2**_SIZE_BITS} or more characters do not fit a key")
+        usable = [(k, g) for k, g in enumerate(grams) if g and SEPARATOR not in g]
         # Characters of the n-grams get ids 1..K; every other character (the separator too) gets
         # 0, so a key holding one matches no n-gram of the table.
         alphabet = sorted({c for _, g in usable for c in g})
