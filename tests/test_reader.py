@@ -139,3 +139,11 @@ def test_binary_missing_and_directory_inputs_are_input_errors(write, default_rub
             read_transcript(path, default_rubric)
         messages.append(caught.value.message)
     assert messages == ["binary file, not a transcript", "no such file", "is a directory, not a transcript file"]
+
+
+def test_a_lone_surrogate_from_a_json_escape_is_one_clear_error(write, default_rubric):
+    """JSON may escape half a character (a broken encoder's "\\ud800"): one line naming the file and
+    line, not an internal error from the Traditional-to-Simplified conversion."""
+    with pytest.raises(InputError) as caught:
+        read(write, default_rubric, '{"utterances": [{"speaker": "客服", "text": "您好\\ud800"}]}', "call.json")
+    assert "call.json:1" in str(caught.value) and "surrogate" in str(caught.value)

@@ -37,6 +37,7 @@ STRUCTURED_SUFFIXES = frozenset(_BY_EXTENSION)
 TRANSCRIPT_SUFFIXES = frozenset({".txt", *_BY_EXTENSION})
 _SRT_START = re.compile(r"^\s*\d+\s*\n\s*(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3}\s*-->")
 _MAX_WARNINGS = 20
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,14 @@ def transcript_from_text(
     parsed = parse(text, path, fmt, vocabulary)
     if not parsed.turns:
         raise InputError(path, "no utterances found", hint="expected lines like 客服:您好…, or a supported ASR format")
+    for turn in parsed.turns:  # a JSON escape such as "\ud800" can carry half a character into the text
+        if _SURROGATE.search(turn.text):
+            raise InputError(
+                path,
+                "text holds a lone surrogate (\\ud800-\\udfff), half of a character",
+                line=turn.line,
+                hint="the file was written by a broken encoder; re-export it as UTF-8",
+            )
 
     warnings = [*parsed.warnings, *mojibake_warnings(text)]
     norms = normalize_all([turn.text for turn in parsed.turns], vocabulary.fillers)
