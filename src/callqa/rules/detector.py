@@ -36,6 +36,7 @@ from callqa.rules.detector_features import (
     FeatureConfig,
     LineLike,
     call_context,
+    clean_line,
     describe_feature,
     feature_config,
     gram_text,
@@ -74,21 +75,21 @@ class ForbiddenModel:
     features: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     path: str = "<memory>"
-    #: `features`, read once
-    _feature_config: FeatureConfig | None = field(default=None, init=False, repr=False, compare=False)
-    #: The n-gram weights as `confidences` uses them, built on first use
-    _grams: _GramWeights | None = field(default=None, init=False, repr=False, compare=False)
-    #: `category_weights` as one matrix, built on first use
-    _category_rows: _CategoryRows | None = field(default=None, init=False, repr=False, compare=False)
+    _runtime: _Runtime | None = field(default=None, init=False, repr=False, compare=False)
 
     def threshold(self, category: str) -> float:
         return self.thresholds.get(category, self.thresholds.get("default", 0.5))
 
     @property
+    def runtime(self) -> _Runtime:
+        """What scoring needs of the weights, worked out once (at load for a model file)."""
+        if self._runtime is None:
+            self._runtime = _Runtime.of(self)
+        return self._runtime
+
+    @property
     def feature_config(self) -> FeatureConfig:
-        if self._feature_config is None:
-            self._feature_config = feature_config(self.features)
-        return self._feature_config
+        return self.runtime.config
 
     def line_features(
         self, utterances: Sequence[LineLike], index: int, context: CallContext | None = None
@@ -99,9 +100,12 @@ class ForbiddenModel:
 
     def confidence(self, features: Mapping[str, float]) -> float:
         """P(any forbidden expression) for a line's features: the cheap part, run on every agent line."""
+        return _logistic(self.intercept + self._weighted_sum(features))
+
+    def _weighted_sum(self, features: Mapping[str, float]) -> float:
         # map/mul adds the same products in the same order as a generator would, a third faster
-        z = self.intercept + sum(map(mul, map(self.weights.get, features.keys(), repeat(0.0)), features.values()))
-        return 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
+        total: float = sum(map(mul, map(self.weights.get, features.keys(), repeat(0.0)), features.values()))
+        return total
 
     def confidences(
         self, utterances: Sequence[LineLike], indices: Sequence[int], context: CallContext | None = None
@@ -114,47 +118,35 @@ class ForbiddenModel:
         line by NumPy; only the few other features are built per line. Settings that weigh
         n-grams otherwise (l2-scaled, the customer's n-grams) take the line-by-line way."""
         context = context or call_context(utterances)
-        config = self.feature_config
+        runtime = self.runtime
+        config = runtime.config
         if config["norm"] != "none" or config["prev_n"]:
             return [self.confidence(self.line_features(utterances, i, context)) for i in indices]
-        grams = self._grams or self._gram_weights()
+        lines = [clean_line(utterances[i].norm) for i in indices]
         z = np.full(len(indices), self.intercept)
-        line, gram = grams.table.find([gram_text(utterances[i].norm) for i in indices])
+        line, gram = runtime.grams.find([gram_text(text) for text in lines])
         if len(line):
-            z += np.bincount(line, weights=grams.weights[gram], minlength=len(indices))
-        weights = self.weights
-        for k, i in enumerate(indices):
-            features = other_features(utterances, i, config, context)
-            z[k] += sum(map(mul, map(weights.get, features.keys(), repeat(0.0)), features.values()))
-        return [1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v)) for v in z.tolist()]
-
-    def _gram_weights(self) -> _GramWeights:
-        grams = sorted(name[2:] for name in self.weights if name.startswith("c:"))  # the finder's order
-        self._grams = _GramWeights(GramTable(grams), np.array([self.weights["c:" + g] for g in grams], dtype=float))
-        return self._grams
+            z += np.bincount(line, weights=runtime.gram_weights[gram], minlength=len(indices))
+        for k, (i, text) in enumerate(zip(indices, lines, strict=True)):
+            z[k] += self._weighted_sum(other_features(utterances, i, config, context, text))
+        return [_logistic(v) for v in z.tolist()]
 
     def category(self, features: Mapping[str, float]) -> tuple[str, float]:
         """The most likely category of a forbidden line, and P(category | forbidden)."""
-        rows = self._category_rows or self._category_matrix()
-        index, present, values = rows.index, [], []
+        runtime = self.runtime
+        index, present, values = runtime.category_rows, [], []
         for name, value in features.items():
             k = index.get(name)
             if k is not None and value:
                 present.append(k)
                 values.append(value)
-        scores = (np.asarray(self.category_intercepts) + np.asarray(values) @ rows.weights[present]).tolist()
+        scores = (
+            np.asarray(self.category_intercepts) + np.asarray(values) @ runtime.category_weights[present]
+        ).tolist()
         peak = max(scores)
         exp = [math.exp(s - peak) for s in scores]
         best = max(range(len(exp)), key=exp.__getitem__)
         return self.categories[best], exp[best] / sum(exp)
-
-    def _category_matrix(self) -> _CategoryRows:
-        names = list(self.category_weights)
-        weights = np.array([self.category_weights[name] for name in names], dtype=float)
-        self._category_rows = _CategoryRows(
-            {name: k for k, name in enumerate(names)}, weights.reshape(len(names), len(self.categories))
-        )
-        return self._category_rows
 
     def drivers(self, features: Mapping[str, float], top: int = 5) -> tuple[tuple[str, float], ...]:
         """The features that pushed the line towards "forbidden", strongest first."""
@@ -217,22 +209,38 @@ class ForbiddenModel:
         ):
             raise ModelError(name, "forbidden-expression model file is corrupt: category weights do not fit")
         try:
-            model._gram_weights()  # now, so that a model that cannot be used fails at load
+            model.runtime  # noqa: B018 - built now, so that a model that cannot be used fails at load
         except ValueError as exc:  # n-grams the lookup cannot hold (GramTable)
             raise ModelError(name, f"forbidden-expression model cannot be used: {exc}") from None
         return model
 
 
-@dataclass(frozen=True, slots=True)
-class _GramWeights:
-    table: GramTable  # the n-grams (without "c:"), known by their row of `weights`
-    weights: np.ndarray
+def _logistic(z: float) -> float:
+    return 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
 
 
 @dataclass(frozen=True, slots=True)
-class _CategoryRows:
-    index: dict[str, int]  # feature -> its row of `weights`
-    weights: np.ndarray  # [feature, category]
+class _Runtime:
+    """A detector's settings and weights as scoring uses them."""
+
+    config: FeatureConfig  # `features`, read
+    grams: GramTable  # the n-gram features (c:, without the prefix), known by their row of `gram_weights`
+    gram_weights: np.ndarray
+    category_rows: dict[str, int]  # feature -> its row of `category_weights`
+    category_weights: np.ndarray  # [feature, category]
+
+    @classmethod
+    def of(cls, model: ForbiddenModel) -> _Runtime:
+        grams = sorted(name[2:] for name in model.weights if name.startswith("c:"))  # the table's order
+        names = list(model.category_weights)
+        category_weights = np.array([model.category_weights[name] for name in names], dtype=float)
+        return cls(
+            feature_config(model.features),
+            GramTable(grams),
+            np.array([model.weights["c:" + g] for g in grams], dtype=float),
+            {name: k for k, name in enumerate(names)},
+            category_weights.reshape(len(names), len(model.categories)),
+        )
 
 
 @lru_cache(maxsize=8)

@@ -52,7 +52,8 @@ PREV_N = (1, 2, 3)
 _CONJ_CTX = ("ctx:cust_emotion", "ctx:cust_asks_time", "ctx:cust_asks_fact", "ctx:cust_requests", "ctx:cust_thanks")
 
 
-def _clean(text: str) -> str:
+def clean_line(text: str) -> str:
+    """A line as its features read it: digits and placeholders folded, punctuation one comma."""
     return _PUNCT.sub("，", fold(text)).strip("，")
 
 
@@ -165,24 +166,26 @@ def agent_line_features(
 def line_features(utterances: Sequence[LineLike], i: int, cfg: FeatureConfig, context: CallContext) -> dict[str, float]:
     """`agent_line_features` with its settings read and its call's context gathered already."""
     f: dict[str, float] = {}
-    ngrams(gram_text(utterances[i].norm), cfg["agent_n"], "c:", f, cfg["norm"])
+    line = clean_line(utterances[i].norm)
+    ngrams(gram_text(line), cfg["agent_n"], "c:", f, cfg["norm"])
     prev = context.previous_customer[i]
     if prev and cfg["prev_n"]:
         # the end of the turn is what the agent answers
-        ngrams(_clean(prev)[-cfg["prev_chars"] :], cfg["prev_n"], "prev:", f, cfg["norm"])
-    f.update(other_features(utterances, i, cfg, context))
+        ngrams(clean_line(prev)[-cfg["prev_chars"] :], cfg["prev_n"], "prev:", f, cfg["norm"])
+    f.update(other_features(utterances, i, cfg, context, line))
     return f
 
 
-def gram_text(norm: str) -> str:
-    """What the agent line's n-grams (c:) are taken from: its cleaned text between ^ and $."""
-    return "^" + _clean(norm) + "$"
+def gram_text(line: str) -> str:
+    """What the agent line's n-grams (c:) are taken from: its cleaned text (`clean_line`) between ^ and $."""
+    return "^" + line + "$"
 
 
 def other_features(
-    utterances: Sequence[LineLike], i: int, cfg: FeatureConfig, context: CallContext
+    utterances: Sequence[LineLike], i: int, cfg: FeatureConfig, context: CallContext, line: str
 ) -> dict[str, float]:
-    """The features of agent line i other than the n-grams (c: and prev:), in `line_features`' order."""
+    """The features of agent line i other than the n-grams (c: and prev:), in `line_features`' order;
+    `line` is its `clean_line`."""
     text = utterances[i].norm
     f: dict[str, float] = {}
     prev = context.previous_customer[i]
@@ -199,7 +202,6 @@ def other_features(
             for p in pats:
                 f[c + "&" + p] = 1.0
     n = len(utterances)
-    line = _clean(text)
     f[f"pos:{min(9, int(10 * i / max(1, n)))}"] = 1.0
     f[f"neg:{min(3, len(_NEG.findall(line)))}"] = 1.0
     L = len(line)
