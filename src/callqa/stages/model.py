@@ -116,8 +116,7 @@ class StageModel:
             scores[1:] += sums[:-1, 1]
             scores[:-1] += sums[1:, 2]
         marginals = np.zeros((count, len(runtime.columns)))
-        trained = [(k, column) for k, column in enumerate(runtime.columns) if column is not None]
-        marginals[:, [k for k, _ in trained]] = runtime.crf.marginals(scores)[:, [column for _, column in trained]]
+        marginals[:, runtime.trained] = runtime.crf.marginals(scores)[:, runtime.trained_columns]
         return marginals
 
     def stage_probabilities(self, marginals: np.ndarray) -> np.ndarray:
@@ -211,6 +210,8 @@ class _Runtime:
     named: dict[str, int]  # every other feature's name -> its row of `named_weights`
     named_weights: np.ndarray  # [feature, label], and a row of zeros for a feature it does not know
     columns: tuple[int | None, ...]  # per `StageModel.labels`: its column in the CRF's own order (None: never trained)
+    trained: list[int]  # the `StageModel.labels` the CRF has a column for …
+    trained_columns: list[int]  # … and those columns
 
     @classmethod
     def of(cls, crf: LinearChainCrf, labels: Sequence[str]) -> _Runtime:
@@ -234,8 +235,16 @@ class _Runtime:
         for array in (gram_weights, named_weights):
             array.flags.writeable = False  # shared by forked workers, and by every call
         columns = tuple(crf.labels.index(label) if label in crf.labels else None for label in labels)
+        trained = [(k, column) for k, column in enumerate(columns) if column is not None]
         return cls(
-            crf, GramTable(grams), gram_weights, {name: k for k, name in enumerate(named)}, named_weights, columns
+            crf,
+            GramTable(grams),
+            gram_weights,
+            {name: k for k, name in enumerate(named)},
+            named_weights,
+            columns,
+            [k for k, _ in trained],
+            [column for _, column in trained],
         )
 
 

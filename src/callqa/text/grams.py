@@ -36,7 +36,7 @@ class GramTable:
         alphabet = sorted({c for _, g in usable for c in g})
         self._alphabet = np.array([ord(c) for c in alphabet], dtype=np.uint32)
         self._bits = max(1, len(alphabet).bit_length())
-        self.size = len(grams)
+        self._size = len(grams)
         self._sizes = sorted({len(g) for _, g in usable})
         if self._sizes and self._sizes[-1] * self._bits > 64 - _SIZE_BITS:
             raise ValueError(f"{self._sizes[-1]}-grams over {len(alphabet)} distinct characters do not fit a key")
@@ -52,7 +52,7 @@ class GramTable:
         self._indices = np.concatenate(indices)[order] if indices else np.zeros(0, dtype=np.int64)
 
     def __len__(self) -> int:
-        return self.size
+        return self._size
 
     def _ids(self, text: str) -> np.ndarray:
         codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
@@ -87,8 +87,8 @@ class GramTable:
         ends = np.cumsum([len(text) + 1 for text in texts]) - 1  # each text's separator
         # Each (text, n-gram) once: sorted, then every repeat of the one before dropped (np.unique
         # costs several times more on arrays this small).
-        pairs = np.sort(np.searchsorted(ends, start[hit]) * self.size + self._indices[at[hit]])
+        pairs = np.sort(np.searchsorted(ends, start[hit]) * self._size + self._indices[at[hit]])
         if len(pairs):
             pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-        owner, gram = np.divmod(pairs, self.size)
+        owner, gram = np.divmod(pairs, self._size)
         return owner, gram
