@@ -6,9 +6,10 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
@@ -133,6 +134,18 @@ class CompiledDetector:
         return DetectorFlag(category, deduct, message, suggestion, prediction)
 
 
+def _automaton(entries: Mapping[str, Sequence[_Entry]]) -> Any:  # an ahocorasick.Automaton: no types shipped
+    """An automaton of the keys, each with (its length, its entries); None for no keys (an automaton
+    cannot be empty)."""
+    if not entries:
+        return None
+    automaton = ahocorasick.Automaton()
+    for key, values in entries.items():
+        automaton.add_word(key, (len(key), tuple(values)))
+    automaton.make_automaton()
+    return automaton
+
+
 class CompiledRubric:
     """A rubric ready to match: built once per run, then applied to every utterance of every call."""
 
@@ -171,7 +184,6 @@ class CompiledRubric:
         self.rule_caps: dict[str, float] = {r.id: r.max_deduct for r in capped if r.max_deduct is not None}
 
         # One automaton for forbidden phrases and stage cues: value = list of (kind, payload).
-        automaton = ahocorasick.Automaton()
         entries: dict[str, list[_Entry]] = {}
         for rule_index, compiled in enumerate(self.rules):
             for phrase in compiled.rule.phrases:
@@ -183,24 +195,19 @@ class CompiledRubric:
         # automaton looks for its patterns' literals in the folded line. A rule with a pattern that
         # requires nothing has all its patterns tried on every line.
         self._patterns_everywhere: set[int] = set()
-        folded_entries: dict[str, list[tuple[int, int]]] = {}
+        folded_entries: dict[str, list[_Entry]] = {}
         for rule_index, compiled in enumerate(self.rules):
             if required_literals(compiled.patterns) is not None:
-                for k, pattern in enumerate(compiled.patterns):
-                    for literal in pattern.required:
-                        entries.setdefault(literal, []).append(("pattern", rule_index, k))
+                where = entries
             elif required_literals(compiled.patterns, folded=True) is not None:
-                for k, pattern in enumerate(compiled.patterns):
-                    for literal in pattern.required:
-                        folded_entries.setdefault(literal, []).append((rule_index, k))
+                where = folded_entries
             else:
                 self._patterns_everywhere.add(rule_index)
-        self._folded_automaton = None
-        if folded_entries:
-            self._folded_automaton = ahocorasick.Automaton()
-            for literal, places in folded_entries.items():
-                self._folded_automaton.add_word(literal, tuple(places))
-            self._folded_automaton.make_automaton()
+                continue
+            for k, pattern in enumerate(compiled.patterns):
+                for literal in pattern.required:
+                    where.setdefault(literal, []).append(("pattern", rule_index, k))
+        self._folded_automaton = _automaton(folded_entries)
         for stage in rubric.stages:
             for role in ("agent", "customer", "any"):
                 for cue in getattr(stage.cues, role):
@@ -214,10 +221,7 @@ class CompiledRubric:
             for pattern in patterns
         ]
         self._needs_tokenizer = any(v[0] == "rule" and v[2] for values in entries.values() for v in values)
-        for key, values in entries.items():
-            automaton.add_word(key, (len(key), tuple(values)))
-        automaton.make_automaton()
-        self._automaton = automaton if entries else None
+        self._automaton = _automaton(entries)
 
     def _compile_rules(self, rubric: Rubric) -> None:
         """Forbidden rules, scripts and checks, their patterns compiled against the rubric's classes."""
@@ -332,12 +336,14 @@ class CompiledRubric:
 
     # --- phrase hits ---------------------------------------------------------------------------
 
-    def _phrase_hits(self, text: str) -> Iterator[tuple[int, int, tuple[_Entry, ...]]]:
-        """Every (start, end, entries) the automaton finds in normalised text. Segmentation and scoring
-        each scan an utterance once; caching the scan was measured and gained nothing."""
-        if self._automaton is None:
+    def _phrase_hits(self, text: str, automaton: Any = None) -> Iterator[tuple[int, int, tuple[_Entry, ...]]]:
+        """Every (start, end, entries) the automaton (the phrase automaton unless given) finds in
+        text. Segmentation and scoring each scan an utterance once; caching the scan was measured and
+        gained nothing."""
+        automaton = automaton or self._automaton
+        if automaton is None:
             return
-        for end_index, (length, values) in self._automaton.iter(text):
+        for end_index, (length, values) in automaton.iter(text):
             yield end_index + 1 - length, end_index + 1, values
 
     def cue_hits(self, utterance: Utterance) -> list[tuple[str, str, str]]:
@@ -376,19 +382,19 @@ class CompiledRubric:
         candidates: dict[int, list[tuple[int, int, bool]]] = {}
         # rule index -> the indices of its patterns worth trying here
         patterns_here = {i: set(range(len(self.rules[i].patterns))) for i in self._patterns_everywhere}
-        for start, end, values in self._phrase_hits(text):
+        # The homophone-folded text: made for the folded literals' automaton, or later for a rule
+        # that asks for it.
+        folded = None if self._folded_automaton is None else fold_homophones(text)
+        found = self._phrase_hits(text)
+        if folded is not None:
+            found = chain(found, self._phrase_hits(folded, self._folded_automaton))
+        for start, end, values in found:
             for value in values:
                 if value[0] == "rule":
                     _, rule_index, needs_boundary = value
                     candidates.setdefault(rule_index, []).append((start, end, needs_boundary))
                 elif value[0] == "pattern":
                     patterns_here.setdefault(value[1], set()).add(value[2])
-        folded = None  # the homophone-folded text, made only for a rule that asks for it
-        if self._folded_automaton is not None:
-            folded = fold_homophones(text)
-            for _, places in self._folded_automaton.iter(folded):
-                for rule_index, k in places:
-                    patterns_here.setdefault(rule_index, set()).add(k)
         for rule_index, compiled in enumerate(self.rules):
             chosen = patterns_here.get(rule_index)
             try_patterns = chosen is not None
