@@ -641,6 +641,7 @@ def test_folding_a_whole_call_at_once_folds_each_utterance_as_alone(default_rubr
     from callqa.stages.features import _lexical_flags, _runs, fold, fold_all
 
     calls = [["您的订单[编号", "x]已经发货", "王", "先生您好", "0", "点之前给您回电吗"]]
+    calls.append(["不是归一化的\n[文本", "x]还有别的吗", "太慢了!"])  # a newline inside: each text on its own
     for path in sorted((ROOT / "transcripts").glob("*.txt")):
         calls.append([u.norm for u in callqa.read_transcript(path, rubric=default_rubric).utterances])
     for norms in calls:
