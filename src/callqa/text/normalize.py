@@ -1,4 +1,5 @@
-"""Text normalisation for matching: NFKC width folding, Traditional->Simplified, no spaces or fillers.
+"""Text normalisation for matching: NFKC width folding, Traditional->Simplified, written Cantonese
+put into Mandarin words, no spaces or fillers.
 
 The report shows the original text, so `normalize` also returns, for each character of the normalised
 text, the offset of the original character it came from: a match found in normalised text can then
@@ -55,6 +56,60 @@ def to_simplified_each(texts: list[str]) -> list[str]:
     return [to_simplified(text) for text in texts]
 
 
+# Written Cantonese (粤语口语字), as Hong Kong and Guangdong lines are typed or transcribed, read in
+# the Mandarin words that rules, scripts and models are written and trained in: 「唔该晒」 is 谢谢,
+# 「冇办法」 没有办法, 「仲有冇其他嘢」 还有没有其他东西. Keys are in Simplified form (the step runs after
+# OpenCC, which writes 嗰 as 𠮶).
+#: Words Mandarin text never uses: read as Mandarin wherever they are.
+_CANTONESE_ONLY = {
+    "唔该晒": "谢谢", "多谢晒": "谢谢", "唔该": "谢谢", "唔使": "不用", "唔好意思": "不好意思",
+    "唔好": "不要", "唔系": "不是", "唔知": "不知道", "唔得": "不行", "唔": "不", "冇": "没有",
+    "嘅": "的", "咗": "了", "喺": "在", "嚟": "来", "哋": "们", "佢": "他", "啲": "些", "乜嘢": "什么",
+    "嘢": "东西", "睇": "看", "揾": "找", "畀": "给", "俾": "给", "𠮶": "那", "咁": "这么", "噉": "这样",
+    "仲有": "还有", "系咪": "是不是", "搞掂": "搞定", "琴日": "昨天",
+}  # fmt: skip
+#: Cantonese words spelt in characters Mandarin uses too (立即系统 holds 即系): read as Mandarin only
+#: in a text that holds a word of the table above. Never a bare 系 (系统), nor 点解 (快点解决) or 咩,
+#: which Mandarin chat uses as a particle.
+_CANTONESE_SHARED = {
+    "即系": "就是", "但系": "但是", "就系": "就是", "都系": "都是", "头先": "刚才", "边个": "谁",
+    "点样": "怎么样", "点算": "怎么办", "几多": "多少", "听日": "明天", "今日": "今天",
+}  # fmt: skip
+_CANTONESE_WORDS = {**_CANTONESE_ONLY, **_CANTONESE_SHARED}
+
+
+def _alternatives(words: dict[str, str]) -> re.Pattern[str]:
+    # Longest first (唔该晒 before 唔); a 系 that starts 系统, 系列 or 系数 is not 是 (但系统: but the system).
+    return re.compile(
+        "|".join(w + "(?![统列数])" if w.endswith("系") else w for w in sorted(words, key=len, reverse=True))
+    )
+
+
+_CANTONESE_MARK = _alternatives(_CANTONESE_ONLY)
+_CANTONESE = _alternatives(_CANTONESE_WORDS)
+
+
+def _mandarin(text: str, index: list[int]) -> tuple[str, list[int]]:
+    """Written Cantonese put into Mandarin words, each new character at the offset of the one it
+    replaces (the last one for a longer word: 冇 -> 没有 highlights 冇 for both)."""
+    if not _CANTONESE_MARK.search(text):
+        return text, index
+    pieces: list[str] = []
+    offsets: list[int] = []
+    end = 0
+    for match in _CANTONESE.finditer(text):
+        start, stop = match.span()
+        pieces.append(text[end:start])
+        offsets.extend(index[end:start])
+        word = _CANTONESE_WORDS[match.group()]
+        pieces.append(word)
+        offsets.extend(index[min(start + k, stop - 1)] for k in range(len(word)))
+        end = stop
+    pieces.append(text[end:])
+    offsets.extend(index[end:])
+    return "".join(pieces), offsets
+
+
 def _fold(text: str) -> tuple[str, list[int]]:
     """NFKC + lower case without white space, with the offset of each kept character."""
     folded = unicodedata.normalize("NFKC", text).lower()
@@ -73,7 +128,8 @@ def _fold(text: str) -> tuple[str, list[int]]:
 
 
 def normalize(text: str, fillers: re.Pattern[str] | None = None) -> Normalized:
-    """Fold width and case, drop white space, convert to Simplified and drop filler words."""
+    """Fold width and case, drop white space, convert to Simplified (and written Cantonese to
+    Mandarin words) and drop filler words."""
     (normalized,) = normalize_all([text], fillers)
     return normalized
 
@@ -92,6 +148,7 @@ def _normalized(folded_text: str, index: list[int], simplified: str, fillers: re
         simplified_chars = [_T2S.convert(c) for c in folded_text]
         index = [i for c, i in zip(simplified_chars, index, strict=True) for _ in c]
         simplified = "".join(simplified_chars)
+    simplified, index = _mandarin(simplified, index)
     if fillers is not None and fillers.search(simplified):
         keep = [True] * len(simplified)
         for match in fillers.finditer(simplified):
