@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from callqa.model import Utterance
 from callqa.text.normalize import normalize
@@ -50,3 +54,12 @@ def test_a_cantonese_refusal_is_caught_by_the_mandarin_rule(default_rubric):
     (first,) = next(iter(hits.values()))[:1]
     start, end = line.original_span(first.start, first.end)
     assert text[start:end].startswith("唔归")
+
+
+@given(st.text(alphabet="唔该晒冇嘅咗仲有系咪统即但头先今日好的,。 \u3000ａ嗯呃", max_size=30))
+def test_every_normalised_character_points_at_a_character_of_the_text(text):
+    """Whatever mix of Cantonese, Mandarin, width and fillers: highlights stay inside the text, in order."""
+    norm = normalize(text, re.compile("嗯|呃"))
+    assert len(norm.index) == len(norm.text)
+    assert all(0 <= i < len(text) for i in norm.index)
+    assert list(norm.index) == sorted(norm.index)
