@@ -32,6 +32,30 @@ def test_written_cantonese_is_read_in_mandarin_words(text, mandarin):
     assert normalize(text).text == mandarin
 
 
+@pytest.mark.parametrize(
+    "text, mainland",
+    [
+        ("您別著急，我們會用簡訊通知您", "您别着急,我们会用短信通知您"),
+        ("為您著想，睡不著，帶著證件", "为您着想,睡不着,带着证件"),
+        ("網路上列印就可以", "网络上打印就可以"),
+        ("他是著名的專家，效果顯著，著作很多", "他是著名的专家,效果显著,著作很多"),  # 著 that is not 着
+    ],
+)
+def test_taiwan_usage_is_read_in_mainland_words(text, mainland):
+    assert normalize(text).text == mainland
+
+
+def test_traditional_empathy_is_credited_as_the_simplified_is(default_rubric):
+    """「您別著急」 is the empathy script 「您别着急」 (OpenCC alone keeps 著)."""
+    index = next(i for i, s in enumerate(default_rubric.scripts) if s.id == "recommended.empathy")
+    for text in ("您別著急，我幫您查一下", "您别着急，我帮您查一下"):
+        norm = normalize(text, default_rubric.fillers)
+        line = Utterance(
+            index=0, line=1, speaker="客服", role="agent", text=text, norm=norm.text, norm_index=norm.index
+        )
+        assert default_rubric.script_match(index, line).counts(default_rubric.scripts[index])
+
+
 @pytest.mark.parametrize("text", ["系统显示已经到账", "希望快点解决", "能弄清晰咩", "仲裁委员会", "今日头条"])
 def test_mandarin_text_is_left_alone(text):
     """Only a text holding a character Mandarin does not use is read as Cantonese: 系统 stays 系统."""

@@ -1,5 +1,5 @@
-"""Text normalisation for matching: NFKC width folding, Traditional->Simplified, written Cantonese
-put into Mandarin words, no spaces or fillers.
+"""Text normalisation for matching: NFKC width folding, Traditional->Simplified (Taiwan's words in
+mainland ones), written Cantonese put into Mandarin words, no spaces or fillers.
 
 The report shows the original text, so `normalize` also returns, for each character of the normalised
 text, the offset of the original character it came from: a match found in normalised text can then
@@ -54,6 +54,25 @@ def to_simplified_each(texts: list[str]) -> list[str]:
             if len(simplified) == len(texts):  # else a text held a newline of its own
                 return simplified
     return [to_simplified(text) for text in texts]
+
+
+# Traditional text as Taiwan writes it, in the words mainland text writes: OpenCC's t2s converts
+# characters and phrases but keeps 著 (it is 著名's as well as 着's) and Taiwan's own words. 著 is 着
+# where it is the particle or in 著急 / 著想 (帶著, 睡不著; not 著名, 显著, 土著, 著作), and 简讯 is
+# 短信, 网路 网络 … Every replacement has the length of what it replaces, so offsets stay as they are.
+_TAIWAN_WORDS = {
+    "简讯": "短信", "网路": "网络", "列印": "打印", "软体": "软件", "资讯": "信息", "连结": "链接",
+    "计程车": "出租车",
+}  # fmt: skip
+_TAIWAN = re.compile("|".join(_TAIWAN_WORDS))
+_ZHE_AFTER = "看带陪连拿等推跟接随顺本对朝向靠忙急坐站躺写贴挂留记抱守盯卡开放穿拉扶牵听说想望不"  # 带著 …, 睡不著
+_ZHE = re.compile(f"著(?=[急凉火落想])|(?<=[{_ZHE_AFTER}])著(?![作名称述录者])")
+
+
+def _mainland(text: str) -> str:
+    if "著" in text:  # the test first: a pattern that may start with a look-behind is tried everywhere
+        text = _ZHE.sub("着", text)
+    return _TAIWAN.sub(lambda match: _TAIWAN_WORDS[match.group()], text)
 
 
 # Written Cantonese (粤语口语字), as Hong Kong and Guangdong lines are typed or transcribed, read in
@@ -148,7 +167,7 @@ def _normalized(folded_text: str, index: list[int], simplified: str, fillers: re
         simplified_chars = [_T2S.convert(c) for c in folded_text]
         index = [i for c, i in zip(simplified_chars, index, strict=True) for _ in c]
         simplified = "".join(simplified_chars)
-    simplified, index = _mandarin(simplified, index)
+    simplified, index = _mandarin(_mainland(simplified), index)
     if fillers is not None and fillers.search(simplified):
         keep = [True] * len(simplified)
         for match in fillers.finditer(simplified):
