@@ -46,8 +46,10 @@ _UNCOMPRESSED_FORMAT = "callqa.stage-model/1"  # still read
 MAX_WEIGHTS_BYTES = 64 * 1024 * 1024
 
 
+@lru_cache(maxsize=1)
 def default_model_path() -> Path:
-    """The model shipped in the wheel (built by `scripts/build_models.py`)."""
+    """The model shipped in the wheel (built by `scripts/build_models.py`). Found once per process:
+    every call's segmentation asks for it, and importlib.resources takes longer than the lookup."""
     return Path(str(resources.files("callqa.stages") / "default_model.json"))
 
 
