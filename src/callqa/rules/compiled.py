@@ -222,6 +222,9 @@ class CompiledRubric:
         ]
         self._needs_tokenizer = any(v[0] == "rule" and v[2] for values in entries.values() for v in values)
         self._automaton = _automaton(entries)
+        #: (role, stage) -> the indices of the rules whose scope covers a line of that role in that
+        #: stage, filled as they are asked for (`_rules_covering`).
+        self._covering: dict[tuple[str, str], tuple[int, ...]] = {}
 
     def _compile_rules(self, rubric: Rubric) -> None:
         """Forbidden rules, scripts and checks, their patterns compiled against the rubric's classes."""
@@ -375,9 +378,25 @@ class CompiledRubric:
                     hits.append((stage, cue_role, match.group()))
         return hits
 
+    def _rules_covering(self, role: str, stage: str) -> tuple[int, ...]:
+        """The indices of the rules whose role and stage scope covers a line of `role` in `stage`, in
+        rule order."""
+        covering = self._covering.get((role, stage))
+        if covering is None:
+            covering = tuple(
+                i
+                for i, compiled in enumerate(self.rules)
+                if role in compiled.rule.roles and stage in compiled.rule.stages
+            )
+            self._covering[(role, stage)] = covering
+        return covering
+
     def forbidden_hits(self, utterance: Utterance, stage: str) -> dict[int, list[Hit]]:
         """Hits per rule index, for rules whose role and stage scope cover this utterance.
         Overlapping hits of one rule keep the longest; near-misses (exceptions) are dropped."""
+        covering = self._rules_covering(utterance.role, stage)
+        if not covering:  # a customer's line, say, where every rule looks at the agent's: nothing to scan
+            return {}
         text = utterance.norm
         candidates: dict[int, list[tuple[int, int, bool]]] = {}
         # rule index -> the indices of its patterns worth trying here
@@ -395,11 +414,12 @@ class CompiledRubric:
                     candidates.setdefault(rule_index, []).append((start, end, needs_boundary))
                 elif value[0] == "pattern":
                     patterns_here.setdefault(value[1], set()).add(value[2])
-        for rule_index, compiled in enumerate(self.rules):
+        for rule_index in covering:
+            compiled = self.rules[rule_index]
             chosen = patterns_here.get(rule_index)
             try_patterns = chosen is not None
             rule = compiled.rule
-            if not (compiled.regexes or try_patterns) or utterance.role not in rule.roles or stage not in rule.stages:
+            if not (compiled.regexes or try_patterns):
                 continue
             for regex in compiled.regexes:
                 for match in regex.finditer(text):
@@ -414,9 +434,9 @@ class CompiledRubric:
         hits: dict[int, list[Hit]] = {}
         boundaries: set[int] | None = None
         for rule_index, spans in candidates.items():
-            compiled = self.rules[rule_index]
-            if utterance.role not in compiled.rule.roles or stage not in compiled.rule.stages:
+            if rule_index not in covering:
                 continue
+            compiled = self.rules[rule_index]
             kept: list[Hit] = []
             for start, end, needs_boundary in sorted(spans, key=lambda s: (s[0], -(s[1] - s[0]))):
                 if kept and start < kept[-1].end:
