@@ -1,5 +1,5 @@
-"""The rubric compiled once into matchers: one Aho-Corasick automaton for every forbidden phrase and
-stage cue, compiled regexes, a jieba tokenizer for word boundaries, and keys for script similarity."""
+"""The rubric compiled once into matchers: Aho-Corasick automata for the forbidden phrases and for the
+stage cues, compiled regexes, a jieba tokenizer for word boundaries, and keys for script similarity."""
 
 from __future__ import annotations
 
@@ -183,7 +183,9 @@ class CompiledRubric:
         capped = [c.rule for c in self.rules] + [d.rule for d in self.detectors] + [c.check for c in self.checks]
         self.rule_caps: dict[str, float] = {r.id: r.max_deduct for r in capped if r.max_deduct is not None}
 
-        # One automaton for forbidden phrases and stage cues: value = list of (kind, payload).
+        # One automaton for forbidden phrases and the literals of the rules' patterns, another for
+        # stage cues (value = list of (kind, payload)): scoring and segmentation each scan a line
+        # with theirs, and go through no hits that are the other's.
         entries: dict[str, list[_Entry]] = {}
         for rule_index, compiled in enumerate(self.rules):
             for phrase in compiled.rule.phrases:
@@ -208,12 +210,14 @@ class CompiledRubric:
                 for literal in pattern.required:
                     where.setdefault(literal, []).append(("pattern", rule_index, k))
         self._folded_automaton = _automaton(folded_entries)
+        cue_entries: dict[str, list[_Entry]] = {}
         for stage in rubric.stages:
             for role in ("agent", "customer", "any"):
                 for cue in getattr(stage.cues, role):
                     norm = normalize_phrase(cue)
                     if norm:
-                        entries.setdefault(norm, []).append(("cue", stage.name, role))
+                        cue_entries.setdefault(norm, []).append(("cue", stage.name, role))
+        self._cue_automaton = _automaton(cue_entries)
         self._cue_regexes: list[tuple[str, str, re.Pattern[str]]] = [
             (stage.name, role, re.compile(pattern))
             for stage in rubric.stages
@@ -339,11 +343,11 @@ class CompiledRubric:
 
     # --- phrase hits ---------------------------------------------------------------------------
 
-    def _phrase_hits(self, text: str, automaton: Any = None) -> Iterator[tuple[int, int, tuple[_Entry, ...]]]:
-        """Every (start, end, entries) the automaton (the phrase automaton unless given) finds in
-        text. Segmentation and scoring each scan an utterance once; caching the scan was measured and
+    @staticmethod
+    def _phrase_hits(text: str, automaton: Any) -> Iterator[tuple[int, int, tuple[_Entry, ...]]]:
+        """Every (start, end, entries) the automaton (None: one with no keys) finds in text.
+        Segmentation and scoring each scan an utterance once; caching the scan was measured and
         gained nothing."""
-        automaton = automaton or self._automaton
         if automaton is None:
             return
         for end_index, (length, values) in automaton.iter(text):
@@ -360,7 +364,7 @@ class CompiledRubric:
         """Stage cues in normalised text, for a speaker role (None: cues of every role).
         A cue inside a longer cue counts only as the longer one: 可以帮您 in 有什么可以帮您 is a greeting."""
         found = []
-        for start, end, values in self._phrase_hits(norm):
+        for start, end, values in self._phrase_hits(norm, self._cue_automaton):
             for value in values:
                 if value[0] == "cue":
                     _, stage, cue_role = value
@@ -404,7 +408,7 @@ class CompiledRubric:
         # The homophone-folded text: made for the folded literals' automaton, or later for a rule
         # that asks for it.
         folded = None if self._folded_automaton is None else fold_homophones(text)
-        found = self._phrase_hits(text)
+        found = self._phrase_hits(text, self._automaton)
         if folded is not None:
             found = chain(found, self._phrase_hits(folded, self._folded_automaton))
         for start, end, values in found:
