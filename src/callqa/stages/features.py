@@ -136,8 +136,19 @@ def fold_all(norms: Sequence[str]) -> list[str]:
 def _texts_matching(regex: re.Pattern[str], texts: Sequence[str], ends: Sequence[int]) -> set[int]:
     """The indices of the texts `regex` finds something in, searched in the texts joined by newlines
     (`ends`: where each text's newline ends). The first match in a text is the one a search of that
-    text alone would find: no match spans a newline, so none that began earlier reaches into it."""
-    return {bisect_right(ends, match.start()) for match in regex.finditer("\n".join(texts))}
+    text alone would find: no match spans a newline, so none that began earlier reaches into it.
+    Once a text has a match the search goes on from the next text: the rest of it cannot add one."""
+    joined = "\n".join(texts)
+    found: set[int] = set()
+    at = 0
+    while at <= len(joined):
+        match = regex.search(joined, at)
+        if match is None:
+            break
+        text = bisect_right(ends, match.start())
+        found.add(text)
+        at = ends[text]
+    return found
 
 
 def _runs(folded: str) -> list[str]:
