@@ -98,10 +98,13 @@ class CompiledDetector:
     exceptions: dict[str, tuple[Pattern, ...]] = field(default_factory=dict)
     #: category -> the rubric's required patterns: a line none matches is not flagged for it.
     requirements: dict[str, tuple[Pattern, ...]] = field(default_factory=dict)
+    #: The lowest of the categories' thresholds: a line the model gives less no category flags.
+    lowest_threshold: float = field(init=False)
 
-    @property
-    def lowest_threshold(self) -> float:
-        return min((setting[0] for setting in self.categories.values()), default=1.0)
+    def __post_init__(self) -> None:
+        # Worked out once, not per line: `flag` asks for it on every agent line of every call.
+        lowest = min((setting[0] for setting in self.categories.values()), default=1.0)
+        object.__setattr__(self, "lowest_threshold", lowest)  # the dataclass is frozen
 
     def flag(
         self,
