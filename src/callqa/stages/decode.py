@@ -66,6 +66,10 @@ def decode_begin_inside(scores: Sequence[Sequence[float]], costs: Costs) -> list
     states = 2 * _N
     best = [scores[0][k] - costs.start_skip * (k // 2) if k % 2 == 0 else IMPOSSIBLE for k in range(states)]
     back: list[list[int]] = []
+    # The costs' arithmetic, the same for every utterance: what the running maximum below adds for
+    # the stages passed before s, and what the jump from stage p to begin s costs.
+    passed = [costs.skip * (s - 1) for s in range(_N)]
+    jump = [[costs.boundary + costs.skip * (s - p - 1) for p in range(_N)] for s in range(_N)]
     for row in scores[1:]:
         step, pointers = [], []
         # Begin s: from the best state of any earlier stage, less the cost of the jump. The cost
@@ -76,11 +80,11 @@ def decode_begin_inside(scores: Sequence[Sequence[float]], costs: Costs) -> list
         for s in range(_N):
             if s:
                 for k in (2 * s - 2, 2 * s - 1):
-                    if best[k] + costs.skip * (s - 1) > lead:
-                        earliest, lead = k, best[k] + costs.skip * (s - 1)
+                    if best[k] + passed[s] > lead:
+                        earliest, lead = k, best[k] + passed[s]
             prev, value = 0, IMPOSSIBLE
             if lead > IMPOSSIBLE:
-                prev, value = earliest, best[earliest] - (costs.boundary + costs.skip * (s - earliest // 2 - 1))
+                prev, value = earliest, best[earliest] - jump[s][earliest // 2]
             step.append(value + row[2 * s])
             pointers.append(prev)
             k0, k1 = 2 * s, 2 * s + 1  # inside s: from its begin or from inside
