@@ -290,6 +290,31 @@ def test_a_line_ending_in_a_confirmation_tag_is_no_hedge():
         assert "pat:hedge_word" not in match_patterns(text, "agent"), text
 
 
+def test_a_detector_regex_is_skipped_only_where_its_required_literals_are_missing(split):
+    """match_patterns runs only the regexes whose required literals a line holds: every match of a
+    regex contains one of them (on the project's own calls), and where it cannot be told none are
+    required, so those regexes run on every line."""
+    import re
+
+    from callqa.rules.detector_patterns import _required_literals, compiled_patterns, fold
+
+    assert _required_literals(re.compile("(?<![对是好])吧$")) == ("吧",)
+    assert _required_literals(re.compile("不(?:归|属于)?管理")) == ("管理",)
+    assert _required_literals(re.compile("(?:帮|给)(?:您|你)(?:申请|提交)")) == ("申请", "提交")
+    assert set(_required_literals(re.compile("有(?:一个|个)?办法|您看这样")) or ()) == {"办法", "您看这样"}
+    for nothing_required in (".{0,6}|不", "(?:不)?", "[^不]管?", "(?i)ab", "(?i:a)", "a{0,3}"):
+        assert _required_literals(re.compile(nothing_required)) is None, nothing_required
+    _, training, heldout = split
+    texts = [fold(u.norm) for call in training + heldout for u in call.transcript.utterances]
+    regexes = [r for p in compiled_patterns() for _, r in (*p.any, *p.unless, *p.after)]
+    for regex in regexes:
+        literals = _required_literals(regex)
+        assert literals, regex.pattern  # each of the shipped patterns' regexes is filtered
+        for text in texts:
+            for match in regex.finditer(text):
+                assert any(w in match.group() for w in literals), (regex.pattern, match.group(), literals)
+
+
 def _lines(easy: int, hard: list[tuple[float, bool]], hard_groups: int):
     """(probabilities, labels, groups): `easy` groups with one violation at 0.9 and two innocent
     lines at 0.1, and `hard_groups` groups of the (probability, is_violation) lines `hard`."""

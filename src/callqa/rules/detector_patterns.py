@@ -20,8 +20,17 @@ by themselves.
 from __future__ import annotations
 
 import re
+
+# The parser re.compile itself uses, and its tree's opcodes (typeshed has no stubs for them, private):
+# `_required_literals` reads what a detector regex needs from it.
+import re._constants as _re  # type: ignore[import-not-found]
+import re._parser as _re_parser  # type: ignore[import-not-found]
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import NotRequired, TypedDict
+from itertools import count
+from typing import Any, NotRequired, TypedDict
+
+import ahocorasick
 
 YOU = "(?:您|你|妳|亲)"
 OTHER_PARTY = (
@@ -284,15 +293,18 @@ def fold(text: str) -> str:
 
 
 class _Compiled:
+    """A pattern with its regexes compiled, each numbered (`_Scan` tells by the numbers which of them
+    can match a text): numbers go up in the order the patterns and their lists are written."""
+
     __slots__ = ("after", "any", "hint", "name", "scope", "unless")
 
-    def __init__(self, p: PatternSpec):
+    def __init__(self, p: PatternSpec, numbers: Iterator[int]):
         self.name = p["name"]
         self.hint = p.get("hint", "")
         self.scope = p.get("scope", "agent")
-        self.any = [re.compile(r) for r in p["any"]]
-        self.unless = [re.compile(r) for r in p.get("unless", [])]
-        self.after = [re.compile(r) for r in p.get("after", [])]
+        self.any = [(next(numbers), re.compile(r)) for r in p["any"]]
+        self.unless = [(next(numbers), re.compile(r)) for r in p.get("unless", [])]
+        self.after = [(next(numbers), re.compile(r)) for r in p.get("after", [])]
 
 
 _COMPILED: list[_Compiled] | None = None
@@ -301,8 +313,104 @@ _COMPILED: list[_Compiled] | None = None
 def compiled_patterns() -> list[_Compiled]:
     global _COMPILED
     if _COMPILED is None:
-        _COMPILED = [_Compiled(p) for p in PATTERNS]
+        numbers = count()
+        _COMPILED = [_Compiled(p, numbers) for p in PATTERNS]
     return _COMPILED
+
+
+def _required_literals(regex: re.Pattern[str]) -> tuple[str, ...] | None:
+    """Literals one of which every match of `regex` contains, read off its parse tree (the one
+    `re.compile` builds it from); None when no such literals can be told (e.g. `.{0,6}|不`)."""
+    if regex.flags & re.IGNORECASE:  # its literals match other cases too
+        return None
+    return _sequence_literals(_re_parser.parse(regex.pattern, regex.flags))
+
+
+def _sequence_literals(items: Any) -> tuple[str, ...] | None:
+    """The required literals of a sequence of parsed items: those of its most selective part (the one
+    whose shortest literal is longest), where a part is a run of single characters or one item."""
+    candidates: list[tuple[str, ...]] = []
+    run = ""
+    for op, argument in items:
+        if op is _re.LITERAL:
+            run += chr(argument)
+            continue
+        if run:  # anything else ends the run: its characters are consecutive in every match
+            candidates.append((run,))
+            run = ""
+        literals = _item_literals(op, argument)
+        if literals:
+            candidates.append(literals)
+    if run:
+        candidates.append((run,))
+    return max(candidates, key=lambda literals: min(map(len, literals)), default=None)
+
+
+def _item_literals(op: Any, argument: Any) -> tuple[str, ...] | None:
+    """The required literals of one parsed item other than a single character, or None (an item that
+    may match nothing, such as `x?` or a lookaround, or one too wide, such as `.` or `[^x]`)."""
+    if op is _re.SUBPATTERN:  # a group: (group number, flags set, flags cleared, its items)
+        _, flags_set, flags_cleared, group = argument
+        return None if flags_set or flags_cleared else _sequence_literals(group)
+    if op is _re.ATOMIC_GROUP:
+        return _sequence_literals(argument)
+    if op is _re.BRANCH:  # a|b: every match contains a literal of one of the alternatives
+        alternatives = [_sequence_literals(alternative) for alternative in argument[1]]
+        if any(literals is None for literals in alternatives):
+            return None
+        return tuple(dict.fromkeys(w for literals in alternatives if literals for w in literals))
+    if op in (_re.MAX_REPEAT, _re.MIN_REPEAT, _re.POSSESSIVE_REPEAT):  # (at least, at most, its items)
+        at_least, _, repeated = argument
+        return _sequence_literals(repeated) if at_least >= 1 else None
+    if op is _re.IN and all(kind is _re.LITERAL for kind, _ in argument):  # [abc], or a|b|c
+        return tuple(chr(code) for _, code in argument)
+    return None
+
+
+class _Scan:
+    """The patterns of one scope, and one Aho-Corasick automaton over the literals their regexes
+    require (`_required_literals`): one scan of a text tells which regexes can match it at all.
+    `match_patterns` runs on every agent line, where most of the ~35 regexes cannot match."""
+
+    __slots__ = ("automaton", "first_regexes", "unfiltered")
+
+    def __init__(self, patterns: list[_Compiled]):
+        #: the number of each `any` regex -> (pattern's place in `patterns`, pattern, regex)
+        self.first_regexes = {number: (place, p, regex) for place, p in enumerate(patterns) for number, regex in p.any}
+        unfiltered: list[int] = []  # regexes whose matches require no literal: tried on every text
+        needed_by: dict[str, list[int]] = {}
+        for p in patterns:
+            for number, regex in (*p.any, *p.unless, *p.after):
+                literals = _required_literals(regex)
+                if literals is None:
+                    unfiltered.append(number)
+                for literal in literals or ():
+                    needed_by.setdefault(literal, []).append(number)
+        self.unfiltered = frozenset(unfiltered)
+        self.automaton: Any = None  # an ahocorasick.Automaton (no types shipped); None: no literals
+        if needed_by:
+            self.automaton = ahocorasick.Automaton()
+            for literal, numbers in needed_by.items():
+                self.automaton.add_word(literal, tuple(numbers))
+            self.automaton.make_automaton()
+
+    def possible(self, text: str) -> set[int]:
+        """The numbers of the regexes that can match `text`."""
+        found = set(self.unfiltered)
+        if self.automaton is not None:
+            for _, numbers in self.automaton.iter(text):
+                found.update(numbers)
+        return found
+
+
+_SCANS: dict[str, _Scan] = {}
+
+
+def _scan(scope: str) -> _Scan:
+    scan = _SCANS.get(scope)
+    if scan is None:
+        scan = _SCANS[scope] = _Scan([p for p in compiled_patterns() if p.scope == scope])
+    return scan
 
 
 @lru_cache(maxsize=8192)  # a call's customer turns are matched again for every agent line after them
@@ -310,19 +418,26 @@ def match_patterns(text: str, scope: str = "agent") -> dict[str, tuple[int, int]
     """Fired pattern names -> span of the first match, for patterns of `scope`, on folded text.
     A pattern whose `unless` also matches fires as "<name>~exc" instead of "<name>"."""
     text = fold(text)
+    scan = _scan(scope)
+    possible = scan.possible(text)  # a regex not in it finds nothing in text: it is not run
     fired: dict[str, tuple[int, int]] = {}
-    for p in compiled_patterns():
-        if p.scope != scope:
+    settled: set[int] = set()  # the patterns (by place) that fired: their later regexes are not tried
+    # By number: each pattern's `any` regexes in order, the patterns in order, as fired has its keys.
+    for number in sorted(possible):
+        first = scan.first_regexes.get(number)
+        if first is None:
+            continue  # an `unless` or `after` regex
+        place, p, regex = first
+        if place in settled:
             continue
-        for rx in p.any:
-            m = rx.search(text)
-            if m is None:
-                continue
-            if p.after and not any(a.search(text, m.end()) for a in p.after):
-                continue
-            name = p.name
-            if p.unless and any(u.search(text) for u in p.unless):
-                name += "~exc"
-            fired[name] = m.span()
-            break
+        m = regex.search(text)
+        if m is None:
+            continue
+        if p.after and not any(a.search(text, m.end()) for n, a in p.after if n in possible):
+            continue
+        name = p.name
+        if p.unless and any(u.search(text) for n, u in p.unless if n in possible):
+            name += "~exc"
+        fired[name] = m.span()
+        settled.add(place)
     return fired
