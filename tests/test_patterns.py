@@ -195,3 +195,23 @@ def test_the_literal_prefilter_never_hides_a_match_the_regex_finds():
                 assert pattern.spans(line, text if pinyin else None) == expected, (source, line)
                 checked += bool(expected)
     assert checked > 50  # the comparison saw matches, not only empty lists
+
+
+def test_a_script_pattern_is_skipped_only_on_lines_where_it_finds_nothing():
+    """script_match tries only the patterns the scripts' automaton finds a required literal of: on every
+    line of the samples, every pattern that matches is among them."""
+    from callqa.transcripts.reader import read_transcript
+
+    from conftest import SAMPLES
+
+    compiled = compile_rubric()
+    lines = [u.norm for sample in SAMPLES for u in read_transcript(sample, compiled).utterances]
+    matched = 0
+    for line in lines:
+        candidates = compiled._script_patterns_in(line)
+        for script_index, group in enumerate(compiled._script_patterns):
+            for k, pattern in enumerate(group):
+                if pattern.spans(line):
+                    matched += 1
+                    assert k in candidates.get(script_index, ()), (pattern.source, line)
+    assert matched > 10  # the comparison saw matches

@@ -30,9 +30,16 @@ from callqa.text.normalize import filler_pattern, normalize_phrase
 _SHORT_PHRASE = 2  # phrases this short need word boundaries under `word_boundary: auto`
 
 #: What the automaton stores for a phrase: a forbidden rule's (index, needs a word boundary), a stage
-#: cue's (stage, cue role), or a forbidden rule's pattern that may match where the phrase is (rule
-#: index, pattern index): one of the literals the pattern requires.
-_Entry = tuple[Literal["rule"], int, bool] | tuple[Literal["cue"], str, str] | tuple[Literal["pattern"], int, int]
+#: cue's (stage, cue role), or a forbidden rule's or recommended script's pattern that may match where
+#: the phrase is ((rule or script) index, pattern index): one of the literals the pattern requires.
+_Entry = (
+    tuple[Literal["rule"], int, bool]
+    | tuple[Literal["cue"], str, str]
+    | tuple[Literal["pattern"], int, int]
+    | tuple[Literal["script"], int, int]
+)
+#: How many lines' script patterns `_script_patterns_in` keeps (a call has a few dozen lines).
+_SCRIPT_LINES_KEPT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,9 +257,21 @@ class CompiledRubric:
         self.scripts = [s for s in rubric.recommended if s.enabled]
         self.checks = [compile_check(c, classes) for c in rubric.checks if c.enabled]
         self._script_patterns = [tuple(compile_pattern(p, classes) for p in s.patterns) for s in self.scripts]
-        # Every literal one of a script's patterns requires (None: one requires nothing): a line with
-        # none of them is not tried against each pattern in turn.
-        self._script_literals = [required_literals(group) for group in self._script_patterns]
+        # One automaton over the literals every script's patterns require: a line is scanned once for
+        # all scripts (`_script_patterns_in`), not tested for each script's literals and then each
+        # pattern's in turn (~50 such tests a call). A pattern that requires nothing is tried everywhere.
+        script_entries: dict[str, list[_Entry]] = {}
+        self._script_patterns_everywhere: dict[int, tuple[int, ...]] = {}
+        for script_index, group in enumerate(self._script_patterns):
+            everywhere = tuple(k for k, pattern in enumerate(group) if not pattern.required)
+            if everywhere:
+                self._script_patterns_everywhere[script_index] = everywhere
+            for k, pattern in enumerate(group):
+                for literal in pattern.required:
+                    script_entries.setdefault(literal, []).append(("script", script_index, k))
+        self._script_automaton = _automaton(script_entries)
+        #: normalised line -> `_script_patterns_in` of it, for the lines of the latest calls
+        self._script_lines: dict[str, dict[int, tuple[int, ...]]] = {}
 
     def _compile_detector(
         self, rule: DetectorRule, folder: Path, model: ForbiddenModel | None = None
@@ -476,18 +495,37 @@ class CompiledRubric:
 
     # --- recommended scripts -------------------------------------------------------------------
 
+    def _script_patterns_in(self, norm: str) -> dict[int, tuple[int, ...]]:
+        """Script index -> the indices, in order, of its patterns that can match a normalised line: those
+        with a literal they require in it, and those that require none. A line is asked about once
+        for each script of its stage; it is scanned once, and the answer kept."""
+        found = self._script_lines.get(norm)
+        if found is not None:
+            return found
+        here: dict[int, list[int]] = {}
+        if self._script_automaton is not None:  # it holds only ("script", script index, pattern index)
+            for _, (_, entries) in self._script_automaton.iter(norm):
+                for _, script_index, k in entries:
+                    here.setdefault(script_index, []).append(k)
+        for script_index, ks in self._script_patterns_everywhere.items():
+            here.setdefault(script_index, []).extend(ks)
+        found = {script_index: tuple(sorted(set(ks))) for script_index, ks in here.items()}
+        if len(self._script_lines) >= _SCRIPT_LINES_KEPT:  # a long batch: keep only the recent lines
+            self._script_lines.clear()
+        self._script_lines[norm] = found
+        return found
+
     def script_match(self, script_index: int, utterance: Utterance) -> ScriptMatch:
         """How close an utterance comes to a script: 1.0 where one of its patterns (else regexes)
         matches, else the best similarity to a model sentence. A longer utterance may contain the
         sentence anywhere (partial ratio); a shorter one must not leave much of it out (plain ratio)."""
         norm = utterance.norm
         missing = tuple(w for w in self._script_required[script_index] if w not in norm)
-        literals = self._script_literals[script_index]
-        if literals is None or any(map(norm.__contains__, literals)):
-            for pattern in self._script_patterns[script_index]:
-                spans = pattern.spans(norm)
-                if spans:
-                    return ScriptMatch(1.0, norm[slice(*spans[0])], missing)
+        patterns = self._script_patterns[script_index]
+        for k in self._script_patterns_in(norm).get(script_index, ()):  # the others find nothing here
+            spans = patterns[k].spans(norm)
+            if spans:
+                return ScriptMatch(1.0, norm[slice(*spans[0])], missing)
         for regex in self._script_regexes[script_index]:
             found = regex.search(utterance.norm)
             if found:
