@@ -22,9 +22,13 @@ from __future__ import annotations
 import re
 
 # The parser re.compile itself uses, and its tree's opcodes (typeshed has no stubs for them, private):
-# `_required_literals` reads what a detector regex needs from it.
-import re._constants as _re  # type: ignore[import-not-found]
-import re._parser as _re_parser  # type: ignore[import-not-found]
+# `_required_literals` reads what a detector regex needs from it. A Python that moves them only costs
+# speed: every regex then runs on every line.
+try:
+    import re._constants as _re  # type: ignore[import-not-found]
+    import re._parser as _re_parser  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - CPython 3.11 to 3.13 have both
+    _re_parser = None
 from collections.abc import Iterator
 from functools import lru_cache
 from itertools import count
@@ -321,7 +325,7 @@ def compiled_patterns() -> list[_Compiled]:
 def _required_literals(regex: re.Pattern[str]) -> tuple[str, ...] | None:
     """Literals one of which every match of `regex` contains, read off its parse tree (the one
     `re.compile` builds it from); None when no such literals can be told (e.g. `.{0,6}|不`)."""
-    if regex.flags & re.IGNORECASE:  # its literals match other cases too
+    if _re_parser is None or regex.flags & re.IGNORECASE:  # IGNORECASE: its literals match other cases too
         return None
     return _sequence_literals(_re_parser.parse(regex.pattern, regex.flags))
 
