@@ -122,7 +122,8 @@ def measure(folder: Path, jobs: int, db: str | None = None) -> tuple[float, int,
 
 def storing_alone(folder: Path, database: Path, repeat: int) -> None:
     """Storing without scoring: the reports of the first 2,000 calls saved as `callqa score --db` saves
-    them (batches of 500, one transaction each), into a fresh SQLite file each run."""
+    them (batches of 500, one transaction each), into a fresh SQLite file each run, then saved again
+    into the same file, as when a folder is scored again after a rubric change."""
     import json
 
     import callqa
@@ -131,21 +132,23 @@ def storing_alone(folder: Path, database: Path, repeat: int) -> None:
     recorder = callqa.CallRecorder(compiled)
     paths = sorted(folder.rglob("*.txt"))[:2000]
     reports = [(json.loads(callqa.score_file(p, compiled).to_json(indent=None)), p) for p in paths]
-    best = float("inf")
+    best = {"new": float("inf"), "again": float("inf")}
     for run in range(repeat):
         target = database.with_name(f"{database.stem}-{run}.db")
         store = callqa.open_store(f"sqlite:///{target}", create=True)
-        started = time.perf_counter()
-        writer = callqa.BatchWriter(store)
-        for report, path in reports:
-            writer.add(recorder.scored(report, path))
-        writer.flush()
-        best = min(best, time.perf_counter() - started)
+        for kind in best:  # the same calls stored, then stored again (a folder rescored: every row updated)
+            started = time.perf_counter()
+            writer = callqa.BatchWriter(store)
+            for report, path in reports:
+                writer.add(recorder.scored(report, path))
+            writer.flush()
+            best[kind] = min(best[kind], time.perf_counter() - started)
+            assert writer.error is None and writer.stored == len(reports), writer.error
         store.close()
-        assert writer.error is None and writer.stored == len(reports), writer.error
     findings = sum(len(r["findings"]) for r, _ in reports) / len(reports)
     print(
-        f"storing alone (SQLite, {findings:.1f} findings a call): {len(reports) / best:.0f} calls/s on one core "
+        f"storing alone (SQLite, {findings:.1f} findings a call): {len(reports) / best['new']:.0f} calls/s on one "
+        f"core; the same calls stored again (each row updated): {len(reports) / best['again']:.0f} calls/s "
         f"(best of {repeat})"
     )
 

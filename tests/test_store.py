@@ -290,6 +290,33 @@ def test_rescoring_a_reviewed_call_keeps_its_reviews(database_url, calls):
     assert kept["reviews"] and kept["active"]
 
 
+def test_rescoring_a_folder_keeps_each_calls_findings_and_reviews_apart(database_url, calls):
+    """A folder scored again is stored as one batch of updates: each call keeps its own row, stages and
+    findings (ids too, so reviews stay put), none duplicated, and only the reviewed call keeps a
+    reviewed score."""
+    assert run("score", calls, "--db", database_url, "--format", "csv").exit_code in (0, 1)
+    first = {c["id"]: stored_call(database_url, c["id"]) for c in history(database_url)}
+    reviewed_id, detail = next((i, d) for i, d in first.items() if any(f["points"] < 0 for f in d["findings"]))
+    finding = _lost(detail)
+    assert review(database_url, reviewed_id, finding["id"], "false-alarm", "--reviewer", "王").exit_code == 0
+    reviewed_score = next(c for c in history(database_url) if c["id"] == reviewed_id)["reviewed_score"]
+    assert reviewed_score is not None
+
+    assert run("score", calls, "--db", database_url, "--format", "csv").exit_code in (0, 1)
+    again = {c["id"]: c for c in history(database_url)}
+    assert set(again) == set(first)
+    for call_id, before in first.items():
+        after = stored_call(database_url, call_id)
+        assert [f["id"] for f in after["findings"]] == [f["id"] for f in before["findings"]]
+        assert [(s["name"], s["score"]) for s in after["stages"]] == [(s["name"], s["score"]) for s in before["stages"]]
+        expected = reviewed_score if call_id == reviewed_id else None
+        assert again[call_id]["reviewed_score"] == expected
+    kept = next(f for f in stored_call(database_url, reviewed_id)["findings"] if f["id"] == finding["id"])
+    assert kept["reviews"] and kept["active"]
+    total = sum(len(d["findings"]) for d in first.values())
+    assert rows(database_url, "SELECT count(*) FROM findings")[0][0] == total
+
+
 def test_history_filters_and_machine_formats(database_url, calls):
     run("score", calls, "--db", database_url, "--path-pattern", "{team}/{agent}/*", "--jobs", "1")
     everything = history(database_url)

@@ -308,86 +308,115 @@ class Store:
             returning = sa.insert(calls).returning(calls.c.id, calls.c.content_sha256, calls.c.rubric_name)
             for call_id, sha, rubric in connection.execute(returning, rows):
                 fresh_ids[(sha, rubric)] = int(call_id)
-        ids, updated = [], []
+        # A rescored batch (a rubric changed, a folder scored again) is stored in a few statements for the
+        # whole batch too, not five to nine a call: its stored findings read in one query, its stages
+        # replaced and its rows updated with one executemany each.
+        again = {existing[c.stored_as][0]: c for c in unique if c.stored_as in existing}
+        reviewed = self._reviewed_counts(connection, list(again))
         new_findings: list[dict[str, Any]] = []
         new_stages: list[dict[str, Any]] = []
+        updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for call_id, call in again.items():
+            row = _call_row(call)
+            for name in ("agent", "team", "call_date"):  # keep what an earlier scoring was told
+                if row[name] is None:
+                    del row[name]
+            row["day"] = call.meta.call_date or existing[call.stored_as][1]
+            if not reviewed.get(call_id):
+                row.update(dict.fromkeys(_REVIEWED))  # no decision left: no reviewed score (see _regrade)
+            updates[tuple(row)].append({**row, "call_id": call_id})
+        for rows in updates.values():  # one executemany per set of columns (a row may keep its agent)
+            connection.execute(sa.update(calls).where(calls.c.id == sa.bindparam("call_id")), rows)
+        for chunk in _chunks(list(again), _CHUNK):
+            connection.execute(sa.delete(call_stages).where(call_stages.c.call_id.in_(chunk)))
+        new_findings += self._replace_findings(
+            connection, {call_id: _finding_rows(call, call_id) for call_id, call in again.items()}
+        )
+        ids = []
         for call in unique:
-            found = existing.get(call.stored_as)
-            if found is None:
-                call_id = fresh_ids[call.stored_as]
+            call_id = existing[call.stored_as][0] if call.stored_as in existing else fresh_ids[call.stored_as]
+            if call.stored_as not in existing:
                 new_findings += _finding_rows(call, call_id)
-            else:
-                row = _call_row(call)
-                call_id, day = found
-                for name in ("agent", "team", "call_date"):  # keep what an earlier scoring was told
-                    if row[name] is None:
-                        del row[name]
-                connection.execute(
-                    sa.update(calls).where(calls.c.id == call_id).values(**row, day=call.meta.call_date or day)
-                )
-                connection.execute(sa.delete(call_stages).where(call_stages.c.call_id == call_id))
-                self._replace_findings(connection, call_id, _finding_rows(call, call_id))
-                updated.append(call_id)
             new_stages += _stage_rows(call, call_id)
             ids.append(call_id)
         if new_findings:
             connection.execute(sa.insert(findings), new_findings)
         if new_stages:
             connection.execute(sa.insert(call_stages), new_stages)
-        for call_id in updated:  # a new call has no reviews to apply
-            self._regrade(connection, call_id)
+        for call_id in again:  # a new call has no reviews to apply
+            if reviewed.get(call_id):
+                self._regrade(connection, call_id)
         return ids
 
-    def _replace_findings(self, connection: Connection, call_id: int, rows: list[dict[str, Any]]) -> None:
-        """A rescored call's findings: each matched to the stored one of the same rule, kind, utterance,
-        severity and points before caps (which keeps its id, so its reviews and appeals stay with it:
-        they judged that very finding); a stored finding no longer found (or found with other points,
-        after the rubric changed) is deleted, or kept inactive when someone reviewed or appealed it,
-        its open appeals closed as obsolete."""
-        stored = connection.execute(
-            sa.select(
-                findings.c.id,
-                findings.c.rule,
-                findings.c.kind,
-                findings.c.utterance,
-                findings.c.severity,
-                findings.c.nominal_points,
+    def _reviewed_counts(self, connection: Connection, call_ids: Sequence[int]) -> dict[int, int]:
+        """Reviews per call, for the calls that have any. Rescoring never deletes a reviewed finding
+        (it is kept inactive), so the count is the same before and after the findings are replaced."""
+        counts: dict[int, int] = {}
+        for chunk in _chunks(call_ids, _CHUNK):
+            query = (
+                sa.select(findings.c.call_id, sa.func.count())
+                .select_from(reviews.join(findings, reviews.c.finding_id == findings.c.id))
+                .where(findings.c.call_id.in_(chunk))
+                .group_by(findings.c.call_id)
             )
-            .where(findings.c.call_id == call_id)
-            .order_by(findings.c.position)
-        ).all()
+            counts.update((int(call_id), int(n)) for call_id, n in connection.execute(query))
+        return counts
+
+    def _replace_findings(
+        self, connection: Connection, rows_by_call: dict[int, list[dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        """Rescored calls' findings: each matched to the stored one of the same call, rule, kind,
+        utterance, severity and points before caps (which keeps its id, so its reviews and appeals stay
+        with it: they judged that very finding); a stored finding no longer found (or found with other
+        points, after the rubric changed) is deleted, or kept inactive when someone reviewed or appealed
+        it, its open appeals closed as obsolete. Returns the rows that are new, for the caller to insert."""
         waiting: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-        for finding_id, *same in stored:
-            waiting[tuple(same)].append(finding_id)
+        for chunk in _chunks(list(rows_by_call), _CHUNK):
+            stored = connection.execute(
+                sa.select(
+                    findings.c.id,
+                    findings.c.call_id,
+                    findings.c.rule,
+                    findings.c.kind,
+                    findings.c.utterance,
+                    findings.c.severity,
+                    findings.c.nominal_points,
+                )
+                .where(findings.c.call_id.in_(chunk))
+                .order_by(findings.c.call_id, findings.c.position, findings.c.id)
+            ).all()
+            for finding_id, *same in stored:
+                waiting[tuple(same)].append(finding_id)
         updates, inserts = [], []
-        for row in rows:
-            key = (row["rule"], row["kind"], row["utterance"], row["severity"], row["nominal_points"])
-            matches = waiting.get(key)
-            if matches:
-                updates.append({**row, "finding_id": matches.pop(0)})
-            else:
-                inserts.append(row)
+        for call_id, rows in rows_by_call.items():
+            for row in rows:
+                key = (call_id, row["rule"], row["kind"], row["utterance"], row["severity"], row["nominal_points"])
+                matches = waiting.get(key)
+                if matches:
+                    updates.append({**row, "finding_id": matches.pop(0)})
+                else:
+                    inserts.append(row)
         if updates:
             statement = sa.update(findings).where(findings.c.id == sa.bindparam("finding_id"))
             connection.execute(statement, updates)
-        if inserts:
-            connection.execute(sa.insert(findings), inserts)
         gone = [finding_id for ids in waiting.values() for finding_id in ids]
-        if gone:
+        for chunk in _chunks(gone, _CHUNK):
             judged = set(
                 connection.execute(
                     sa.select(reviews.c.finding_id)
-                    .where(reviews.c.finding_id.in_(gone))
-                    .union(sa.select(appeals.c.finding_id).where(appeals.c.finding_id.in_(gone)))
+                    .where(reviews.c.finding_id.in_(chunk))
+                    .union(sa.select(appeals.c.finding_id).where(appeals.c.finding_id.in_(chunk)))
                 ).scalars()
             )
-            connection.execute(sa.update(findings).where(findings.c.id.in_(judged)).values(active=False))
-            connection.execute(
-                sa.update(appeals)
-                .where(appeals.c.finding_id.in_(judged), appeals.c.status == "open")
-                .values(status="obsolete", resolved_at=_now(), comment="重新评分后该发现已不存在")
-            )
-            connection.execute(sa.delete(findings).where(findings.c.id.in_(set(gone) - judged)))
+            if judged:
+                connection.execute(sa.update(findings).where(findings.c.id.in_(judged)).values(active=False))
+                connection.execute(
+                    sa.update(appeals)
+                    .where(appeals.c.finding_id.in_(judged), appeals.c.status == "open")
+                    .values(status="obsolete", resolved_at=_now(), comment="重新评分后该发现已不存在")
+                )
+            connection.execute(sa.delete(findings).where(findings.c.id.in_(set(chunk) - judged)))
+        return inserts
 
     # --- reading -----------------------------------------------------------------------------------
 
