@@ -293,3 +293,91 @@ def test_a_batch_that_fails_midway_leaves_no_half_written_output_folder(trainees
     assert isinstance(result.exception, RuntimeError)
     assert len(added) == 2
     assert not list(out.glob(".callqa-tmp-*")) and not (out / "summary.json").exists()
+
+
+def _callqa(*args):
+    return [sys.executable, "-m", "callqa", *map(str, args)]
+
+
+def _perfect_calls(folder, copies):
+    """Calls that pass with every stage's points: scoring them exits 0."""
+    folder.mkdir()
+    perfect = [s for s in SAMPLES if s.name.startswith(("01_", "04_", "07_", "08_"))]
+    for i in range(copies):
+        shutil.copy(perfect[i % len(perfect)], folder / f"{i:02d}_{perfect[i % len(perfect)].name}")
+    return folder
+
+
+def test_a_reader_that_stops_early_loses_no_stored_call_and_no_out_folder(tmp_path):
+    """`callqa score calls/ --format jsonl --db … --out … | head -1`: the database and the --out folder
+    still get every call, and the exit code is the batch's own, not a broken pipe's."""
+    calls = _perfect_calls(tmp_path / "calls", 24)
+    database, out = tmp_path / "calls.db", tmp_path / "out"
+    command = _callqa("score", calls, "--format", "jsonl", "--db", f"sqlite:///{database}", "--out", out)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert json.loads(process.stdout.readline())["schema"] == "callqa.report/1"
+    process.stdout.close()  # the reader goes away, as `head -1` does
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr.decode()
+    assert b"Traceback" not in stderr and b"internal error" not in stderr
+    assert len((out / "calls.jsonl").read_text(encoding="utf-8").splitlines()) == 24
+    history = subprocess.run(
+        _callqa("history", "--db", f"sqlite:///{database}", "--format", "json"), capture_output=True, check=True
+    )
+    assert len(json.loads(history.stdout)["calls"]) == 4  # 24 copies of 4 transcripts
+
+
+def test_a_reader_that_stops_early_stops_a_batch_nothing_else_keeps(tmp_path):
+    calls = _perfect_calls(tmp_path / "calls", 60)
+    process = subprocess.Popen(
+        _callqa("score", calls, "--format", "jsonl"), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    process.stdout.readline()
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr.decode()  # every call scored passed: not click's 1 for a broken pipe
+    assert "reader stopped after" in stderr.decode() and "of 60 calls" in stderr.decode()
+
+
+def test_an_out_path_that_is_a_file_is_one_line_before_any_call_is_scored(trainees, tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("not a folder", encoding="utf-8")
+    result = run("score", trainees, "--out", target)
+    assert result.exit_code == 2
+    assert result.stdout == ""  # no call was scored for nothing
+    assert "taken: cannot write the --out folder" in result.stderr and "internal error" not in result.stderr
+    assert target.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_one_unreadable_file_is_an_error_record_in_jsonl_and_csv(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\x00\x01\x02binary")
+    jsonl = run("score", bad, "--format", "jsonl")
+    assert jsonl.exit_code == 2
+    [record] = [json.loads(line) for line in jsonl.stdout.splitlines()]
+    assert record["schema"] == "callqa.error/1" and record["path"] == str(bad)
+    rows = list(csv.DictReader(io.StringIO(run("score", bad, "--format", "csv").stdout)))
+    assert [r["path"] for r in rows] == [str(bad)] and rows[0]["error"]
+
+
+def test_an_out_folder_used_again_keeps_no_feedback_sheet_of_a_group_now_gone(trainees, tmp_path):
+    out = tmp_path / "out"
+    assert run("score", trainees, "--out", out).exit_code in (0, 1, 2)
+    assert (out / "feedback" / "张三.md").exists()
+    run("score", trainees / "李四", "--out", out)
+    assert sorted(p.name for p in (out / "feedback").glob("*.md")) == ["李四.md"]
+
+
+def test_files_in_the_current_folder_are_grouped_by_its_name(trainees, monkeypatch):
+    monkeypatch.chdir(trainees / "张三")
+    rows = list(csv.DictReader(io.StringIO(run("score", ".", "--format", "csv").stdout)))
+    assert rows and {r["group"] for r in rows} == {"张三"}
+
+
+def test_a_group_with_every_point_has_no_weakest_stage(tmp_path):
+    calls = _perfect_calls(tmp_path / "全对", 4)
+    out = tmp_path / "out"
+    assert run("score", calls, "--out", out).exit_code == 0
+    [row] = list(csv.DictReader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8-sig"))))
+    assert row["weakest_stage"] == "—"
+    assert "最弱阶段:—" in (out / "feedback" / "全对.md").read_text(encoding="utf-8")

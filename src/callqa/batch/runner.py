@@ -30,6 +30,7 @@ from callqa.transcripts.reader import TRANSCRIPT_SUFFIXES, ReadOptions
 
 ALL_GROUP = "全部"
 KEEP_WEAKEST = 200  # calls kept whole for the HTML report and the terminal's ten weakest
+NO_WEAKEST_STAGE = "—"  # a group with every stage's points
 
 
 def find_transcripts(inputs: Iterable[str | Path], pattern: str | None = None) -> tuple[list[Path], list[str]]:
@@ -68,7 +69,7 @@ def group_of(report: dict[str, Any], path: Path, group_by: str) -> str:
         return header
     if group_by == "header":
         return "(无 agent 标记)"
-    return path.parent.name or ALL_GROUP
+    return path.absolute().parent.name or ALL_GROUP  # `callqa score .` in a folder: that folder's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,8 +303,10 @@ class GroupStats:
 
     @property
     def weakest_stage(self) -> str:
-        """The stage with the lowest share of its points."""
-        return min(STAGES, key=lambda s: self.stage_totals[s] / self.stage_max[s] if self.stage_max[s] else 1.0)
+        """The stage with the lowest share of its points; "—" when every stage has all of its points."""
+        shares = {s: self.stage_totals[s] / self.stage_max[s] if self.stage_max[s] else 1.0 for s in STAGES}
+        weakest = min(STAGES, key=shares.__getitem__)
+        return weakest if shares[weakest] < 1.0 else NO_WEAKEST_STAGE
 
 
 class BatchSummary:

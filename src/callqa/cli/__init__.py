@@ -14,7 +14,7 @@ from callqa import _submodule
 if TYPE_CHECKING:
     from callqa.cli.app import main as main
 
-__all__ = ["main", "run"]
+__all__ = ["ReaderGuard", "main", "reader_gone", "run"]
 
 
 def run() -> NoReturn:
@@ -25,6 +25,7 @@ def run() -> NoReturn:
     # The models' matrices are a few labels wide: BLAS worker threads would only cost start-up time
     # and compete with `--jobs` workers for the cores.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    sys.stdout = ReaderGuard(sys.stdout)
     gc.disable()  # nothing to collect while modules load; their objects are then frozen out of later scans
     try:
         from callqa.cli.app import main
@@ -45,6 +46,50 @@ def run() -> NoReturn:
         with contextlib.suppress(OSError, AttributeError):  # `| head`: the reader is gone, no error of ours
             stream.flush()
     os._exit(code)
+
+
+class ReaderGuard:
+    """sys.stdout that outlives its reader. When the reader of a pipe goes away (`callqa score calls/
+    --format jsonl --db … | head -1`), what is still to print is dropped instead of raising
+    BrokenPipeError, which click would turn into exit 1 ("a call failed") after losing what was not
+    yet stored or written to --out: the command finishes the rest of its work and exits with its own
+    code. `reader_gone` tells a batch that nobody reads its output any more."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.reader_gone = False
+
+    def write(self, text: str) -> int:
+        if not self.reader_gone:
+            try:
+                return int(self._stream.write(text))
+            except BrokenPipeError:
+                self._gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.reader_gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._gone()
+
+    def _gone(self) -> None:
+        self.reader_gone = True
+        # What the stream still buffers can never be written: its descriptor goes to /dev/null, so
+        # no later flush (the interpreter's, at exit) raises again.
+        with contextlib.suppress(OSError, AttributeError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:  # isatty, encoding, fileno, buffer …: the stream's own
+        return getattr(self._stream, name)
+
+
+def reader_gone() -> bool:
+    """Has the reader of stdout gone away (only `run` installs the guard that knows)?"""
+    return bool(getattr(sys.stdout, "reader_gone", False))
 
 
 def _exit_code(code: Any) -> int:

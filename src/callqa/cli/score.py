@@ -15,6 +15,7 @@ from rich.console import Console
 from callqa.api import CallqaError, CompiledRubric, ReadOptions, open_store, score_file
 from callqa.batch.dask import score_on_dask
 from callqa.batch.runner import BatchSummary, Outcome, find_transcripts, interrupt_flag, score_many, summarize
+from callqa.cli import reader_gone
 from callqa.cli.common import (
     AUTO_INPUT_FORMAT,
     EXIT_ERROR,
@@ -263,6 +264,11 @@ def _score_one(
         )
     except CallqaError as exc:
         error(str(exc))
+        # A machine reading jsonl or csv gets the error as data too, as it would in a batch.
+        if fmt is OutputFormat.jsonl:
+            print(json_line(Outcome(str(files[0]), error=str(exc))))
+        elif fmt is OutputFormat.csv:
+            CsvStream(sys.stdout, CALL_COLUMNS).write(call_row(Outcome(str(files[0]), error=str(exc))))
         return EXIT_ERROR
     if fmt is OutputFormat.json:
         print(report.to_json())
@@ -291,7 +297,13 @@ def _score_batch(
     store: _Storage | None = None,
 ) -> int:
     summary = BatchSummary()
-    folder = OutputFolder(out) if out is not None else None
+    try:  # before any call is scored: a folder that cannot be made costs no work
+        if out is not None and out.exists() and not out.is_dir():
+            raise NotADirectoryError(0, "it is a file, not a folder")
+        folder = OutputFolder(out) if out is not None else None
+    except OSError as exc:
+        error(f"{out}: cannot write the --out folder: {exc.strerror or exc}")
+        return EXIT_ERROR
     stdout = make_console(plain=plain)
     stderr = Console(stderr=True, highlight=False, markup=False)
     csv_stream = CsvStream(sys.stdout, CALL_COLUMNS) if fmt is OutputFormat.csv else None
@@ -299,6 +311,7 @@ def _score_batch(
 
     progress = batch_progress(stderr)
     unfinished = folder  # abandoned (its work folder removed) unless it is finished below
+    unread = False
     try:
         with interrupt_flag() as stop, progress:
             task = progress.add_task("score", total=len(files))
@@ -330,9 +343,15 @@ def _score_batch(
                 if store is not None and outcome.json is not None:
                     store.add(json.loads(outcome.json), outcome.path)
                 progress.advance(task)
+                if reader_gone() and folder is None and store is None:
+                    unread = True  # `| head`: nobody reads the rest, and nothing else keeps it
+                    stop.set()
             if store is not None:
                 store.flush()
-            interrupted = stop.is_set()
+            interrupted = stop.is_set() and not unread
+        done = summary.calls + len(summary.errors)
+        if unread and done < len(files):
+            print(f"callqa: the output's reader stopped after {done} of {len(files)} calls", file=sys.stderr)
         if interrupted:
             print(
                 f"callqa: interrupted after {summary.calls + len(summary.errors)} of {len(files)} calls; "

@@ -210,6 +210,10 @@ class OutputFolder:
                     shutil.copyfileobj(part, out)
             os.replace(temporary, target)
             written.append(target)
+        # A sheet of an earlier run into this folder whose group this run does not have would be
+        # handed out as if it were current.
+        for stale in set(feedback.glob("*.md")) - set(written):
+            stale.unlink(missing_ok=True)
         shutil.rmtree(self.work, ignore_errors=True)
         return written
 
