@@ -222,3 +222,27 @@ def test_a_bug_is_one_line_and_exit_3_never_a_traceback(monkeypatch, capsys):
         cli.main()
     assert exit_info.value.code == 3
     assert capsys.readouterr().err == "callqa: error: internal error: RuntimeError: unexpected (please report this)\n"
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["score", "call.txt", "--format", "xml"], "'xml' is not one of"),
+        (["score"], "Missing argument 'paths'"),
+        (["scroe", "call.txt"], "No such command 'scroe'"),
+        (["score", "call.txt", "--bogus"], "No such option: --bogus"),
+    ],
+)
+def test_a_usage_error_is_one_line_on_stderr_and_exit_2(args, words):
+    """The README's promise for every error: `callqa: error: what is wrong (hint)`, one line, also for
+    the mistakes click catches (not a box of several lines)."""
+    result = subprocess.run([sys.executable, "-m", "callqa", *args], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("callqa: error: ") and words in line and "--help" in line
+    assert result.stdout == ""
+
+
+def test_h_is_help_too():
+    result = subprocess.run([sys.executable, "-m", "callqa", "score", "-h"], capture_output=True, text=True)
+    assert result.returncode == 0 and "--format" in result.stdout

@@ -27,6 +27,7 @@ app = typer.Typer(
     "130 interrupted.",
     no_args_is_help=True,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     # Locals would print transcript text (personal data) if a bug ever raised.
     pretty_exceptions_show_locals=False,
 )
@@ -88,12 +89,38 @@ def schema_rubric() -> None:
     print(json.dumps(rubric_json_schema(), ensure_ascii=False, indent=2))
 
 
+# The click that typer vendors: its errors, found from the one typer exports (typer.BadParameter).
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 def main() -> None:
     try:
-        app(standalone_mode=True)
+        # Not standalone: click would draw a usage error as a box of several lines (and turn a
+        # broken pipe into exit 1); callqa's errors are one line on stderr, as the README promises.
+        code = app(standalone_mode=False)
+    except _UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:  # `callqa rubric`: its help
+            print(exc.ctx.get_help())
+            sys.exit(exc.exit_code)
+        hint = f"{exc.ctx.command_path} --help" if exc.ctx is not None else "callqa --help"
+        error(f"{_plain(exc.format_message())} (see '{hint}')")
+        sys.exit(exc.exit_code)
+    except _ClickException as exc:
+        error(_plain(exc.format_message()))
+        sys.exit(exc.exit_code)
+    except typer.Abort:  # end of input or Ctrl-C at a prompt
+        print("callqa: aborted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         print("callqa: interrupted", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # a bug: one line, never a traceback full of transcript text
         error(f"internal error: {type(exc).__name__}: {exc} (please report this)")
         sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _plain(message: str) -> str:
+    """A click message on one line, without pydantic's "Value error, " before a validator's words."""
+    return " ".join(message.replace("Value error, ", "").split())
