@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -90,8 +90,13 @@ def schema_rubric() -> None:
 
 
 # The click that typer vendors: its errors, found from the one typer exports (typer.BadParameter).
-_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
-_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+def _click_error(name: str) -> type[Exception]:
+    found: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
+    return found
+
+
+_UsageError = _click_error("UsageError")
+_ClickException = _click_error("ClickException")
 
 
 def main() -> None:
@@ -99,16 +104,17 @@ def main() -> None:
         # Not standalone: click would draw a usage error as a box of several lines (and turn a
         # broken pipe into exit 1); callqa's errors are one line on stderr, as the README promises.
         code = app(standalone_mode=False)
-    except _UsageError as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:  # `callqa rubric`: its help
-            print(exc.ctx.get_help())
-            sys.exit(exc.exit_code)
-        hint = f"{exc.ctx.command_path} --help" if exc.ctx is not None else "callqa --help"
-        error(f"{_plain(exc.format_message())} (see '{hint}')")
-        sys.exit(exc.exit_code)
-    except _ClickException as exc:
-        error(_plain(exc.format_message()))
-        sys.exit(exc.exit_code)
+    except _ClickException as exc:  # a usage error, or another error click reports
+        clicked: Any = exc  # typer's vendored click is untyped here: found at run time, above
+        context = getattr(clicked, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:  # `callqa rubric`: its help
+            print(context.get_help())
+        elif isinstance(exc, _UsageError):
+            hint = f"{context.command_path} --help" if context is not None else "callqa --help"
+            error(f"{_plain(clicked.format_message())} (see '{hint}')")
+        else:
+            error(_plain(clicked.format_message()))
+        sys.exit(clicked.exit_code)
     except typer.Abort:  # end of input or Ctrl-C at a prompt
         print("callqa: aborted", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
