@@ -70,6 +70,17 @@ def test_gb18030_file_is_read(write, default_rubric):
     assert utterances[0].text == "您好,请问有什么可以帮您"
 
 
+def test_a_big5_file_is_read_as_big5_not_as_gb18030_mojibake(write, default_rubric):
+    """Big5 bytes also decode as GB18030, into rare characters (您好 -> 眤): a Traditional call saved
+    in Big5 must read as itself, scored and without a mojibake warning."""
+    text = "客服人員:您好,很高興為您服務,請問有什麼可以幫您?\n民眾:我的網路斷了兩天,一直沒有人處理。\n"
+    transcript = read(write, default_rubric, text.encode("big5"))
+    assert transcript.encoding == "big5"
+    assert [u.text for u in transcript.utterances] == [line.split(":", 1)[1] for line in text.splitlines()]
+    assert not [w for w in transcript.warnings if "乱码" in w]
+    assert read(write, default_rubric, text.encode("gb18030"), name="gb.txt").encoding == "gb18030"
+
+
 def test_matching_text_is_normalised_but_the_original_is_kept(write, default_rubric):
     (utterance,) = read(write, default_rubric, "客服人員:您好，工號１２３４為您服務 嗯 ABC\n").utterances
     assert utterance.text == "您好，工號１２３４為您服務 嗯 ABC"

@@ -74,17 +74,45 @@ def decode(data: bytes, path: str, encoding: str | None = None) -> tuple[str, st
                 raise InputError(path, f"broken {codec} text at byte {exc.start}") from None
     if _looks_binary(data):
         raise InputError(path, "binary file, not a transcript", hint="expected text, JSON, SRT, VTT or CSV")
-    for codec in ("utf-8", "gb18030"):
-        try:
-            return data.decode(codec), codec
-        except UnicodeDecodeError:
-            continue
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        pass
+    else:
+        # Big5 bytes (Taiwan's and Hong Kong's Traditional text) nearly always decode as GB18030 too,
+        # into rare characters (您好 -> 眤); when they also decode as Big5 into ordinary ones, they are Big5.
+        if _odd_share(text) > _BIG5_ODD_GB:
+            try:
+                big5 = data.decode("cp950")  # Big5 as Windows writes it (a superset)
+            except UnicodeDecodeError:
+                return text, "gb18030"
+            if _odd_share(big5) < _BIG5_ODD_BIG5:
+                return big5, "big5"
+        return text, "gb18030"
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None:
         raise InputError(path, "cannot tell the text encoding", hint="give it with --encoding")
     return str(best), best.encoding
+
+
+#: Odd characters (see `_odd_patterns`) per character of the text: above the first in the GB18030
+#: reading and below the second in the Big5 one, a file is Big5. Measured on the sample calls: Big5
+#: bytes read as GB18030 give 0.5-0.8, right readings of either under 0.01 (after simplifying).
+_BIG5_ODD_GB, _BIG5_ODD_BIG5 = 0.1, 0.02
+
+
+def _odd_share(text: str) -> float:
+    sample = "".join(text[:4000].split())
+    if not sample:
+        return 0.0
+    odd, _ = _odd_patterns()
+    return len(odd.findall(to_simplified_each([sample])[0])) / len(sample)
 
 
 @lru_cache(maxsize=1)
