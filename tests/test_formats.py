@@ -128,7 +128,10 @@ def test_encoding_override(write, default_rubric):
 BAD_INPUTS = {
     "empty.txt": (b"", "no utterances found"),
     "binary.txt": (bytes(range(256)) * 4, "binary file"),
-    "truncated.json": ('[{"speaker": "客服", "text": "您好"}, {"speaker": "客户", "te'.encode(), "invalid JSON"),
+    "truncated.json": (
+        '[{"speaker": "客服", "text": "您好"}, {"speaker": "客户", "te'.encode(),
+        "invalid JSON: Unterminated string starting at column 53 (truncated file?)",
+    ),
     "invalid.json": (b"{'speaker': 1}", "invalid JSON"),
     "wrong_shape.json": (b'{"call": {"id": 7}}', "JSON of an unknown shape"),
     "numbers.json": (b"[1, 2, 3]", "utterances[0] is int, expected an object"),

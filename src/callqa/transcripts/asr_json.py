@@ -151,7 +151,7 @@ def load_json(source: str, path: str, *, lines: bool = False) -> Any:
                 try:
                     items.append(json.loads(line))
                 except json.JSONDecodeError as exc:
-                    raise InputError(path, f"invalid JSON Lines: {exc.msg}", line=number) from None
+                    raise InputError(path, f"invalid JSON Lines: {_where(exc)}", line=number) from None
                 except (RecursionError, ValueError) as exc:  # ValueError: an integer of over 4,300 digits
                     raise InputError(path, f"invalid JSON Lines: {_reason(exc)}", line=number) from None
         return items
@@ -160,12 +160,19 @@ def load_json(source: str, path: str, *, lines: bool = False) -> Any:
     except json.JSONDecodeError as exc:
         raise InputError(
             path,
-            f"invalid JSON: {exc.msg}",
+            f"invalid JSON: {_where(exc)}",
             line=exc.lineno,
-            hint="truncated file?" if exc.pos >= len(source.rstrip()) - 1 else None,
+            hint="truncated file?"
+            if exc.pos >= len(source.rstrip()) - 1 or exc.msg.startswith("Unterminated")
+            else None,
         ) from None
     except (RecursionError, ValueError) as exc:
         raise InputError(path, f"invalid JSON: {_reason(exc)}") from None
+
+
+def _where(exc: json.JSONDecodeError) -> str:
+    """json's message with its column: some of them end in "at" and say where only with it."""
+    return f"{exc.msg} column {exc.colno}" if exc.msg.endswith(" at") else f"{exc.msg} (column {exc.colno})"
 
 
 def _reason(exc: Exception) -> str:
