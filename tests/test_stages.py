@@ -487,6 +487,22 @@ def test_eval_says_when_its_forbidden_figures_are_not_leave_one_group_out():
     assert json.loads(result.stdout)["overall"]["forbidden"]["gold"] > 0  # stdout stays data; figures still given
 
 
+def test_eval_says_when_the_rubrics_models_were_trained_on_the_calls_it_scores():
+    """Figures of the shipped models on their own training calls are in-sample, not a measure: eval
+    says so (stderr and JSON), from the fingerprints in the models' manifests; on calls no model saw
+    it says nothing."""
+    trained = run("eval", STAGES_DIR / "dev", "-f", "json")
+    calls = len(list((STAGES_DIR / "dev").glob("*.txt")))
+    assert trained.exit_code == 0, trained.stderr
+    warnings = json.loads(trained.stdout)["warnings"]
+    assert [w.split(" are in")[0] for w in warnings] == [f"{calls} of {calls} calls"] * 2
+    assert "stage model" in warnings[0] and "detector" in warnings[1] and "in-sample" in trained.stderr
+    unseen = run("eval", STAGES_DIR / "heldout", "-f", "json")
+    assert json.loads(unseen.stdout)["warnings"] == [] and "in-sample" not in unseen.stderr
+    # calls written for training but left out of the build (see the README) are unseen too
+    assert "in-sample" not in run("eval", OWN_CALLS / "shop-chat").stderr
+
+
 def test_eval_training_options_need_leave_one_group_out():
     result = run("eval", STAGES_DIR / "heldout", "--train-also", STAGES_DIR / "dev")
     assert result.exit_code == 2 and "--leave-one-group-out" in result.stderr and "Traceback" not in result.stderr

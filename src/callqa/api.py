@@ -309,6 +309,8 @@ def train_forbidden_model(
 
 def _training_manifest(calls: Sequence[LabelledCall], rubric: CompiledRubric, name: str) -> dict[str, Any]:
     """What a model was trained on, when, by which callqa: recorded in its file."""
+    from callqa.evaluation.evaluate import call_fingerprint
+
     digest = hashlib.sha256()
     groups: dict[str, dict[str, int]] = {}
     for call in calls:
@@ -324,5 +326,11 @@ def _training_manifest(calls: Sequence[LabelledCall], rubric: CompiledRubric, na
         "created": created.isoformat(),
         "callqa_version": __version__,
         "rubric": {"name": rubric.rubric.name, "version": rubric.rubric.version},
-        "trained_on": {"groups": groups, "calls": len(calls), "sha256": digest.hexdigest()},
+        "trained_on": {
+            "groups": groups,
+            "calls": len(calls),
+            "sha256": digest.hexdigest(),
+            # each call as 16 hex digits of a hash of its words, no text: `callqa eval` tells in-sample figures by them
+            "fingerprints": sorted({call_fingerprint(c) for c in calls}),
+        },
     }

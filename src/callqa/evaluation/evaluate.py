@@ -10,6 +10,7 @@ utterances, learned from the training calls).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from callqa.rules.compiled import CompiledRubric
 from callqa.rules.detector import ForbiddenModel
 from callqa.rules.detector_features import agent_line_features, call_context
 from callqa.rules.detector_training import TrainingLine, train_detector
-from callqa.scoring.pipeline import RUBRIC_MODEL, score_transcript
+from callqa.scoring.pipeline import RUBRIC_MODEL, score_transcript, stage_model_for
 from callqa.stages.model import StageModel
 from callqa.stages.segment import cue_stage_sets
 from callqa.stages.training import TrainingCall, train_stage_model
@@ -181,6 +182,7 @@ class Evaluation:
             "groups": {name: figures.to_dict() for name, figures in self.groups.items()},
             "overall": self.overall.to_dict(),
             "trained_on_calls": self.trained_on,
+            "warnings": self.warnings,
         }
 
 
@@ -195,6 +197,29 @@ def _share(part: int, whole: int) -> float | None:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+def call_fingerprint(call: LabelledCall) -> str:
+    """A call known by 16 hex digits of the SHA-256 of its utterances' words: a model's manifest lists
+    those of its training calls, so that figures on them can be told in-sample, and holds no text."""
+    text = "\n".join(u.text for u in call.transcript.utterances)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def in_sample_warnings(calls: Sequence[LabelledCall], compiled: CompiledRubric) -> list[str]:
+    """A warning for each of the rubric's models that was trained on some of these calls."""
+    models = [("stage model", stage_model_for(compiled))] + [("detector", d.model) for d in compiled.detectors]
+    fingerprints = [call_fingerprint(c) for c in calls]
+    warnings = []
+    for what, model in models:
+        known = set(model.manifest.get("trained_on", {}).get("fingerprints", ())) if model is not None else set()
+        seen = sum(1 for f in fingerprints if f in known)
+        if seen and model is not None:
+            warnings.append(
+                f"{seen} of {len(calls)} calls are in the training data of the {what} ({model.path}): its "
+                "figures on them are in-sample, not a measure (--leave-one-group-out trains without them)"
+            )
+    return warnings
 
 
 def training_calls(calls: Sequence[LabelledCall], compiled: CompiledRubric) -> list[TrainingCall]:
@@ -333,4 +358,6 @@ def evaluate(
             trained_on[name] = len(training) + len(stage_train_also) + len(forbidden_train_also)
         shares = stage_shares(training or calls)  # one group alone: the shares of all calls (in-sample)
         results[name] = Figures([score_call(c, scorer, model, shares, baselines) for c in members])
+    if not leave_one_group_out:
+        warnings += in_sample_warnings(calls, compiled)
     return Evaluation(results, leave_one_group_out, trained_on, warnings)
