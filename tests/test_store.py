@@ -485,6 +485,35 @@ def test_a_newer_schema_is_refused_and_an_older_one_needs_upgrade(database_url):
     assert status.exit_code == 1 and "0099" in status.stdout
 
 
+def test_another_applications_database_is_refused_by_every_command_and_left_as_it_was(database_url):
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:  # another application's tables and rows, no callqa revision
+        connection.execute(sa.text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+        connection.execute(sa.text("INSERT INTO notes (id, body) VALUES (1, '别人的数据')"))
+    engine.dispose()
+    sqlite_file = Path(database_url.removeprefix("sqlite:///")) if database_url.startswith("sqlite") else None
+    before = sqlite_file.read_bytes() if sqlite_file else None
+    for command in (
+        ["db", "status"],
+        ["db", "upgrade"],
+        ["history"],
+        ["rules", "precision"],
+        ["score", SAMPLES[0], "-f", "json"],
+    ):
+        result = run(*command, "--db", database_url)
+        assert result.exit_code == 2, (command, result.output)
+        [line] = result.stderr.splitlines()
+        assert "not a callqa database" in line and "internal error" not in line, (command, line)
+        assert "callqa db upgrade" not in result.output, command  # upgrading would write into it
+    assert json.loads(result.stdout)["score"] > 0  # score still prints the score
+    assert rows(database_url, "SELECT * FROM notes") == [(1, "别人的数据")]
+    engine = sa.create_engine(database_url)
+    assert sa.inspect(engine).get_table_names() == ["notes"]  # none of callqa's tables were written
+    engine.dispose()
+    if sqlite_file:
+        assert sqlite_file.read_bytes() == before
+
+
 def _at_revision(url, revision):
     from alembic import command
     from alembic.config import Config

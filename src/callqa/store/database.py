@@ -93,8 +93,9 @@ def _aware(moment: datetime) -> datetime:
 
 
 class Store:
-    """A callqa database. `create`: make the schema in an empty database; `check=False` skips the
-    schema check, for `callqa db upgrade` and `db status`."""
+    """A callqa database. `create`: make the schema in an empty database; `check=False` does not ask
+    for the head revision, for `callqa db upgrade` and `db status` (which still refuse a database that
+    is not callqa's: `_schema`)."""
 
     def __init__(self, url: str, *, create: bool = False, check: bool = True) -> None:
         self.url = url
@@ -102,12 +103,10 @@ class Store:
         self.engine = self._engine(url, create)
         if not check:
             return
-        with self._errors("cannot open"):
-            revision, empty = self._inspect()
-        if revision is None and empty and create:
+        with self._errors("cannot open"), self.engine.connect() as connection:
+            revision = self._schema(connection)
+        if revision is None and create:
             self.upgrade()
-        elif revision is None and not empty:
-            raise StoreError(self.name, "not a callqa database (it has tables but no callqa schema revision)")
         elif revision is None:
             raise StoreError(self.name, "the database is empty", hint="create it with: callqa db upgrade")
         elif revision not in REVISIONS:
@@ -191,11 +190,20 @@ class Store:
             with writing.begin():
                 yield writing
 
-    def _inspect(self) -> tuple[str | None, bool]:
-        """(schema revision or None, whether the database has no tables at all)."""
-        with self.engine.connect() as connection:
-            names = set(sa.inspect(connection).get_table_names())
-            return self._revision(connection, names), not names
+    def _schema(self, connection: Connection) -> str | None:
+        """The database's callqa schema revision, None when it is empty (no tables at all). The one
+        place that decides whether a database is callqa's, for every command that opens, inspects or
+        upgrades one: tables without callqa's revision belong to another application, and callqa
+        neither reports on that database nor writes its own tables into it."""
+        names = set(sa.inspect(connection).get_table_names())
+        revision = self._revision(connection, names)
+        if revision is None and names:
+            raise StoreError(
+                self.name,
+                "not a callqa database (it has tables but no callqa schema revision)",
+                hint="give another --db: a callqa database or a new one",
+            )
+        return revision
 
     def upgrade(self) -> tuple[str | None, str]:
         """Migrate to the head revision; returns (revision before, after). One process at a time: the
@@ -228,7 +236,7 @@ class Store:
         with connection.begin():
             if self.engine.dialect.name == "postgresql":
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
-            before = self._revision(connection)
+            before = self._schema(connection)  # under the lock: another batch may just have made it
             if before is not None and before not in REVISIONS:
                 raise StoreError(self.name, f"the database's schema (revision {before}) is newer than this callqa")
             if before != HEAD:
@@ -249,25 +257,24 @@ class Store:
         return max(rows) if rows else None
 
     def status(self) -> StoreStatus:
-        with self._errors("cannot read"):
-            revision, _ = self._inspect()
+        with self._errors("cannot read"), self.engine.connect() as connection:
+            revision = self._schema(connection)
             if revision != HEAD:
                 return StoreStatus(self.name, revision, HEAD, known=revision is None or revision in REVISIONS)
-            with self.engine.connect() as connection:
 
-                def count(table: sa.Table, *where: Any) -> int:
-                    query = sa.select(sa.func.count()).select_from(table).where(*where)
-                    return int(connection.execute(query).scalar_one())
+            def count(table: sa.Table, *where: Any) -> int:
+                query = sa.select(sa.func.count()).select_from(table).where(*where)
+                return int(connection.execute(query).scalar_one())
 
-                return StoreStatus(
-                    self.name,
-                    revision,
-                    HEAD,
-                    calls=count(calls),
-                    findings=count(findings),
-                    reviews=count(reviews),
-                    appeals_open=count(appeals, appeals.c.status == "open"),
-                )
+            return StoreStatus(
+                self.name,
+                revision,
+                HEAD,
+                calls=count(calls),
+                findings=count(findings),
+                reviews=count(reviews),
+                appeals_open=count(appeals, appeals.c.status == "open"),
+            )
 
     def close(self) -> None:
         self.engine.dispose()
