@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -427,6 +428,51 @@ def test_rule_precision_counts_reviews_and_reviewer_agreement(database_url, call
     assert pair["kappa"] == pytest.approx((0.75 - 0.5) / (1 - 0.5))
     text = run("rules", "precision", "--db", database_url, "-f", "text").stdout
     assert "精确率" in text and "κ" in text
+
+
+def test_rule_precision_gives_the_trained_detector_one_row_per_category(database_url, calls):
+    import csv
+    import io
+
+    run("score", calls, "--db", database_url, "--jobs", "1")
+    model = defaultdict(list)  # category -> (call, finding id) of forbidden.model's findings
+    for call in history(database_url):
+        for finding in stored_call(database_url, call["id"])["findings"]:
+            if finding["rule"] == "forbidden.model":
+                model[finding["category"]].append((call["id"], finding["id"]))
+    assert len(model) >= 2, model  # 02_ringtone (推诿, 否定) and 05_express (含糊) in the samples
+    # The category with the most findings all upheld, one of each other category's a false alarm:
+    # pooled under one category, they would read as one figure between the two.
+    first = max(model, key=lambda c: (len(model[c]), c))
+    others = sorted(set(model) - {first})
+    expected = {}
+    for category in model:
+        judged = model[category] if category == first else model[category][:1]
+        decision = "confirmed" if category == first else "false-alarm"
+        for call, finding in judged:
+            assert review(database_url, call, finding, decision, "--reviewer", "王").exit_code == 0
+        upheld = len(judged) if category == first else 0
+        expected[category] = [len(judged), upheld, len(judged) - upheld, len(model[category]) - len(judged)]
+    report = json.loads(run("rules", "precision", "--db", database_url, "-f", "json").stdout)
+    counts = ("reviewed", "confirmed", "false_alarms", "unreviewed")
+    found = {r["category"]: [r[c] for c in counts] for r in report["rules"] if r["rule"] == "forbidden.model"}
+    assert found == expected
+    by_rule = [r["rule"] for r in report["rules"] if r["rule"] != "forbidden.model"]
+    assert len(by_rule) == len(set(by_rule))  # a rule of one category stays one row
+    assert {r["category"]: r["precision"] for r in report["rules"] if r["rule"] == "forbidden.model"} == {
+        first: 1.0,
+        **dict.fromkeys(others, 0.0),
+    }
+    table = run("rules", "precision", "--db", database_url, "-f", "csv").stdout
+    rows_ = [r for r in csv.DictReader(io.StringIO(table)) if r["rule"] == "forbidden.model"]
+    assert {r["category"]: [int(r[c]) for c in counts] for r in rows_} == expected
+    text = run("rules", "precision", "--db", database_url, "-f", "text").stdout
+    assert all(any("forbidden.model" in line and c in line for line in text.splitlines()) for c in model)
+    needed = max(e[0] for e in expected.values())  # --min-reviews counts each category's own reviews
+    shown = json.loads(run("rules", "precision", "--db", database_url, "-f", "json", "--min-reviews", needed).stdout)
+    assert {r["category"] for r in shown["rules"] if r["rule"] == "forbidden.model"} == {
+        c for c, e in expected.items() if e[0] >= needed
+    }
 
 
 def test_a_batch_with_two_jobs_stores_every_call_once(database_url, calls):

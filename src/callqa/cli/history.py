@@ -518,13 +518,21 @@ def rules_precision(
     team: TeamOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
-    min_reviews: Annotated[int, typer.Option(min=0, help="Only rules with at least this many reviewed findings.")] = 0,
+    min_reviews: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Only rows with at least this many reviewed findings (a row: a rule, or one of forbidden.model's "
+            "categories).",
+        ),
+    ] = 0,
     output_format: Annotated[
         TableFormat, typer.Option("--format", "-f", help="A table, csv or json.")
     ] = TableFormat.auto,
 ) -> None:
     """Each rule's precision from reviewed findings (upheld / reviewed, with its 95 % interval and the
-    counts), lowest first, and how well reviewers agree (Cohen's κ) where two judged the same findings."""
+    counts), lowest first, and how well reviewers agree (Cohen's κ) where two judged the same findings.
+    The trained detector (forbidden.model) gets one row per category it flags, each at its own threshold."""
     where = _filter(None, team, since, until, rubric)
     with _store(db) as store:
         rules = [r for r in store.rule_precision(where) if r.reviewed >= min_reviews]

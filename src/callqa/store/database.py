@@ -724,9 +724,9 @@ class Store:
         return {finding_id for finding_id, decision in latest.items() if decision == "false_alarm"}
 
     def rule_precision(self, where: HistoryFilter = HistoryFilter()) -> list[RulePrecision]:
-        """Per rule, from each reviewed finding's latest decision: how many were upheld. Rules with the
-        lowest precision first, unreviewed rules last. A finding counts when its rule meant to deduct
-        (its nominal points), even where the caps left it nothing."""
+        """Per rule and category, from each reviewed finding's latest decision: how many were upheld.
+        The lowest precision first, unreviewed ones last. A finding counts when its rule meant to
+        deduct (its nominal points), even where the caps left it nothing."""
         query = (
             sa.select(findings.c.id, findings.c.rule, findings.c.category)
             .join(calls, findings.c.call_id == calls.c.id)
@@ -735,24 +735,23 @@ class Store:
         with self._errors("cannot read"), self.engine.connect() as connection:
             rows = connection.execute(query).all()
             latest = self._latest_decisions(connection, [r.id for r in rows])
-        tally: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # reviewed, upheld, unreviewed
-        categories: dict[str, str] = {}
+        # Keyed by category too: the trained detector (forbidden.model) flags six categories, each at
+        # its own threshold, so pooling them would judge 含糊's reviews under whichever came first. A
+        # rule of one category is one row as before.
+        tally: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])  # reviewed, upheld, unreviewed
         for finding_id, rule, category in rows:
-            categories.setdefault(rule, category)
             decision = latest.get(finding_id)
-            counts = tally[rule]
+            counts = tally[(rule, category)]
             if decision is None:
                 counts[2] += 1
             else:
                 counts[0] += 1
                 counts[1] += decision != "false_alarm"
         result = [
-            RulePrecision(
-                rule, categories[rule], reviewed, upheld, reviewed - upheld, unreviewed, wilson(upheld, reviewed)
-            )
-            for rule, (reviewed, upheld, unreviewed) in tally.items()
+            RulePrecision(rule, category, reviewed, upheld, reviewed - upheld, unreviewed, wilson(upheld, reviewed))
+            for (rule, category), (reviewed, upheld, unreviewed) in tally.items()
         ]
-        return sorted(result, key=lambda r: (r.precision is None, r.precision or 0.0, -r.reviewed, r.rule))
+        return sorted(result, key=lambda r: (r.precision is None, r.precision or 0.0, -r.reviewed, r.rule, r.category))
 
     def agreement(self, where: HistoryFilter = HistoryFilter()) -> list[Agreement]:
         """Cohen's κ for every two reviewers who judged the same findings (each one's latest decision),

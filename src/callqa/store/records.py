@@ -219,8 +219,9 @@ class Trend:
 
 @dataclass(frozen=True, slots=True)
 class RulePrecision:
-    """How often reviewers upheld one rule's findings: precision with its 95 % Wilson interval, so
-    3 reviews read as the uncertain figure they are."""
+    """How often reviewers upheld one rule's findings of one category (the trained detector has one
+    per category it flags): precision with its 95 % Wilson interval, so 3 reviews read as the
+    uncertain figure they are."""
 
     rule: str
     category: str
