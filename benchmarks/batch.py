@@ -143,7 +143,7 @@ def storing_alone(folder: Path, database: Path, repeat: int) -> None:
                 writer.add(recorder.scored(report, path))
             writer.flush()
             best[kind] = min(best[kind], time.perf_counter() - started)
-            assert writer.error is None and writer.stored == len(reports), writer.error
+            assert writer.error is None and writer.scorings == len(reports), writer.error
         store.close()
     findings = sum(len(r["findings"]) for r, _ in reports) / len(reports)
     print(

@@ -706,6 +706,32 @@ def test_two_copies_of_one_transcript_in_a_batch_are_one_stored_call(database_ur
     assert len(stored_call(database_url, call["id"])["findings"]) == len(score_json(SAMPLES[2])["findings"])
 
 
+def test_a_batch_of_copies_says_how_many_calls_it_stored_not_how_many_files(database_url, tmp_path):
+    import callqa
+
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    for i in range(60):  # 60 files, copies of 9 transcripts
+        shutil.copy(SAMPLES[i % 9], folder / f"c{i:02d}.txt")
+    result = run("score", folder, "--db", database_url, "--jobs", "1", "-f", "csv")
+    assert result.exit_code == 1, result.output  # some samples fail; nothing about the database went wrong
+    assert rows(database_url, "SELECT count(*) FROM calls")[0][0] == 9
+    [said] = [line for line in result.stderr.splitlines() if "stored" in line]
+    assert said == f"callqa: stored 9 calls (60 scorings) in {database_url}"
+    # Copies that fall in different transactions (batches of 7 here, of 500 or 2 s in a run) are one call too.
+    compiled = callqa.load_rubric()
+    recorder = callqa.CallRecorder(compiled)
+    store = callqa.open_store(database_url)
+    writer = callqa.BatchWriter(store, size=7)
+    for path in sorted(folder.iterdir()):
+        writer.add(recorder.scored(json.loads(callqa.score_file(path, compiled).to_json(indent=None)), path))
+    writer.flush()
+    store.close()
+    assert (writer.stored, writer.scorings, writer.error) == (9, 60, None)
+    one = run("score", SAMPLES[0], "--db", database_url, "-f", "json")  # one file: no word about storing, as before
+    assert one.exit_code == 0 and "stored" not in one.stderr
+
+
 def test_batches_storing_the_same_calls_at_once_store_each_once(database_url, tmp_path):
     import subprocess
     import sys

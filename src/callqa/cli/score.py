@@ -237,11 +237,20 @@ class _Storage:
                 for path, reason in self.writer.failed:
                     error(f"{path}: not stored: {reason}")
                     self.failed = True
-                if self.writer.stored > 1:
-                    print(f"callqa: stored {self.writer.stored} calls in {self.writer.store.name}", file=sys.stderr)
+                self._stored(self.writer)
         if self.failed and status in (EXIT_OK, EXIT_FAILED):
             return EXIT_ERROR
         return status
+
+    @staticmethod
+    def _stored(writer: BatchWriter) -> None:
+        """After a batch: how many calls the database now holds of it. Copies of one transcript are one
+        call (one row), so the scorings are named too when they are more."""
+        if writer.scorings <= 1:
+            return
+        calls = f"{writer.stored} call" + ("s" if writer.stored != 1 else "")
+        scorings = f" ({writer.scorings} scorings)" if writer.scorings != writer.stored else ""
+        print(f"callqa: stored {calls}{scorings} in {writer.store.name}", file=sys.stderr)
 
 
 def _score_one(

@@ -72,18 +72,25 @@ class BatchWriter:
     a large batch costs few commits and an interrupted one leaves only whole calls stored. A batch
     that fails is stored call by call, so one call the database refuses costs only itself (`failed`:
     path and reason). When the database itself fails, it stores nothing more and keeps the error:
-    scoring goes on."""
+    scoring goes on. `scorings` counts the calls stored, `stored` the rows they are: copies of one
+    transcript are one call, in a batch or across batches."""
 
     def __init__(self, store: Store, size: int = 500, seconds: float = 2.0) -> None:
         self.store = store
         self.size = size
         self.seconds = seconds
         self.pending: list[ScoredCall] = []
-        self.stored = 0
+        self.scorings = 0
+        self._ids: set[int] = set()  # the stored calls' ids (a set: copies of a transcript share one)
         self.failed: list[tuple[str, str]] = []
         self.error: StoreError | None = None
         self._since = time.monotonic()
         self._in_a_row = 0  # calls refused one after another
+
+    @property
+    def stored(self) -> int:
+        """Distinct calls stored: what the database now holds of this run, not how many were scored."""
+        return len(self._ids)
 
     def add(self, call: ScoredCall) -> None:
         if self.error is not None:
@@ -97,8 +104,8 @@ class BatchWriter:
         if not calls or self.error is not None:
             return
         try:
-            self.store.save(calls)
-            self.stored += len(calls)
+            self._ids.update(self.store.save(calls))
+            self.scorings += len(calls)
             self._in_a_row = 0
             return
         except StoreError as error:
@@ -107,8 +114,8 @@ class BatchWriter:
                 return
         for call in calls:  # which call was it? each alone
             try:
-                self.store.save([call])
-                self.stored += 1
+                self._ids.update(self.store.save([call]))
+                self.scorings += 1
                 self._in_a_row = 0
             except StoreError as error:
                 self._failed(call, error)
