@@ -246,3 +246,28 @@ def test_a_usage_error_is_one_line_on_stderr_and_exit_2(args, words):
 def test_h_is_help_too():
     result = subprocess.run([sys.executable, "-m", "callqa", "score", "-h"], capture_output=True, text=True)
     assert result.returncode == 0 and "--format" in result.stdout
+
+
+@pytest.mark.parametrize("sample", [s for s in SAMPLES if s.name.startswith(("03_", "05_", "06_", "10_"))])
+def test_the_stage_tables_findings_are_the_problems_the_report_lists(sample):
+    """Each stage's 发现 count is its forbidden expressions, deductions and scripts not said: what the
+    report lists below the table (a stage that lost points shows them, not 0)."""
+    report = json.loads(run("score", str(sample), "--format", "json").stdout)
+    expected = {s: 0 for s in STAGES}
+    for f in report["findings"]:
+        if (
+            f["kind"] == "forbidden"
+            or f["points"] < 0
+            or (f["kind"] == "recommended" and f["points"] <= 0 < f["nominal_points"])
+        ):
+            expected[f["stage"]] += 1
+    text = run("score", str(sample), "--format", "text").stdout
+    rows = {
+        line.split()[0]: line.split()
+        for line in text.splitlines()
+        if line.split()[:1] and line.split()[0] in STAGES and len(line.split()) == 5
+    }
+    assert {s: int(rows[s][4]) for s in STAGES} == expected
+    for stage, (*_, lost, count) in rows.items():
+        if float(lost) < 0:
+            assert int(count) > 0, stage

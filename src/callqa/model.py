@@ -109,6 +109,12 @@ class Driver:
     weight: float  # its contribution to the model's score
 
 
+def is_problem(kind: str, points: float, nominal_points: float) -> bool:
+    """A finding a trainee must see: a forbidden expression, any deduction, or a recommended script
+    not said (its points not earned). Not a script said, nor one worth nothing here."""
+    return kind == "forbidden" or points < 0 or (kind == "recommended" and points <= 0 < nominal_points)
+
+
 @dataclass(slots=True, kw_only=True)
 class Finding:
     """One rule's verdict on one place in the call: a deduction, a script said, or a script missed."""
@@ -134,6 +140,10 @@ class Finding:
     source: Literal["rule", "model"] = "rule"  # a phrase/pattern rule, or a trained model, made it
     confidence: float | None = None  # a model's confidence, 0-1
     evidence: list[Driver] = field(default_factory=list)  # a model's reasons, strongest first
+
+    @property
+    def problem(self) -> bool:
+        return is_problem(self.kind, self.points, self.nominal_points)
 
 
 @dataclass(frozen=True, slots=True)

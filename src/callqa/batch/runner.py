@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from callqa.errors import CallqaError
-from callqa.model import STAGES
+from callqa.model import STAGES, is_problem
 from callqa.rules.compiled import CompiledRubric
 from callqa.scoring.pipeline import compile_rubric, score_file
 from callqa.transcripts.files import files_under
@@ -106,13 +106,7 @@ class Outcome:
 
 def lost_points(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The findings a trainee needs to see: every point deducted and every script not said."""
-    return [
-        f
-        for f in report["findings"]
-        if f["kind"] == "forbidden"
-        or f["points"] < 0
-        or (f["kind"] == "recommended" and f["points"] <= 0 < f["nominal_points"])
-    ]
+    return [f for f in report["findings"] if is_problem(f["kind"], f["points"], f["nominal_points"])]
 
 
 def summarize(report: dict[str, Any], path: Path, group_by: str) -> tuple[CallSummary, tuple[dict[str, Any], ...]]:

@@ -123,7 +123,7 @@ class TerminalRenderer:
         for stage in report.stages:
             in_stage = [f for f in report.findings if f.stage == stage.name]
             lost = sum(f.points for f in in_stage if f.points < 0)
-            issues = sum(1 for f in in_stage if f.kind == "forbidden" or f.points == 0)
+            issues = sum(1 for f in in_stage if f.problem)  # what lost points or was not said: as the feedback lists
             score_style = self.style(
                 "green" if stage.score >= stage.max_score else "red" if stage.score < stage.max_score / 2 else "yellow"
             )
