@@ -285,8 +285,9 @@ def _speech_rate(compiled: CompiledCheck, utterances: Sequence[Utterance], stage
         return []
     rate = sum(len(_NOT_SPOKEN.sub("", u.norm)) for u, _ in timed) / (seconds / 60)
     if (check.min_cpm is not None and rate < check.min_cpm) or (check.max_cpm is not None and rate > check.max_cpm):
-        bounds = f"{check.min_cpm or 0:g}–{check.max_cpm or '∞'}"
-        return [_finding(check, None, check.stage, f"{check.message}(每分钟 {rate:.0f} 字,要求 {bounds})")]
+        upper = "∞" if check.max_cpm is None else f"{check.max_cpm:g}"
+        bounds = f"{check.min_cpm or 0:g}–{upper}"  # what the check allows; the suggestion may name an ideal
+        return [_finding(check, None, check.stage, f"{check.message}(每分钟 {rate:.0f} 字,允许 {bounds})")]
     return []
 
 
