@@ -219,6 +219,24 @@ def test_interactive_review_walks_the_findings_and_stops_on_q(database_url, call
     assert all(f"[{f['id']}]" not in again.stdout for f in decided)
 
 
+def test_interactive_review_asks_again_on_a_typo_or_points_out_of_range(database_url, calls):
+    """A typo is not a skip and points beyond the rule's are asked for again, not lost after the comment."""
+    path = calls / "一组" / "张三" / SAMPLES[2].name
+    run("score", path, "--db", database_url)
+    [call] = history(database_url)
+    answers = "x\nf\n\na\n-1000\n5000\n0\n改为不扣分\nq\n"
+    result = run("review", call["id"], "--db", database_url, "--reviewer", "王质检", input=answers)
+    assert result.exit_code == 0, result.output
+    assert "请输入 c、f、a、s 或 q" in result.output and "分数须在" in result.output
+    assert "--points" not in result.output
+    decided = [f for f in stored_call(database_url, call["id"])["findings"] if f["reviews"]]
+    assert [(f["reviews"][0]["decision"], f["reviews"][0]["comment"]) for f in decided] == [
+        ("false_alarm", ""),
+        ("adjusted", "改为不扣分"),
+    ]
+    assert decided[1]["reviews"][0]["points"] == 0
+
+
 def test_a_call_stored_when_stages_had_a_floor_is_recomputed_by_that_arithmetic(database_url, calls):
     """Before deductions past a stage's 0 came off the total, a stage floor cut them; a call stored then
     (its rules without the `stage_floor` key) keeps its score when every finding is confirmed."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import getpass
 import io
 import json
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -424,12 +425,12 @@ def _walk(store: Store, stored: StoredCall, reviewer: str, every: bool) -> None:
         console.print(f"\n({number}/{len(todo)})")
         console.print(finding_detail(item, plain=plain))
         try:
-            answer = typer.prompt("[c]确认 [f]误报 [a]调整分数 [s]跳过 [q]结束", default="s").strip().lower()[:1]
+            answer = _ask_decision()
             if answer == "q":
                 break
             if answer not in _KEYS:
                 continue
-            new_points = typer.prompt("新的分数(如 -2)", type=float) if answer == "a" else None
+            new_points = _ask_points(item.nominal_points) if answer == "a" else None
             comment = typer.prompt("说明(可留空)", default="", show_default=False)
         except typer.Abort:  # Ctrl-D or Ctrl-C at a prompt: stop, keeping what was decided
             print(file=sys.stderr)
@@ -442,6 +443,25 @@ def _walk(store: Store, stored: StoredCall, reviewer: str, every: bool) -> None:
         decided += 1
     print(f"callqa: {decided} decision(s) recorded by {reviewer}", file=sys.stderr)
     _print_outcome(stored)
+
+
+def _ask_decision() -> str:
+    """c, f, a, s or q; anything else is asked again (a typo must not pass as a skip)."""
+    while True:
+        answer = typer.prompt("[c]确认 [f]误报 [a]调整分数 [s]跳过 [q]结束", default="s").strip().lower()
+        if answer[:1] in (*_KEYS, "s", "q") and len(answer) == 1:
+            return answer
+        print("请输入 c、f、a、s 或 q 中的一个字母", file=sys.stderr)
+
+
+def _ask_points(nominal: float) -> float:
+    """New points for an adjusted finding, asked again until they lie between the rule's and 0."""
+    low, high = sorted((nominal, 0.0))
+    while True:
+        points = typer.prompt(f"新的分数({low:g} 到 {high:g} 之间,如 {nominal / 2:g})", type=float)
+        if math.isfinite(points) and low <= points <= high:
+            return points
+        print(f"分数须在 {low:g} 到 {high:g} 之间", file=sys.stderr)
 
 
 appeal_app = typer.Typer(help="File, list and resolve agents' appeals against findings.", no_args_is_help=True)
