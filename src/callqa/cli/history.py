@@ -448,7 +448,7 @@ def _walk(store: Store, stored: StoredCall, reviewer: str, every: bool) -> None:
 def _ask_decision() -> str:
     """c, f, a, s or q; anything else is asked again (a typo must not pass as a skip)."""
     while True:
-        answer = typer.prompt("[c]确认 [f]误报 [a]调整分数 [s]跳过 [q]结束", default="s").strip().lower()
+        answer = str(typer.prompt("[c]确认 [f]误报 [a]调整分数 [s]跳过 [q]结束", default="s")).strip().lower()
         if answer[:1] in (*_KEYS, "s", "q") and len(answer) == 1:
             return answer
         print("请输入 c、f、a、s 或 q 中的一个字母", file=sys.stderr)
@@ -458,7 +458,7 @@ def _ask_points(nominal: float) -> float:
     """New points for an adjusted finding, asked again until they lie between the rule's and 0."""
     low, high = sorted((nominal, 0.0))
     while True:
-        points = typer.prompt(f"新的分数({low:g} 到 {high:g} 之间,如 {nominal / 2:g})", type=float)
+        points = float(typer.prompt(f"新的分数({low:g} 到 {high:g} 之间,如 {nominal / 2:g})", type=float))
         if math.isfinite(points) and low <= points <= high:
             return points
         print(f"分数须在 {low:g} 到 {high:g} 之间", file=sys.stderr)
