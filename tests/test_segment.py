@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+from typer.testing import CliRunner
+
+from callqa.cli.app import app
 from callqa.model import STAGES
 from callqa.scoring.pipeline import score_file
 from callqa.stages.segment import segment
@@ -106,3 +110,24 @@ def test_markers_fix_the_split_and_are_reported_as_given(score_text):
 def test_odd_calls_segment_without_error(score_text, text):
     report = score_text(text)
     assert len(report.utterance_stages) == len(report.utterances)
+
+
+def test_segment_json_gives_each_lines_stage_and_each_boundarys_reasons():
+    """`callqa segment --format json`: for a pipeline, the same split the text shows, each line with
+    the model's P(stage), and a boundary wherever the stage changes, with its reasons."""
+    sample = next(s for s in SAMPLES if s.name.startswith("05_"))
+    result = CliRunner().invoke(app, ["segment", str(sample), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["schema"] == "callqa.segmentation/1" and document["by"] == "model"
+    stages = [u["stage"] for u in document["utterances"]]
+    text = CliRunner().invoke(app, ["segment", str(sample)]).stdout
+    shown = [line.split()[1] for line in text.splitlines() if line.strip()[:1].isdigit()]
+    assert stages == shown
+    changes = [i for i in range(1, len(stages)) if stages[i] != stages[i - 1]]
+    assert [b["utterance"] for b in document["boundaries"]] == changes
+    for boundary in document["boundaries"]:
+        assert boundary["stage"] == stages[boundary["utterance"]] and boundary["drivers"]
+        assert 0 < boundary["confidence"] <= 1
+    for u in document["utterances"]:
+        assert abs(sum(u["probabilities"].values()) - 1) < 1e-3

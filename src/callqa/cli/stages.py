@@ -37,7 +37,13 @@ from callqa.cli.common import (
     compile_or_exit,
     error,
 )
+from callqa.reports.segmentation import segmentation_document
 from callqa.reports.terminal import make_console, print_segmentation
+
+
+class SegmentFormat(StrEnum):
+    text = "text"
+    json = "json"
 
 
 def segment(
@@ -57,6 +63,15 @@ def segment(
         bool, typer.Option("--ignore-markers", help="Infer the split even where ## stage markers give it.")
     ] = False,
     input_format: Annotated[InputFormat, typer.Option("--input-format", "-i")] = AUTO_INPUT_FORMAT,
+    output_format: Annotated[
+        SegmentFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text (lines with their stage), or json: every line's stage and P(stage), every boundary's "
+            "confidence and reasons (schema callqa.segmentation/1).",
+        ),
+    ] = SegmentFormat.text,
 ) -> None:
     """Print the transcript with the stage of every line (问候 切入 转化 协议 结束).
 
@@ -71,6 +86,12 @@ def segment(
     if ignore_markers:
         transcript = without_markers(transcript)
     explained = explain_segmentation(transcript, compiled)
+    if output_format is SegmentFormat.json:
+        document = segmentation_document(
+            transcript, explained.segmentation, explained.evidence, explained.boundaries, explained.model
+        )
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+        return
     plain = not sys.stdout.isatty() or bool(os.environ.get("NO_COLOR"))
     print_segmentation(
         transcript,
