@@ -3,6 +3,8 @@ test runs on SQLite and on a real PostgreSQL server (the `database_url` fixture)
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from collections import defaultdict
@@ -870,3 +872,18 @@ def test_looking_back_does_not_wait_for_a_batch_that_is_writing(tmp_path):
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_review_list_as_csv_is_a_row_per_finding_with_its_decision(database_url, calls):
+    path = calls / "一组" / "张三" / SAMPLES[2].name
+    run("score", path, "--db", database_url)
+    [call] = history(database_url)
+    detail = stored_call(database_url, call["id"])
+    finding = _lost(detail)
+    review(database_url, call["id"], finding["id"], "false-alarm", "--reviewer", "王")
+    result = run("review", call["id"], "--db", database_url, "--list", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [int(r["id"]) for r in rows] == [f["id"] for f in detail["findings"]]
+    assert {r["call"] for r in rows} == {str(call["id"])}
+    assert {r["id"]: r["decision"] for r in rows if r["decision"]} == {str(finding["id"]): "false_alarm"}

@@ -361,7 +361,7 @@ def review(
         bool, typer.Option("--all", help="Walk through every finding, not only those still to review.")
     ] = False,
     output_format: Annotated[
-        TableFormat, typer.Option("--format", "-f", help="For --list: text or json.")
+        TableFormat, typer.Option("--format", "-f", help="For --list: text, json, or csv (a row per finding).")
     ] = TableFormat.auto,
 ) -> None:
     """Review one stored call's findings: confirm each, mark it a false alarm, or adjust its points.
@@ -389,11 +389,25 @@ def review(
         _walk(store, stored, _reviewer(reviewer), all_findings)
 
 
+FINDING_COLUMNS = (
+    "call", "id", "rule", "kind", "category", "severity", "stage", "line", "role", "matched", "said",
+    "points", "nominal_points", "decided_points", "source", "confidence", "active", "decision", "message",
+)  # fmt: skip
+
+
 def _show_call(stored: StoredCall, output_format: TableFormat) -> None:
     if output_format is TableFormat.json:
         print(json.dumps({"schema": "callqa.stored-call/1", **call_record(stored)}, ensure_ascii=False, indent=2))
         return
-    console, plain = _console(output_format.value if output_format is not TableFormat.csv else "text")
+    if output_format is TableFormat.csv:  # one row per finding, with the call's id and its last decision
+        findings = call_record(stored)["findings"]
+        rows = [
+            {"call": stored.id, **f, "decision": f["reviews"][-1]["decision"] if f["reviews"] else None}
+            for f in findings
+        ]
+        sys.stdout.write(to_csv(rows, FINDING_COLUMNS))
+        return
+    console, plain = _console(output_format.value)
     console.print(call_header(stored))
     for item in stored.findings:
         console.print(finding_detail(item, plain=plain))
