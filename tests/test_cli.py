@@ -271,3 +271,18 @@ def test_the_stage_tables_findings_are_the_problems_the_report_lists(sample):
     for stage, (*_, lost, count) in rows.items():
         if float(lost) < 0:
             assert int(count) > 0, stage
+
+
+def test_a_call_on_standard_input_is_scored_as_the_file_is():
+    sample = next(s for s in SAMPLES if s.name.startswith("05_"))
+    piped = subprocess.run(
+        [sys.executable, "-m", "callqa", "score", "-", "--format", "json"],
+        input=sample.read_bytes(),
+        capture_output=True,
+        check=True,
+    )
+    report = json.loads(piped.stdout)
+    assert report["transcript"]["path"] == "<stdin>"
+    assert report["score"] == json.loads(run("score", str(sample), "--format", "json").stdout)["score"]
+    empty = subprocess.run([sys.executable, "-m", "callqa", "score", "-"], input=b"", capture_output=True)
+    assert empty.returncode == 2 and empty.stderr.decode().startswith("callqa: error: <stdin>: ")

@@ -27,6 +27,7 @@ from callqa.rules.compiled import CompiledRubric
 from callqa.scoring.pipeline import compile_rubric, score_file
 from callqa.transcripts.files import files_under
 from callqa.transcripts.reader import TRANSCRIPT_SUFFIXES, ReadOptions
+from callqa.transcripts.source import STDIN
 
 ALL_GROUP = "全部"
 KEEP_WEAKEST = 200  # calls kept whole for the HTML report and the terminal's ten weakest
@@ -69,6 +70,8 @@ def group_of(report: dict[str, Any], path: Path, group_by: str) -> str:
         return header
     if group_by == "header":
         return "(无 agent 标记)"
+    if str(path) == STDIN:
+        return ALL_GROUP
     return path.absolute().parent.name or ALL_GROUP  # `callqa score .` in a folder: that folder's name
 
 

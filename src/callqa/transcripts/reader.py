@@ -17,7 +17,7 @@ from callqa.text.normalize import normalize_all
 from callqa.transcripts.asr_json import parse_json
 from callqa.transcripts.base import Parsed, SpeakerVocabulary
 from callqa.transcripts.roles import assign_roles
-from callqa.transcripts.source import decode, mojibake_warnings, read_bytes
+from callqa.transcripts.source import STDIN, STDIN_NAME, decode, mojibake_warnings, read_bytes
 from callqa.transcripts.subtitles import parse_subtitles
 from callqa.transcripts.table import parse_table
 from callqa.transcripts.text import parse_text
@@ -79,7 +79,10 @@ def read_transcript(
     path = Path(path)
     if options.input_format not in FORMATS:
         raise InputError(path, f"unknown input format '{options.input_format}'", hint=f"one of {', '.join(FORMATS)}")
-    text, encoding = decode(read_bytes(path), str(path), options.encoding)
+    data = read_bytes(path)
+    if str(path) == STDIN:
+        path = Path(STDIN_NAME)  # what reports and errors call it
+    text, encoding = decode(data, str(path), options.encoding)
     return transcript_from_text(text, path, vocabulary, options, encoding=encoding)
 
 

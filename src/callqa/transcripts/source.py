@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,7 +29,16 @@ _PIECES = re.compile(r"([:：,，。!！?？;；\s]+)")
 _BROKEN = re.compile(r"[\ufffd\ue000-\uf8ff]")  # replacement and private-use characters
 
 
+#: The path that means standard input (`cat call.txt | callqa score -`), and the name it goes by.
+STDIN, STDIN_NAME = "-", "<stdin>"
+
+
 def read_bytes(path: Path) -> bytes:
+    if str(path) == STDIN:
+        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise InputError(STDIN_NAME, "too large for one call", hint="split it into calls")
+        return data
     try:
         if path.is_dir():
             raise InputError(path, "is a directory, not a transcript file")
