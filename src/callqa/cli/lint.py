@@ -35,8 +35,8 @@ def _emit(result: CheckResult, fmt: DiagnosticFormat, fail_on: FailOn, tool: str
     from callqa.reports.ci import FORMATTERS
 
     if fmt is not DiagnosticFormat.github:  # github prints errors as annotations itself
-        for message in result.errors:
-            error(message)
+        for problem in result.errors:
+            error(str(problem))
     sys.stdout.write(FORMATTERS[fmt.value](result, fail_on.value, tool))
     raise typer.Exit(result.exit_code(fail_on.value))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from callqa.errors import CallqaError
+
 SEVERITIES = ("info", "warning", "error", "fatal")
 
 
@@ -30,7 +32,9 @@ class CheckResult:
     """What a CI command found: diagnostics, files it could not read, and what it looked at."""
 
     diagnostics: list[Diagnostic]
-    errors: list[str]  # one line each, "path:line: what is wrong"
+    # Inputs that could not be read, kept as the errors themselves: each output format places them on
+    # their file and line (a GitHub annotation without `file=` is attached to nothing).
+    errors: list[CallqaError]
     checked: list[str]  # every file (or rubric) looked at, clean or not
 
     def sorted(self) -> list[Diagnostic]:

@@ -219,7 +219,7 @@ class Linter:
                 result.diagnostics.extend(self.lint_file(path))
                 result.checked.append(str(path))
             except CallqaError as exc:
-                result.errors.append(str(exc))
+                result.errors.append(exc)
         return result
 
     def lint_file(self, path: Path) -> list[Diagnostic]:
@@ -379,5 +379,5 @@ def discover(paths: list[Path], result: CheckResult) -> list[Path]:
         elif path.exists():
             found.append(path)
         else:
-            result.errors.append(f"{path}: no such file")
+            result.errors.append(InputError(path, "no such file"))
     return found

@@ -68,7 +68,7 @@ def _load(path: Path, result: CheckResult) -> tuple[Rubric, str, _Lines] | None:
     try:
         return rubric, source, _Lines(load_yaml(Path(source)))
     except CallqaError as exc:  # it loaded a moment ago; only a race could get here
-        result.errors.append(str(exc))
+        result.errors.append(exc)
         return None
 
 

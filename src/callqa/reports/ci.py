@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
+from callqa.errors import CallqaError
 from callqa.lint.diagnostics import SEVERITIES, CheckResult, Diagnostic
 from callqa.version import __version__
 
@@ -24,6 +25,11 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 def _line(d: Diagnostic) -> str:
     suggestion = f" ({d.suggestion})" if d.suggestion else ""
     return f"{d.path}:{d.line}:{d.col}: {d.severity} {d.rule} {d.message}{suggestion}"
+
+
+def _error_text(error: CallqaError) -> str:
+    """What an input error says, without the file and line that a format gives as a location."""
+    return error.message + (f" ({error.hint})" if error.hint else "")
 
 
 def format_text(result: CheckResult, fail_on: str, tool: str) -> str:
@@ -47,7 +53,7 @@ def format_json(result: CheckResult, fail_on: str, tool: str) -> str:
             }
             for d in result.sorted()
         ],
-        "errors": result.errors,
+        "errors": [str(error) for error in result.errors],
         "checked": result.checked,
         "summary": {"checked": len(result.checked), **counts, "exit_code": result.exit_code(fail_on)},
     }
@@ -69,8 +75,17 @@ def format_github(result: CheckResult, fail_on: str, tool: str) -> str:
         )
         message = d.message + (f" ({d.suggestion})" if d.suggestion else "")
         lines.append(f"::{_GITHUB_LEVEL[d.severity]} {props}::{_github_escape(message)}\n")
-    lines.extend(f"::error::{_github_escape(error)}\n" for error in result.errors)
+    lines.extend(_github_error(error) for error in result.errors)
     return "".join(lines)
+
+
+def _github_error(error: CallqaError) -> str:
+    """An input error as an annotation on its file (and line, when known): without `file=` GitHub
+    shows it in the log only, attached to nothing."""
+    if error.path is None:
+        return f"::error::{_github_escape(str(error))}\n"
+    props = f"file={_github_escape(error.path, prop=True)}" + (f",line={error.line}" if error.line else "")
+    return f"::error {props}::{_github_escape(_error_text(error))}\n"
 
 
 def format_junit(result: CheckResult, fail_on: str, tool: str) -> str:
@@ -91,9 +106,11 @@ def format_junit(result: CheckResult, fail_on: str, tool: str) -> str:
         else:
             ET.SubElement(case, "system-out").text = _line(d)
         tests += 1
-    for error in result.errors:
-        case = ET.SubElement(suite, "testcase", classname="callqa", name=error.split(": ")[0])
-        ET.SubElement(case, "error", type="input-error", message=error).text = error
+    for error in result.errors:  # a case of the file it names, like a finding's
+        where = f"{error.path}:{error.line}" if error.line else error.path
+        name = f"input error at {where}" if where else "input error"
+        case = ET.SubElement(suite, "testcase", classname=error.path or "callqa", name=name)
+        ET.SubElement(case, "error", type="input-error", message=_error_text(error)).text = str(error)
         tests += 1
     for element in (suites, suite):
         element.set("tests", str(tests))
@@ -139,7 +156,7 @@ def format_sarif(result: CheckResult, fail_on: str, tool: str) -> str:
         }
         for d in diagnostics
     ]
-    notifications = [{"level": "error", "message": {"text": error}} for error in result.errors]
+    notifications = [_sarif_notification(error) for error in result.errors]
     document = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -162,6 +179,16 @@ def format_sarif(result: CheckResult, fail_on: str, tool: str) -> str:
         ],
     }
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def _sarif_notification(error: CallqaError) -> dict[str, Any]:
+    """An input error as a tool execution notification, located on its file (and line) as a result is."""
+    if error.path is None:
+        return {"level": "error", "message": {"text": str(error)}}
+    location: dict[str, Any] = {"artifactLocation": {"uri": _uri(error.path)}}
+    if error.line:
+        location["region"] = {"startLine": error.line}
+    return {"level": "error", "message": {"text": _error_text(error)}, "locations": [{"physicalLocation": location}]}
 
 
 FORMATTERS: dict[str, Callable[[CheckResult, str, str], str]] = {
