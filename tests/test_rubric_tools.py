@@ -101,16 +101,51 @@ def test_check_reports_schema_errors_with_lines_and_keeps_going(tmp_path):
     loop_a.write_text("extends: b.yaml\n", encoding="utf-8")
     loop_b.write_text("extends: a.yaml\n", encoding="utf-8")
     result = run("rubric", "check", bad, loop_b, DEFAULT)
-    lines = result.stdout.splitlines()
-    bad_lines = [line for line in lines if line.startswith(str(bad))]
-    assert bad_lines[0].startswith(f"{bad}:4:1: error rubric.schema forbidden[0].regexes: item 0: invalid regex '('")
-    assert bad_lines[1].startswith(f"{bad}:7:1: error rubric.schema forbidden[1].stages[0]: input should be")
+    lines = result.stderr.splitlines()  # a rubric that does not validate is an input error, not a finding
+    bad_lines = [line for line in lines if line.startswith(f"callqa: error: {bad}:")]
+    assert bad_lines[0].startswith(f"callqa: error: {bad}:4: forbidden[0].regexes: item 0: invalid regex '('")
+    assert bad_lines[1].startswith(f"callqa: error: {bad}:7: forbidden[1].stages[0]: input should be")
     assert any(
-        line.startswith(f"{loop_a}:1:1: error rubric.schema extends: cycle")
-        or line.startswith(f"{loop_b}:1:1: error rubric.schema extends: cycle")
+        line.startswith(f"callqa: error: {loop_a}:1: extends: cycle")
+        or line.startswith(f"callqa: error: {loop_b}:1: extends: cycle")
         for line in lines
     )
-    assert result.exit_code == 1
+    assert result.stdout == ""  # the default rubric, checked as well, is clean
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where", "message"),
+    [
+        ("missing.yaml", None, "", "no such file"),
+        ("broken.yaml", "name: x\nversion: '1'\n  pass_mark: [\n", ",line=3", "invalid YAML: "),
+        ("schema.yaml", "extends: default\npass_mark: high\n", ",line=2", "pass_mark: "),
+    ],
+)
+def test_a_rubric_that_cannot_be_loaded_is_an_input_error_whatever_fail_on_says(tmp_path, name, text, where, message):
+    """A mistyped path or a broken rubric in CI must not pass as clean: exit 2 for rubric check, rubric
+    test and lint --rubric, even with --fail-on fatal, and every output format says why."""
+    rubric = tmp_path / name
+    if text is not None:
+        rubric.write_text(text, encoding="utf-8")
+    library = tmp_path / "scripts.txt"
+    library.write_text("您好,请问有什么可以帮您?\n", encoding="utf-8")
+    commands = {
+        "rubric check": ("rubric", "check", rubric, "--fail-on", "fatal"),
+        "rubric test": ("rubric", "test", rubric),
+        "lint": ("lint", library, "--rubric", rubric, "--fail-on", "fatal"),
+    }
+    for tool, command in commands.items():
+        text_run = run(*command)
+        assert text_run.exit_code == 2, (tool, text_run.stdout)
+        assert f"callqa: error: {rubric}" in text_run.stderr, tool
+        document = json.loads(run(*command, "--format", "json").stdout)
+        assert document["summary"]["exit_code"] == 2, tool
+        [error] = document["errors"]
+        assert error.startswith(f"{rubric}") and message in error, tool
+        github = run(*command, "--format", "github")
+        assert github.exit_code == 2, tool
+        assert github.stdout.startswith(f"::error file={rubric}{where}::{message}"), (tool, github.stdout)
 
 
 def test_failing_examples_name_the_rule_and_what_matched(tmp_path):

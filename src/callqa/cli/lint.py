@@ -6,11 +6,11 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from callqa.api import rubric_json_schema
+from callqa.api import CallqaError, load_rubric, rubric_json_schema
 from callqa.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # The linter, the rubric tools and the diff load inside their commands: `callqa score` starts without them.
 
 
-def _emit(result: CheckResult, fmt: DiagnosticFormat, fail_on: FailOn, tool: str) -> None:
+def _emit(result: CheckResult, fmt: DiagnosticFormat, fail_on: FailOn, tool: str) -> NoReturn:
     from callqa.reports.ci import FORMATTERS
 
     if fmt is not DiagnosticFormat.github:  # github prints errors as annotations itself
@@ -63,9 +63,13 @@ def lint(
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error.
     """
+    from callqa.lint.diagnostics import CheckResult
     from callqa.lint.linter import Linter
 
-    compiled = compile_or_exit(rubric)
+    try:
+        compiled = load_rubric(rubric)
+    except CallqaError as exc:  # an input error like a broken script file, so every format carries it
+        _emit(CheckResult([], [exc], []), output_format, fail_on, "lint")
     result = Linter(compiled, min_score=min_score, suppress=not no_suppress).lint_paths(paths)
     _emit(result, output_format, fail_on, "lint")
 
@@ -83,7 +87,8 @@ def rubric_check(
     """Validate rubrics: schema (file:line), regexes, duplicate ids and phrases, one-character phrases,
     scripts that trigger a forbidden rule, extends cycles.
 
-    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error.
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error (a rubric that cannot
+    be read or does not validate, whatever --fail-on says).
     """
     from callqa.lint.rubric_tools import check_rubrics
 
@@ -93,7 +98,8 @@ def rubric_check(
 def rubric_test(rubrics: RubricPaths, output_format: DiagnosticFormatOption = DiagnosticFormat.text) -> None:
     """Run every rule's examples (hit: must match, miss: must not) and report the ones that fail.
 
-    Exit codes: 0 all examples pass, 1 an example failed, 2 usage error.
+    Exit codes: 0 all examples pass, 1 an example failed, 2 usage or input error (a rubric that cannot
+    be read or does not validate).
     """
     from callqa.lint.rubric_tools import run_rubric_examples
 

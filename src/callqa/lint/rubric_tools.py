@@ -1,8 +1,9 @@
 """`callqa rubric check` and `callqa rubric test`: rubrics as code, checked and tested in CI.
 
 check: schema errors (file:line), regexes that do not compile, duplicate rule ids, `extends` cycles and
-unknown stages (all reported by loading), then phrases listed by two rules, one-character Chinese
-phrases (too noisy), recommended scripts that themselves trigger a forbidden rule, rules with no examples.
+unknown stages (all reported by loading, as input errors: exit 2), then phrases listed by two rules,
+one-character Chinese phrases (too noisy), recommended scripts that themselves trigger a forbidden rule,
+rules with no examples.
 test: every rule's `examples: {hit: [...], miss: [...]}`, each said by an agent in the rule's first
 stage, must (hit) or must not (miss) trigger the rule — like `semgrep --test`. A forbidden rule's
 near-miss must not be flagged by the rubric's detector for the same category either: scored, it would
@@ -55,16 +56,14 @@ def _agent_says(compiled: CompiledRubric, text: str) -> Utterance:
 
 
 def _load(path: Path, result: CheckResult) -> tuple[Rubric, str, _Lines] | None:
+    """The rubric, its source and its lines; or None, its problems in `result.errors`. A rubric that
+    cannot be read or does not validate is an input error, not a finding: were it one, `--fail-on fatal`
+    would let a mistyped path or a syntax error through CI as a clean run."""
     rubric, source, problems = rubric_problems(path)
-    result.checked.append(source)
-    for problem in problems:
-        result.diagnostics.append(
-            Diagnostic(
-                problem.path or source, problem.line or 1, 1, "error", "rubric.schema", problem.message, problem.hint
-            )
-        )
+    result.errors.extend(sorted(problems, key=lambda p: (p.path or "", p.line or 0)))  # in file order, as findings
     if rubric is None:
         return None
+    result.checked.append(source)
     try:
         return rubric, source, _Lines(load_yaml(Path(source)))
     except CallqaError as exc:  # it loaded a moment ago; only a race could get here
