@@ -148,6 +148,27 @@ def test_a_rubric_that_cannot_be_loaded_is_an_input_error_whatever_fail_on_says(
         assert github.stdout.startswith(f"::error file={rubric}{where}::{message}"), (tool, github.stdout)
 
 
+def test_a_missing_extends_target_is_reported_on_the_extends_line(tmp_path):
+    """Not on line 1 of the file that is not there: no editor or CI can show that one."""
+    folder = tmp_path / "rub"
+    folder.mkdir()
+    child = folder / "ext.yaml"
+    child.write_text("# team rubric\nname: ext\nextends: nothere.yaml\n", encoding="utf-8")
+    github = run("rubric", "check", child, "--format", "github")
+    assert github.exit_code == 2
+    assert github.stdout == (
+        f"::error file={child},line=3::extends: nothere.yaml: no such file "
+        f"(looked for {folder / 'nothere.yaml'}: a path is relative to this rubric's folder, or 'default')\n"
+    )
+    expected = f"callqa: error: {child}:3: extends: nothere.yaml: no such file (looked for {folder / 'nothere.yaml'}"
+    assert run("rubric", "check", child).stderr.startswith(expected)
+    assert run("score", ROOT / "transcripts" / "07_balance_enquiry.txt", "--rubric", child).stderr.startswith(expected)
+    # a parent that is there but names a missing one of its own: that parent's `extends:` line
+    grandchild = tmp_path / "team.yaml"
+    grandchild.write_text("extends: rub/ext.yaml\n", encoding="utf-8")
+    assert run("rubric", "check", grandchild).stderr.startswith(expected)
+
+
 def test_failing_examples_name_the_rule_and_what_matched(tmp_path):
     rubric = tmp_path / "r.yaml"
     rubric.write_text(

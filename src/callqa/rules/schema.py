@@ -693,6 +693,20 @@ def _semantic_errors(rubric: Rubric) -> list[tuple[tuple[str | int, ...], str]]:
     return errors
 
 
+def _missing_parent(doc: YamlDocument, extends: str, parent_path: Path) -> RubricError | None:
+    """The error when the rubric `extends:` names is not a file: the mistake is on that line of this
+    rubric, and an error on line 1 of a file that does not exist is one no editor or CI can show."""
+    if parent_path.is_file():
+        return None
+    what = "is a directory, not a rubric" if parent_path.is_dir() else "no such file"
+    return RubricError(
+        doc.path,
+        f"extends: {extends}: {what}",
+        line=doc.line_of(("extends",)),
+        hint=f"looked for {parent_path}: a path is relative to this rubric's folder, or 'default'",
+    )
+
+
 def rubric_problems(
     path: str | Path | None = None, *, _chain: tuple[Path, ...] = ()
 ) -> tuple[Rubric | None, str, list[RubricError]]:
@@ -720,6 +734,9 @@ def rubric_problems(
                 [RubricError(doc.path, "extends: must be a path or 'default'", line=doc.line_of(("extends",)))],
             )
         parent_path = default_rubric_path() if extends == "default" else (path.parent / extends)
+        missing = _missing_parent(doc, extends, parent_path)
+        if missing is not None:
+            return None, doc.path, [missing]
         resolved = parent_path.resolve()
         if resolved in _chain or resolved == path.resolve():
             return (
