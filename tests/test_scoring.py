@@ -213,3 +213,29 @@ def test_a_plain_enquiry_with_no_agreement_is_not_docked_for_a_time_commitment(w
     report = score_file(write("vague.txt", vague), default_rubric)
     commitment = next(f for f in report.findings if f.rule == "recommended.time_commitment")
     assert commitment.points == 0 and commitment.nominal_points == 8
+
+
+@pytest.mark.parametrize(
+    ("greeting", "points"),
+    [
+        ("你好", 0),
+        ("你好。", 0),
+        ("喂，你好。", 0),
+        ("您好、", 0),
+        ("您好！", 0),
+        ("你好。这里是物业服务中心，请讲。", 8),
+    ],
+)
+def test_a_curt_hello_earns_no_greeting_whatever_punctuation_ends_it(write, default_rubric, greeting, points):
+    """The default greeting refuses a bare 你好; normalised text keeps 。 and 、 (they have no half-width
+    form), so 「你好。」 must be refused as 「你好」 and 「你好！」 are."""
+    call = f"客服:{greeting}\n客户:我的快递丢了。\n客服:我帮您查一下。\n"
+    report = score_file(write("hello.txt", call), default_rubric)
+    assert next(f.points for f in report.findings if f.rule == "recommended.greeting") == points
+
+
+def test_the_shipped_bad_refund_call_earns_no_greeting_for_its_curt_hello(default_rubric):
+    """transcripts/03_refund_bad.txt opens 「客服小李:你好。」: 问候 keeps only its base less the missing 工号."""
+    report = score_file(next(s for s in SAMPLES if s.name == "03_refund_bad.txt"), default_rubric)
+    assert next(f.points for f in report.findings if f.rule == "recommended.greeting") == 0
+    assert next(s.score for s in report.stages if s.name == "问候") == 4  # 15 - 8 (the greeting) - 3 (工号)
