@@ -887,3 +887,15 @@ def test_review_list_as_csv_is_a_row_per_finding_with_its_decision(database_url,
     assert [int(r["id"]) for r in rows] == [f["id"] for f in detail["findings"]]
     assert {r["call"] for r in rows} == {str(call["id"])}
     assert {r["id"]: r["decision"] for r in rows if r["decision"]} == {str(finding["id"]): "false_alarm"}
+
+
+def test_the_same_call_in_another_encoding_or_with_windows_line_ends_is_one_stored_call(database_url, tmp_path):
+    text = SAMPLES[0].read_text(encoding="utf-8")
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    (folder / "lf.txt").write_text(text, encoding="utf-8")
+    (folder / "crlf.txt").write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
+    (folder / "gb.txt").write_bytes(text.encode("gb18030"))
+    (folder / "bom.txt").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert run("score", folder, "--db", database_url, "--format", "csv").exit_code in (0, 1)
+    assert len(history(database_url)) == 1

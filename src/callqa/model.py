@@ -97,7 +97,9 @@ class Transcript:
     agent_name: str | None = None  # from a `# agent: 张三` header
     team: str | None = None  # from a `# team: 一组` header
     call_date: date | None = None  # from a `# date:` header, else the chat's first dated stamp
-    sha256: str = ""  # of the transcript's text (UTF-8): the same call in any encoding is one transcript
+    sha256: str = (
+        ""  # of the transcript's text (UTF-8, LF): the same call in any encoding or line ends is one transcript
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +203,10 @@ class ReportTranscript(_ReportPart):
     call_date: date | None = Field(
         default=None, description="from a `# date: YYYY-MM-DD` header line, else the chat's first dated stamp"
     )
-    sha256: str = Field(default="", description="SHA-256 of the transcript's text (UTF-8), whatever its encoding")
+    sha256: str = Field(
+        default="",
+        description="SHA-256 of the transcript's text (UTF-8, LF line ends), whatever its encoding and line ends",
+    )
     roles: ReportRoles
 
 

@@ -47,6 +47,9 @@ class ReadOptions:
     agent_speaker: str | None = None  # --agent-speaker, or --agent-channel N as "N"
 
 
+_LINE_ENDS = re.compile(r"\r\n?")
+
+
 def detect_format(path: Path, text: str) -> str:
     by_extension = _BY_EXTENSION.get(path.suffix.lower())
     if by_extension is not None:
@@ -152,5 +155,6 @@ def transcript_from_text(
         agent_name=parsed.agent_name,
         team=parsed.team,
         call_date=parsed.call_date,
-        sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
+        # Of the text with Unix line ends: a copy saved on Windows (CRLF) is the same transcript too.
+        sha256=hashlib.sha256(_LINE_ENDS.sub("\n", text).encode("utf-8", "surrogatepass")).hexdigest(),
     )
