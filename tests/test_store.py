@@ -390,6 +390,22 @@ def test_trends_per_agent_and_week_with_sparklines(database_url, tmp_path):
     assert by_rule and all(0 < p["mean"] <= 1 for t in by_rule for p in t["periods"])
 
 
+def test_trends_by_rule_count_the_trained_detector_per_category(database_url, calls):
+    """forbidden.model flags six categories, each with its own threshold: a trend per category, as
+    `rules precision` gives them, not one that mixes them."""
+    run("score", calls, "--db", database_url)
+    by_rule = json.loads(run("trends", "--by", "rule", "--db", database_url, "-f", "json").stdout)["trends"]
+    keys = {t["key"] for t in by_rule}
+    flagged = {
+        f["category"]
+        for c in history(database_url)
+        for f in stored_call(database_url, c["id"])["findings"]
+        if f["source"] == "model" and f["points"] < 0
+    }
+    assert flagged, "the sample calls have model findings"
+    assert {k for k in keys if k.startswith("forbidden.model")} == {f"forbidden.model {c}" for c in flagged}
+
+
 def test_trends_html_renders_in_a_real_browser(database_url, tmp_path):
     if CHROMIUM is None:
         pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium)")

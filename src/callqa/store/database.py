@@ -693,19 +693,21 @@ class Store:
         return sorted(trends, key=lambda t: (-t.calls, t.key))
 
     def _rule_hits(self, call_ids: Sequence[int]) -> dict[int, set[str]]:
-        """The rules that cost each call points (a finding not overturned by review)."""
+        """The rules that cost each call points (a finding not overturned by review). A trained
+        detector's findings count per category ("forbidden.model 含糊"), as `rules precision` gives
+        them: its six categories are six things to watch, each with its own threshold."""
         hits: dict[int, set[str]] = defaultdict(set)
         with self._errors("cannot read"), self.engine.connect() as connection:
             for chunk in _chunks(call_ids, _CHUNK):
                 rows = connection.execute(
-                    sa.select(findings.c.call_id, findings.c.rule, findings.c.id).where(
-                        findings.c.call_id.in_(chunk), findings.c.active.is_(True), findings.c.points < 0
-                    )
+                    sa.select(
+                        findings.c.call_id, findings.c.rule, findings.c.id, findings.c.source, findings.c.category
+                    ).where(findings.c.call_id.in_(chunk), findings.c.active.is_(True), findings.c.points < 0)
                 ).all()
                 overturned = self._false_alarms(connection, [r.id for r in rows])
-                for call_id, rule, finding_id in rows:
+                for call_id, rule, finding_id, source, category in rows:
                     if finding_id not in overturned:
-                        hits[call_id].add(rule)
+                        hits[call_id].add(f"{rule} {category}" if source == "model" else rule)
         return hits
 
     def _latest_decisions(self, connection: Connection, finding_ids: Sequence[int]) -> dict[int, str]:
