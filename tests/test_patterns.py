@@ -45,6 +45,27 @@ forbidden:
     pinyin: true
     deduct: 5
     message: m
+  - id: t.alternative_sequence
+    category: 推诿
+    patterns: ["(不归 … 管|$WE …4 负责不了)"]
+    deduct: 5
+    message: m
+  - id: t.negated_alternative
+    category: 含糊
+    patterns: ["(!可能|大概 …2 吧)"]
+    deduct: 5
+    message: m
+  - id: t.full_width
+    category: 推诿
+    patterns: ["您 …4 去 （营业厅｜银行）"]
+    deduct: 5
+    message: m
+  - id: t.pinyin_negation
+    category: 含糊
+    patterns: ["!可能"]
+    pinyin: true
+    deduct: 5
+    message: m
 """
 
 CASES = {
@@ -75,6 +96,22 @@ CASES = {
     "t.pinyin": (
         ["改天再说吧", "那个 改天 在 说", "改天再說"],  # ASR homophone 在 for 再, Traditional
         ["今天下午五点前给您回电", "改天见"],
+    ),
+    # An alternative is a pattern itself: terms, gaps, classes, `!`.
+    "t.alternative_sequence": (
+        ["这个不归我们管", "这事我们这边也负责不了"],
+        ["归我们管", "我们这边。负责不了"],
+    ),
+    "t.negated_alternative": (
+        ["可能要等几天", "大概明天吧"],
+        ["不可能让您白跑一趟", "大概。那就明天吧"],
+    ),
+    # Parentheses and bar as an input method types them are operators, not literals.
+    "t.full_width": (["您得去营业厅问问", "您可以去银行看看"], ["营业厅那边会联系您"]),
+    # Under pinyin a negation must be a real 不/没/未/无/非, not a sound-alike (为 wei, 费 fei, 务 wu).
+    "t.pinyin_negation": (
+        ["因为可能是线路问题", "运费可能要您承担", "这项业务可能要等三天", "可能 要 等"],
+        ["不可能让您白跑一趟", "没可能出错", "未可能"],
     ),
 }
 
@@ -133,6 +170,8 @@ def test_a_pattern_hit_points_at_the_words_in_the_original_text(tmp_path):
         ("管 …", "a gap must stand between two terms"),
         ("(管|)", "empty alternative"),
         ("不归 …4294967296 管", "a gap of at most 1000 characters"),
+        ("(不归 … 管", "a '(' without its ')'"),
+        ("不归 ) 管", "a ')' without its '('"),
     ],
 )
 def test_bad_patterns_are_reported_with_file_and_line(tmp_path, pattern, message):

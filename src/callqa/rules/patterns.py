@@ -8,9 +8,10 @@ A pattern is a row of terms, each matched right after the one before unless a ga
     您 (当时)? 自己 … 确认       an optional term: (…)? ; spaces only separate terms
 
 Terms: a literal phrase; `$NAME`, a word class from the rubric's `classes:` (shared by every rule);
-`(a|b|$C)`, any of them; a `!` before a term: only where it is not negated (不 没 没有 别 未 无 非 just
-before it); a `?` after a term: it may be absent. Gaps: `…` or `...` (up to 8 characters), `…N`
-(up to N). A plain phrase is a pattern too, so `exceptions` are patterns as well.
+`(a|b|$C)`, any of them, each alternative a pattern itself (`(取件|确认 …3 地址)`); a `!` before a
+term: only where it is not negated (不 没 没有 别 未 无 非 just before it); a `?` after a term: it may
+be absent. Gaps: `…` or `...` (up to 8 characters), `…N` (up to N). A plain phrase is a pattern too,
+so `exceptions` are patterns as well.
 
 For ASR text a rule may ask for homophone-tolerant matching (`pinyin: true`): its patterns and the
 utterance are both folded so that characters with the same toneless pinyin are one (公号 matches 工号,
@@ -35,6 +36,11 @@ _TOKEN = re.compile(
     r"\s*(?:(?P<gap>…|\.\.\.)(?P<n>\d+)?|(?P<neg>!)?(?P<term>\([^()]*\)|\$[A-Za-z_][\w]*|[^\s…()$!?]+)(?P<opt>\?)?)"
 )
 _CLASS_NAME = re.compile(r"^\$[A-Za-z_]\w*$")
+
+
+#: Parentheses and bar as a Chinese input method types them: in normalised text they can never be
+#: literal (it has the ASCII ones), so in a pattern they are the operators the author meant.
+_FULL_WIDTH_OPERATORS = str.maketrans({"（": "(", "）": ")", "｜": "|"})
 
 
 class PatternError(ValueError):
@@ -105,12 +111,17 @@ def _translate(source: str, classes: Mapping[str, Sequence[str]], pinyin: bool) 
     required: tuple[str, ...] = ()
     pending_gap: int | None = None
     position = 0
-    text = source.strip()
+    text = source.strip().translate(_FULL_WIDTH_OPERATORS)
     if not text:
         raise PatternError("empty pattern")
     while position < len(text):
         token = _TOKEN.match(text, position)
         if token is None or token.end() == position:
+            rest = text[position:].lstrip()
+            if rest.startswith("(") and ")" not in rest:
+                raise PatternError(f"a '(' without its ')' in pattern {source!r}")
+            if rest.startswith(")"):
+                raise PatternError(f"a ')' without its '(' in pattern {source!r}")
             raise PatternError(f"cannot read {text[position:]!r} in pattern {source!r}")
         position = token.end()
         if token["gap"]:
@@ -139,10 +150,11 @@ def _translate(source: str, classes: Mapping[str, Sequence[str]], pinyin: bool) 
 
 
 def _literals(term: str, classes: Mapping[str, Sequence[str]], pinyin: bool) -> tuple[str, ...]:
-    """The texts a (valid) term can match, as it appears in normalised or folded text."""
+    """The texts a (valid) term can match, as it appears in normalised or folded text; for a group,
+    the literals one of which each alternative's every match contains."""
     if term.startswith("("):
-        alternatives = [_literals(o.strip(), classes, pinyin) for o in term[1:-1].split("|")]
-        if not all(alternatives):  # a class of words that normalise to nothing: the term may match ""
+        alternatives = [_translate(o, classes, pinyin)[1] for o in term[1:-1].split("|")]
+        if not all(alternatives):  # an alternative that requires nothing: the term may match anything
             return ()
         return tuple(dict.fromkeys(w for words in alternatives for w in words))
     if _CLASS_NAME.match(term):
@@ -156,7 +168,9 @@ def _term(term: str, classes: Mapping[str, Sequence[str]], source: str, pinyin: 
         options = [o.strip() for o in term[1:-1].split("|")]
         if not all(options):
             raise PatternError(f"empty alternative in {term!r} of pattern {source!r}")
-        return "(?:" + "|".join(_term(o, classes, source, pinyin) for o in _longest_first(options)) + ")"
+        # Each alternative is a pattern of its own: a phrase, a class, or terms with gaps and `!`
+        # (`(取件|确认 …3 地址)`), which were read as one literal and could never match.
+        return "(?:" + "|".join(_translate(o, classes, pinyin)[0] for o in _longest_first(options)) + ")"
     if _CLASS_NAME.match(term):
         name = term[1:]
         if name not in classes:
@@ -188,8 +202,14 @@ def _homophone_codes() -> dict[str, str]:
     codes = {}
     for index, chars in enumerate(table["syllables"].values()):
         for char in chars:
-            codes[char] = chr(0xF0000 + index)
+            if char not in _NEGATOR_CHARS:
+                codes[char] = chr(0xF0000 + index)
     return codes
+
+
+#: Negating characters stay themselves when folded: a `!` term must see a real 不 or 未 before it,
+#: not a sound-alike (为 is wei like 未, 费 fei like 非, 务 wu like 无), and ASR rarely garbles these.
+_NEGATOR_CHARS = frozenset("".join(_NEGATORS))
 
 
 @lru_cache(maxsize=16384)
