@@ -384,3 +384,16 @@ def test_a_lines_call_context_is_the_customer_turn_before_it_whatever_lies_betwe
     # a roles override is read instead of the lines' own roles
     overridden = call_context(lines, roles=["agent"] + [role for role, _ in script[1:]])
     assert overridden.agent_before[1] is True
+
+
+def test_a_model_findings_message_names_no_words_the_line_need_not_hold():
+    """The phrase rules' messages quote their words (「可能、应该、好像」, 录音); the model flags lines that
+    say none of them, so its findings must not claim they did."""
+    compiled = callqa.load_rubric()
+    quoted = {"含糊": ("可能", "应该", "好像"), "强势": ("录音", "您同意过")}
+    for category, words in quoted.items():
+        message = compiled.detectors[0].categories[category][2]
+        assert not any(w in message for w in words), (category, message)
+    report = callqa.score_file(ROOT / "transcripts" / "05_express_hedging.txt", compiled)
+    flagged = [f for f in report.findings if f.source == "model" and f.category == "含糊"]
+    assert flagged and all("可能、应该、好像" not in f.message for f in flagged)
