@@ -13,6 +13,7 @@ import callqa
 from callqa.cli.app import app
 from callqa.evaluation import evaluate as evaluation
 from callqa.rules.detector import ForbiddenModel, default_detector_path
+from callqa.stages.model import default_model_path
 
 from conftest import ROOT
 
@@ -149,6 +150,56 @@ def test_a_corrupt_detector_file_is_one_clear_line(tmp_path, content, message):
     assert "Traceback" not in result.stderr
     with pytest.raises(callqa.CallqaError, match=message.split(" (")[0]):
         ForbiddenModel.load(bad)
+
+
+def _score_with_detector(tmp_path, detector):
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text(
+        f"extends: default\ndetectors:\n  - {{id: forbidden.model, model: {detector.name}}}\n", encoding="utf-8"
+    )
+    return run("score", ROOT / "transcripts" / "01_broadband_good.txt", "--rubric", rubric)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field"),
+    [
+        ("features", "x", "features:"),
+        ("features.agent_n", 3, "features.agent_n:"),
+        ("features.prev_n", [0], "features.prev_n:"),
+        ("features.prev_chars", "40", "features.prev_chars:"),
+        ("features.norm", "l1", "features.norm:"),
+        ("features.conj", "yes", "features.conj:"),
+        ("features.colour", True, "features.colour:"),
+        ("thresholds", [0.5], "thresholds:"),
+        ("thresholds.default", "0.5", "thresholds.default:"),
+        ("thresholds.default", 2, "thresholds.default:"),
+        ("thresholds.骂人", 0.5, "thresholds.骂人:"),
+    ],
+)
+def test_a_hand_edited_detector_with_bad_settings_is_one_line_naming_the_field(tmp_path, key, value, field):
+    document = json.loads(default_detector_path().read_text(encoding="utf-8"))
+    *parents, last = key.split(".")
+    target = document
+    for parent in parents:
+        target = target[parent]
+    target[last] = value
+    bad = tmp_path / "edited.json"
+    bad.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    result = _score_with_detector(tmp_path, bad)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"callqa: error: {bad}: forbidden-expression model file has a bad {field}")
+    assert "internal error" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_stage_model_given_as_the_detector_says_what_it_is(tmp_path):
+    stage_model = tmp_path / "stages.json"
+    stage_model.write_bytes(default_model_path().read_bytes())
+    result = _score_with_detector(tmp_path, stage_model)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"callqa: error: {stage_model}: this is a stage model, not a forbidden-expression model"
+    )
+    assert "retrain" not in result.stderr and len(result.stderr.splitlines()) == 1
 
 
 def test_train_forbidden_writes_a_model_a_rubric_can_name(tmp_path):

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 import callqa
 from callqa.cli.app import app
 from callqa.evaluation import evaluate as evaluation
+from callqa.rules.detector import default_detector_path
 from callqa.scoring.pipeline import stage_model_for
 from callqa.stages.crf import LinearChainCrf
 from callqa.stages.model import StageModel, default_model_path
@@ -103,7 +104,7 @@ def test_the_shipped_model_has_a_manifest_with_its_leave_one_writer_out_figures(
     ("content", "message"),
     [
         ("not json", "not readable JSON"),
-        ('{"format": "callqa.stage-model/9"}', "not a stage model this callqa reads"),
+        ('{"format": "callqa.stage-model/0"}', "not a stage model this callqa reads"),
         ('{"format": "callqa.stage-model/2", "weights": {}}', "incomplete or corrupt"),
     ],
 )
@@ -114,6 +115,70 @@ def test_a_corrupt_or_mismatched_model_file_is_one_clear_line(tmp_path, content,
     assert result.exit_code == 2
     assert result.stderr.startswith(f"callqa: error: {bad}: ") and message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def _edited_default_model(tmp_path, edit) -> object:
+    """A copy of the shipped model file with `edit(document)` applied: what a hand-edited file looks like."""
+    document = json.loads(default_model_path().read_text(encoding="utf-8"))
+    edit(document)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _set(*keys, value):
+    def edit(document):
+        target = document
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (_set("settings", "decode", value="x"), "settings.decode:"),
+        (_set("settings", "decode", "boundary", value="1"), "settings.decode.boundary:"),
+        (_set("settings", "decode", "jump", value=1.0), "settings.decode.jump:"),
+        (_set("settings", "features", value=["ngram_max"]), "settings.features:"),
+        (_set("settings", "features", "ngram_max", value="3"), "settings.features.ngram_max:"),
+        (_set("settings", "features", "ngram_min", value=0), "settings.features.ngram_min:"),
+        (_set("settings", "features", "position", value=1), "settings.features.position:"),
+        (_set("settings", "features", "colour", value=True), "settings.features.colour:"),
+        (_set("settings", "scheme", value="bio"), "settings.scheme:"),
+        (_set("settings", "costs", value={}), "settings.costs:"),
+        (_set("settings", value="x"), "settings:"),
+        (_set("manifest", value=[]), "manifest:"),
+    ],
+)
+def test_a_hand_edited_model_with_bad_settings_is_one_line_naming_the_field(tmp_path, edit, field):
+    bad = _edited_default_model(tmp_path, edit)
+    result = run("segment", ROOT / "transcripts" / "05_express_hedging.txt", "--stage-model", bad)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"callqa: error: {bad}: stage model file has a bad {field}")
+    assert "internal error" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("model", "message", "hint"),
+    [
+        (
+            lambda tmp_path: _edited_default_model(tmp_path, _set("format", value="callqa.stage-model/9")),
+            "this stage model was written by a newer callqa",
+            "upgrade callqa",
+        ),
+        (lambda tmp_path: default_detector_path(), "this is a forbidden-expression model, not a stage model", None),
+    ],
+    ids=["newer-format", "a-detector"],
+)
+def test_a_newer_model_or_a_detector_given_as_the_stage_model_says_what_it_is(tmp_path, model, message, hint):
+    path = model(tmp_path)
+    result = run("segment", ROOT / "transcripts" / "05_express_hedging.txt", "--stage-model", path)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"callqa: error: {path}: {message}") and len(result.stderr.splitlines()) == 1
+    assert "retrain" not in result.stderr and (hint is None or hint in result.stderr)
 
 
 def test_tampered_weights_fail_their_checksum(tmp_path, own_model):

@@ -41,6 +41,13 @@ class ModelError(CallqaError):
     """A trained model file that cannot be loaded: missing, corrupt, or of a format this callqa does not read."""
 
 
+#: The kinds of model file callqa writes, by the prefix of their `format` ("callqa.stage-model/2").
+MODEL_KINDS: dict[str, str] = {
+    "callqa.stage-model/": "stage model",
+    "callqa.forbidden-model/": "forbidden-expression model",
+}
+
+
 def read_model_document(path: str | Path, formats: tuple[str, ...], what: str, retrain: str) -> dict[str, Any]:
     """A trained model's JSON document, its `format` field checked: one ModelError line otherwise.
     `formats` are those this callqa reads, the one it writes first; `what` names the kind of model in
@@ -52,11 +59,22 @@ def read_model_document(path: str | Path, formats: tuple[str, ...], what: str, r
         raise ModelError(name, f"no such {what} file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(name, f"not a callqa {what} (not readable JSON: {exc})") from None
-    if not isinstance(document, dict) or document.get("format") not in formats:
-        found = document.get("format") if isinstance(document, dict) else None
-        raise ModelError(
-            name,
-            f"not a {what} this callqa reads (format {found!r}, expected {formats[0]!r})",
-            hint=f"retrain it with this version: {retrain}",
-        )
-    return document
+    found = document.get("format") if isinstance(document, dict) else None
+    if isinstance(document, dict) and found in formats:
+        return document
+    expected = f"format {found!r}, expected {formats[0]!r}"
+    prefix, _, version = formats[0].rpartition("/")
+    if isinstance(found, str):
+        kind = next((kind for start, kind in MODEL_KINDS.items() if found.startswith(start)), None)
+        if kind is not None and kind != what:
+            raise ModelError(name, f"this is a {kind}, not a {what} ({expected})")
+        number = found[len(prefix) + 1 :] if found.startswith(prefix + "/") else ""
+        if number.isdigit() and version.isdigit() and int(number) > int(version):
+            raise ModelError(
+                name,
+                f"this {what} was written by a newer callqa ({expected})",
+                hint="upgrade callqa to read it: pip install -U callqa",
+            )
+    raise ModelError(
+        name, f"not a {what} this callqa reads ({expected})", hint=f"retrain it with this version: {retrain}"
+    )

@@ -21,6 +21,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,15 @@ from callqa.errors import ModelError, read_model_document
 from callqa.model import STAGES
 from callqa.stages.crf import CrfFileError, LinearChainCrf, Weights
 from callqa.stages.decode import Costs
-from callqa.stages.features import GRAM, NEXT_GRAM, PREV_GRAM, CallFeatures, UtteranceLike, call_features
+from callqa.stages.features import (
+    DEFAULT_FEATURES,
+    GRAM,
+    NEXT_GRAM,
+    PREV_GRAM,
+    CallFeatures,
+    UtteranceLike,
+    call_features,
+)
 from callqa.text.grams import SEPARATOR, GramTable
 
 FORMAT = "callqa.stage-model/2"
@@ -174,6 +183,9 @@ class StageModel:
             digest, settings, manifest = document["weights"]["sha256"], document["settings"], document["manifest"]
         except (KeyError, TypeError, binascii.Error):
             raise ModelError(name, "stage model file is incomplete or corrupt") from None
+        _check_settings(settings, name)
+        if not isinstance(manifest, dict):
+            raise ModelError(name, f"stage model file has a bad manifest: expected an object, found {manifest!r:.40}")
         if document["format"] == FORMAT:
             weights = _decompressed(weights, name)
         if hashlib.sha256(weights).hexdigest() != digest:
@@ -181,6 +193,56 @@ class StageModel:
         model = cls(settings=settings, manifest=manifest, weights=weights, path=name)
         model.runtime  # noqa: B018 - read now, so a bad file fails at load, not mid-batch (and forked workers share it)
         return model
+
+
+#: The decode costs a model file may set (all numbers); what it omits is 0.
+_DECODE_KEYS = tuple(Costs.__dataclass_fields__)
+_SCHEMES = ("stage", "bi")
+_SETTINGS_KEYS = ("features", "decode", "scheme")
+#: The feature settings that are counts (n-gram orders) and their least value; every other is a switch.
+_FEATURE_MINIMUM = {"ngram_max": 1, "ngram_min": 1, "context_ngrams": 0}
+
+
+def _check_settings(settings: object, name: str) -> None:
+    """A model file's settings, checked as scoring reads them (a hand-edited file is data, not
+    trusted): one ModelError naming the bad field, never an error mid-scoring."""
+
+    def bad(field: str, problem: str) -> ModelError:
+        return ModelError(name, f"stage model file has a bad {field}: {problem}", hint="retrain it, or undo the edit")
+
+    def found(value: object) -> str:
+        return f"found {json.dumps(value, ensure_ascii=False)[:40]}"
+
+    if not isinstance(settings, dict):
+        raise bad("settings", f"expected an object, {found(settings)}")
+    for key in settings:
+        if key not in _SETTINGS_KEYS:
+            raise bad(f"settings.{key}", f"unknown setting (known: {', '.join(_SETTINGS_KEYS)})")
+    scheme = settings.get("scheme", "stage")
+    if scheme not in _SCHEMES:
+        raise bad("settings.scheme", f"expected one of {', '.join(map(repr, _SCHEMES))}, {found(scheme)}")
+    decode = settings.get("decode", {})
+    if not isinstance(decode, dict):
+        raise bad("settings.decode", f"expected an object of {', '.join(_DECODE_KEYS)}, {found(decode)}")
+    for key, value in decode.items():
+        if key not in _DECODE_KEYS:
+            raise bad(f"settings.decode.{key}", f"unknown cost (known: {', '.join(_DECODE_KEYS)})")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise bad(f"settings.decode.{key}", f"expected a number, {found(value)}")
+    features = settings.get("features", {})
+    if features is None:
+        features = {}
+    if not isinstance(features, dict):
+        raise bad("settings.features", f"expected an object, {found(features)}")
+    for key, value in features.items():
+        if key not in DEFAULT_FEATURES:
+            raise bad(f"settings.features.{key}", f"unknown feature setting (known: {', '.join(DEFAULT_FEATURES)})")
+        least = _FEATURE_MINIMUM.get(key)
+        if least is None:
+            if not isinstance(value, bool):
+                raise bad(f"settings.features.{key}", f"expected true or false, {found(value)}")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise bad(f"settings.features.{key}", f"expected a whole number of at least {least}, {found(value)}")
 
 
 def _decompressed(data: bytes, name: str) -> bytes:
