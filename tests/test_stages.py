@@ -389,7 +389,7 @@ def test_train_stages_writes_a_model_a_rubric_can_name(tmp_path):
         ({"a.txt": "## 开场\n客服:您好\n"}, "a.txt:1: unknown stage marker '开场'"),
         (
             {"a.txt": "客服:您好\n客户:你好\n", "a.gold.json": '{"utterances": [{"stage": "问候"}]}'},
-            "a.gold.json: 1 gold utterances but a.txt has 2 non-empty lines",
+            "a.txt:2: no gold entry for this utterance (1 gold utterances but a.txt has 2 utterance lines)",
         ),
         (
             {
@@ -414,6 +414,59 @@ def test_bad_training_input_is_one_line_naming_file_and_line_and_writes_no_model
     assert result.exit_code == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+ROUTINE_CALL = OWN_CALLS / "routine" / "101_water_bill_estimated_reading"
+
+
+def _call_with_lines(tmp_path, before: str, entries=None):
+    """A copy of a shipped .gold.json call with `before` put above its first line (and its entries
+    replaced by `entries(original)` if given), in a folder of its own."""
+    folder = tmp_path / "routine"
+    folder.mkdir()
+    text = ROUTINE_CALL.with_suffix(".txt").read_text(encoding="utf-8")
+    (folder / "call.txt").write_text(before + text, encoding="utf-8")
+    gold = json.loads(ROUTINE_CALL.with_name(ROUTINE_CALL.name + ".gold.json").read_text(encoding="utf-8"))
+    if entries is not None:
+        gold["utterances"] = entries(gold["utterances"])
+    (folder / "call.gold.json").write_text(json.dumps(gold, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+def test_gold_entries_pair_with_utterances_so_headers_and_comments_need_none(tmp_path, cue_rubric):
+    [plain], errors = callqa.read_labelled_calls([ROUTINE_CALL.with_suffix(".txt")], cue_rubric)
+    assert errors == []
+    folder = _call_with_lines(tmp_path, "# agent: 张三\n# 备注: 抽检\n\n")
+    [headed], errors = callqa.read_labelled_calls([folder], cue_rubric)
+    assert errors == [] and headed.labels == plain.labels
+    assert headed.transcript.agent_name == "张三"
+    assert [u.norm for u in headed.transcript.utterances] == [u.norm for u in plain.transcript.utterances]
+    result = run("train", "stages", folder, "--out", tmp_path / "m.json")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_gold_file_with_an_entry_for_every_non_empty_line_still_reads(tmp_path, cue_rubric):
+    [plain], _ = callqa.read_labelled_calls([ROUTINE_CALL.with_suffix(".txt")], cue_rubric)
+    folder = _call_with_lines(tmp_path, "# agent: 张三\n", lambda entries: [entries[0], *entries])
+    [headed], errors = callqa.read_labelled_calls([folder], cue_rubric)
+    assert errors == [] and headed.labels == plain.labels
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        (lambda e: e[:-1], "call.txt:{last}: no gold entry for this utterance (19 gold utterances but call.txt has 20"),
+        (lambda e: [*e, e[-1], e[-1]], "call.gold.json: 22 gold utterances but call.txt has 20 utterance lines"),
+    ],
+    ids=["one-missing", "two-over"],
+)
+def test_a_gold_file_that_does_not_fit_its_utterances_names_file_and_line(tmp_path, entries, message):
+    folder = _call_with_lines(tmp_path, "# agent: 张三\n", entries)
+    last = len(ROUTINE_CALL.with_suffix(".txt").read_text(encoding="utf-8").splitlines()) + 1
+    result = run("train", "stages", folder, "--out", tmp_path / "m.json")
+    assert result.exit_code == 2
+    assert message.format(last=last) in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "m.json").exists()
 
 
 def test_eval_reports_every_figure_per_group_and_overall(tmp_path):

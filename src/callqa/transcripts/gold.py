@@ -2,8 +2,10 @@
 
 Two gold formats are read, both used for training and for `callqa eval`:
 - stage markers in the transcript itself (`## 切入` starts a stage), as in `tests/data/stages/`;
-- a `NAME.gold.json` beside `NAME.txt` (the format of the shared labelled set): one entry per
-  non-empty line of the transcript, `{"stage", "forbidden", "near_miss", "recommended", ...}`.
+- a `NAME.gold.json` beside `NAME.txt` (the format of the shared labelled set): one entry per line
+  of the transcript an utterance starts on (not for `#` header and comment lines, nor blank ones),
+  `{"stage", "forbidden", "near_miss", "recommended", ...}`; a file with one per non-empty line
+  reads too.
 
 A labelled call is read blind: the transcript the model sees has no marker stages left in it.
 Every problem is one `InputError` naming the file and the line.
@@ -104,14 +106,24 @@ def _json_labels(path: Path, gold_file: Path, transcript: Transcript) -> tuple[G
     entries = gold.get("utterances") if isinstance(gold, dict) else None
     if not isinstance(entries, list):
         raise InputError(gold_file, 'no "utterances" list')
-    text = path.read_text(encoding=transcript.encoding or "utf-8", errors="replace")
-    lines = [number for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    # One entry per line an utterance starts on: headers (`# agent: 张三`), comments and blank lines
+    # need none. (A line holding two run-together turns is one entry, both take it.) A file with an
+    # entry per non-empty line, as the shared labelled set's format said, still reads when that is
+    # how many it has: its entries for the other lines are passed over.
+    lines = sorted({u.line for u in transcript.utterances})
     if len(entries) != len(lines):
-        raise InputError(
-            gold_file,
-            f"{len(entries)} gold utterances but {path.name} has {len(lines)} non-empty lines",
-            hint="one entry per non-empty line, in order",
-        )
+        text = path.read_text(encoding=transcript.encoding or "utf-8", errors="replace")
+        non_empty = [number for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        if len(entries) != len(non_empty) or not set(lines) <= set(non_empty):
+            counts = f"{len(entries)} gold utterances but {path.name} has {len(lines)} utterance lines"
+            hint = "one entry per line an utterance starts on, in order; # lines and blank lines need none"
+            if len(entries) < len(lines):  # named: the first utterance without an entry
+                raise InputError(
+                    path, f"no gold entry for this utterance ({counts})", line=lines[len(entries)], hint=hint
+                )
+            final = f" (the last on line {lines[-1]})" if lines else ""
+            raise InputError(gold_file, f"{counts}{final}: entries left over", hint=hint)
+        lines = non_empty
     by_line: dict[int, GoldLabel] = {}
     last = 0
     for number, entry in zip(lines, entries, strict=True):
