@@ -202,6 +202,42 @@ def test_a_stage_model_given_as_the_detector_says_what_it_is(tmp_path):
     assert "retrain" not in result.stderr and len(result.stderr.splitlines()) == 1
 
 
+def _copied(source, folder, count=None):
+    """The first `count` calls of a shipped folder (each with its .gold.json if it has one), copied."""
+    folder.mkdir(parents=True)
+    for transcript in sorted(source.glob("*.txt"))[:count]:
+        for path in (transcript, transcript.with_name(transcript.stem + ".gold.json")):
+            if path.is_file():
+                (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def test_train_forbidden_counts_and_records_only_the_calls_that_label_their_lines(tmp_path):
+    routine = _copied(OWN_CALLS / "routine", tmp_path / "routine")
+    markers = _copied(ROOT / "tests" / "data" / "stages" / "dev", tmp_path / "dev", 3)
+    out = tmp_path / "d.json"
+    result = run("train", "forbidden", routine, markers, "--out", out)
+    assert result.exit_code == 0, result.stderr
+    calls = len(list(routine.glob("*.txt")))
+    assert "skipped 3 calls with stage markers only" in result.stderr
+    assert f"trained forbidden on {calls} calls (" in result.stderr
+    trained_on = ForbiddenModel.load(out).manifest["trained_on"]
+    assert set(trained_on["groups"]) == {"routine"} and trained_on["groups"]["routine"]["calls"] == calls
+    assert trained_on["calls"] == len(trained_on["fingerprints"]) == calls
+    # one group of line-labelled calls: no threshold can be chosen, and that is said
+    assert ForbiddenModel.load(out).thresholds == {"default": 0.5}
+    [note] = [line for line in result.stderr.splitlines() if "threshold" in line]
+    assert "one group (routine)" in note and "0.5" in note
+
+
+def test_train_forbidden_on_two_groups_chooses_its_threshold_and_says_nothing_of_it(tmp_path):
+    routine = _copied(OWN_CALLS / "routine", tmp_path / "routine")
+    complaints = _copied(OWN_CALLS / "complaints", tmp_path / "complaints")
+    result = run("train", "forbidden", routine, complaints, "--out", tmp_path / "d.json")
+    assert result.exit_code == 0, result.stderr
+    assert "threshold" not in result.stderr and "skipped" not in result.stderr
+
+
 def test_train_forbidden_writes_a_model_a_rubric_can_name(tmp_path):
     out = tmp_path / "team-detector.json"
     result = run("train", "forbidden", OWN_CALLS / "complaints", OWN_CALLS / "routine", "--out", out, "--name", "team")

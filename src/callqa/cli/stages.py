@@ -273,13 +273,30 @@ def train_forbidden_command(
     Exit codes: 0 written, 2 bad training input (nothing is written).
     """
     compiled = compile_or_exit(rubric, "cues")
-    calls = _read_or_exit(paths, compiled, "to train on")
-    if not any(c.has_line_labels for c in calls):
+    read = _read_or_exit(paths, compiled, "to train on")
+    # Only calls whose gold labels their lines (NAME.gold.json) teach the detector: the others are
+    # left out of the count and of the model's manifest, and said so.
+    calls = [c for c in read if c.has_line_labels]
+    if not calls:
         error(
             "no call has line labels (NAME.gold.json with forbidden labels): "
             "stage markers alone cannot train a detector"
         )
         raise typer.Exit(EXIT_ERROR)
+    if len(calls) < len(read):
+        skipped = len(read) - len(calls)
+        print(
+            f"callqa: skipped {skipped} call{'s' if skipped != 1 else ''} with stage markers only "
+            "(no NAME.gold.json labelling their lines): the detector learns from line labels",
+            file=sys.stderr,
+        )
+    groups = sorted({c.group for c in calls if any(u.role == "agent" for u in c.transcript.utterances)})
+    if len(groups) == 1:
+        print(
+            f"callqa: the calls are one group ({groups[0]}), so the threshold is not chosen but left at 0.5: "
+            "it is chosen by leaving each group out in turn, which needs calls in two folders or more",
+            file=sys.stderr,
+        )
     try:
         model = train_forbidden_model(calls, compiled, name=name)
         model.save(out)
