@@ -303,7 +303,8 @@ def train_forbidden_model(
 
     rubric = rubric or load_rubric()
     model = train_forbidden(calls, settings)
-    model.manifest.update(_training_manifest(calls, rubric, name))
+    # Calls with stage markers only give the detector no line: its manifest lists the ones it learned from.
+    model.manifest.update(_training_manifest([c for c in calls if c.has_line_labels], rubric, name))
     return model
 
 
