@@ -146,7 +146,9 @@ def test_a_corrupt_detector_file_is_one_clear_line(tmp_path, content, message):
     rubric.write_text("extends: default\ndetectors:\n  - {id: forbidden.model, model: bad.json}\n", encoding="utf-8")
     result = run("score", ROOT / "transcripts" / "01_broadband_good.txt", "--rubric", rubric)
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"callqa: error: {bad}: ") and message in result.stderr
+    # on the rubric's line that names the model, with the model's own error
+    assert result.stderr.startswith(f"callqa: error: {rubric}:3: forbidden.model: model: {bad}: ")
+    assert message in result.stderr and len(result.stderr.splitlines()) == 1
     assert "Traceback" not in result.stderr
     with pytest.raises(callqa.CallqaError, match=message.split(" (")[0]):
         ForbiddenModel.load(bad)

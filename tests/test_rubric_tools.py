@@ -148,6 +148,60 @@ def test_a_rubric_that_cannot_be_loaded_is_an_input_error_whatever_fail_on_says(
         assert github.stdout.startswith(f"::error file={rubric}{where}::{message}"), (tool, github.stdout)
 
 
+def _detector_document() -> dict:
+    return json.loads((ROOT / "src" / "callqa" / "rules" / "default_detector.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("key", "model", "message"),
+    [
+        ("detectors", None, "no such forbidden-expression model file"),
+        ("detectors", '{"format": "callqa.forbidden-model/1", "thre', "not readable JSON"),
+        ("detectors", {"thresholds": {"default": "high"}}, "model file is incomplete or corrupt"),
+        ("detectors", {"format": "callqa.forbidden-model/9"}, "format 'callqa.forbidden-model/9'"),
+        ("stage_model", None, "no such stage model file"),
+    ],
+)
+def test_a_model_the_rubric_names_that_cannot_be_loaded_is_an_input_error_on_its_line(tmp_path, key, model, message):
+    """rubric check and rubric test load the rubric's models as scoring does: a missing or broken one is
+    reported on the rubric's `model:` / `stage_model:` line with the model's own error, exit 2 whatever
+    --fail-on says (not an internal error, and not a clean check that only `score` then fails)."""
+    (tmp_path / "m").mkdir()
+    folder = tmp_path / "rub"
+    folder.mkdir()
+    rubric = folder / "team.yaml"
+    if key == "detectors":
+        rubric.write_text(
+            "# team rubric\nextends: default\ndetectors:\n  - id: forbidden.model\n    model: ../m/bad.json\n",
+            encoding="utf-8",
+        )
+        line = 5
+    else:
+        rubric.write_text("# team rubric\nextends: default\nstage_model: ../m/bad.json\n", encoding="utf-8")
+        line = 3
+    if isinstance(model, str):
+        (tmp_path / "m" / "bad.json").write_text(model, encoding="utf-8")
+    elif isinstance(model, dict):
+        (tmp_path / "m" / "bad.json").write_text(json.dumps({**_detector_document(), **model}), encoding="utf-8")
+    commands = {
+        "rubric check": ("rubric", "check", rubric, "--fail-on", "fatal"),
+        "rubric test": ("rubric", "test", rubric),
+    }
+    for tool, command in commands.items():
+        text_run = run(*command)
+        assert text_run.exit_code == 2, (tool, text_run.stderr)
+        [line_out] = [x for x in text_run.stderr.splitlines() if x.startswith("callqa: error:")]
+        assert line_out.startswith(f"callqa: error: {rubric}:{line}: "), (tool, line_out)
+        assert str(tmp_path / "m" / "bad.json") in line_out and message in line_out, (tool, line_out)
+        assert "internal error" not in text_run.stderr
+        document = json.loads(run(*command, "--format", "json").stdout)
+        assert document["summary"]["exit_code"] == 2
+        [error] = document["errors"]
+        assert error.startswith(f"{rubric}:{line}: ") and message in error, tool
+    scored = run("score", ROOT / "transcripts" / "07_balance_enquiry.txt", "--rubric", rubric)
+    assert scored.exit_code == 2 and scored.stderr.startswith(f"callqa: error: {rubric}:{line}: ")
+
+
 def test_a_missing_extends_target_is_reported_on_the_extends_line(tmp_path):
     """Not on line 1 of the file that is not there: no editor or CI can show that one."""
     folder = tmp_path / "rub"

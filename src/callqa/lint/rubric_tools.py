@@ -1,9 +1,9 @@
 """`callqa rubric check` and `callqa rubric test`: rubrics as code, checked and tested in CI.
 
 check: schema errors (file:line), regexes that do not compile, duplicate rule ids, `extends` cycles and
-unknown stages (all reported by loading, as input errors: exit 2), then phrases listed by two rules,
-one-character Chinese phrases (too noisy), recommended scripts that themselves trigger a forbidden rule,
-rules with no examples.
+unknown stages, model files (`model:`, `stage_model:`) that cannot be loaded (all reported by loading,
+as input errors on their line: exit 2), then phrases listed by two rules, one-character Chinese phrases
+(too noisy), recommended scripts that themselves trigger a forbidden rule, rules with no examples.
 test: every rule's `examples: {hit: [...], miss: [...]}`, each said by an agent in the rule's first
 stage, must (hit) or must not (miss) trigger the rule — like `semgrep --test`. A forbidden rule's
 near-miss must not be flagged by the rubric's detector for the same category either: scored, it would
@@ -23,7 +23,7 @@ from callqa.rules.checks import CompiledCheck, run_checks
 from callqa.rules.compiled import CompiledRubric
 from callqa.rules.schema import Check, DetectorRule, ForbiddenRule, RecommendedScript, Rubric, rubric_problems
 from callqa.rules.yamlsource import YamlDocument, load_yaml
-from callqa.scoring.pipeline import segment_transcript
+from callqa.scoring.pipeline import model_problems, segment_transcript
 from callqa.text.normalize import normalize, normalize_phrase
 from callqa.transcripts.reader import transcript_from_text
 
@@ -77,6 +77,10 @@ def _compiled(paths: list[Path], result: CheckResult) -> Iterator[tuple[Rubric, 
         loaded = _load(path, result)
         if loaded is not None:
             rubric, source, lines = loaded
+            problems = model_problems(rubric, source)  # as scoring loads them: a bad one is an input error
+            if problems:
+                result.errors.extend(problems)
+                continue
             yield rubric, source, lines, CompiledRubric(rubric, source)
 
 

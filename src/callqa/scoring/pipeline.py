@@ -6,9 +6,12 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from callqa.errors import ModelError, RubricError
 from callqa.model import Report, Segmentation, Transcript
 from callqa.rules.compiled import CompiledRubric
-from callqa.rules.schema import load_rubric
+from callqa.rules.detector import default_detector_path, load_detector
+from callqa.rules.schema import Rubric, load_rubric
+from callqa.rules.yamlsource import load_yaml
 from callqa.scoring.score import score
 from callqa.stages.model import StageModel, default_model_path, load_stage_model
 from callqa.stages.segment import StageEvidence, segment, stage_evidence
@@ -22,11 +25,60 @@ def compile_rubric(path: str | Path | None = None, *, stage_model: str | Path | 
     """Load and compile a rubric (the built-in default when `path` is None) and load the stage model
     it names, or `stage_model` instead ("default", "cues" or a file): a bad model fails here, once."""
     rubric, source = load_rubric(path)
+    problems = model_problems(rubric, source, stage_model=stage_model is None)
+    if problems:
+        raise problems[0]
     compiled = CompiledRubric(rubric, source)
     if stage_model is not None:
         compiled.stage_model_source = CompiledRubric.resolve_stage_model(str(stage_model), Path.cwd())
     stage_model_for(compiled)
     return compiled
+
+
+def model_problems(rubric: Rubric, source: str, *, stage_model: bool = True) -> list[RubricError]:
+    """Each model file the rubric names (a detector's `model:`, its `stage_model:`) that cannot be
+    loaded, as a rubric error on the line of that key, with the model's own error: the mistake is in
+    the rubric, and a line in a model file that does not exist is one no editor or CI can show. A key
+    the rubric inherits (`extends`) is placed on its `extends:` line. `stage_model=False`: the rubric's
+    stage model is not used (another was chosen), so it is not loaded."""
+    folder = Path(source).parent
+    wanted: list[tuple[tuple[str | int, ...], str, str, Any]] = []  # (where, what, file, loader)
+    for detector in rubric.detectors:
+        if detector.enabled:
+            file = default_detector_path() if detector.model == "default" else (folder / detector.model).resolve()
+            wanted.append((("detectors", detector.id, "model"), f"{detector.id}: model", str(file), load_detector))
+    if stage_model and rubric.stage_model not in ("default", "cues"):
+        stage_file = CompiledRubric.resolve_stage_model(rubric.stage_model, folder)
+        wanted.append((("stage_model",), "stage_model", stage_file, load_stage_model))
+    problems: list[RubricError] = []
+    for where, what, model_file, loader in wanted:
+        try:
+            loader(model_file)
+        except ModelError as exc:
+            line = _line_of(source, where)
+            problems.append(RubricError(source, f"{what}: {exc.path}: {exc.message}", line=line, hint=exc.hint))
+    return problems
+
+
+def _line_of(source: str, where: tuple[str | int, ...]) -> int:
+    """The line of `stage_model` or of `(detectors, id, model)` in the rubric file itself; its
+    `extends:` line when the key comes from the rubric it extends; else the entry's line, or 1."""
+    try:
+        doc = load_yaml(Path(source))
+    except RubricError:  # it loaded a moment ago
+        return 1
+    data = doc.data if isinstance(doc.data, dict) else {}
+    if where[0] == "detectors":
+        found = data.get("detectors")
+        entries = found if isinstance(found, list) else []
+        index = next(
+            (i for i, entry in enumerate(entries) if isinstance(entry, dict) and entry.get("id") == where[1]), None
+        )
+        if index is not None:
+            return doc.line_of(("detectors", index, "model")) or doc.line_of(("detectors", index)) or 1
+    elif where[0] in data:
+        return doc.line_of(where) or 1
+    return doc.line_of(("extends",)) or 1
 
 
 def stage_model_for(compiled: CompiledRubric) -> StageModel | None:
