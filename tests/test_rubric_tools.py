@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import jsonschema
 import pytest
@@ -200,6 +201,64 @@ def test_a_model_the_rubric_names_that_cannot_be_loaded_is_an_input_error_on_its
         assert error.startswith(f"{rubric}:{line}: ") and message in error, tool
     scored = run("score", ROOT / "transcripts" / "07_balance_enquiry.txt", "--rubric", rubric)
     assert scored.exit_code == 2 and scored.stderr.startswith(f"callqa: error: {rubric}:{line}: ")
+
+
+CHECK_WITH_UNDEFINED_CLASSES = """\
+# team rubric
+extends: default
+checks:
+  - id: check.q
+    kind: keyword
+    match: {pattern: "$WAIT … (半天|很久)"}
+    scope: {roles: [customer]}
+    expect: absent
+    deduct: 2
+    message: m
+  - id: check.reply
+    kind: response
+    trigger:
+      roles: [customer]
+      match: {any: [投诉, {pattern: "$ANGRY 了"}]}
+    response: {roles: [agent], match: {pattern: "$SORRY"}}
+    deduct: 1
+    message: m
+"""
+
+
+def test_an_undefined_class_in_a_checks_pattern_is_reported_on_the_patterns_line(tmp_path):
+    """As in a forbidden rule's patterns: every command reports it as a rubric error at the pattern's
+    file:line, exit 2 (not an internal error, exit 3; not a line-less error from score)."""
+    rubric = tmp_path / "team.yaml"
+    rubric.write_text(CHECK_WITH_UNDEFINED_CLASSES, encoding="utf-8")
+    expected = [
+        f"callqa: error: {rubric}:6: checks[0].match.pattern: check.q: pattern '$WAIT … (半天|很久)' "
+        "uses undefined class $WAIT",
+        f"callqa: error: {rubric}:15: checks[1].trigger.match.any[1].pattern: check.reply: pattern '$ANGRY 了' "
+        "uses undefined class $ANGRY",
+        f"callqa: error: {rubric}:16: checks[1].response.match.pattern: check.reply: pattern '$SORRY' "
+        "uses undefined class $SORRY",
+    ]
+    for command in (("rubric", "check", rubric, "--fail-on", "fatal"), ("rubric", "test", rubric)):
+        result = run(*command)
+        assert result.exit_code == 2, result.stderr
+        assert [x for x in result.stderr.splitlines() if x.startswith("callqa: error:")] == expected
+    scored = run("score", ROOT / "transcripts" / "07_balance_enquiry.txt", "--rubric", rubric)
+    assert scored.exit_code == 2 and scored.stderr.splitlines()[0] == expected[0]
+
+
+def test_the_readme_check_pattern_example_uses_only_classes_the_default_rubric_defines(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [pattern] = re.findall(r'`match: \{pattern: "([^"]+)"\}`', readme)
+    rubric = tmp_path / "team.yaml"
+    rubric.write_text(
+        "extends: default\nchecks:\n  - id: check.waited\n    kind: keyword\n"
+        f'    match: {{pattern: "{pattern}"}}\n    scope: {{roles: [customer]}}\n    deduct: 1\n    message: m\n'
+        '    examples: {hit: ["客服:您好\\n客户:我等了好半天了"]}\n',
+        encoding="utf-8",
+    )
+    check = run("rubric", "check", rubric)
+    assert check.exit_code == 0, check.stderr
+    assert run("rubric", "test", rubric).exit_code == 0
 
 
 def test_a_missing_extends_target_is_reported_on_the_extends_line(tmp_path):

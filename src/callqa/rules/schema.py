@@ -637,6 +637,29 @@ def _problem(
     return RubricError(doc.path, f"{_format_loc(loc)}: {message}", line=doc.line_of(loc))
 
 
+def _check_matches(check: Check) -> list[tuple[tuple[str | int, ...], Match]]:
+    """A check's keyword expressions, each with where it is in the check."""
+    if isinstance(check, KeywordCheck):
+        return [(("match",), check.match)]
+    if isinstance(check, ResponseCheck):
+        return [(("trigger", "match"), check.trigger.match), (("response", "match"), check.response.match)]
+    if isinstance(check, SilenceCheck) and check.bridge is not None:
+        return [(("bridge",), check.bridge)]
+    return []
+
+
+def _match_patterns(match: Match, where: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every `pattern:` of a keyword expression and of the expressions nested in it, with its location."""
+    if match.pattern is not None:
+        return [((*where, "pattern"), match.pattern)]
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for name in ("any", "all", "none", "of"):
+        for j, term in enumerate(getattr(match, name) or []):
+            if isinstance(term, Match):
+                found += _match_patterns(term, (*where, name, j))
+    return found
+
+
 def _undefined_classes(rubric: Rubric) -> list[tuple[tuple[str | int, ...], str]]:
     """Every `$NAME` a pattern uses must be one of `classes:`; each miss at the pattern's own line."""
     used: list[tuple[tuple[str | int, ...], str, str]] = []
@@ -650,6 +673,9 @@ def _undefined_classes(rubric: Rubric) -> list[tuple[tuple[str | int, ...], str]
             for field in ("exceptions", "requires"):
                 where = ("detectors", i, "categories", category, field)
                 used += [((*where, j), detector.id, p) for j, p in enumerate(getattr(setting, field))]
+    for i, check in enumerate(rubric.checks):
+        for in_check, match in _check_matches(check):
+            used += [(("checks", i, *loc), check.id, p) for loc, p in _match_patterns(match, in_check)]
     errors = []
     for loc, rule_id, pattern in used:
         missing = class_names(pattern) - set(rubric.classes)
