@@ -261,6 +261,48 @@ def test_the_readme_check_pattern_example_uses_only_classes_the_default_rubric_d
     assert run("rubric", "test", rubric).exit_code == 0
 
 
+CUSTOMER_RULES = """\
+extends: default
+forbidden:
+  - id: forbidden.customer_threat
+    category: 强势
+    phrases: [投诉你们]
+    roles: [customer]
+    deduct: 1
+    message: m
+    examples: {hit: [我要投诉你们], miss: [我不想投诉]}
+checks:
+  - id: check.waited
+    kind: keyword
+    match: {any: [等了半天]}
+    scope: {roles: [customer]}
+    deduct: 1
+    message: m
+    examples:
+      hit: [我都等了半天了, "客服:您好\\n客户:我都等了半天了"]
+      miss: [我刚打进来, "客服:让您等了半天\\n客户:没事"]
+"""
+
+
+def test_examples_of_a_rule_that_watches_customers_are_said_by_a_customer(tmp_path):
+    rubric = tmp_path / "team.yaml"
+    rubric.write_text(CUSTOMER_RULES, encoding="utf-8")
+    result = run("rubric", "test", rubric)
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout == ""
+    # the same rules watching agents (the default): a labelled dialogue's roles still count, on its line
+    rubric.write_text(
+        CUSTOMER_RULES.replace("    roles: [customer]\n", "").replace("scope: {roles: [customer]}", "scope: {}"),
+        encoding="utf-8",
+    )
+    failed = run("rubric", "test", rubric, "--format", "json")
+    assert failed.exit_code == 1
+    assert [(d["line"], d["message"]) for d in json.loads(failed.stdout)["diagnostics"]] == [
+        (17, "check.waited: hit example「客服:您好 / 客户:我都等了半天了」gives no finding"),
+        (18, "check.waited: miss example「客服:让您等了半天 / 客户:没事」gives a finding: m"),
+    ]
+
+
 def test_a_missing_extends_target_is_reported_on_the_extends_line(tmp_path):
     """Not on line 1 of the file that is not there: no editor or CI can show that one."""
     folder = tmp_path / "rub"

@@ -4,8 +4,9 @@ check: schema errors (file:line), regexes that do not compile, duplicate rule id
 unknown stages, model files (`model:`, `stage_model:`) that cannot be loaded (all reported by loading,
 as input errors on their line: exit 2), then phrases listed by two rules, one-character Chinese phrases
 (too noisy), recommended scripts that themselves trigger a forbidden rule, rules with no examples.
-test: every rule's `examples: {hit: [...], miss: [...]}`, each said by an agent in the rule's first
-stage, must (hit) or must not (miss) trigger the rule — like `semgrep --test`. A forbidden rule's
+test: every rule's `examples: {hit: [...], miss: [...]}`, each said in the rule's first stage by the
+first of its `roles` (an agent by default, a customer for `roles: [customer]`), must (hit) or must not
+(miss) trigger the rule — like `semgrep --test`. A forbidden rule's
 near-miss must not be flagged by the rubric's detector for the same category either: scored, it would
 still cost points.
 """
@@ -13,15 +14,24 @@ still cost points.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from callqa.errors import CallqaError
 from callqa.lint.diagnostics import CheckResult, Diagnostic
-from callqa.model import Utterance
+from callqa.model import Role, Transcript, Utterance
 from callqa.rules.checks import CompiledCheck, run_checks
 from callqa.rules.compiled import CompiledRubric
-from callqa.rules.schema import Check, DetectorRule, ForbiddenRule, RecommendedScript, Rubric, rubric_problems
+from callqa.rules.schema import (
+    Check,
+    DetectorRule,
+    ForbiddenRule,
+    KeywordCheck,
+    RecommendedScript,
+    ResponseCheck,
+    Rubric,
+    rubric_problems,
+)
 from callqa.rules.yamlsource import YamlDocument, load_yaml
 from callqa.scoring.pipeline import model_problems, segment_transcript
 from callqa.text.normalize import normalize, normalize_phrase
@@ -38,7 +48,7 @@ class _Lines:
         self.doc = doc
         self.index: dict[tuple[str, str], int] = {}
         data = doc.data if isinstance(doc.data, dict) else {}
-        for key in ("forbidden", "detectors", "recommended"):
+        for key in ("forbidden", "detectors", "recommended", "checks"):
             for i, rule in enumerate(data.get(key) or []):
                 if isinstance(rule, dict) and isinstance(rule.get("id"), str):
                     self.index[(key, rule["id"])] = i
@@ -50,9 +60,21 @@ class _Lines:
         return self.doc.line_of((key, i, *rest)) or 1
 
 
-def _agent_says(compiled: CompiledRubric, text: str) -> Utterance:
+def _says(compiled: CompiledRubric, text: str, roles: Sequence[Role]) -> Utterance:
+    """`text` said alone in the role a rule watches: the first of its `roles` (an agent's line for the
+    default `[agent]`, a customer's for `[customer]`), so an example can trigger the rule it tests."""
     norm = normalize(text, compiled.fillers)
-    return Utterance(index=0, line=1, speaker="", role="agent", text=text, norm=norm.text, norm_index=norm.index)
+    role: Role = roles[0] if roles else "agent"
+    return Utterance(index=0, line=1, speaker="", role=role, text=text, norm=norm.text, norm_index=norm.index)
+
+
+def _watched_roles(check: Check) -> list[Role]:
+    """The roles whose lines a check matches: a keyword check's scope, a response check's trigger."""
+    if isinstance(check, KeywordCheck):
+        return list(check.scope.roles)
+    if isinstance(check, ResponseCheck):
+        return list(check.trigger.roles)
+    return []
 
 
 def _load(path: Path, result: CheckResult) -> tuple[Rubric, str, _Lines] | None:
@@ -132,7 +154,7 @@ def check_rubrics(paths: list[Path]) -> CheckResult:
                             "in a YAML list [a, b] an ASCII comma splits a sentence: write ， or quote it",
                         )
                     )
-                hits = compiled.forbidden_hits(_agent_says(compiled, sentence), script.stage)
+                hits = compiled.forbidden_hits(_says(compiled, sentence, script.roles), script.stage)
                 for rule_index, found in hits.items():
                     rule = compiled.rules[rule_index].rule
                     add(
@@ -193,7 +215,7 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
             for expect, examples in (("hit", rule.examples.hit), ("miss", rule.examples.miss)):
                 for j, example in enumerate(examples):
                     ran += 1
-                    utterance = _agent_says(compiled, example)
+                    utterance = _says(compiled, example, rule.roles)
                     hits = compiled.forbidden_hits(utterance, stage).get(index, [])
                     if expect == "hit" and not hits:
                         message = f"{rule.id}: hit example「{example}」is not matched"
@@ -220,7 +242,7 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
             for expect, examples in (("hit", detector_rule.examples.hit), ("miss", detector_rule.examples.miss)):
                 for j, example in enumerate(examples):
                     ran += 1
-                    verdict = detector.flag([_agent_says(compiled, example)], 0)
+                    verdict = detector.flag([_says(compiled, example, detector_rule.roles)], 0)
                     if (verdict is not None) == (expect == "hit"):
                         continue
                     if verdict is None:
@@ -244,7 +266,7 @@ def run_rubric_examples(paths: list[Path]) -> tuple[CheckResult, int]:
             for expect, examples in (("hit", script.examples.hit), ("miss", script.examples.miss)):
                 for j, example in enumerate(examples):
                     ran += 1
-                    match = compiled.script_match(index, _agent_says(compiled, example))
+                    match = compiled.script_match(index, _says(compiled, example, script.roles))
                     if match.counts(script) == (expect == "hit"):
                         continue
                     why = f"similarity {match.similarity:.0%} (threshold {script.threshold:.0%})"
@@ -304,7 +326,11 @@ def _check_example_failure(
     try:
         transcript = transcript_from_text(example, "<example>", compiled)
     except CallqaError as exc:
-        return f"{expect} example cannot be read: {exc.message}"
+        roles = _watched_roles(compiled_check.check)
+        if "\n" in example.strip() or not roles:
+            return f"{expect} example cannot be read: {exc.message}"
+        # One line with no ROLE: label, said by the role the check watches, as a rule's example is.
+        transcript = Transcript("<example>", "text", (_says(compiled, example.strip(), roles),))
     stages = segment_transcript(transcript, compiled).stages
     findings, notes = run_checks([compiled_check], transcript.utterances, stages)
     shown = example.replace("\n", " / ")
