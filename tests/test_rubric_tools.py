@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from xml.etree import ElementTree
 
 import jsonschema
 import pytest
@@ -33,6 +34,26 @@ def test_default_rubric_checks_clean_and_all_its_examples_pass():
     assert test.exit_code == 0, test.stdout
     ran = int(test.stderr.split(": ")[1].split(" examples")[0])
     assert test.stderr.strip() == f"callqa rubric test: {ran} examples, {ran} passed, 0 failed"
+
+
+def test_rubric_check_ends_with_a_summary_line_on_stderr_and_keeps_stdout_for_the_format(tmp_path):
+    chat = ROOT / "rubrics" / "chat.yaml"
+    clean = run("rubric", "check", DEFAULT, chat)
+    assert (clean.exit_code, clean.stdout) == (0, "")
+    assert clean.stderr == "callqa rubric check: 2 rubrics, no problems\n"
+    for fmt, parse in (("json", json.loads), ("sarif", json.loads), ("junit", ElementTree.fromstring)):
+        formatted = run("rubric", "check", DEFAULT, "--format", fmt)
+        parse(formatted.stdout)  # stdout is the format's alone
+        assert formatted.stderr == "callqa rubric check: 1 rubric, no problems\n", fmt
+    noexamples = tmp_path / "team.yaml"
+    noexamples.write_text(
+        "extends: default\nforbidden:\n  - id: t.x\n    category: 推诿\n    phrases: [不归我管, 管不了]\n"
+        "    deduct: 1\n    message: m\n",
+        encoding="utf-8",
+    )
+    found = run("rubric", "check", noexamples, tmp_path / "missing.yaml")
+    assert found.exit_code == 2
+    assert found.stderr.splitlines()[-1] == "callqa rubric check: 2 rubrics, 1 load error, 1 finding (1 info)"
 
 
 def test_the_chat_rubric_asks_no_job_number_and_suggests_chat_lines():

@@ -31,14 +31,37 @@ if TYPE_CHECKING:
 # The linter, the rubric tools and the diff load inside their commands: `callqa score` starts without them.
 
 
-def _emit(result: CheckResult, fmt: DiagnosticFormat, fail_on: FailOn, tool: str) -> NoReturn:
+def _emit(
+    result: CheckResult, fmt: DiagnosticFormat, fail_on: FailOn, tool: str, summary: str | None = None
+) -> NoReturn:
+    """The result in `fmt` on stdout; input errors, then the one-line `summary` (if any), on stderr:
+    stdout stays the format's alone (JSON, SARIF and JUnit parse; text is one finding a line)."""
     from callqa.reports.ci import FORMATTERS
 
     if fmt is not DiagnosticFormat.github:  # github prints errors as annotations itself
         for problem in result.errors:
             error(str(problem))
     sys.stdout.write(FORMATTERS[fmt.value](result, fail_on.value, tool))
+    sys.stdout.flush()
+    if summary is not None:
+        print(summary, file=sys.stderr)
     raise typer.Exit(result.exit_code(fail_on.value))
+
+
+def _check_summary(result: CheckResult, rubrics: int) -> str:
+    """`callqa rubric check: 2 rubrics, no problems`, or what was found, by severity."""
+    parts = [f"{rubrics} rubric{'s' if rubrics != 1 else ''}"]
+    if result.errors:
+        parts.append(f"{len(result.errors)} load error{'s' if len(result.errors) != 1 else ''}")
+    if result.diagnostics:
+        counts: dict[str, int] = {}
+        for diagnostic in result.diagnostics:
+            counts[diagnostic.severity] = counts.get(diagnostic.severity, 0) + 1
+        by_severity = ", ".join(f"{n} {severity}" for severity, n in sorted(counts.items()))
+        parts.append(f"{len(result.diagnostics)} finding{'s' if len(result.diagnostics) != 1 else ''} ({by_severity})")
+    if not result.errors and not result.diagnostics:
+        parts.append("no problems")
+    return "callqa rubric check: " + ", ".join(parts)
 
 
 def lint(
@@ -87,12 +110,15 @@ def rubric_check(
     """Validate rubrics: schema (file:line), regexes, duplicate ids and phrases, one-character phrases,
     scripts that trigger a forbidden rule, extends cycles.
 
+    Prints a one-line summary on stderr (stdout is the chosen format's alone).
+
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error (a rubric that cannot
     be read or does not validate, whatever --fail-on says).
     """
     from callqa.lint.rubric_tools import check_rubrics
 
-    _emit(check_rubrics(rubrics), output_format, fail_on, "rubric check")
+    result = check_rubrics(rubrics)
+    _emit(result, output_format, fail_on, "rubric check", _check_summary(result, len(rubrics)))
 
 
 def rubric_test(rubrics: RubricPaths, output_format: DiagnosticFormatOption = DiagnosticFormat.text) -> None:
@@ -105,8 +131,8 @@ def rubric_test(rubrics: RubricPaths, output_format: DiagnosticFormatOption = Di
 
     result, ran = run_rubric_examples(rubrics)
     failed = len([d for d in result.diagnostics if d.rule == "rubric.example"])
-    print(f"callqa rubric test: {ran} examples, {ran - failed} passed, {failed} failed", file=sys.stderr)
-    _emit(result, output_format, FailOn.error, "rubric test")
+    summary = f"callqa rubric test: {ran} examples, {ran - failed} passed, {failed} failed"
+    _emit(result, output_format, FailOn.error, "rubric test", summary)
 
 
 def rubric_diff(
