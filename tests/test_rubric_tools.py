@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from xml.etree import ElementTree
 
 import jsonschema
@@ -430,3 +431,16 @@ def test_every_shipped_rubric_checks_clean_and_passes_its_examples():
     for rubric in sorted((ROOT / "rubrics").glob("*.yaml")):
         assert run("rubric", "check", rubric).stdout == "", rubric
         assert run("rubric", "test", rubric).exit_code == 0, rubric
+
+
+def test_the_readme_pre_commit_snippet_pins_a_revision_pre_commit_can_check_out():
+    """pre-commit checks out `rev`: a tag this repository does not have fails every user's hook install
+    (`pathspec 'v0.1.0' did not match`). The snippet pins a full commit SHA, or a tag that exists."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"```yaml\n(# \.pre-commit-config\.yaml\n.*?)```", readme, re.DOTALL)
+    [repo] = yaml.safe_load(block)["repos"]
+    rev = str(repo["rev"])
+    tags = subprocess.run(["git", "tag"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    assert re.fullmatch(r"[0-9a-f]{40}", rev) or rev in tags, rev
+    offered = {hook["id"] for hook in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))}
+    assert {hook["id"] for hook in repo["hooks"]} <= offered
