@@ -189,7 +189,9 @@ def test_a_hand_edited_detector_with_bad_settings_is_one_line_naming_the_field(t
     bad.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     result = _score_with_detector(tmp_path, bad)
     assert result.exit_code == 2, result.stderr
-    assert result.stderr.startswith(f"callqa: error: {bad}: forbidden-expression model file has a bad {field}")
+    # on the rubric's line that names the model (d443647), with the model's own error naming the field
+    prefix = f"callqa: error: {tmp_path / 'r.yaml'}:3: forbidden.model: model: {bad}: "
+    assert result.stderr.startswith(prefix + f"forbidden-expression model file has a bad {field}")
     assert "internal error" not in result.stderr and len(result.stderr.splitlines()) == 1
 
 
@@ -198,9 +200,8 @@ def test_a_stage_model_given_as_the_detector_says_what_it_is(tmp_path):
     stage_model.write_bytes(default_model_path().read_bytes())
     result = _score_with_detector(tmp_path, stage_model)
     assert result.exit_code == 2
-    assert result.stderr.startswith(
-        f"callqa: error: {stage_model}: this is a stage model, not a forbidden-expression model"
-    )
+    prefix = f"callqa: error: {tmp_path / 'r.yaml'}:3: forbidden.model: model: {stage_model}: "
+    assert result.stderr.startswith(prefix + "this is a stage model, not a forbidden-expression model")
     assert "retrain" not in result.stderr and len(result.stderr.splitlines()) == 1
 
 
