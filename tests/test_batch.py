@@ -381,3 +381,34 @@ def test_a_group_with_every_point_has_no_weakest_stage(tmp_path):
     [row] = list(csv.DictReader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8-sig"))))
     assert row["weakest_stage"] == "—"
     assert "最弱阶段:—" in (out / "feedback" / "全对.md").read_text(encoding="utf-8")
+
+
+CAPPED = Path(__file__).resolve().parents[1] / "training" / "calls" / "complaints" / "204_credit_card_annual_fee.txt"
+
+
+def test_a_script_said_in_a_stage_already_full_is_said_not_missed(tmp_path):
+    """204's agent apologises for the wait (line 3) once 问候 has its 15 points: the script earns 0
+    because of the cap, and every output says it was said, none lists it as missed."""
+    report = json.loads(run("score", CAPPED, "--format", "json").stdout)
+    apology = next(f for f in report["findings"] if f["rule"] == "recommended.apology_wait")
+    assert apology["points"] == 0 < apology["nominal_points"] and apology["matched"]  # the case itself
+    text = run("score", CAPPED, "--format", "text").stdout
+    line = next(line for line in text.splitlines() if "recommended.apology_wait" in line)
+    assert line.startswith("✔ 第3行 [问候]") and "已说,因本阶段已满分不另加分" in line and "未得" not in line
+    assert "相似度 100%" not in text
+    stage_row = next(line.split() for line in text.splitlines() if line.split()[:1] == ["问候"])
+    assert stage_row[-1] == "0"  # 问候 has nothing to fix
+    folder = tmp_path / "calls" / "张三"
+    folder.mkdir(parents=True)
+    shutil.copy(CAPPED, folder / CAPPED.name)
+    out = tmp_path / "out"
+    assert run("score", folder, "--out", out, "--jobs", "1").exit_code == 1  # the call fails
+    sheet = (out / "feedback" / "张三.md").read_text(encoding="utf-8")
+    assert "未得 8" in sheet and "未得 3" not in sheet  # empathy was missed, the apology was not
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "客户抱怨难打通时致歉" not in html.split('<ul class="lost">')[1].split("</ul>")[0]
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert "recommended.apology_wait" not in [r["rule"] for r in summary["frequent_rules"]]
+    assert "recommended.apology_wait" not in (out / "summary.md").read_text(encoding="utf-8")
+    row = next(csv.DictReader((out / "calls.csv").open(encoding="utf-8-sig")))
+    assert row["missed_scripts"] == "1"

@@ -111,10 +111,23 @@ class Driver:
     weight: float  # its contribution to the model's score
 
 
-def is_problem(kind: str, points: float, nominal_points: float) -> bool:
-    """A finding a trainee must see: a forbidden expression, any deduction, or a recommended script
-    not said (its points not earned). Not a script said, nor one worth nothing here."""
-    return kind == "forbidden" or points < 0 or (kind == "recommended" and points <= 0 < nominal_points)
+def is_missed_script(kind: str, points: float, nominal_points: float, matched: str) -> bool:
+    """A script not said: a required one's deduction, or a recommended one's points not earned. A script
+    said has its words in `matched`; one said in a stage already at its maximum earns 0 (capped) and is
+    still said, not missed."""
+    return kind == "recommended" and not matched and points <= 0 and (points < 0 or nominal_points > 0)
+
+
+def is_capped_script(kind: str, points: float, nominal_points: float, matched: str) -> bool:
+    """A script said that earns nothing because its stage was already at its maximum."""
+    return kind == "recommended" and bool(matched) and points <= 0 < nominal_points
+
+
+def is_problem(kind: str, points: float, nominal_points: float, matched: str) -> bool:
+    """A finding a trainee must see: a forbidden expression, any deduction, or a script not said (its
+    points not earned). Not a script said (even one whose points the stage's cap took), nor one worth
+    nothing here."""
+    return kind == "forbidden" or points < 0 or is_missed_script(kind, points, nominal_points, matched)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -145,7 +158,17 @@ class Finding:
 
     @property
     def problem(self) -> bool:
-        return is_problem(self.kind, self.points, self.nominal_points)
+        return is_problem(self.kind, self.points, self.nominal_points, self.matched)
+
+    @property
+    def missed(self) -> bool:
+        """A script not said (see `is_missed_script`)."""
+        return is_missed_script(self.kind, self.points, self.nominal_points, self.matched)
+
+    @property
+    def capped(self) -> bool:
+        """A script said that earns nothing: its stage was already at its maximum."""
+        return is_capped_script(self.kind, self.points, self.nominal_points, self.matched)
 
 
 @dataclass(frozen=True, slots=True)

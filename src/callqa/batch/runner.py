@@ -109,7 +109,7 @@ class Outcome:
 
 def lost_points(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The findings a trainee needs to see: every point deducted and every script not said."""
-    return [f for f in report["findings"] if is_problem(f["kind"], f["points"], f["nominal_points"])]
+    return [f for f in report["findings"] if is_problem(f["kind"], f["points"], f["nominal_points"], f["matched"])]
 
 
 def summarize(report: dict[str, Any], path: Path, group_by: str) -> tuple[CallSummary, tuple[dict[str, Any], ...]]:

@@ -154,13 +154,16 @@ class TerminalRenderer:
         return text
 
     def _finding(self, report: Report, finding: Finding) -> Text:
-        missed = (
-            finding.kind == "recommended" and finding.points <= 0 and (finding.nominal_points > 0 or finding.points < 0)
-        )
+        missed = finding.missed  # said or not: the one definition the feedback, HTML and summary use
         where = f"第{finding.line}行 " if finding.line is not None and not missed else ""
         if finding.kind == "recommended" and not missed:
             mark, mark_style = ("✔", "green")
-            title = f"推荐话术 {finding.rule} {_points(finding.points)}分"
+            if finding.capped:
+                title = f"推荐话术 {finding.rule} 已说,因本阶段已满分不另加分(规则 {_points(finding.nominal_points)})"
+            else:
+                title = f"推荐话术 {finding.rule} {_points(finding.points)}分"
+                if finding.matched and 0 < finding.points < finding.nominal_points:
+                    title += f"(规则 {_points(finding.nominal_points)},本阶段已满分)"
         elif missed:
             mark, mark_style = ("✘", "bold red") if finding.points < 0 else ("○", "yellow")
             title = (
@@ -212,7 +215,7 @@ class TerminalRenderer:
         order = {"forbidden": 0, "recommended": 2}
         ordered = sorted(
             report.findings,
-            key=lambda f: (order.get(f.kind, 1), f.points > 0, f.line if f.line is not None else 1 << 30),
+            key=lambda f: (order.get(f.kind, 1), not f.problem, f.line if f.line is not None else 1 << 30),
         )
         return Group(Text("发现", style=self.style("bold underline")), *(self._finding(report, f) for f in ordered))
 
