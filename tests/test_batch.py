@@ -147,8 +147,8 @@ def test_feedback_sheet_lists_every_lost_point_with_line_words_and_suggestion(tr
     sheet = (tmp_path / "out" / "feedback" / "张三.md").read_text(encoding="utf-8")
     assert sheet.startswith("# 张三 的质检反馈\n\n通话 3 通")
     assert (
-        "| 6 | 切入 | 推诿责任:急于为自己辩解,只会激化客户情绪 | 这个是第三方商家发的货,**不归我们管**,你去找商家吧。 |"
-        in sheet
+        "| 6 | 切入 | 推诿责任:急于为自己辩解,只会激化客户情绪 | "
+        "这个是第三方商家发的货,**不归我们管**,**你去找商家**吧。 |" in sheet
     )
     assert "先接受客户意见" in sheet
     assert "未使用推荐话术" in sheet
@@ -412,3 +412,40 @@ def test_a_script_said_in_a_stage_already_full_is_said_not_missed(tmp_path):
     assert "recommended.apology_wait" not in (out / "summary.md").read_text(encoding="utf-8")
     row = next(csv.DictReader((out / "calls.csv").open(encoding="utf-8-sig")))
     assert row["missed_scripts"] == "1"
+
+
+def test_feedback_and_html_mark_the_words_the_finding_matched_not_the_first_alike(tmp_path):
+    """Under `!可能`, 「这不可能，可能要等一下」 hits the second 可能 only: the terminal, the feedback
+    sheet and report.html all mark that one, from the finding's spans."""
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text(
+        'extends: default\nforbidden:\n  - id: forbidden.maybe\n    category: 含糊\n    patterns: ["!可能"]\n'
+        "    deduct: 5\n    message: 含糊其辞\n",
+        encoding="utf-8",
+    )
+    folder = tmp_path / "calls" / "张三"
+    folder.mkdir(parents=True)
+    call = folder / "maybe.txt"
+    call.write_text(
+        "客服:您好,工号1234很高兴为您服务\n客户:我的快递怎么还没到\n客服:这不可能，可能要等一下\n客服:感谢您的来电,再见\n",
+        encoding="utf-8",
+    )
+    report = json.loads(run("score", call, "--rubric", rubric, "--format", "json").stdout)
+    assert [f["spans"] for f in report["findings"] if f["rule"] == "forbidden.maybe"] == [[[5, 7]]]
+    assert "这不可能，【可能】要等一下" in run("score", call, "--rubric", rubric, "--format", "text").stdout
+    out = tmp_path / "out"
+    run("score", folder, "--rubric", rubric, "--out", out, "--jobs", "1")
+    sheet = (out / "feedback" / "张三.md").read_text(encoding="utf-8")
+    assert "| 含糊其辞 | 这不可能，**可能**要等一下 |" in sheet
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<td>这不可能，<mark>可能</mark>要等一下</td>" in html
+
+
+def test_marked_joins_overlapping_spans_and_escapes_the_rest():
+    from html import escape
+
+    from callqa.reports.marks import marked
+
+    assert marked("<您>自己不看自己", [[3, 5], [4, 6], [7, 8], [8, 99]], lambda w: f"[{w}]", escape) == (
+        "&lt;您&gt;[自己不]看[自己]"
+    )

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from callqa.batch.runner import BatchSummary, CallSummary, Outcome
 from callqa.model import STAGES
+from callqa.reports.marks import marked
 
 CALL_COLUMNS = [
     "path",
@@ -167,7 +168,7 @@ class OutputFolder:
             for f in lost:
                 said = f["said"] if f["said"] is not None else "(未说)"
                 if f["kind"] != "recommended":
-                    said = said.replace(f["matched"], f"**{f['matched']}**", 1) if f["matched"] else said
+                    said = marked(said, f["spans"], lambda words: f"**{words}**") if f["said"] is not None else said
                     points = f"{f['points']:g}"
                 else:
                     said = f"(最接近的一句){said}" if f["said"] is not None else said

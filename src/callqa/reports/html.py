@@ -9,6 +9,7 @@ from typing import Any
 
 from callqa.batch.runner import BatchSummary, CallSummary, lost_points
 from callqa.model import STAGES
+from callqa.reports.marks import marked
 from callqa.version import __version__
 
 COLOURS = dict(zip(STAGES, ("#0ea5e9", "#6366f1", "#d946ef", "#f59e0b", "#10b981"), strict=True))
@@ -79,12 +80,8 @@ def _histogram_svg(summary: BatchSummary, pass_mark: float) -> str:
     return "".join(parts)
 
 
-def _highlighted(text: str, marks: list[str]) -> str:
-    for mark in marks:
-        if mark and mark in text:
-            before, _, after = text.partition(mark)
-            return f"{escape(before)}<mark>{escape(mark)}</mark>{_highlighted(after, marks)}"
-    return escape(text)
+def _highlighted(text: str, spans: list[list[int]]) -> str:
+    return marked(text, spans, lambda words: f"<mark>{escape(words)}</mark>", escape)
 
 
 def _call(call: CallSummary, report: dict[str, Any]) -> str:
@@ -93,10 +90,10 @@ def _call(call: CallSummary, report: dict[str, Any]) -> str:
     timeline = "".join(
         f'<div style="background:{COLOURS[u["stage"]]}" title="第{u["line"]}行 {u["stage"]}"></div>' for u in utterances
     )
-    marks: dict[int, list[str]] = {}
+    marks: dict[int, list[list[int]]] = {}  # utterance -> the spans its forbidden findings matched
     for f in report["findings"]:
         if f["kind"] == "forbidden" and f["utterance"] is not None:
-            marks.setdefault(f["utterance"], []).append(f["matched"])
+            marks.setdefault(f["utterance"], []).extend(f["spans"])
     rows = "".join(
         f'<tr><td class="num">{u["line"]}</td><td><span class="stage" style="background:{COLOURS[u["stage"]]}">'
         f"{u['stage']}</span></td><td>{escape(u['speaker'] or u['role'])}</td>"

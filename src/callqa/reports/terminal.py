@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from callqa.model import STAGES, Finding, Report, Segmentation, Transcript
+from callqa.reports.marks import merged_spans
 from callqa.stages.segment import Boundary, StageEvidence
 
 if TYPE_CHECKING:  # annotations only: the renderer stays import-light
@@ -141,9 +142,7 @@ class TerminalRenderer:
         utterance = report.utterances[finding.utterance]
         text = Text(f"{utterance.speaker or ROLE_NAMES[utterance.role]}:", style=self.style("dim"))
         cursor = 0
-        for start, end in sorted(finding.spans):
-            if start < cursor:
-                continue
+        for start, end in merged_spans(finding.spans, len(utterance.text)):  # as the feedback and HTML mark
             text.append(utterance.text[cursor:start])
             if self.plain:
                 text.append(f"【{utterance.text[start:end]}】")
