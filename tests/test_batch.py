@@ -449,3 +449,35 @@ def test_marked_joins_overlapping_spans_and_escapes_the_rest():
     assert marked("<您>自己不看自己", [[3, 5], [4, 6], [7, 8], [8, 99]], lambda w: f"[{w}]", escape) == (
         "&lt;您&gt;[自己不]看[自己]"
     )
+
+
+def test_html_and_feedback_give_each_lost_points_points_and_say_when_a_model_judged(tmp_path):
+    """204's lines 11 and 13 are the trained detector's findings (source "model"): the HTML list and
+    the feedback sheet say so with its confidence, as the terminal does, and the HTML gives the points."""
+    folder = tmp_path / "calls" / "张三"
+    folder.mkdir(parents=True)
+    shutil.copy(CAPPED, folder / CAPPED.name)
+    report = json.loads(run("score", CAPPED, "--format", "json").stdout)
+    model = {f["line"]: f for f in report["findings"] if f["source"] == "model"}
+    assert sorted(model) == [11, 13]
+    said = {line: f"模型判断,把握 {f['confidence']:.0%}" for line, f in model.items()}
+    text = run("score", CAPPED, "--format", "text").stdout
+    assert all(f"[{words}]" in text for words in said.values())
+    out = tmp_path / "out"
+    run("score", folder, "--out", out, "--jobs", "1")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    items = html.split('<ul class="lost">')[1].split("</ul>")[0].split("<li>")[1:]
+    by_line: dict[str, str] = {}
+    for item in items:  # line 9 has two
+        line = item.split("行")[0].removeprefix("第")
+        by_line[line] = by_line.get(line, "") + item
+    assert '<b class="bad">-20 分</b> 态度强势' in by_line["9"] and "模型判断" not in by_line["9"]
+    assert '<b class="bad">未得 8 分</b> 未使用推荐话术:共情安抚客户情绪' in by_line["9"]
+    for line, words in said.items():
+        assert f"{model[line]['points']:g} 分</b>" in by_line[str(line)] and f"({words})" in by_line[str(line)]
+    sheet = (out / "feedback" / "张三.md").read_text(encoding="utf-8")
+    rows = [row for row in sheet.splitlines() if row.startswith("| ")]
+    for line, words in said.items():
+        (row,) = [row for row in rows if row.startswith(f"| {line} |")]
+        assert f"({words}) |" in row and row.endswith(f"| {model[line]['points']:g} |")
+    assert not any("模型判断" in row for row in rows if row.startswith("| 9 |"))

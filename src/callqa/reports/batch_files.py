@@ -117,6 +117,20 @@ def _file_name(group: str, taken: set[str]) -> str:
     return name
 
 
+def points_text(finding: dict[str, Any]) -> str:
+    """A lost point's points as a trainee reads them: -20, or 未得 3 for a script not said."""
+    if finding["kind"] == "recommended" and finding["points"] >= 0:
+        return f"未得 {finding['nominal_points']:g}"
+    return f"{finding['points']:g}"
+
+
+def model_text(finding: dict[str, Any]) -> str:
+    """模型判断,把握 97% for a trained model's finding (as the terminal says it), else nothing."""
+    if finding.get("source") != "model":
+        return ""
+    return f"模型判断,把握 {finding.get('confidence') or 0:.0%}"
+
+
 def group_rows(summary: BatchSummary) -> list[list[object]]:
     rows = []
     for rank, group in enumerate(summary.ranked_groups(), start=1):
@@ -169,14 +183,13 @@ class OutputFolder:
                 said = f["said"] if f["said"] is not None else "(未说)"
                 if f["kind"] != "recommended":
                     said = marked(said, f["spans"], lambda words: f"**{words}**") if f["said"] is not None else said
-                    points = f"{f['points']:g}"
                 else:
                     said = f"(最接近的一句){said}" if f["said"] is not None else said
-                    points = f"{f['points']:g}" if f["points"] < 0 else f"未得 {f['nominal_points']:g}"
+                problem = f"{f['message']}({model_text(f)})" if model_text(f) else f["message"]
                 line = f["line"] if f["line"] is not None else "—"
                 lines.append(
-                    f"| {line} | {f['stage']} | {_md_cell(f['message'])} | {_md_cell(said)} "
-                    f"| {_md_cell(f['suggestion'])} | {points} |\n"
+                    f"| {line} | {f['stage']} | {_md_cell(problem)} | {_md_cell(said)} "
+                    f"| {_md_cell(f['suggestion'])} | {points_text(f)} |\n"
                 )
         else:
             lines.append("\n没有失分。\n")
@@ -233,7 +246,8 @@ def feedback_header(summary: BatchSummary, group: str) -> str:
     return (
         f"# {group} 的质检反馈\n\n通话 {stats.calls} 通,平均分 {stats.mean:.1f},中位数 {stats.median:.1f},"
         f"合格率 {stats.pass_rate:.0%},最弱阶段:{stats.weakest_stage}。\n\n各阶段平均分:{stages}\n\n"
-        f"## 最常见的问题\n\n{top or '没有。'}\n\n## 逐通明细\n\n每一处失分:行号、原话(问题词加粗)和建议说法。\n"
+        f"## 最常见的问题\n\n{top or '没有。'}\n\n## 逐通明细\n\n"
+        "每一处失分:行号、原话(问题词加粗)、建议说法和分数;由模型判断的注明「模型判断」和把握。\n"
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from callqa.batch.runner import BatchSummary, CallSummary, lost_points
 from callqa.model import STAGES
+from callqa.reports.batch_files import model_text, points_text
 from callqa.reports.marks import marked
 from callqa.version import __version__
 
@@ -101,7 +102,9 @@ def _call(call: CallSummary, report: dict[str, Any]) -> str:
         for u in utterances
     )
     lost = "".join(
-        f"<li>{'第' + str(f['line']) + '行' if f['line'] is not None else '—'} [{f['stage']}] {escape(f['message'])}"
+        f"<li>{'第' + str(f['line']) + '行' if f['line'] is not None else '—'} [{f['stage']}] "
+        f'<b class="bad">{points_text(f)} 分</b> {escape(f["message"])}'
+        + (f' <span class="muted">({model_text(f)})</span>' if model_text(f) else "")
         + (f' <span class="muted">建议:{escape(f["suggestion"])}</span>' if f["suggestion"] else "")
         + "</li>"
         for f in lost_points(report)
