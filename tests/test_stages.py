@@ -789,3 +789,22 @@ def test_folding_a_whole_call_at_once_folds_each_utterance_as_alone(default_rubr
         assert fold_all(norms) == alone
         texts = ["".join(_runs(f)) for f in alone]
         assert _lexical_flags(norms, texts) == [_lexical_flags([n], [t])[0] for n, t in zip(norms, texts, strict=True)]
+
+
+def test_explain_counts_turns_from_one():
+    """The reasons --explain gives count turns as a trainer does: the agent's last line is 倒数第 1 句,
+    the customer's second line 第 2 句 (the feature names keep their 0-based buckets)."""
+    from callqa.stages.features import describe_feature
+
+    calls = ROOT / "training" / "calls"
+    closing = run("segment", calls / "chat-asr" / "406_signed_not_received.txt", "--explain").stdout
+    assert "主要依据: 客服倒数第 1 句(" in closing and "第 0 句" not in closing
+    opening = run("segment", calls / "complaints" / "204_credit_card_annual_fee.txt", "--explain").stdout
+    boundary = next(line for line in opening.splitlines() if "边界: 第4行" in line)  # the customer's 2nd line
+    assert "客户的第 2 句(" in boundary and "第 0 句" not in opening
+    assert [describe_feature(n) for n in ("start:0", "end:0", "customer_rank:3-4", "agent_rank:8+")] == [
+        "通话第 1 句",
+        "通话倒数第 1 句",
+        "客户的第 4–5 句",
+        "客服的第 9 句及以后",
+    ]

@@ -485,6 +485,18 @@ _ANCHOR_WORDS = {
 }
 
 
+def _nth(bucket: str, beyond: str = "及以后") -> str:
+    """A 0-based turn bucket in words, counted from one: 0 -> 第 1 句, 3-4 -> 第 4–5 句, 8+ -> 第 9 句及以后
+    (the feature names keep the 0-based buckets the models were trained on)."""
+    try:
+        if bucket.endswith("+"):
+            return f"第 {int(bucket[:-1]) + 1} 句{beyond}"
+        low, _, high = bucket.partition("-")
+        return f"第 {int(low) + 1}–{int(high) + 1} 句" if high else f"第 {int(low) + 1} 句"
+    except ValueError:  # not a bucket: say it as it is
+        return f"第 {bucket} 句"
+
+
 def describe_feature(name: str) -> str:
     """A feature name as a trainer reads it: ng:还有什么 -> 说了「还有什么」, pos:9 -> 位于通话 90%–100%."""
     if name in _FLAG_WORDS:
@@ -502,9 +514,9 @@ def describe_feature(name: str) -> str:
     if key == "pos":
         return f"位于通话 {int(value) * 10}%–{int(value) * 10 + 10}%"
     if key == "start":
-        return f"通话开始后第 {value} 句"
+        return f"通话{_nth(value)}"
     if key == "end":
-        return f"距通话结束 {value} 句"
+        return f"通话倒数{_nth(value, '及更早')}"
     if key == "len":
         return f"长度 {value} 字"
     if "&" in name:
@@ -525,7 +537,7 @@ def describe_feature(name: str) -> str:
         if rest == "cue":
             return f"{who}命中「{value}」阶段的规则线索"
         if rest in ("rank", "rank_end"):
-            return f"{who}的第 {value} 句" if rest == "rank" else f"{who}倒数第 {value} 句"
+            return f"{who}的{_nth(value)}" if rest == "rank" else f"{who}倒数{_nth(value, '及更早')}"
         words = {
             "thanks": "道谢或道别",
             "anything_else": "问还有没有别的问题",
