@@ -808,3 +808,23 @@ def test_explain_counts_turns_from_one():
         "客户的第 4–5 句",
         "客服的第 9 句及以后",
     ]
+
+
+def test_eval_header_names_the_stage_model_and_detector_that_scored(tmp_path):
+    """--stage-model replaces the rubric's stage model: the header says which one scored (and that it
+    is not the rubric's own), and which detector; the JSON says the same."""
+    model = tmp_path / "m.json"
+    manifest_and_weights = json.loads((ROOT / "src" / "callqa" / "stages" / "default_model.json").read_text())
+    manifest_and_weights["manifest"]["name"] = "m"  # a model of its own name (the name is not checksummed)
+    model.write_text(json.dumps(manifest_and_weights), encoding="utf-8")
+    header = run("eval", STAGES_DIR / "dev", "--stage-model", model).stdout.splitlines()[0]
+    assert "评分规则自带的模型" not in header
+    assert header.startswith("callqa eval  (阶段模型 m ") and f"{model},由 --stage-model 指定" in header
+    assert "禁忌语检测器 forbidden.model: callqa-forbidden " in header
+    own = run("eval", STAGES_DIR / "dev").stdout.splitlines()[0]
+    assert own.startswith("callqa eval  (阶段模型 callqa-stages ") and "--stage-model" not in own
+    cues = run("eval", STAGES_DIR / "dev", "--stage-model", "cues").stdout.splitlines()[0]
+    assert "阶段: 规则线索(cues,不用模型,由 --stage-model 指定" in cues
+    scored = json.loads(run("eval", STAGES_DIR / "dev", "--stage-model", model, "-f", "json").stdout)["scored_by"]
+    assert scored["stage_model"].startswith("m ") and scored["stage_model_replaced"] is True
+    assert scored["stage_model_path"] == str(model) and list(scored["detectors"]) == ["forbidden.model"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from callqa.agreement import cohen_kappa
@@ -23,7 +24,7 @@ from callqa.rules.compiled import CompiledRubric
 from callqa.rules.detector import ForbiddenModel
 from callqa.rules.detector_features import agent_line_features, call_context
 from callqa.rules.detector_training import TrainingLine, train_detector
-from callqa.scoring.pipeline import RUBRIC_MODEL, score_transcript, stage_model_for
+from callqa.scoring.pipeline import RUBRIC_MODEL, model_version, score_transcript, stage_model_for
 from callqa.stages.model import StageModel
 from callqa.stages.segment import cue_stage_sets
 from callqa.stages.training import TrainingCall, train_stage_model
@@ -162,6 +163,36 @@ class Figures:
         return result
 
 
+@dataclass(frozen=True, slots=True)
+class ScoredBy:
+    """The models that scored the calls (without leave-one-group-out): the stage model, and whether it
+    is the rubric's own or one given instead (`--stage-model`); each detector rule's model."""
+
+    stage_model: str | None  # name created digest, e.g. callqa-stages 2026-12-04 d65369a2b540; None: cues
+    stage_model_path: str | None
+    stage_model_replaced: bool  # not the model the rubric names
+    detectors: dict[str, str]  # detector rule id -> its model's name created digest
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage_model": self.stage_model,
+            "stage_model_path": self.stage_model_path,
+            "stage_model_replaced": self.stage_model_replaced,
+            "detectors": self.detectors,
+        }
+
+
+def scored_by(compiled: CompiledRubric) -> ScoredBy:
+    model = stage_model_for(compiled)
+    own = CompiledRubric.resolve_stage_model(compiled.rubric.stage_model, Path(compiled.path).parent)
+    return ScoredBy(
+        stage_model=model_version(model.manifest, model.path) if model is not None else None,
+        stage_model_path=model.path if model is not None else None,
+        stage_model_replaced=compiled.stage_model_source != own,
+        detectors={d.rule.id: model_version(d.model.manifest, d.model.path) for d in compiled.detectors},
+    )
+
+
 @dataclass(slots=True)
 class Evaluation:
     groups: dict[str, Figures]
@@ -170,6 +201,7 @@ class Evaluation:
     # calls, plus the stage-only and detector-only ones (each of which trained one model)
     trained_on: dict[str, int]
     warnings: list[str] = field(default_factory=list)  # what makes a figure less than it says
+    scored_by: ScoredBy | None = None  # the models that scored every call; None under leave-one-group-out
 
     @property
     def overall(self) -> Figures:
@@ -183,6 +215,7 @@ class Evaluation:
             "overall": self.overall.to_dict(),
             "trained_on_calls": self.trained_on,
             "warnings": self.warnings,
+            "scored_by": self.scored_by.to_dict() if self.scored_by is not None else None,
         }
 
 
@@ -358,6 +391,7 @@ def evaluate(
             trained_on[name] = len(training) + len(stage_train_also) + len(forbidden_train_also)
         shares = stage_shares(training or calls)  # one group alone: the shares of all calls (in-sample)
         results[name] = Figures([score_call(c, scorer, model, shares, baselines) for c in members])
-    if not leave_one_group_out:
-        warnings += in_sample_warnings(calls, compiled)
-    return Evaluation(results, leave_one_group_out, trained_on, warnings)
+    if leave_one_group_out:
+        return Evaluation(results, leave_one_group_out, trained_on, warnings)
+    warnings += in_sample_warnings(calls, compiled)
+    return Evaluation(results, leave_one_group_out, trained_on, warnings, scored_by(compiled))

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from callqa.evaluation.evaluate import Evaluation, Figures
+from callqa.evaluation.evaluate import Evaluation, Figures, ScoredBy
 from callqa.model import STAGES
 
 SEGMENTER_NAMES = {"model": "阶段模型", "cues": "规则线索", "position": "按位置"}
@@ -31,10 +31,32 @@ def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:+.2f}"
 
 
+def scored_by_words(scored: ScoredBy) -> str:
+    """Which stage model and which detector scored, e.g. 阶段模型 m 2026-12-04 1a2b3c4d5e6f(m.json,
+    由 --stage-model 指定,不是评分规则自带的);检测器 forbidden.model: callqa-forbidden …(评分规则自带)."""
+    if scored.stage_model is None:
+        name, notes = "阶段: 规则线索", ["cues,不用模型"]
+    else:
+        name, notes = f"阶段模型 {scored.stage_model}", []
+    if scored.stage_model_replaced:
+        notes += [scored.stage_model_path] if scored.stage_model_path else []
+        notes.append("由 --stage-model 指定,替换了评分规则自带的")
+    else:
+        notes.append("评分规则自带")
+    stages = f"{name}({','.join(notes)})"
+    if scored.detectors:
+        detectors = "、".join(f"{rule}: {model}" for rule, model in scored.detectors.items())
+        detector = f"禁忌语检测器 {detectors}(评分规则自带)"
+    else:
+        detector = "禁忌语检测器: 无(只用短语和模式规则)"
+    return f"{stages};{detector}"
+
+
 def render_evaluation(result: Evaluation, console: Console) -> None:
-    how = (
-        "leave-one-group-out: 每组由其余各组训练的模型评估" if result.leave_one_group_out else "使用评分规则自带的模型"
-    )
+    if result.leave_one_group_out or result.scored_by is None:
+        how = "leave-one-group-out: 每组由其余各组训练的模型评估"
+    else:
+        how = scored_by_words(result.scored_by)
     console.print(Text(f"callqa eval  ({how})", style="bold"))
     rows: list[tuple[str, Figures]] = list(result.groups.items())
     if len(rows) > 1:

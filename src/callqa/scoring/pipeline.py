@@ -121,15 +121,16 @@ def provenance(compiled: CompiledRubric) -> dict[str, Any]:
     models: dict[str, str] = {}
     stage_model = stage_model_for(compiled)
     if stage_model is not None:
-        models["stages"] = _model_version(stage_model.manifest, stage_model.path)
+        models["stages"] = model_version(stage_model.manifest, stage_model.path)
     for detector in compiled.detectors:
-        models[detector.rule.id] = _model_version(detector.model.manifest, detector.model.path)
+        models[detector.rule.id] = model_version(detector.model.manifest, detector.model.path)
     # A rubric with no file behind it (built in memory) is known by its content.
     digest = _file_sha256(compiled.path) or hashlib.sha256(compiled.rubric.model_dump_json().encode()).hexdigest()
     return {"rubric_sha256": digest, "models": models}
 
 
-def _model_version(manifest: dict[str, Any], path: str) -> str:
+def model_version(manifest: dict[str, Any], path: str) -> str:
+    """A model as `name created digest12`, e.g. callqa-stages 2026-12-04 d65369a2b540."""
     name = f"{manifest.get('name', Path(path).stem)} {manifest.get('created', '')}".strip()
     digest = _file_sha256(path)
     return f"{name} {digest[:12]}" if digest else name
