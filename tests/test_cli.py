@@ -286,3 +286,33 @@ def test_a_call_on_standard_input_is_scored_as_the_file_is():
     assert report["score"] == json.loads(run("score", str(sample), "--format", "json").stdout)["score"]
     empty = subprocess.run([sys.executable, "-m", "callqa", "score", "-"], input=b"", capture_output=True)
     assert empty.returncode == 2 and empty.stderr.decode().startswith("callqa: error: <stdin>: ")
+
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_says_what_model_dump_json_is_to_the_json_the_command_prints():
+    """The command pretty-prints the report: equal to `model_dump_json()` as data, not as bytes (those
+    are `to_json()`'s), and a jsonl line is `model_dump_json()` itself. The README says so, not "exactly"."""
+    import callqa
+
+    report = callqa.score(callqa.read_transcript(GOOD), callqa.load_rubric())
+    printed = run("score", str(GOOD), "--format", "json").stdout
+    assert printed != report.model_dump_json() + "\n" and json.loads(printed) == json.loads(report.model_dump_json())
+    assert printed == report.to_json() + "\n"
+    assert run("score", str(GOOD), "--format", "jsonl").stdout == report.model_dump_json() + "\n"
+    api = README[README.index("## Python API") :]
+    assert "`report.model_dump_json()` is exactly" not in api
+    assert "equal as data, not byte for byte" in api and "`report.to_json()`" in api
+
+
+def test_readme_lists_every_csv_column_and_the_rubric_diff_schema(tmp_path):
+    from callqa.reports.batch_files import CALL_COLUMNS
+
+    listed = README[README.index("- `--format csv`: one row per call") :].split(". A cell")[0]
+    named = [c for c in CALL_COLUMNS if c not in STAGES]
+    assert [c for c in named if c not in listed] == []
+    assert [listed.index(c) for c in named] == sorted(listed.index(c) for c in named)  # in the file's order
+    diff = run("rubric", "diff", "default", "default", str(ROOT / "transcripts"), "-f", "json", "-j", "1")
+    schema = json.loads(diff.stdout)["schema"]
+    assert schema == "callqa.rubric-diff/1" and f"schema `{schema}`" in README

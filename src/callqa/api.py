@@ -1,8 +1,9 @@
 """The typed library API: read a transcript, load a rubric, segment, score one call or many.
 
 Everything the command line does with a call goes through these functions, so a Python user gets
-exactly what `callqa score --format json` prints: `score()` returns a `Report`, a pydantic model
-whose `model_dump_json()` is that document.
+what `callqa score --format json` prints: `score()` returns a `Report`, a pydantic model whose
+`model_dump_json()` is that document as data (the command pretty-prints it: `Report.to_json()` gives
+its very bytes).
 
     import callqa
     rubric = callqa.load_rubric()                       # the built-in default

@@ -52,7 +52,7 @@ class RubricDiff:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema": "callqa.rules.schema-diff/1",
+            "schema": "callqa.rubric-diff/1",  # as named when the command came (2d81639)
             "calls": self.calls,
             "changed": [
                 {
