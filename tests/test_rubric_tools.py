@@ -180,7 +180,7 @@ def _detector_document() -> dict:
     [
         ("detectors", None, "no such forbidden-expression model file"),
         ("detectors", '{"format": "callqa.forbidden-model/1", "thre', "not readable JSON"),
-        ("detectors", {"thresholds": {"default": "high"}}, "model file is incomplete or corrupt"),
+        ("detectors", {"thresholds": {"default": "high"}}, "model file has a bad thresholds.default"),
         ("detectors", {"format": "callqa.forbidden-model/9"}, "format 'callqa.forbidden-model/9'"),
         ("stage_model", None, "no such stage model file"),
     ],
