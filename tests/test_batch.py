@@ -460,7 +460,10 @@ def test_html_and_feedback_give_each_lost_points_points_and_say_when_a_model_jud
     report = json.loads(run("score", CAPPED, "--format", "json").stdout)
     model = {f["line"]: f for f in report["findings"] if f["source"] == "model"}
     assert sorted(model) == [11, 13]
-    said = {line: f"模型判断,把握 {f['confidence']:.0%}" for line, f in model.items()}
+    said = {
+        line: f"模型判断,把握 {f['confidence']:.0%},其中「{f['category']}」{f['category_confidence']:.0%}"
+        for line, f in model.items()
+    }  # sure that it is a forbidden expression, and of which of the six
     text = run("score", CAPPED, "--format", "text").stdout
     assert all(f"[{words}]" in text for words in said.values())
     out = tmp_path / "out"

@@ -487,3 +487,16 @@ def test_a_model_findings_message_names_no_words_the_line_need_not_hold():
     report = callqa.score_file(ROOT / "transcripts" / "05_express_hedging.txt", compiled)
     flagged = [f for f in report.findings if f.source == "model" and f.category == "含糊"]
     assert flagged and all("可能、应该、好像" not in f.message for f in flagged)
+
+
+def test_a_model_finding_gives_its_confidence_in_the_category_too():
+    """把握 is P(a forbidden expression at all), what the threshold is on; a reviewer also needs how sure
+    the model is of the category it names (of the six), in JSON and on the terminal."""
+    sample = ROOT / "transcripts" / "02_ringtone_traditional.txt"
+    report = json.loads(CliRunner().invoke(app, ["score", str(sample), "--format", "json"]).stdout)
+    model = [f for f in report["findings"] if f["source"] == "model"]
+    assert model and all(0 < f["category_confidence"] <= 1 for f in model)
+    assert all(f["category_confidence"] is None for f in report["findings"] if f["source"] == "rule")
+    text = CliRunner().invoke(app, ["score", str(sample), "--format", "text"]).stdout
+    for f in model:
+        assert f"其中「{f['category']}」{f['category_confidence']:.0%}" in text

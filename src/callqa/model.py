@@ -123,6 +123,15 @@ def is_capped_script(kind: str, points: float, nominal_points: float, matched: s
     return kind == "recommended" and bool(matched) and points <= 0 < nominal_points
 
 
+def model_verdict(confidence: float | None, category: str, category_confidence: float | None) -> str:
+    """How a report says that a trained model made a finding, and how sure it was: that the line is a
+    forbidden expression (what its threshold is on), and of the category among the six."""
+    text = f"模型判断,把握 {confidence or 0:.0%}"
+    if category_confidence is not None:
+        text += f",其中「{category}」{category_confidence:.0%}"
+    return text
+
+
 def is_problem(kind: str, points: float, nominal_points: float, matched: str) -> bool:
     """A finding a trainee must see: a forbidden expression, any deduction, or a script not said (its
     points not earned). Not a script said (even one whose points the stage's cap took), nor one worth
@@ -153,7 +162,8 @@ class Finding:
     missing_words: list[str] = field(default_factory=list)  # a script not said: words the closest line lacked
     spans: list[tuple[int, int]] = field(default_factory=list)  # where it matched, in the original utterance text
     source: Literal["rule", "model"] = "rule"  # a phrase/pattern rule, or a trained model, made it
-    confidence: float | None = None  # a model's confidence, 0-1
+    confidence: float | None = None  # a model's confidence that the line is a forbidden expression at all, 0-1
+    category_confidence: float | None = None  # a model's P(this category | forbidden expression), 0-1
     evidence: list[Driver] = field(default_factory=list)  # a model's reasons, strongest first
 
     @property

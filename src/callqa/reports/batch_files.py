@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from callqa.batch.runner import BatchSummary, CallSummary, Outcome
-from callqa.model import STAGES
+from callqa.model import STAGES, model_verdict
 from callqa.reports.marks import marked
 
 CALL_COLUMNS = [
@@ -128,7 +128,7 @@ def model_text(finding: dict[str, Any]) -> str:
     """模型判断,把握 97% for a trained model's finding (as the terminal says it), else nothing."""
     if finding.get("source") != "model":
         return ""
-    return f"模型判断,把握 {finding.get('confidence') or 0:.0%}"
+    return model_verdict(finding.get("confidence"), finding["category"], finding.get("category_confidence"))
 
 
 def group_rows(summary: BatchSummary) -> list[list[object]]:

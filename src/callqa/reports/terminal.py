@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from callqa.model import STAGES, Finding, Report, Segmentation, Transcript
+from callqa.model import STAGES, Finding, Report, Segmentation, Transcript, model_verdict
 from callqa.reports.marks import merged_spans
 from callqa.stages.segment import Boundary, StageEvidence
 
@@ -176,7 +176,7 @@ class TerminalRenderer:
             if finding.points != finding.nominal_points:
                 title += f"(规则 {_points(finding.nominal_points)},已封顶)"
             if finding.source == "model":
-                title += f"  [模型判断,把握 {finding.confidence or 0:.0%}]"
+                title += f"  [{model_verdict(finding.confidence, finding.category, finding.category_confidence)}]"
         text = Text()
         text.append(f"{mark} ", style=self.style(mark_style))
         text.append(f"{where}[{finding.stage}] ", style=self.style(STAGE_COLOURS.get(finding.stage, "")))

@@ -131,6 +131,7 @@ def _detector_findings(
                     spans=spans,
                     source="model",
                     confidence=round(prediction.confidence, 3),
+                    category_confidence=round(prediction.category_probability, 3),
                     evidence=[Driver(name, model.describe(name), weight) for name, weight in prediction.drivers],
                 )
             )
