@@ -232,10 +232,12 @@ def score_many(
     else:
         outcomes = _score_many(names, rubric, options, min(workers, max(len(names), 1)), details=True, stop=stop)
     for outcome in outcomes:
-        if outcome.json is None:
-            yield ScoredFile(outcome.path, None, outcome.error or "unknown error")
-        else:
+        if outcome.report is not None:
+            yield ScoredFile(outcome.path, Report.model_validate(outcome.report))
+        elif outcome.json is not None:
             yield ScoredFile(outcome.path, Report.model_validate_json(outcome.json))
+        else:
+            yield ScoredFile(outcome.path, None, outcome.error or "unknown error")
 
 
 def report_json_schema() -> dict[str, Any]:

@@ -102,9 +102,25 @@ class Outcome:
 
     path: str
     call: CallSummary | None = None
-    json: str | None = None  # the callqa.report/1 document, when an output needs it
+    json: str | None = None  # the callqa.report/1 document, when an output needs it and it crosses processes
     lost: tuple[dict[str, Any], ...] = ()  # lost points with the words said, for feedback sheets
     error: str | None = None
+    #: The same document as data, when the call was scored in this process (one job): the store needs
+    #: it as data, and writing it to JSON text and parsing it back cost ~0.35 ms a call.
+    report: dict[str, Any] | None = None
+
+    def text(self) -> str | None:
+        """The report as JSON text (for jsonl and --out), if the outputs asked for it."""
+        if self.json is None and self.report is not None:
+            return json.dumps(self.report, ensure_ascii=False)
+        return self.json
+
+    def document(self) -> dict[str, Any] | None:
+        """The report as data (for the store and the HTML's weakest calls), if the outputs asked for it."""
+        if self.report is None and self.json is not None:
+            loaded: dict[str, Any] = json.loads(self.json)
+            return loaded
+        return self.report
 
 
 def lost_points(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -154,6 +170,7 @@ class _Job:
     group_by: str
     details: bool
     source: str = ""  # the rubric as `score_paths` was given it
+    in_process: bool = False  # outcomes stay in this process: hand the report over as data
 
 
 _job: _Job | None = None  # this process's share of the batch
@@ -193,6 +210,8 @@ def _score(path: str) -> Outcome:
     call, lost = summarize(report, Path(path), job.group_by)
     if not job.details:
         return Outcome(path, call=call)  # the summary is all the parent needs: keep the hand-over small
+    if job.in_process:
+        return Outcome(path, call=call, report=report, lost=lost)
     return Outcome(path, call=call, json=json.dumps(report, ensure_ascii=False), lost=lost)
 
 
@@ -229,8 +248,9 @@ def score_many(
     global _job
     stop = stop or threading.Event()
     names = [str(p) for p in paths]
-    _job = _Job(compiled, options, group_by, details)
-    if jobs <= 1 or len(names) < 2:
+    in_process = jobs <= 1 or len(names) < 2
+    _job = _Job(compiled, options, group_by, details, in_process=in_process)
+    if in_process:
         for name in names:
             if stop.is_set():
                 return
@@ -318,7 +338,7 @@ class BatchSummary:
         self.histogram = [0] * self.HISTOGRAM_BINS
         self.errors: list[tuple[str, str]] = []
         self.max_score = 100.0
-        self._weakest: list[tuple[float, int, CallSummary, str | None]] = []  # a bounded heap
+        self._weakest: list[tuple[float, int, CallSummary, Outcome]] = []  # a bounded heap
         self._seen = 0
 
     @property
@@ -347,7 +367,7 @@ class BatchSummary:
         share = call.score / call.max_score if call.max_score else 0.0
         self.histogram[min(int(share * self.HISTOGRAM_BINS), self.HISTOGRAM_BINS - 1)] += 1
         self._seen += 1
-        entry = (-call.score, -self._seen, call, outcome.json)  # on a tie the earlier call stays
+        entry = (-call.score, -self._seen, call, outcome)  # on a tie the earlier call stays
         if len(self._weakest) < KEEP_WEAKEST:
             heapq.heappush(self._weakest, entry)
         elif entry > self._weakest[0]:
@@ -359,7 +379,7 @@ class BatchSummary:
     def weakest(self, n: int = KEEP_WEAKEST) -> list[tuple[CallSummary, dict[str, Any] | None]]:
         """The n lowest-scoring calls, lowest first, with their whole report where it was kept."""
         ordered = sorted(self._weakest, key=lambda e: (-e[0], -e[1]))[:n]
-        return [(call, json.loads(text) if text is not None else None) for _, _, call, text in ordered]
+        return [(call, outcome.document()) for _, _, call, outcome in ordered]
 
     def frequent_rules(self, n: int = 10) -> list[tuple[str, int]]:
         return sorted(self.rules.items(), key=lambda item: (-item[1], item[0]))[:n]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import json
 import os
 import sys
 from pathlib import Path
@@ -349,8 +348,9 @@ def _score_batch(
                     csv_stream.write(call_row(outcome))
                 if folder is not None:
                     folder.add(outcome)
-                if store is not None and outcome.json is not None:
-                    store.add(json.loads(outcome.json), outcome.path)
+                document = outcome.document() if store is not None else None
+                if store is not None and document is not None:
+                    store.add(document, outcome.path)
                 progress.advance(task)
                 if reader_gone() and folder is None and store is None:
                     unread = True  # `| head`: nobody reads the rest, and nothing else keeps it

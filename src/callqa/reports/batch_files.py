@@ -94,8 +94,9 @@ def error_record(outcome: Outcome) -> dict[str, Any]:
 
 
 def json_line(outcome: Outcome) -> str:
-    """The report (sent as JSON text by the worker), or an error record for a file that could not be read."""
-    return outcome.json if outcome.json is not None else json.dumps(error_record(outcome), ensure_ascii=False)
+    """The report as JSON text, or an error record for a file that could not be read."""
+    text = outcome.text()
+    return text if text is not None else json.dumps(error_record(outcome), ensure_ascii=False)
 
 
 def _atomic_text(path: Path, text: str) -> None:
