@@ -279,8 +279,7 @@ class CompiledRubric:
         """The detector rule with its model loaded, and each category's message taken from this
         rubric's phrase rule of that category where the detector rule gives none."""
         if model is None:
-            source = default_detector_path() if rule.model == "default" else (folder / rule.model).resolve()
-            model = load_detector(str(source))
+            model = load_detector(self.resolve_detector_model(rule.model, folder))
         by_category = {r.category: r for r in reversed(self.rubric.forbidden)}  # switched-off rules' words too
         categories: dict[str, tuple[float, float, str, str | None]] = {}
         for name, setting in rule.categories.items():
@@ -308,6 +307,11 @@ class CompiledRubric:
     @staticmethod
     def resolve_stage_model(name: str, folder: Path) -> str:
         return name if name in ("default", "cues") else str((folder / name).resolve())
+
+    @staticmethod
+    def resolve_detector_model(name: str, folder: Path) -> str:
+        """The file a detector rule's `model:` names (relative to the rubric's folder), as `load_detector` caches it."""
+        return str(default_detector_path() if name == "default" else (folder / name).resolve())
 
     @staticmethod
     def _needs_boundary(rule: ForbiddenRule, phrase: str) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from callqa.errors import ModelError, RubricError
 from callqa.model import Report, Segmentation, Transcript
 from callqa.rules.compiled import CompiledRubric
-from callqa.rules.detector import default_detector_path, load_detector
+from callqa.rules.detector import load_detector
 from callqa.rules.schema import Rubric, load_rubric
 from callqa.rules.yamlsource import load_yaml
 from callqa.scoring.score import score
@@ -45,8 +45,8 @@ def model_problems(rubric: Rubric, source: str, *, stage_model: bool = True) -> 
     wanted: list[tuple[tuple[str | int, ...], str, str, Any]] = []  # (where, what, file, loader)
     for detector in rubric.detectors:
         if detector.enabled:
-            file = default_detector_path() if detector.model == "default" else (folder / detector.model).resolve()
-            wanted.append((("detectors", detector.id, "model"), f"{detector.id}: model", str(file), load_detector))
+            file = CompiledRubric.resolve_detector_model(detector.model, folder)
+            wanted.append((("detectors", detector.id, "model"), f"{detector.id}: model", file, load_detector))
     if stage_model and rubric.stage_model not in ("default", "cues"):
         stage_file = CompiledRubric.resolve_stage_model(rubric.stage_model, folder)
         wanted.append((("stage_model",), "stage_model", stage_file, load_stage_model))
