@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,28 @@ class StoreError(CallqaError):
 
 class ModelError(CallqaError):
     """A trained model file that cannot be loaded: missing, corrupt, or of a format this callqa does not read."""
+
+
+def bad_model_field(path: str | Path, what: str, field: str, problem: str) -> ModelError:
+    """A hand-edited model file's field that scoring cannot use, named: one line, never an error mid-scoring."""
+    return ModelError(str(path), f"{what} file has a bad {field}: {problem}", hint="retrain it, or undo the edit")
+
+
+def found_value(value: object) -> str:
+    """How a bad field's value is quoted in its error: as JSON, cut to 40 characters."""
+    return f"found {json.dumps(value, ensure_ascii=False)[:40]}"
+
+
+def is_whole(value: object, least: int) -> bool:
+    """A JSON whole number (not true/false, which are ints to Python) of at least `least`."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def is_number(value: object, low: float = -math.inf, high: float = math.inf) -> bool:
+    """A finite JSON number (not true/false) within [low, high]."""
+    return (
+        not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value) and low <= value <= high
+    )
 
 
 #: The kinds of model file callqa writes, by the prefix of their `format` ("callqa.stage-model/2").

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from callqa.errors import ModelError, read_model_document
+from callqa.errors import ModelError, bad_model_field, found_value, is_number, is_whole, read_model_document
 from callqa.rules.detector_features import (
     DEFAULT_CONFIG,
     CallContext,
@@ -227,16 +227,11 @@ def _check_settings(document: Mapping[str, Any], name: str) -> None:
     hand-edited file is data, not trusted): one ModelError naming the bad field."""
 
     def bad(field: str, problem: str) -> ModelError:
-        return ModelError(
-            name, f"forbidden-expression model file has a bad {field}: {problem}", hint="retrain it, or undo the edit"
-        )
-
-    def found(value: object) -> str:
-        return f"found {json.dumps(value, ensure_ascii=False)[:40]}"
+        return bad_model_field(name, "forbidden-expression model", field, problem)
 
     features = document.get("features") or {}
     if not isinstance(features, dict):
-        raise bad("features", f"expected an object, {found(features)}")
+        raise bad("features", f"expected an object, {found_value(features)}")
     for key, value in features.items():
         if key not in DEFAULT_CONFIG:
             raise bad(f"features.{key}", f"unknown feature setting (known: {', '.join(DEFAULT_CONFIG)})")
@@ -247,29 +242,25 @@ def _check_settings(document: Mapping[str, Any], name: str) -> None:
             ok = value in _NORMS
             expected = f"one of {', '.join(map(repr, _NORMS))}"
         elif key == "prev_chars":
-            ok = _whole(value, 0)
+            ok = is_whole(value, 0)
             expected = "a whole number of at least 0"
         else:  # agent_n, prev_n: n-gram sizes
-            ok = isinstance(value, list) and all(_whole(n, 1) for n in value)
+            ok = isinstance(value, list) and all(is_whole(n, 1) for n in value)
             expected = "a list of whole numbers of at least 1"
         if not ok:
-            raise bad(f"features.{key}", f"expected {expected}, {found(value)}")
+            raise bad(f"features.{key}", f"expected {expected}, {found_value(value)}")
     if "thresholds" not in document:
         return  # an incomplete file, said so when it is read
     thresholds = document["thresholds"]
     if not isinstance(thresholds, dict):
-        raise bad("thresholds", f"expected an object of a threshold per category, {found(thresholds)}")
+        raise bad("thresholds", f"expected an object of a threshold per category, {found_value(thresholds)}")
     categories = document.get("categories")
     known = ["default", *(categories if isinstance(categories, list) else ())]
     for key, value in thresholds.items():
         if key not in known:
             raise bad(f"thresholds.{key}", f"not a category of the model (known: {', '.join(map(str, known))})")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-            raise bad(f"thresholds.{key}", f"expected a number from 0 to 1, {found(value)}")
-
-
-def _whole(value: object, least: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+        if not is_number(value, 0, 1):
+            raise bad(f"thresholds.{key}", f"expected a number from 0 to 1, {found_value(value)}")
 
 
 def _logistic(z: float) -> float:

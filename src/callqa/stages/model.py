@@ -21,7 +21,6 @@ import base64
 import binascii
 import hashlib
 import json
-import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from callqa.errors import ModelError, read_model_document
+from callqa.errors import ModelError, bad_model_field, found_value, is_number, is_whole, read_model_document
 from callqa.model import STAGES
 from callqa.stages.crf import CrfFileError, LinearChainCrf, Weights
 from callqa.stages.decode import Costs
@@ -208,41 +207,37 @@ def _check_settings(settings: object, name: str) -> None:
     trusted): one ModelError naming the bad field, never an error mid-scoring."""
 
     def bad(field: str, problem: str) -> ModelError:
-        return ModelError(name, f"stage model file has a bad {field}: {problem}", hint="retrain it, or undo the edit")
-
-    def found(value: object) -> str:
-        return f"found {json.dumps(value, ensure_ascii=False)[:40]}"
+        return bad_model_field(name, "stage model", field, problem)
 
     if not isinstance(settings, dict):
-        raise bad("settings", f"expected an object, {found(settings)}")
+        raise bad("settings", f"expected an object, {found_value(settings)}")
     for key in settings:
         if key not in _SETTINGS_KEYS:
             raise bad(f"settings.{key}", f"unknown setting (known: {', '.join(_SETTINGS_KEYS)})")
     scheme = settings.get("scheme", "stage")
     if scheme not in _SCHEMES:
-        raise bad("settings.scheme", f"expected one of {', '.join(map(repr, _SCHEMES))}, {found(scheme)}")
+        raise bad("settings.scheme", f"expected one of {', '.join(map(repr, _SCHEMES))}, {found_value(scheme)}")
     decode = settings.get("decode", {})
     if not isinstance(decode, dict):
-        raise bad("settings.decode", f"expected an object of {', '.join(_DECODE_KEYS)}, {found(decode)}")
+        raise bad("settings.decode", f"expected an object of {', '.join(_DECODE_KEYS)}, {found_value(decode)}")
     for key, value in decode.items():
         if key not in _DECODE_KEYS:
             raise bad(f"settings.decode.{key}", f"unknown cost (known: {', '.join(_DECODE_KEYS)})")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise bad(f"settings.decode.{key}", f"expected a number, {found(value)}")
+        if not is_number(value):
+            raise bad(f"settings.decode.{key}", f"expected a number, {found_value(value)}")
     features = settings.get("features", {})
     if features is None:
         features = {}
     if not isinstance(features, dict):
-        raise bad("settings.features", f"expected an object, {found(features)}")
+        raise bad("settings.features", f"expected an object, {found_value(features)}")
     for key, value in features.items():
         if key not in DEFAULT_FEATURES:
             raise bad(f"settings.features.{key}", f"unknown feature setting (known: {', '.join(DEFAULT_FEATURES)})")
         least = _FEATURE_MINIMUM.get(key)
-        if least is None:
-            if not isinstance(value, bool):
-                raise bad(f"settings.features.{key}", f"expected true or false, {found(value)}")
-        elif isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise bad(f"settings.features.{key}", f"expected a whole number of at least {least}, {found(value)}")
+        if least is None and not isinstance(value, bool):
+            raise bad(f"settings.features.{key}", f"expected true or false, {found_value(value)}")
+        if least is not None and not is_whole(value, least):
+            raise bad(f"settings.features.{key}", f"expected a whole number of at least {least}, {found_value(value)}")
 
 
 def _decompressed(data: bytes, name: str) -> bytes:
