@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -54,9 +55,7 @@ def _check_summary(result: CheckResult, rubrics: int) -> str:
     if result.errors:
         parts.append(f"{len(result.errors)} load error{'s' if len(result.errors) != 1 else ''}")
     if result.diagnostics:
-        counts: dict[str, int] = {}
-        for diagnostic in result.diagnostics:
-            counts[diagnostic.severity] = counts.get(diagnostic.severity, 0) + 1
+        counts = Counter(diagnostic.severity for diagnostic in result.diagnostics)
         by_severity = ", ".join(f"{n} {severity}" for severity, n in sorted(counts.items()))
         parts.append(f"{len(result.diagnostics)} finding{'s' if len(result.diagnostics) != 1 else ''} ({by_severity})")
     if not result.errors and not result.diagnostics:
