@@ -32,32 +32,13 @@ from callqa.rules.schema import (
     Rubric,
     rubric_problems,
 )
-from callqa.rules.yamlsource import YamlDocument, load_yaml
+from callqa.rules.yamlsource import RuleLines, load_yaml
 from callqa.scoring.pipeline import model_problems, segment_transcript
 from callqa.text.normalize import normalize, normalize_phrase
 from callqa.transcripts.reader import transcript_from_text
 
 _CJK_CHAR = re.compile(r"^[\u3400-\u9fff]$")
 _SHORT_SENTENCE = 3  # characters; 再见 alone is no goodbye script
-
-
-class _Lines:
-    """Lines of a rubric's own file for its rules, found by rule id (a merged rule may come from a parent)."""
-
-    def __init__(self, doc: YamlDocument):
-        self.doc = doc
-        self.index: dict[tuple[str, str], int] = {}
-        data = doc.data if isinstance(doc.data, dict) else {}
-        for key in ("forbidden", "detectors", "recommended", "checks"):
-            for i, rule in enumerate(data.get(key) or []):
-                if isinstance(rule, dict) and isinstance(rule.get("id"), str):
-                    self.index[(key, rule["id"])] = i
-
-    def of(self, key: str, rule_id: str, *rest: str | int) -> int:
-        i = self.index.get((key, rule_id))
-        if i is None:
-            return self.doc.line_of(("extends",)) or 1
-        return self.doc.line_of((key, i, *rest)) or 1
 
 
 def _says(compiled: CompiledRubric, text: str, roles: Sequence[Role]) -> Utterance:
@@ -77,7 +58,7 @@ def _watched_roles(check: Check) -> list[Role]:
     return []
 
 
-def _load(path: Path, result: CheckResult) -> tuple[Rubric, str, _Lines] | None:
+def _load(path: Path, result: CheckResult) -> tuple[Rubric, str, RuleLines] | None:
     """The rubric, its source and its lines; or None, its problems in `result.errors`. A rubric that
     cannot be read or does not validate is an input error, not a finding: were it one, `--fail-on fatal`
     would let a mistyped path or a syntax error through CI as a clean run."""
@@ -87,13 +68,13 @@ def _load(path: Path, result: CheckResult) -> tuple[Rubric, str, _Lines] | None:
         return None
     result.checked.append(source)
     try:
-        return rubric, source, _Lines(load_yaml(Path(source)))
+        return rubric, source, RuleLines(load_yaml(Path(source)))
     except CallqaError as exc:  # it loaded a moment ago; only a race could get here
         result.errors.append(exc)
         return None
 
 
-def _compiled(paths: list[Path], result: CheckResult) -> Iterator[tuple[Rubric, str, _Lines, CompiledRubric]]:
+def _compiled(paths: list[Path], result: CheckResult) -> Iterator[tuple[Rubric, str, RuleLines, CompiledRubric]]:
     """Each rubric that loads, compiled; load problems go into `result`."""
     for path in paths:
         loaded = _load(path, result)

@@ -102,3 +102,28 @@ def parse_yaml(text: str, path: str, error: type[CallqaError] = RubricError) -> 
     finally:
         loader.dispose()
     return YamlDocument(path, data, root)
+
+
+class RuleLines:
+    """Lines of a rubric's own file for its rules, found by rule id, and for its top-level keys; a rule
+    or key it inherits (`extends`) is placed on its `extends:` line."""
+
+    def __init__(self, doc: YamlDocument):
+        self.doc = doc
+        self.index: dict[tuple[str, str], int] = {}
+        self.data = doc.data if isinstance(doc.data, dict) else {}
+        for key in ("forbidden", "detectors", "recommended", "checks"):
+            for i, rule in enumerate(self.data.get(key) or []):
+                if isinstance(rule, dict) and isinstance(rule.get("id"), str):
+                    self.index[(key, rule["id"])] = i
+
+    def of(self, key: str, rule_id: str, *rest: str | int) -> int:
+        i = self.index.get((key, rule_id))
+        if i is None:
+            return self.doc.line_of(("extends",)) or 1
+        return self.doc.line_of((key, i, *rest)) or 1
+
+    def of_key(self, key: str) -> int:
+        if key not in self.data:
+            return self.doc.line_of(("extends",)) or 1
+        return self.doc.line_of((key,)) or 1

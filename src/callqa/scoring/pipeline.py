@@ -11,7 +11,7 @@ from callqa.model import Report, Segmentation, Transcript
 from callqa.rules.compiled import CompiledRubric
 from callqa.rules.detector import load_detector
 from callqa.rules.schema import Rubric, load_rubric
-from callqa.rules.yamlsource import load_yaml
+from callqa.rules.yamlsource import RuleLines, load_yaml
 from callqa.scoring.score import score
 from callqa.stages.model import StageModel, default_model_path, load_stage_model
 from callqa.stages.segment import StageEvidence, segment, stage_evidence
@@ -64,21 +64,12 @@ def _line_of(source: str, where: tuple[str | int, ...]) -> int:
     """The line of `stage_model` or of `(detectors, id, model)` in the rubric file itself; its
     `extends:` line when the key comes from the rubric it extends; else the entry's line, or 1."""
     try:
-        doc = load_yaml(Path(source))
+        lines = RuleLines(load_yaml(Path(source)))
     except RubricError:  # it loaded a moment ago
         return 1
-    data = doc.data if isinstance(doc.data, dict) else {}
     if where[0] == "detectors":
-        found = data.get("detectors")
-        entries = found if isinstance(found, list) else []
-        index = next(
-            (i for i, entry in enumerate(entries) if isinstance(entry, dict) and entry.get("id") == where[1]), None
-        )
-        if index is not None:
-            return doc.line_of(("detectors", index, "model")) or doc.line_of(("detectors", index)) or 1
-    elif where[0] in data:
-        return doc.line_of(where) or 1
-    return doc.line_of(("extends",)) or 1
+        return lines.of("detectors", str(where[1]), *where[2:])
+    return lines.of_key(str(where[0]))
 
 
 def stage_model_for(compiled: CompiledRubric) -> StageModel | None:
