@@ -123,15 +123,6 @@ def is_capped_script(kind: str, points: float, nominal_points: float, matched: s
     return kind == "recommended" and bool(matched) and points <= 0 < nominal_points
 
 
-def model_verdict(confidence: float | None, category: str, category_confidence: float | None) -> str:
-    """How a report says that a trained model made a finding, and how sure it was: that the line is a
-    forbidden expression (what its threshold is on), and of the category among the six."""
-    text = f"模型判断,把握 {confidence or 0:.0%}"
-    if category_confidence is not None:
-        text += f",其中「{category}」{category_confidence:.0%}"
-    return text
-
-
 def is_problem(kind: str, points: float, nominal_points: float, matched: str) -> bool:
     """A finding a trainee must see: a forbidden expression, any deduction, or a script not said (its
     points not earned). Not a script said (even one whose points the stage's cap took), nor one worth

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from callqa.batch.runner import BatchSummary, CallSummary, Outcome
-from callqa.model import STAGES, model_verdict
+from callqa.model import STAGES
 from callqa.reports.marks import marked
+from callqa.reports.verdicts import model_verdict
 
 CALL_COLUMNS = [
     "path",

@@ -16,8 +16,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from callqa.model import STAGES, Finding, Report, Segmentation, Transcript, model_verdict
+from callqa.model import STAGES, Finding, Report, Segmentation, Transcript
 from callqa.reports.marks import merged_spans
+from callqa.reports.verdicts import model_verdict
 from callqa.stages.segment import Boundary, StageEvidence
 
 if TYPE_CHECKING:  # annotations only: the renderer stays import-light
